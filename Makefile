@@ -1,0 +1,46 @@
+# pagehint — the whole build, one non-recursive make (fragments in mk/).
+#
+#   make            build everything into build/
+#   make check      build, then run every test through prove (TAP)
+#   make demo       the main job: a default VM with our guest, memory back
+#   make bench      build the benchmarks
+#   make V=1        show the commands
+#
+# Three flag sets: hosted (the VMM, tests, benchmarks), guest (freestanding
+# x86-64 kernel) and, for tests, hosted plus ASan/UBSan. core/*.c is built
+# once per set: build/guest/core, build/host/core (sanitized, debug checks)
+# and build/opt/core (benchmarks).
+
+BUILD  := build
+Q      := $(if $(filter 1,$(V)),,@)
+say     = $(if $(Q),@printf '  %-6s %s\n' '$(1)' '$(2)';)
+
+CC     ?= cc
+WARN   := -Wall -Wextra -Werror
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -MMD -MP -pthread
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+
+# Objects for test binaries (sanitized); fragments append to these.
+TEST_LIB_OBJS :=
+# Programs that `make` builds; fragments append.
+ALL_TARGETS   :=
+
+.PHONY: all check demo bench clean compile_commands.json
+all:
+
+include mk/core.mk
+include mk/vmm.mk
+include mk/guest.mk
+include mk/bench.mk
+include mk/tests.mk
+
+all: $(ALL_TARGETS)
+
+clean:
+	rm -rf $(BUILD)
+
+compile_commands.json:
+	$(MAKE) clean && bear -- $(MAKE) all
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

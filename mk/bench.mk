@@ -1,0 +1,1 @@
+# bench/: hosted benchmarks, optimized, no sanitizers.

@@ -1,0 +1,29 @@
+# Tests. Every test is a TAP producer run by prove:
+#   tests/unit/test_*.c   hosted cmocka tests, one binary each, linked with
+#                         the sanitized core/ and vmm/ objects
+#   tests/kvm/*.sh        the VMM and guest under KVM (skip without /dev/kvm)
+#   tests/qemu/*.sh       the guest under QEMU (skip without qemu-system-x86_64)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh))
+TEST_LIB := $(BUILD)/host/libpagehint-test.a
+
+$(TEST_LIB): $(TEST_LIB_OBJS)
+	$(call say,AR,$@)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -DPH_DEBUG=1 $(HOSTED_CORE_INC) -Ivmm -Itests/unit \
+		$< $(TEST_LIB) -lcmocka -o $@
+
+ALL_TARGETS += $(UNIT_TESTS)
+
+# prove runs the unit binaries directly (--exec '') and the scripts by
+# their shebang; -j2 matches the machine. PROVE_ARGS=-v for detail.
+check: all
+	CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		prove --exec '' -j2 $(PROVE_ARGS) $(UNIT_TESTS) $(SCRIPT_TESTS)
