@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel command line: space-separated key=value words (and the bare
+ * flag `quiet`). Every key is in the table in cmdline.c; an unknown key or
+ * a bad value prints one line "pagehint: bad command line: ..." and ends the
+ * run with EXIT_CMDLINE.
+ */
+#ifndef GUEST_CMDLINE_H
+#define GUEST_CMDLINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum engine { ENGINE_OFF };
+enum workload { WL_MEMHOG, WL_CHURN, WL_FRAGMENT, WL_VERIFY, WL_NONE };
+enum test_mode { TEST_NONE, TEST_FAULT, TEST_CLOCK, TEST_IDLE };
+
+#define MAX_VIRTIO_MMIO 8
+
+struct virtio_mmio_arg {
+	uint64_t base, size;
+	unsigned irq;
+};
+
+struct config {
+	enum engine engine;
+	enum workload workload;
+	enum test_mode test;
+	uint64_t seed;
+	bool quiet;
+	struct {
+		uint64_t mib;		/* 0: three quarters of free memory */
+		uint64_t rounds, hold_ms, idle_ms;
+	} memhog;
+	struct {
+		uint64_t ms, batch;
+	} churn;
+	struct {
+		uint64_t mib, keep, hold_ms;	/* keep: percent of pages kept */
+	} fragment;
+	struct {
+		uint64_t ms, mib;
+	} verify;
+	uint64_t test_ms;
+	struct virtio_mmio_arg virtio[MAX_VIRTIO_MMIO];
+	unsigned nr_virtio;
+};
+
+extern struct config cfg;
+extern const char *const workload_names[];
+
+/* Parse boot.cmdline into cfg (defaults first); exits on error. */
+void cmdline_parse(const char *line);
+
+#endif
