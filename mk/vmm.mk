@@ -1,2 +1,42 @@
 # vmm/: the hypervisor, build/pagehint. vmm/main.c holds main(); every
-# other vmm/*.c is also built sanitized into the test library.
+# other vmm/*.c is also built sanitized into the test library, and
+# optimized without sanitizers for the benchmark.
+VMM_SRCS      := $(wildcard vmm/*.c)
+VMM_LIB_SRCS  := $(filter-out vmm/main.c,$(VMM_SRCS))
+VMM_OBJS      := $(VMM_SRCS:%.c=$(BUILD)/%.o)
+VMM_LIB_OBJS  := $(VMM_LIB_SRCS:%.c=$(BUILD)/%.o)
+VMM_HOST_OBJS := $(VMM_LIB_SRCS:%.c=$(BUILD)/host/%.o)
+VMM_INC       := -Ivmm
+
+TEST_LIB_OBJS += $(VMM_HOST_OBJS)
+
+$(BUILD)/vmm/%.o: CFLAGS_EXTRA := -O2
+$(BUILD)/host/vmm/%.o: CFLAGS_EXTRA := $(SAN_FLAGS)
+
+# Two rules, not one with two targets: a multi-target pattern rule would
+# be taken as making both objects at once.
+$(BUILD)/vmm/%.o: vmm/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(VMM_INC) -c $< -o $@
+
+$(BUILD)/host/vmm/%.o: vmm/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(VMM_INC) -c $< -o $@
+
+$(BUILD)/pagehint: $(VMM_OBJS)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/pagehint
+
+# bench/discard_bench.c: discard throughput through the balloon device vs
+# raw madvise, on the optimized (unsanitized) vmm objects.
+$(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
+
+#ALL_TARGETS += $(BUILD)/bench/discard_bench

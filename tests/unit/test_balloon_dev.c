@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: MIT */
+/* The virtio-balloon device (vmm/balloon.c) behind the virtio-mmio
+ * transport: queue numbering, free page reporting with merging, the
+ * seed-v8 hinting queue, inflate/deflate, stats, and every bad descriptor
+ * case: not acted on, logged, DEVICE_NEEDS_RESET, no crash. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_vmm_driver.h"
+
+#define RQ 3		/* reporting queue with stats negotiated */
+#define MiB (1u << 20)
+
+static int setup(void **state)
+{
+	struct t_dev *d = t_dev_new(NULL);
+	t_bringup(d, T_FEAT_DEFAULT, 32);
+	*state = d;
+	return 0;
+}
+
+static int setup_indirect(void **state)
+{
+	struct t_dev *d = t_dev_new(NULL);
+	t_bringup(d, T_FEAT_DEFAULT | T_F(VIRTIO_RING_F_INDIRECT_DESC), 32);
+	*state = d;
+	return 0;
+}
+
+static int setup_seed(void **state)
+{
+	struct balloon_config cfg = { .protocol = BALLOON_PROTO_SEED_V8 };
+	struct t_dev *d = t_dev_new(&cfg);
+	t_bringup(d, T_FEAT_DEFAULT, 32);
+	*state = d;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	t_dev_free(*state);
+	return 0;
+}
+
+/* ---- queue numbering ---------------------------------------------------- */
+
+static void numbering_with_stats_and_reporting(void **state)
+{
+	struct t_dev *d = *state;
+	assert_int_equal(balloon_queue_role(d->b, 0), BQ_INFLATE);
+	assert_int_equal(balloon_queue_role(d->b, 1), BQ_DEFLATE);
+	assert_int_equal(balloon_queue_role(d->b, 2), BQ_STATS);
+	assert_int_equal(balloon_queue_role(d->b, 3), BQ_REPORT);
+	assert_int_equal(balloon_queue_role(d->b, 4), BQ_NONE);
+}
+
+static void numbering_without_stats(void **state)
+{
+	struct t_dev *d = *state;
+	t_bringup(d, T_F(VIRTIO_F_VERSION_1) | T_F(VIRTIO_BALLOON_F_REPORTING), 32);
+	assert_int_equal(balloon_queue_role(d->b, 2), BQ_REPORT);
+	t_wr(d, VIRTIO_MMIO_QUEUE_SEL, 3);
+	assert_int_equal(t_rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	/* And it works there. */
+	uint64_t a = T_DATA_BASE;
+	uint32_t l = 2 * MiB;
+	t_add_ranges(d, 2, &a, &l, 1, true);
+	t_kick(d, 2);
+	assert_int_equal(t_used_idx(d, 2), 1);
+	assert_int_equal(d->ndiscards, 1);
+}
+
+static void numbering_without_reporting(void **state)
+{
+	struct t_dev *d = *state;
+	t_bringup(d, T_F(VIRTIO_F_VERSION_1) | T_F(VIRTIO_BALLOON_F_STATS_VQ), 32);
+	assert_int_equal(balloon_queue_role(d->b, 2), BQ_STATS);
+	assert_int_equal(balloon_queue_role(d->b, 3), BQ_NONE);
+	t_wr(d, VIRTIO_MMIO_QUEUE_SEL, 3);
+	assert_int_equal(t_rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+}
+
+static void device_without_reporting_offers_nothing(void **state)
+{
+	(void)state;
+	struct balloon_config cfg = { .no_reporting = true, .no_stats = true };
+	struct t_dev *d = t_dev_new(&cfg);
+	uint64_t f = t_device_features(d);
+	assert_false(f & T_F(VIRTIO_BALLOON_F_REPORTING));
+	assert_false(f & T_F(VIRTIO_BALLOON_F_STATS_VQ));
+	t_dev_free(d);
+}
+
+/* ---- free page reporting ------------------------------------------------ */
+
+static void report_discards_and_returns_len_0(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a[] = { T_DATA_BASE };
+	uint32_t l[] = { 2 * MiB };
+	uint16_t head = t_add_ranges(d, RQ, a, l, 1, true);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	struct vring_used_elem e = t_used_elem(d, RQ, 0);
+	assert_int_equal(e.id, head);
+	assert_int_equal(e.len, 0);
+	assert_int_equal(d->ndiscards, 1);
+	assert_int_equal(d->discards[0].gpa, T_DATA_BASE);
+	assert_int_equal(d->discards[0].len, 2 * MiB);
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(c->report_requests, 1);
+	assert_int_equal(c->report_ranges, 1);
+	assert_int_equal(c->reported_bytes, 2 * MiB);
+	assert_int_equal(c->discarded_bytes, 2 * MiB);
+	assert_false(t_needs_reset(d));
+}
+
+static void adjacent_ranges_merge_into_one_discard(void **state)
+{
+	struct t_dev *d = *state;
+	/* [1M,3M) [3M,5M) [5M,7M) are adjacent; [9M,11M) is not. */
+	uint64_t a[] = { 1 * MiB, 3 * MiB, 5 * MiB, 9 * MiB };
+	uint32_t l[] = { 2 * MiB, 2 * MiB, 2 * MiB, 2 * MiB };
+	t_add_ranges(d, RQ, a, l, 4, true);
+	t_kick(d, RQ);
+	assert_int_equal(d->ndiscards, 2);
+	assert_int_equal(d->discards[0].gpa, 1 * MiB);
+	assert_int_equal(d->discards[0].len, 6 * MiB);
+	assert_int_equal(d->discards[1].gpa, 9 * MiB);
+	assert_int_equal(d->discards[1].len, 2 * MiB);
+	assert_int_equal(balloon_counters(d->b)->report_ranges, 4);
+}
+
+static void ranges_of_separate_requests_do_not_merge(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a1 = 1 * MiB, a2 = 3 * MiB;
+	uint32_t l = 2 * MiB;
+	t_add_ranges(d, RQ, &a1, &l, 1, true);
+	t_add_ranges(d, RQ, &a2, &l, 1, true);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 2);
+	assert_int_equal(d->ndiscards, 2);
+}
+
+static void full_request_of_32_ranges(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a[32];
+	uint32_t l[32];
+	for (int i = 0; i < 32; i++) {
+		a[i] = 0x200000 + (uint64_t)i * 0x8000 * 2;	/* every other 32K */
+		l[i] = 0x8000;
+	}
+	t_add_ranges(d, RQ, a, l, 32, true);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(d->ndiscards, 32);
+}
+
+/* One bad range in a request: it alone is skipped, the rest is discarded,
+ * the chain comes back, the device needs reset, one log line. */
+static void check_bad_range(struct t_dev *d, uint64_t bad_a, uint32_t bad_l, bool writable,
+			    enum balloon_err kind)
+{
+	uint64_t a[] = { 1 * MiB, bad_a, 8 * MiB };
+	uint32_t l[] = { 4096, bad_l, 4096 };
+	struct t_queue *q = &d->q[RQ];
+	uint16_t first = q->next_desc % q->num;
+	for (unsigned i = 0; i < 3; i++) {
+		uint16_t flags = ((i == 1 ? writable : true) ? VRING_DESC_F_WRITE : 0) |
+				 (i < 2 ? VRING_DESC_F_NEXT : 0);
+		/* A readable buffer among writable ones breaks ring order,
+		 * so the direction case uses a chain of its own. */
+		t_put_desc(d, RQ, a[i], l[i], flags, (uint16_t)((first + i + 1) % q->num));
+	}
+	t_publish(d, RQ, first);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(d->ndiscards, 2);
+	for (unsigned i = 0; i < d->ndiscards; i++)
+		assert_int_not_equal(d->discards[i].gpa, bad_a);
+	assert_true(t_needs_reset(d));
+	assert_int_equal(balloon_error_count(d->b, kind), 1);
+	assert_int_equal(balloon_counters(d->b)->report_ranges, 2);
+}
+
+static void bad_range_outside_ram(void **state)
+{
+	check_bad_range(*state, T_MEM_SIZE, 4096, true, BAL_ERR_OUTSIDE);
+}
+
+static void bad_range_straddles_end_of_ram(void **state)
+{
+	check_bad_range(*state, T_MEM_SIZE - 4096, 8192, true, BAL_ERR_OUTSIDE);
+}
+
+static void bad_range_misaligned_address(void **state)
+{
+	check_bad_range(*state, 2 * MiB + 512, 4096, true, BAL_ERR_ALIGN);
+}
+
+static void bad_range_misaligned_length(void **state)
+{
+	check_bad_range(*state, 2 * MiB, 4096 + 1, true, BAL_ERR_ALIGN);
+}
+
+static void bad_range_zero_length(void **state)
+{
+	check_bad_range(*state, 2 * MiB, 0, true, BAL_ERR_ALIGN);
+}
+
+static void bad_range_overflows(void **state)
+{
+	check_bad_range(*state, 0xfffffffffffff000ULL, 0x2000, true, BAL_ERR_OVERFLOW);
+}
+
+static void bad_range_readable_buffer(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a = 2 * MiB;
+	uint32_t l = 4096;
+	t_add_ranges(d, RQ, &a, &l, 1, false);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(d->ndiscards, 0);
+	assert_true(t_needs_reset(d));
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_DIRECTION), 1);
+}
+
+static void bad_ranges_logged_once(void **state)
+{
+	struct t_dev *d = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *log = open_memstream(&buf, &len);
+	vmm_log_set_stream(log);
+	uint64_t a = T_MEM_SIZE;
+	uint32_t l = 4096;
+	/* A device that needs reset ignores the queue, so reset in between. */
+	for (int i = 0; i < 5; i++) {
+		t_bringup(d, T_FEAT_DEFAULT, 32);
+		t_add_ranges(d, RQ, &a, &l, 1, true);
+		t_kick(d, RQ);
+	}
+	fflush(log);
+	unsigned lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(buf, "not inside guest RAM"));
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_OUTSIDE), 5);
+	assert_int_equal(d->ndiscards, 0);
+	vmm_log_set_stream(NULL);
+	t_quiet_logs();
+	fclose(log);
+	free(buf);
+}
+
+/* ---- malformed rings: nothing acted on, device needs reset ---------------- */
+
+static void expect_broken(struct t_dev *d)
+{
+	t_kick(d, RQ);
+	assert_int_equal(d->ndiscards, 0);
+	assert_int_equal(t_used_idx(d, RQ), 0);
+	assert_true(t_needs_reset(d));
+	/* Further kicks do nothing either. */
+	t_kick(d, RQ);
+	assert_int_equal(d->ndiscards, 0);
+}
+
+static void ring_head_out_of_range(void **state)
+{
+	struct t_dev *d = *state;
+	t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE, 0);
+	t_publish(d, RQ, 32);
+	expect_broken(d);
+}
+
+static void ring_next_out_of_range(void **state)
+{
+	struct t_dev *d = *state;
+	uint16_t h = t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 40);
+	t_publish(d, RQ, h);
+	expect_broken(d);
+}
+
+static void ring_loop(void **state)
+{
+	struct t_dev *d = *state;
+	/* 0 -> 1 -> 0 */
+	t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	t_put_desc(d, RQ, 2 * MiB, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void ring_self_loop(void **state)
+{
+	struct t_dev *d = *state;
+	t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void ring_avail_idx_jumps(void **state)
+{
+	struct t_dev *d = *state;
+	struct vring_avail *av = t_ptr(d, d->q[RQ].avail);
+	av->idx = htole16(33);	/* 33 new entries on a 32-entry queue */
+	expect_broken(d);
+}
+
+static void ring_readable_after_writable(void **state)
+{
+	struct t_dev *d = *state;
+	t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	t_put_desc(d, RQ, 2 * MiB, 4096, 0, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_without_feature(void **state)
+{
+	struct t_dev *d = *state;
+	struct vring_desc *tbl = t_ptr(d, 0x300000);
+	tbl[0] = (struct vring_desc){ .addr = 1 * MiB, .len = 4096, .flags = VRING_DESC_F_WRITE };
+	t_put_desc(d, RQ, 0x300000, 16, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+/* Indirect table at 0x300000 with n entries, head descriptor flags. */
+static struct vring_desc *indirect_table(struct t_dev *d, unsigned n)
+{
+	struct vring_desc *tbl = t_ptr(d, 0x300000);
+	for (unsigned i = 0; i < n; i++)
+		tbl[i] = (struct vring_desc){
+			.addr = htole64(1 * MiB + 2ULL * MiB * i), .len = htole32(2 * MiB),
+			.flags = htole16(VRING_DESC_F_WRITE | (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+			.next = htole16((uint16_t)(i + 1)),
+		};
+	return tbl;
+}
+
+static void indirect_valid_table(void **state)
+{
+	struct t_dev *d = *state;
+	indirect_table(d, 4);
+	t_put_desc(d, RQ, 0x300000, 4 * 16, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_false(t_needs_reset(d));
+	/* Four adjacent 2 MiB ranges: one discard. */
+	assert_int_equal(d->ndiscards, 1);
+	assert_int_equal(d->discards[0].gpa, 1 * MiB);
+	assert_int_equal(d->discards[0].len, 8 * MiB);
+	assert_int_equal(balloon_counters(d->b)->report_ranges, 4);
+}
+
+static void indirect_with_next(void **state)
+{
+	struct t_dev *d = *state;
+	indirect_table(d, 2);
+	t_put_desc(d, RQ, 0x300000, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
+	t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_nested(void **state)
+{
+	struct t_dev *d = *state;
+	struct vring_desc *tbl = indirect_table(d, 2);
+	tbl[1].flags = htole16(VRING_DESC_F_INDIRECT);
+	tbl[1].addr = htole64(0x300000);
+	tbl[1].len = htole32(32);
+	t_put_desc(d, RQ, 0x300000, 32, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_bad_length(void **state)
+{
+	struct t_dev *d = *state;
+	indirect_table(d, 2);
+	t_put_desc(d, RQ, 0x300000, 24, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_zero_length(void **state)
+{
+	struct t_dev *d = *state;
+	t_put_desc(d, RQ, 0x300000, 0, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_table_outside_ram(void **state)
+{
+	struct t_dev *d = *state;
+	t_put_desc(d, RQ, T_MEM_SIZE - 16, 32, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_longer_than_queue(void **state)
+{
+	struct t_dev *d = *state;
+	indirect_table(d, 33);
+	t_put_desc(d, RQ, 0x300000, 33 * 16, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_loop(void **state)
+{
+	struct t_dev *d = *state;
+	struct vring_desc *tbl = indirect_table(d, 3);
+	tbl[2].flags = htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
+	tbl[2].next = htole16(0);
+	t_put_desc(d, RQ, 0x300000, 3 * 16, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void indirect_next_out_of_table(void **state)
+{
+	struct t_dev *d = *state;
+	struct vring_desc *tbl = indirect_table(d, 2);
+	tbl[1].flags = htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
+	tbl[1].next = htole16(2);	/* table has 2 entries */
+	t_put_desc(d, RQ, 0x300000, 2 * 16, VRING_DESC_F_INDIRECT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+}
+
+static void reset_recovers_after_needs_reset(void **state)
+{
+	struct t_dev *d = *state;
+	t_put_desc(d, RQ, 1 * MiB, 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	t_publish(d, RQ, 0);
+	expect_broken(d);
+	t_bringup(d, T_FEAT_DEFAULT, 32);
+	assert_false(t_needs_reset(d));
+	uint64_t a = 1 * MiB;
+	uint32_t l = 4096;
+	t_add_ranges(d, RQ, &a, &l, 1, true);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(d->ndiscards, 1);
+}
+
+/* ---- seed-v8 hinting queue ---------------------------------------------- */
+
+static uint16_t add_hints(struct t_dev *d, const struct balloon_seed_hint *h, unsigned n)
+{
+	uint64_t gpa = 0x380000;
+	memcpy(t_ptr(d, gpa), h, n * sizeof(*h));
+	uint32_t len = n * sizeof(*h);
+	return t_add_ranges(d, RQ, &gpa, &len, 1, false);
+}
+
+static void seed_hints_discarded_and_merged(void **state)
+{
+	struct t_dev *d = *state;
+	struct balloon_seed_hint h[] = {
+		{ .pfn = 0x400, .order = 9 },	/* 4M..6M */
+		{ .pfn = 0x600, .order = 9 },	/* 6M..8M, adjacent */
+		{ .pfn = 0x900, .order = 0 },	/* 9M, one page */
+	};
+	add_hints(d, h, 3);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(t_used_elem(d, RQ, 0).len, 0);
+	assert_int_equal(d->ndiscards, 2);
+	assert_int_equal(d->discards[0].gpa, 4 * MiB);
+	assert_int_equal(d->discards[0].len, 4 * MiB);
+	assert_int_equal(d->discards[1].gpa, 9 * MiB);
+	assert_int_equal(d->discards[1].len, 4096);
+	assert_int_equal(balloon_counters(d->b)->report_ranges, 3);
+	assert_false(t_needs_reset(d));
+}
+
+static void seed_hint_bad_order_skipped(void **state)
+{
+	struct t_dev *d = *state;
+	struct balloon_seed_hint h[] = {
+		{ .pfn = 0x400, .order = 11 },
+		{ .pfn = 0x800, .order = 0 },
+	};
+	add_hints(d, h, 2);
+	t_kick(d, RQ);
+	assert_int_equal(d->ndiscards, 1);
+	assert_int_equal(d->discards[0].gpa, 8 * MiB);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_HINT_ORDER), 1);
+	assert_true(t_needs_reset(d));
+}
+
+static void seed_hint_outside_ram_and_overflow(void **state)
+{
+	struct t_dev *d = *state;
+	struct balloon_seed_hint h[] = {
+		{ .pfn = T_MEM_SIZE >> 12, .order = 0 },
+		{ .pfn = (T_MEM_SIZE >> 12) - 1, .order = 1 },	/* straddles end */
+		{ .pfn = UINT64_MAX >> 4, .order = 0 },	/* pfn << 12 overflows */
+		{ .pfn = (UINT64_MAX >> 12), .order = 10 },	/* gpa + len overflows */
+	};
+	add_hints(d, h, 4);
+	t_kick(d, RQ);
+	assert_int_equal(d->ndiscards, 0);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_OUTSIDE), 2);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_OVERFLOW), 2);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+}
+
+static void seed_hint_buffer_partial_entry(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t gpa = 0x380000;
+	uint32_t len = 20;
+	t_add_ranges(d, RQ, &gpa, &len, 1, false);
+	t_kick(d, RQ);
+	assert_int_equal(d->ndiscards, 0);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_HINT_LEN), 1);
+	assert_true(t_needs_reset(d));
+}
+
+/* ---- inflate / deflate ----------------------------------------------------- */
+
+static void add_pfns(struct t_dev *d, unsigned q, const uint32_t *pfn, unsigned n)
+{
+	uint64_t gpa = 0x390000 + q * 0x1000;
+	memcpy(t_ptr(d, gpa), pfn, n * 4);
+	uint32_t len = n * 4;
+	t_add_ranges(d, q, &gpa, &len, 1, false);
+	t_kick(d, q);
+}
+
+static void inflate_then_deflate(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { 0x800, 0x801, 0x802, 0x900 };
+	add_pfns(d, 0, pfns, 4);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(c->balloon_pages, 4);
+	assert_int_equal(d->ndiscards, 2);	/* 0x800-0x802 merged, 0x900 */
+	assert_int_equal(d->discards[0].len, 3 * 4096);
+	add_pfns(d, 1, pfns, 2);
+	assert_int_equal(t_used_idx(d, 1), 1);
+	assert_int_equal(c->balloon_pages, 2);
+	assert_int_equal(d->ndiscards, 2);	/* deflate discards nothing */
+	/* Config: the driver reports what it has. */
+	virtio_mmio_write(d->t, VIRTIO_MMIO_CONFIG + 4, 4, 2);
+	assert_int_equal(balloon_actual(d->b), 2);
+	assert_int_equal(t_rd(d, VIRTIO_MMIO_CONFIG + 4), 2);
+}
+
+static void inflate_bad_pfn(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { T_MEM_SIZE >> 12, 0xffffffff, 0x800 };
+	add_pfns(d, 0, pfns, 3);
+	assert_int_equal(d->ndiscards, 1);
+	assert_int_equal(d->discards[0].gpa, 0x800ULL << 12);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_PFN), 2);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 1);
+	assert_true(t_needs_reset(d));
+}
+
+static void target_reaches_config(void **state)
+{
+	struct t_dev *d = *state;
+	balloon_set_target(d->b, 256);
+	assert_int_equal(t_rd(d, VIRTIO_MMIO_CONFIG), 256);
+}
+
+/* ---- stats ----------------------------------------------------------------- */
+
+static void stats_kept_and_buffer_returned_on_request(void **state)
+{
+	struct t_dev *d = *state;
+	struct virtio_balloon_stat s[2] = {
+		{ .tag = htole16(VIRTIO_BALLOON_S_MEMFREE), .val = htole64(123 << 20) },
+		{ .tag = htole16(VIRTIO_BALLOON_S_MEMTOT), .val = htole64(2048ULL << 20) },
+	};
+	uint64_t gpa = 0x3a0000;
+	memcpy(t_ptr(d, gpa), s, sizeof(s));
+	uint32_t len = sizeof(s);
+	t_add_ranges(d, 2, &gpa, &len, 1, false);
+	t_kick(d, 2);
+	/* Held, not returned. */
+	assert_int_equal(t_used_idx(d, 2), 0);
+	uint64_t v;
+	assert_true(balloon_stat(d->b, VIRTIO_BALLOON_S_MEMFREE, &v));
+	assert_int_equal(v, 123 << 20);
+	assert_true(balloon_stat(d->b, VIRTIO_BALLOON_S_MEMTOT, &v));
+	assert_false(balloon_stat(d->b, VIRTIO_BALLOON_S_SWAP_IN, &v));
+	unsigned irqs = d->irqs;
+	balloon_request_stats(d->b);
+	assert_int_equal(t_used_idx(d, 2), 1);
+	assert_int_equal(d->irqs, irqs + 1);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TI(fn) cmocka_unit_test_setup_teardown(fn, setup_indirect, teardown)
+#define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_seed, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(numbering_with_stats_and_reporting),
+		T(numbering_without_stats),
+		T(numbering_without_reporting),
+		T(device_without_reporting_offers_nothing),
+		T(report_discards_and_returns_len_0),
+		T(adjacent_ranges_merge_into_one_discard),
+		T(ranges_of_separate_requests_do_not_merge),
+		T(full_request_of_32_ranges),
+		T(bad_range_outside_ram),
+		T(bad_range_straddles_end_of_ram),
+		T(bad_range_misaligned_address),
+		T(bad_range_misaligned_length),
+		T(bad_range_zero_length),
+		T(bad_range_overflows),
+		T(bad_range_readable_buffer),
+		T(bad_ranges_logged_once),
+		T(ring_head_out_of_range),
+		T(ring_next_out_of_range),
+		T(ring_loop),
+		T(ring_self_loop),
+		T(ring_avail_idx_jumps),
+		T(ring_readable_after_writable),
+		T(indirect_without_feature),
+		TI(indirect_valid_table),
+		TI(indirect_with_next),
+		TI(indirect_nested),
+		TI(indirect_bad_length),
+		TI(indirect_zero_length),
+		TI(indirect_table_outside_ram),
+		TI(indirect_longer_than_queue),
+		TI(indirect_loop),
+		TI(indirect_next_out_of_table),
+		T(reset_recovers_after_needs_reset),
+		TS(seed_hints_discarded_and_merged),
+		TS(seed_hint_bad_order_skipped),
+		TS(seed_hint_outside_ram_and_overflow),
+		TS(seed_hint_buffer_partial_entry),
+		T(inflate_then_deflate),
+		T(inflate_bad_pfn),
+		T(target_reaches_config),
+		T(stats_kept_and_buffer_returned_on_request),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

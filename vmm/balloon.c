@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: MIT */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/virtio_ids.h>
+
+#include "balloon.h"
+#include "log.h"
+
+#define BALLOON_PAGE (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
+
+static const char *const bal_err_str[BAL_ERR__COUNT] = {
+	[BAL_ERR_OUTSIDE] = "reported range is not inside guest RAM",
+	[BAL_ERR_ALIGN] = "reported range address or length is not 4 KiB aligned (or is 0)",
+	[BAL_ERR_OVERFLOW] = "reported range address + length overflows",
+	[BAL_ERR_DIRECTION] = "buffer has the wrong direction (readable/writable) for its queue",
+	[BAL_ERR_PFN] = "inflate/deflate PFN outside guest RAM",
+	[BAL_ERR_PFN_LEN] = "PFN array is not whole le32 entries or is outside guest RAM",
+	[BAL_ERR_HINT_LEN] = "seed hint buffer is not whole 16-byte entries or is outside guest RAM",
+	[BAL_ERR_HINT_ORDER] = "seed hint order is above 10",
+	[BAL_ERR_STATS] = "stats buffer is outside guest RAM",
+	[BAL_ERR_DISCARD] = "host discard failed",
+};
+
+struct balloon_dev {
+	struct guest_mem *gm;
+	struct balloon_config cfg;
+	struct virtio_dev_hooks hooks;
+
+	/* Config space: num_pages is the host's, actual the driver's. */
+	atomic_uint num_pages;
+	atomic_uint actual;
+
+	/* Below: touched only from device callbacks, which the transport
+	 * serialises. */
+	_Atomic uint64_t features;	/* negotiated; read by request_stats */
+	bool stats_held;		/* we hold the driver's stats buffer */
+	uint16_t stats_head;
+	atomic_bool stats_wanted;	/* set by balloon_request_stats() */
+	uint64_t *bitmap;		/* one bit per 4 KiB page in the balloon */
+	uint64_t bitmap_pages;
+
+	/* A run of adjacent ranges waiting for one discard call. */
+	uint64_t run_gpa, run_len;
+
+	struct balloon_counters c;
+	_Atomic uint64_t stats_present;	/* bit per tag */
+	_Atomic uint64_t stats[VIRTIO_BALLOON_S_NR];
+	atomic_ulong err_count[BAL_ERR__COUNT];
+	atomic_uint logged;
+};
+
+static void bad_input(struct balloon_dev *b, enum balloon_err e, uint64_t a, uint64_t l)
+{
+	unsigned bit = 1u << e;
+
+	atomic_fetch_add(&b->err_count[e], 1);
+	if (!(atomic_fetch_or(&b->logged, bit) & bit))
+		vmm_log("virtio-balloon: %s (0x%llx, 0x%llx)%s; further ones not logged",
+			bal_err_str[e], (unsigned long long)a, (unsigned long long)l,
+			e == BAL_ERR_DISCARD ? "" : "; not acted on, device needs reset");
+	if (e == BAL_ERR_DISCARD)
+		return;
+	atomic_fetch_add(&b->c.bad_inputs, 1);
+	if (b->hooks.needs_reset)
+		b->hooks.needs_reset(b->hooks.opaque);
+}
+
+struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_config *cfg)
+{
+	struct balloon_dev *b = calloc(1, sizeof(*b));
+	uint64_t top = 0;
+
+	if (!b)
+		return NULL;
+	b->gm = gm;
+	b->cfg = *cfg;
+	for (unsigned i = 0; i < gm->nr; i++)
+		if (gm->r[i].gpa + gm->r[i].size > top)
+			top = gm->r[i].gpa + gm->r[i].size;
+	b->bitmap_pages = top / BALLOON_PAGE;
+	b->bitmap = calloc((b->bitmap_pages + 63) / 64 + 1, sizeof(uint64_t));
+	if (!b->bitmap) {
+		free(b);
+		return NULL;
+	}
+	atomic_store(&b->num_pages, cfg->target_pages);
+	return b;
+}
+
+void balloon_destroy(struct balloon_dev *b)
+{
+	if (!b)
+		return;
+	free(b->bitmap);
+	free(b);
+}
+
+const struct balloon_counters *balloon_counters(const struct balloon_dev *b) { return &b->c; }
+uint32_t balloon_actual(const struct balloon_dev *b) { return atomic_load(&b->actual); }
+
+unsigned long balloon_error_count(const struct balloon_dev *b, enum balloon_err e)
+{
+	return (unsigned)e < BAL_ERR__COUNT ? atomic_load(&b->err_count[e]) : 0;
+}
+
+bool balloon_stat(const struct balloon_dev *b, unsigned tag, uint64_t *val)
+{
+	if (tag >= VIRTIO_BALLOON_S_NR || !(atomic_load(&b->stats_present) & (1ULL << tag)))
+		return false;
+	*val = atomic_load(&b->stats[tag]);
+	return true;
+}
+
+/* --- queue roles ------------------------------------------------------ */
+
+static enum balloon_queue_role role_for(uint64_t f, unsigned q)
+{
+	unsigned next = 2;
+
+	if (q == 0)
+		return BQ_INFLATE;
+	if (q == 1)
+		return BQ_DEFLATE;
+	if (f & (1ULL << VIRTIO_BALLOON_F_STATS_VQ)) {
+		if (q == next)
+			return BQ_STATS;
+		next++;
+	}
+	/* VIRTIO_BALLOON_F_FREE_PAGE_HINT would come here; never offered. */
+	if ((f & (1ULL << VIRTIO_BALLOON_F_REPORTING)) && q == next)
+		return BQ_REPORT;
+	return BQ_NONE;
+}
+
+enum balloon_queue_role balloon_queue_role(const struct balloon_dev *b, unsigned q)
+{
+	return role_for(b->features, q);
+}
+
+static unsigned stats_queue(uint64_t f)
+{
+	return (f & (1ULL << VIRTIO_BALLOON_F_STATS_VQ)) ? 2 : ~0u;
+}
+
+/* --- discarding, with merging of adjacent ranges ----------------------- */
+
+static int do_discard(struct balloon_dev *b, uint64_t gpa, uint64_t len)
+{
+	if (b->cfg.discard)
+		return b->cfg.discard(b->cfg.discard_opaque, gpa, len);
+	return gm_discard(b->gm, gpa, len);
+}
+
+static void run_flush(struct balloon_dev *b)
+{
+	if (!b->run_len)
+		return;
+	int r = do_discard(b, b->run_gpa, b->run_len);
+	if (r == 0) {
+		atomic_fetch_add(&b->c.discard_calls, 1);
+		atomic_fetch_add(&b->c.discarded_bytes, b->run_len);
+	} else {
+		bad_input(b, BAL_ERR_DISCARD, b->run_gpa, b->run_len);
+	}
+	b->run_len = 0;
+}
+
+/* Queue a validated range; it joins the current run if it starts where
+ * the run ends and the joined range is still inside one RAM region. */
+static void run_add(struct balloon_dev *b, uint64_t gpa, uint64_t len)
+{
+	if (b->run_len && b->run_gpa + b->run_len == gpa &&
+	    gm_translate(b->gm, b->run_gpa, b->run_len + len)) {
+		b->run_len += len;
+		return;
+	}
+	run_flush(b);
+	b->run_gpa = gpa;
+	b->run_len = len;
+}
+
+/* Validate one reported range; false (and logged) if it must be skipped. */
+static bool range_ok(struct balloon_dev *b, uint64_t gpa, uint64_t len)
+{
+	if (gpa + len < gpa) {
+		bad_input(b, BAL_ERR_OVERFLOW, gpa, len);
+		return false;
+	}
+	if (len == 0 || ((gpa | len) & (BALLOON_PAGE - 1))) {
+		bad_input(b, BAL_ERR_ALIGN, gpa, len);
+		return false;
+	}
+	if (!gm_translate(b->gm, gpa, len)) {
+		bad_input(b, BAL_ERR_OUTSIDE, gpa, len);
+		return false;
+	}
+	return true;
+}
+
+/* --- queue handlers ----------------------------------------------------- */
+
+static void handle_report(struct balloon_dev *b, struct vring_dev *vq)
+{
+	struct vring_chain c;
+
+	while (vring_dev_pop(vq, &c) > 0) {
+		atomic_fetch_add(&b->c.report_requests, 1);
+		for (unsigned i = 0; i < c.n; i++) {
+			const struct vring_elem *e = &c.e[i];
+			/* Linux adds report buffers as device-writable. */
+			if (!e->write) {
+				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
+				continue;
+			}
+			if (!range_ok(b, e->addr, e->len))
+				continue;
+			atomic_fetch_add(&b->c.report_ranges, 1);
+			atomic_fetch_add(&b->c.reported_bytes, e->len);
+			run_add(b, e->addr, e->len);
+		}
+		run_flush(b);
+		/* Used length 0: we wrote nothing into the buffers. */
+		vring_dev_push(vq, c.head, 0);
+	}
+}
+
+static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
+{
+	struct vring_chain c;
+
+	while (vring_dev_pop(vq, &c) > 0) {
+		atomic_fetch_add(&b->c.report_requests, 1);
+		for (unsigned i = 0; i < c.n; i++) {
+			const struct vring_elem *e = &c.e[i];
+			const uint8_t *p;
+
+			if (e->write) {
+				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
+				continue;
+			}
+			p = gm_translate(b->gm, e->addr, e->len);
+			if (!p || e->len % sizeof(struct balloon_seed_hint)) {
+				bad_input(b, BAL_ERR_HINT_LEN, e->addr, e->len);
+				continue;
+			}
+			for (uint32_t off = 0; off < e->len; off += sizeof(struct balloon_seed_hint)) {
+				struct balloon_seed_hint h;
+				memcpy(&h, p + off, sizeof(h));	/* read once */
+				uint64_t pfn = le64toh(h.pfn);
+				uint32_t order = le32toh(h.order);
+				if (order > BALLOON_SEED_MAX_ORDER) {
+					bad_input(b, BAL_ERR_HINT_ORDER, pfn, order);
+					continue;
+				}
+				if (pfn > (UINT64_MAX >> VIRTIO_BALLOON_PFN_SHIFT)) {
+					bad_input(b, BAL_ERR_OVERFLOW, pfn, order);
+					continue;
+				}
+				uint64_t gpa = pfn << VIRTIO_BALLOON_PFN_SHIFT;
+				uint64_t len = BALLOON_PAGE << order;
+				if (!range_ok(b, gpa, len))
+					continue;
+				atomic_fetch_add(&b->c.report_ranges, 1);
+				atomic_fetch_add(&b->c.reported_bytes, len);
+				run_add(b, gpa, len);
+			}
+		}
+		run_flush(b);
+		vring_dev_push(vq, c.head, 0);
+	}
+}
+
+static void handle_pfns(struct balloon_dev *b, struct vring_dev *vq, bool inflate)
+{
+	struct vring_chain c;
+
+	while (vring_dev_pop(vq, &c) > 0) {
+		for (unsigned i = 0; i < c.n; i++) {
+			const struct vring_elem *e = &c.e[i];
+			const uint8_t *p;
+
+			if (e->write) {
+				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
+				continue;
+			}
+			p = gm_translate(b->gm, e->addr, e->len);
+			if (!p || e->len % 4) {
+				bad_input(b, BAL_ERR_PFN_LEN, e->addr, e->len);
+				continue;
+			}
+			for (uint32_t off = 0; off < e->len; off += 4) {
+				uint32_t pfn;
+				memcpy(&pfn, p + off, 4);
+				pfn = le32toh(pfn);
+				uint64_t gpa = (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT;
+				if (pfn >= b->bitmap_pages || !gm_translate(b->gm, gpa, BALLOON_PAGE)) {
+					bad_input(b, BAL_ERR_PFN, gpa, BALLOON_PAGE);
+					continue;
+				}
+				uint64_t bit = 1ULL << (pfn % 64), *w = &b->bitmap[pfn / 64];
+				if (inflate) {
+					atomic_fetch_add(&b->c.inflate_pages, 1);
+					if (!(*w & bit)) {
+						*w |= bit;
+						atomic_fetch_add(&b->c.balloon_pages, 1);
+					}
+					run_add(b, gpa, BALLOON_PAGE);
+				} else {
+					atomic_fetch_add(&b->c.deflate_pages, 1);
+					if (*w & bit) {
+						*w &= ~bit;
+						atomic_fetch_sub(&b->c.balloon_pages, 1);
+					}
+				}
+			}
+		}
+		run_flush(b);
+		vring_dev_push(vq, c.head, 0);
+	}
+}
+
+static void handle_stats(struct balloon_dev *b, struct vring_dev *vq)
+{
+	struct vring_chain c;
+
+	/* The host asked for fresh stats: hand the buffer back; the driver
+	 * refills it and queues it again. */
+	if (b->stats_held && atomic_exchange(&b->stats_wanted, false)) {
+		vring_dev_push(vq, b->stats_head, 0);
+		b->stats_held = false;
+	}
+	while (vring_dev_pop(vq, &c) > 0) {
+		if (b->stats_held)	/* driver queued a second one: return the old */
+			vring_dev_push(vq, b->stats_head, 0);
+		for (unsigned i = 0; i < c.n; i++) {
+			const struct vring_elem *e = &c.e[i];
+			const uint8_t *p;
+
+			if (e->write) {
+				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
+				continue;
+			}
+			p = gm_translate(b->gm, e->addr, e->len);
+			if (!p) {
+				bad_input(b, BAL_ERR_STATS, e->addr, e->len);
+				continue;
+			}
+			/* struct virtio_balloon_stat is packed: le16 tag, le64 val. */
+			for (uint32_t off = 0; off + sizeof(struct virtio_balloon_stat) <= e->len;
+			     off += sizeof(struct virtio_balloon_stat)) {
+				struct virtio_balloon_stat s;
+				memcpy(&s, p + off, sizeof(s));
+				unsigned tag = le16toh(s.tag);
+				if (tag < VIRTIO_BALLOON_S_NR) {
+					atomic_store(&b->stats[tag], le64toh(s.val));
+					atomic_fetch_or(&b->stats_present, 1ULL << tag);
+				}
+			}
+		}
+		atomic_fetch_add(&b->c.stats_updates, 1);
+		b->stats_held = true;
+		b->stats_head = c.head;
+	}
+}
+
+/* --- virtio_dev_ops ----------------------------------------------------- */
+
+static uint64_t ops_features(void *dev)
+{
+	struct balloon_dev *b = dev;
+	uint64_t f = 0;
+
+	if (!b->cfg.no_stats)
+		f |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
+	if (!b->cfg.no_reporting)
+		f |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+	return f;
+}
+
+static unsigned ops_num_queues(void *dev, uint64_t f)
+{
+	(void)dev;
+	return 2 + !!(f & (1ULL << VIRTIO_BALLOON_F_STATS_VQ)) +
+	       !!(f & (1ULL << VIRTIO_BALLOON_F_REPORTING));
+}
+
+static void ops_set_features(void *dev, uint64_t f)
+{
+	atomic_store(&((struct balloon_dev *)dev)->features, f);
+}
+
+static void ops_config_read(void *dev, uint32_t off, void *buf, uint32_t len)
+{
+	struct balloon_dev *b = dev;
+	struct virtio_balloon_config cfg = { 0 };
+
+	cfg.num_pages = htole32(atomic_load(&b->num_pages));
+	cfg.actual = htole32(atomic_load(&b->actual));
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(buf, (uint8_t *)&cfg + off, len);
+}
+
+static void ops_config_write(void *dev, uint32_t off, const void *buf, uint32_t len)
+{
+	struct balloon_dev *b = dev;
+	const uint32_t at = offsetof(struct virtio_balloon_config, actual);
+	uint32_t v;
+
+	/* Only `actual` is driver-writable; Linux writes it whole. */
+	if (off != at || len != 4)
+		return;
+	memcpy(&v, buf, 4);
+	atomic_store(&b->actual, le32toh(v));
+}
+
+static void ops_handle_queue(void *dev, unsigned q, struct vring_dev *vq)
+{
+	struct balloon_dev *b = dev;
+
+	switch (role_for(b->features, q)) {
+	case BQ_INFLATE: handle_pfns(b, vq, true); break;
+	case BQ_DEFLATE: handle_pfns(b, vq, false); break;
+	case BQ_STATS: handle_stats(b, vq); break;
+	case BQ_REPORT:
+		if (b->cfg.protocol == BALLOON_PROTO_SEED_V8)
+			handle_seed_hints(b, vq);
+		else
+			handle_report(b, vq);
+		break;
+	case BQ_NONE: break;
+	}
+}
+
+static void ops_reset(void *dev)
+{
+	struct balloon_dev *b = dev;
+
+	atomic_store(&b->features, 0);
+	b->stats_held = false;
+	atomic_store(&b->stats_wanted, false);
+	atomic_store(&b->actual, 0);
+	memset(b->bitmap, 0, ((b->bitmap_pages + 63) / 64 + 1) * sizeof(uint64_t));
+	atomic_store(&b->c.balloon_pages, 0);
+	b->run_len = 0;
+}
+
+static void ops_bind(void *dev, const struct virtio_dev_hooks *hooks)
+{
+	((struct balloon_dev *)dev)->hooks = *hooks;
+}
+
+const struct virtio_dev_ops balloon_ops = {
+	.device_id = VIRTIO_ID_BALLOON,
+	.queue_max = 256,
+	.max_queues = 4,
+	.config_size = offsetof(struct virtio_balloon_config, free_page_hint_cmd_id),
+	.features = ops_features,
+	.num_queues = ops_num_queues,
+	.set_features = ops_set_features,
+	.config_read = ops_config_read,
+	.config_write = ops_config_write,
+	.handle_queue = ops_handle_queue,
+	.reset = ops_reset,
+	.bind = ops_bind,
+};
+
+void balloon_set_target(struct balloon_dev *b, uint32_t pages)
+{
+	atomic_store(&b->num_pages, pages);
+	if (b->hooks.config_changed)
+		b->hooks.config_changed(b->hooks.opaque);
+}
+
+void balloon_request_stats(struct balloon_dev *b)
+{
+	unsigned q = stats_queue(b->features);
+
+	if (q == ~0u || !b->hooks.poke)
+		return;
+	atomic_store(&b->stats_wanted, true);
+	b->hooks.poke(b->hooks.opaque, q);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-balloon device (virtio 1.x spec 5.5), transport-agnostic: it is
+ * driven through struct virtio_dev_ops and never touches a register.
+ *
+ * Queues are numbered as Linux numbers them after negotiation: inflate 0,
+ * deflate 1, then stats if STATS_VQ was negotiated, then reporting if
+ * REPORTING was (free-page-hint is never offered). With the seed-v8
+ * protocol, feature bit 5 instead means the seed RFC's hinting queue at
+ * the same position: one device-readable buffer holding an array of
+ * struct balloon_seed_hint.
+ *
+ * Every range a driver reports is validated (inside guest RAM, 4 KiB
+ * aligned address and length, no overflow, right direction); adjacent
+ * valid ranges of one request are discarded with one call; the chain goes
+ * back used with length 0. Bad input is logged once per kind, not acted
+ * on, and sets DEVICE_NEEDS_RESET.
+ */
+#ifndef VMM_BALLOON_H
+#define VMM_BALLOON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/virtio_balloon.h>
+
+#include "guest_mem.h"
+#include "virtio_dev.h"
+
+enum balloon_protocol { BALLOON_PROTO_VIRTIO, BALLOON_PROTO_SEED_V8 };
+
+/* The seed RFC v8 hinting queue entry (little-endian on the wire). */
+struct balloon_seed_hint {
+	uint64_t pfn;
+	uint32_t order;
+	uint32_t reserved;
+};
+#define BALLOON_SEED_MAX_ORDER 10
+
+enum balloon_queue_role { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_NONE };
+
+enum balloon_err {
+	BAL_ERR_OUTSIDE,	/* range not wholly inside guest RAM */
+	BAL_ERR_ALIGN,		/* address or length not 4 KiB aligned, or 0 */
+	BAL_ERR_OVERFLOW,	/* address + length overflows */
+	BAL_ERR_DIRECTION,	/* device-writable where readable expected or v.v. */
+	BAL_ERR_PFN,		/* inflate/deflate PFN outside guest RAM */
+	BAL_ERR_PFN_LEN,	/* PFN array not whole le32s / not in RAM */
+	BAL_ERR_HINT_LEN,	/* seed hint buffer not whole entries / not in RAM */
+	BAL_ERR_HINT_ORDER,	/* seed hint order > 10 */
+	BAL_ERR_STATS,		/* stats buffer not in RAM */
+	BAL_ERR_DISCARD,	/* the host discard call failed (not the guest's fault) */
+	BAL_ERR__COUNT
+};
+
+struct balloon_config {
+	enum balloon_protocol protocol;
+	bool no_stats;		/* don't offer STATS_VQ */
+	bool no_reporting;	/* don't offer bit 5 */
+	uint32_t target_pages;	/* initial num_pages */
+	/* How to give a range back; NULL: gm_discard(). 0 or -errno. */
+	int (*discard)(void *opaque, uint64_t gpa, uint64_t len);
+	void *discard_opaque;
+};
+
+struct balloon_counters {
+	atomic_ulong report_requests;	/* reporting/hint chains handled */
+	atomic_ulong report_ranges;	/* valid ranges in them */
+	atomic_ulong reported_bytes;	/* sum of valid reported ranges */
+	atomic_ulong discard_calls;
+	atomic_ulong discarded_bytes;	/* all discards: reports and inflate */
+	atomic_ulong bad_inputs;	/* invalid ranges, PFNs, buffers */
+	atomic_ulong inflate_pages;	/* PFNs inflated (total) */
+	atomic_ulong deflate_pages;
+	atomic_ulong balloon_pages;	/* PFNs in the balloon now */
+	atomic_ulong stats_updates;
+};
+
+struct balloon_dev;
+
+struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_config *cfg);
+void balloon_destroy(struct balloon_dev *b);
+extern const struct virtio_dev_ops balloon_ops;
+
+/* New target (pages of 4 KiB): config num_pages changes, config interrupt. */
+void balloon_set_target(struct balloon_dev *b, uint32_t pages);
+/* Ask the driver for fresh stats (returns the held stats buffer). No-op
+ * unless the driver gave one. Not from inside a device callback. */
+void balloon_request_stats(struct balloon_dev *b);
+
+const struct balloon_counters *balloon_counters(const struct balloon_dev *b);
+/* The latest stats: true and *val if the driver reported `tag`. */
+bool balloon_stat(const struct balloon_dev *b, unsigned tag, uint64_t *val);
+uint32_t balloon_actual(const struct balloon_dev *b);
+/* Which role queue q has under the current negotiation. */
+enum balloon_queue_role balloon_queue_role(const struct balloon_dev *b, unsigned q);
+/* How many times an error of this kind was seen. */
+unsigned long balloon_error_count(const struct balloon_dev *b, enum balloon_err e);
+
+#endif
