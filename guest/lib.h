@@ -18,6 +18,15 @@ int strncmp(const char *a, const char *b, size_t n);
  * (optionally followed by a K/M/G multiplier when units). */
 bool parse_u64(const char *s, size_t n, bool units, uint64_t *out);
 
+/* A pointer to physical (= virtual) address a, hidden from GCC's
+ * array-bounds reasoning about small constant addresses. */
+static inline void *phys_ptr(uint64_t a)
+{
+	void *p;
+	asm("" : "=r"(p) : "0"(a));
+	return p;
+}
+
 /* xorshift64* PRNG, one state per user. */
 static inline uint64_t rand64(uint64_t *s)
 {

@@ -1,23 +1,81 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * kmain: the boot CPU's first code at CPL3, and the order of everything.
+ */
+#include "apic.h"
 #include "bootinfo.h"
+#include "clock.h"
 #include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
 #include "exit.h"
+#include "irq.h"
+#include "mem.h"
+#include "mptable.h"
+#include "sched.h"
+#include "smp.h"
+#include "virtio.h"
+#include "workload.h"
+#include "x86.h"
+
+static void run_test(void)
+{
+	switch (cfg.test) {
+	case TEST_FAULT:
+		/* a read from an address no page table maps */
+		(void)*(volatile int *)0x8000000000ull;
+		break;
+	case TEST_CLOCK: {
+		/* the host times the gap between these two lines */
+		kprintf("@clock start ms=%lu\n", cfg.test_ms);
+		delay_ns(cfg.test_ms * 1000000);
+		kprintf("@clock end\n");
+		break;
+	}
+	case TEST_IDLE: {
+		/* every CPU halts until a timer: counts of halts and interrupts */
+		uint64_t t0 = ph_now_ns();
+		msleep(cfg.test_ms);
+		struct sched_stats s;
+		sched_stats(0, &s);
+		kprintf("@idle ms=%lu slept_ms=%lu halts=%lu irqs=%lu\n", cfg.test_ms,
+			(ph_now_ns() - t0) / 1000000, s.halts, irq_flags[0].count);
+		break;
+	}
+	case TEST_NONE:
+		break;
+	}
+}
 
 __attribute__((noreturn)) void kmain(void)
 {
+	uint64_t t_entry = ph_now_ns(); /* clock not running yet: 0 */
+	(void)t_entry;
+
+	/* 1. What the loader passed: command line and memory map. */
 	bootinfo_init();
 	cmdline_parse(boot.cmdline);
-	kinfo("pagehint guest: cmdline '%s'\n", boot.cmdline);
-	if (cfg.test == TEST_FAULT)
-		*(volatile int *)0x8000000000ull = 1;
+	/* 2. Time, before anything waits. */
+	clock_init();
+	/* 3. This CPU's local APIC, its timer's rate; the MP table; the IOAPIC. */
+	lapic_init_cpu();
+	lapic_calibrate();
+	mptable_init(lapic_id());
+	ioapic_init(mp.ioapic_addr);
+	kinfo("pagehint guest: tsc %lu kHz (%s), lapic timer %lu kHz, %u cpus listed\n",
+	      tsc_hz / 1000, clock_source, lapic_hz / 1000, mp.ncpus);
+	/* 4. The page allocator over all usable RAM. */
+	mem_init(mp.ncpus);
+	/* 5. The other CPUs: each ends in idle_loop(). */
+	smp_boot();
+	kprintf("@boot cpus=%u mem_mib=%lu free_mib=%lu boot_ms=%lu\n", nr_cpus,
+		mem_total_pages >> 8, mem_free_pages() >> 8, ph_now_ns() / 1000000);
+	/* 6. Devices from virtio_mmio.device= */
+	virtio_init();
+	/* 7. The test or the workload; then the verdict. */
+	if (cfg.test != TEST_NONE)
+		run_test();
+	else
+		workload_run();
 	ph_exit(EXIT_OK);
-}
-
-__attribute__((noreturn)) void ap_main(unsigned id)
-{
-	(void)id;
-	for (;;)
-		;
 }

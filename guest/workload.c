@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+#include "workload.h"
+
+void workload_run(void)
+{
+}
