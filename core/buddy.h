@@ -111,7 +111,8 @@ struct ph_pcp {
 } __attribute__((aligned(64)));
 
 struct ph_zone_config {
-	unsigned nr_cpus;	/* CPUs with a per-CPU list, <= PH_MAX_CPUS */
+	unsigned nr_cpus;	/* CPUs 0..nr_cpus-1 get a per-CPU list (<=
+				 * PH_MAX_CPUS); others use the direct path */
 	unsigned pcp_batch;	/* pages moved per refill / flush, >= 1 */
 	unsigned pcp_high;	/* flush when a list holds more than this */
 };
@@ -135,6 +136,13 @@ struct ph_zone {
 
 	struct ph_pcp pcp[PH_MAX_CPUS];
 };
+
+/* The zone's pfns: [ph_zone_start_pfn, ph_zone_end_pfn). */
+static inline uint64_t ph_zone_start_pfn(const struct ph_zone *zone) { return zone->base_pfn; }
+static inline uint64_t ph_zone_end_pfn(const struct ph_zone *zone)
+{
+	return zone->base_pfn + zone->npages;
+}
 
 /* Bytes of memmap a zone of npages needs (npages < PH_NIL). */
 static inline size_t ph_zone_memmap_bytes(uint64_t npages)

@@ -99,17 +99,20 @@ int ph_free_pages(struct ph_zone *z, uint64_t pfn, unsigned order)
 		return err;
 
 	struct ph_pcp *pcp = &z->pcp[cpu];
-	const struct ph_report_hooks *hooks = NULL;
 	uint32_t idx = (uint32_t)(pfn - z->base_pfn);
 
 	ph_spin_lock(&pcp->lock);
 	pg_set_state(&z->memmap[idx], mk_state(PH_PG_PCP, 0));
 	list_add_head(z->memmap, &pcp->list, idx);
 	pcp->count++;
-	if (unlikely(pcp->count > pcp->high))
-		hooks = pcp_free_bulk(z, pcp, pcp->batch, cpu);
-	ph_spin_unlock(&pcp->lock);
-	ph_call_free_done(hooks, cpu);
+	if (unlikely(pcp->count > pcp->high)) {
+		const struct ph_report_hooks *hooks = pcp_free_bulk(z, pcp, pcp->batch, cpu);
+
+		ph_spin_unlock(&pcp->lock);
+		ph_call_free_done(hooks, cpu);
+		return 0;
+	}
+	ph_spin_unlock(&pcp->lock);	/* the fast path: no hook, no zone lock */
 	return 0;
 }
 

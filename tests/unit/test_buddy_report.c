@@ -317,6 +317,31 @@ static void queries_say_what_a_page_is(void **state)
 	tzone_fini(&t);
 }
 
+/* Linux's buddy_merge_likely(): a freed block whose parent's buddy is free
+ * goes to the tail, to stay free until its own buddy comes back.
+ * before: 8 order 3 free, 100 order 2 free, 0..7 allocated
+ * free 4..7 -> 4 order 2 (buddy 0 busy; 8 is the parent's buddy) -> tail */
+static void free_goes_to_tail_when_merge_is_likely(void **state)
+{
+	(void)state;
+	struct tzone t = setup_all_allocated();
+
+	for (uint64_t p = 8; p < 16; p++)
+		ph_free_pages_direct(t.z, p, 0);
+	for (uint64_t p = 100; p < 104; p++)
+		ph_free_pages_direct(t.z, p, 0);
+	for (uint64_t p = 4; p < 8; p++)
+		ph_free_pages_direct(t.z, p, 0);
+	ph_zone_lock(t.z);
+	assert_int_equal(__ph_free_list_first(t.z, 2), 100);
+	assert_int_equal(__ph_free_list_last(t.z, 2), 4);
+	ph_zone_unlock(t.z);
+	/* the next order-2 allocation leaves 4 alone */
+	assert_int_equal(ph_alloc_pages_direct(t.z, 2), 100);
+	assert_int_equal(ph_zone_check(t.z), 0);
+	tzone_fini(&t);
+}
+
 static void hooks_register_once(void **state)
 {
 	(void)state;
@@ -474,6 +499,7 @@ int main(void)
 		cmocka_unit_test(putback_head_or_tail),
 		cmocka_unit_test(free_list_walk_and_rotate),
 		cmocka_unit_test(queries_say_what_a_page_is),
+		cmocka_unit_test(free_goes_to_tail_when_merge_is_likely),
 		cmocka_unit_test(hooks_register_once),
 		cmocka_unit_test(hook_sees_merged_block),
 		cmocka_unit_test(hook_skips_putback_and_pcp),
