@@ -13,7 +13,7 @@
 
 enum engine { ENGINE_OFF };
 enum workload { WL_MEMHOG, WL_CHURN, WL_FRAGMENT, WL_VERIFY, WL_NONE };
-enum test_mode { TEST_NONE, TEST_FAULT, TEST_CLOCK, TEST_IDLE };
+enum test_mode { TEST_NONE, TEST_FAULT, TEST_CLOCK, TEST_IDLE, TEST_CORRUPT };
 
 #define MAX_VIRTIO_MMIO 8
 

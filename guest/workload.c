@@ -1,6 +1,355 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The workloads. Each runs a phase on every CPU at once (on_each_cpu()),
+ * the boot CPU printing the events in between. Data integrity: every
+ * word of every allocated block gets a pattern derived from its address
+ * and a key; before a block is freed every word is checked. Blocks a
+ * CPU holds are chained through their first word (checked as a link).
+ */
+#include "cmdline.h"
+#include "console.h"
+#include "exit.h"
+#include "lib.h"
+#include "mem.h"
+#include "sched.h"
+#include "smp.h"
 #include "workload.h"
+
+#define WORDS_PER_PAGE (PH_PAGE_SIZE / 8)
+#define GOLD 0x9e3779b97f4a7c15ull
+
+static const char *wl_name;
+
+/* ---- patterns ---- */
+
+static void fill(uint64_t *w, uint64_t from, uint64_t n, uint64_t key)
+{
+	uint64_t v = mix64((uintptr_t)w ^ key) + from * GOLD;
+	for (uint64_t i = from; i < n; i++, v += GOLD)
+		w[i] = v;
+}
+
+__attribute__((noreturn)) static void fail(const uint64_t *w, uint64_t i, uint64_t got,
+					   uint64_t want)
+{
+	panic_status(EXIT_FAIL, "@fail workload=%s cpu=%u addr=0x%lx word=%lu got=0x%lx want=0x%lx",
+		     wl_name, ph_cpu_id(), (uint64_t)(uintptr_t)w, i, got, want);
+}
+
+static void check(const uint64_t *w, uint64_t from, uint64_t n, uint64_t key)
+{
+	uint64_t v = mix64((uintptr_t)w ^ key) + from * GOLD;
+	for (uint64_t i = from; i < n; i++, v += GOLD)
+		if (__builtin_expect(w[i] != v, 0))
+			fail(w, i, w[i], v);
+}
+
+/* A chain link must be another page of the zone, or the end. */
+static uint64_t *next_of(const uint64_t *w)
+{
+	uint64_t n = w[0], pfn = n >> PH_PAGE_SHIFT;
+	if (n && ((n & (PH_PAGE_SIZE - 1)) || pfn < zone.base_pfn ||
+		  pfn >= zone.base_pfn + zone.npages))
+		fail(w, 0, n, 0);
+	return (uint64_t *)(uintptr_t)n;
+}
+
+static uint64_t round_key(uint64_t round)
+{
+	return mix64(cfg.seed * GOLD + round + 1);
+}
+
+static uint64_t mib(uint64_t pages)
+{
+	return pages >> (20 - PH_PAGE_SHIFT);
+}
+
+/* Per-CPU chains of order-0 pages, each page filled but for its link. */
+struct chains {
+	uint64_t key;
+	uint64_t want;			/* pages per CPU to allocate */
+	uint64_t *head[MAX_CPUS];
+	uint64_t pages[MAX_CPUS];
+	uint64_t freed[MAX_CPUS];
+	unsigned keep;			/* fragment: percent of pages kept */
+	uint64_t *kept[MAX_CPUS];
+	uint64_t nkept[MAX_CPUS];
+};
+
+static uint64_t sum(const uint64_t *v)
+{
+	uint64_t s = 0;
+	for (unsigned c = 0; c < nr_cpus; c++)
+		s += v[c];
+	return s;
+}
+
+static void chain_alloc(unsigned cpu, void *arg)
+{
+	struct chains *ch = arg;
+	uint64_t *head = 0, n;
+	for (n = 0; n < ch->want; n++) {
+		uint64_t *p = page_alloc(0);
+		if (!p)
+			break;
+		p[0] = (uintptr_t)head;
+		fill(p, 1, WORDS_PER_PAGE, ch->key);
+		head = p;
+		if ((n & 255) == 255)
+			cond_resched();
+	}
+	ch->head[cpu] = head;
+	ch->pages[cpu] = n;
+}
+
+/* Check and free a chain; with keep, keep that percentage of pfns. */
+static void chain_free(unsigned cpu, void *arg)
+{
+	struct chains *ch = arg;
+	uint64_t *p = ch->head[cpu], n = 0, *kept = 0, nkept = 0;
+	while (p) {
+		uint64_t *next = next_of(p), pfn = (uintptr_t)p >> PH_PAGE_SHIFT;
+		check(p, 1, WORDS_PER_PAGE, ch->key);
+		if (ch->keep && pfn * ch->keep % 100 < ch->keep) {
+			p[0] = (uintptr_t)kept;
+			kept = p;
+			nkept++;
+		} else {
+			page_free(p, 0);
+			n++;
+		}
+		if ((n & 255) == 255)
+			cond_resched();
+		p = next;
+	}
+	ch->head[cpu] = 0;
+	ch->freed[cpu] = n;
+	ch->kept[cpu] = kept;
+	ch->nkept[cpu] = nkept;
+}
+
+/* ---- memhog: allocate, touch, hold, free, idle; ROUNDS times ---- */
+
+static void memhog(void)
+{
+	static struct chains ch;
+	uint64_t want = cfg.memhog.mib << (20 - PH_PAGE_SHIFT);
+	if (!want)
+		want = mem_free_pages() / 4 * 3;
+	ch.want = want / nr_cpus;
+
+	uint64_t alloc_ns = 0, free_ns = 0, got = 0;
+	for (uint64_t r = 0; r < cfg.memhog.rounds; r++) {
+		ch.key = round_key(r);
+		uint64_t t0 = ph_now_ns();
+		on_each_cpu(chain_alloc, &ch);
+		uint64_t t1 = ph_now_ns();
+		got = sum(ch.pages);
+		if (cfg.test == TEST_CORRUPT && ch.head[0])
+			ch.head[0][7] ^= 1;	/* what a wrongly discarded page would look like */
+		kprintf("@event alloc mib=%lu round=%lu\n", mib(got), r + 1);
+		if (got < ch.want * nr_cpus)
+			kprintf("@warn memhog: got %lu of %lu MiB\n", mib(got), mib(ch.want * nr_cpus));
+		msleep(cfg.memhog.hold_ms);
+		uint64_t t2 = ph_now_ns();
+		on_each_cpu(chain_free, &ch);
+		uint64_t t3 = ph_now_ns();
+		kprintf("@event free mib=%lu round=%lu\n", mib(sum(ch.freed)), r + 1);
+		alloc_ns += t1 - t0;
+		free_ns += t3 - t2;
+		msleep(cfg.memhog.idle_ms);
+	}
+	uint64_t total = mib(got) * cfg.memhog.rounds;
+	kprintf("@done workload=memhog cpus=%u rounds=%lu mib=%lu alloc_mib_s=%lu free_mib_s=%lu\n",
+		nr_cpus, cfg.memhog.rounds, mib(got), total * 1000000000 / (alloc_ns ? alloc_ns : 1),
+		total * 1000000000 / (free_ns ? free_ns : 1));
+}
+
+/* ---- churn: order-0 alloc/free as fast as possible (page_fault1) ---- */
+
+struct churn {
+	uint64_t key, end_ns;
+	uint64_t pages[MAX_CPUS];
+};
+
+static void churn_cpu(unsigned cpu, void *arg)
+{
+	struct churn *c = arg;
+	uint64_t *batch[4096], n = 0;
+	unsigned b = (unsigned)cfg.churn.batch;
+
+	while (ph_now_ns() < c->end_ns) {
+		for (unsigned i = 0; i < b; i++) {
+			uint64_t *p = page_alloc(0);
+			if (!p)
+				panic_status(EXIT_FAIL, "@fail workload=churn cpu=%u out of memory", cpu);
+			p[0] = (uintptr_t)p ^ c->key;
+			p[WORDS_PER_PAGE - 1] = ~((uintptr_t)p ^ c->key);
+			batch[i] = p;
+		}
+		for (unsigned i = 0; i < b; i++) {
+			uint64_t *p = batch[i], want = (uintptr_t)p ^ c->key;
+			if (p[0] != want)
+				fail(p, 0, p[0], want);
+			if (p[WORDS_PER_PAGE - 1] != ~want)
+				fail(p, WORDS_PER_PAGE - 1, p[WORDS_PER_PAGE - 1], ~want);
+			page_free(p, 0);
+		}
+		n += b;
+		cond_resched();
+	}
+	c->pages[cpu] = n;
+}
+
+static void churn(void)
+{
+	static struct churn c;
+	c.key = round_key(0);
+	uint64_t t0 = ph_now_ns();
+	c.end_ns = t0 + cfg.churn.ms * 1000000;
+	on_each_cpu(churn_cpu, &c);
+	uint64_t ns = ph_now_ns() - t0, pages = sum(c.pages);
+	kprintf("@done workload=churn cpus=%u ms=%lu pages=%lu pages_per_s=%lu\n", nr_cpus,
+		ns / 1000000, pages, pages * 1000000000 / ns);
+}
+
+/* ---- fragment: keep a scattered fraction, free the rest, then it ---- */
+
+static void chain_take_kept(unsigned cpu, void *arg)
+{
+	struct chains *ch = arg;
+	ch->head[cpu] = ch->kept[cpu];
+	ch->kept[cpu] = 0;
+	chain_free(cpu, arg);
+}
+
+static void fragment(void)
+{
+	static struct chains ch;
+	ch.key = round_key(0);
+	ch.want = (cfg.fragment.mib << (20 - PH_PAGE_SHIFT)) / nr_cpus;
+	ch.keep = (unsigned)cfg.fragment.keep;
+	on_each_cpu(chain_alloc, &ch);
+	kprintf("@event alloc mib=%lu\n", mib(sum(ch.pages)));
+	on_each_cpu(chain_free, &ch);
+	uint64_t freed = sum(ch.freed), kept = sum(ch.nkept);
+	kprintf("@event free mib=%lu\n", mib(freed));
+
+	char line[160];
+	int n = ksnprintf(line, sizeof(line), "@info free_blocks");
+	for (unsigned o = 0; o < PH_MAX_ORDER; o++)
+		n += ksnprintf(line + n, sizeof(line) - n, " o%u=%lu", o, ph_zone_nr_free(&zone, o));
+	kprintf("%s\n", line);
+
+	msleep(cfg.fragment.hold_ms);
+	ch.keep = 0;
+	on_each_cpu(chain_take_kept, &ch);
+	kprintf("@event free mib=%lu\n", mib(sum(ch.freed)));
+	kprintf("@done workload=fragment cpus=%u keep=%u%% freed_mib=%lu kept_mib=%lu\n", nr_cpus,
+		(unsigned)cfg.fragment.keep, mib(freed), mib(kept));
+}
+
+/* ---- verify: random sizes and lifetimes, every byte checked ---- */
+
+#define VSLOTS 128
+
+struct verify {
+	uint64_t end_ns, budget;
+	uint64_t ops[MAX_CPUS], checked[MAX_CPUS], oom[MAX_CPUS], left[MAX_CPUS];
+};
+
+static unsigned pick_order(uint64_t r)
+{
+	unsigned x = r % 100;
+	if (x < 60)
+		return 0;
+	if (x < 85)
+		return 1 + (unsigned)(r >> 8) % 3;
+	return 4 + (unsigned)(r >> 8) % 6;
+}
+
+static void verify_cpu(unsigned cpu, void *arg)
+{
+	struct verify *v = arg;
+	struct { uint64_t *p; unsigned order; } slot[VSLOTS] = { { 0, 0 } };
+	uint64_t rng = mix64(cfg.seed * GOLD + cpu + 1) | 1, used = 0, ops = 0, checked = 0, oom = 0;
+	uint64_t key = round_key(cpu);
+
+	while (ph_now_ns() < v->end_ns) {
+		uint64_t r = rand64(&rng);
+		unsigned i = r % VSLOTS;
+		if (slot[i].p) {
+			uint64_t words = WORDS_PER_PAGE << slot[i].order;
+			check(slot[i].p, 0, words, key);
+			page_free(slot[i].p, slot[i].order);
+			used -= 1ull << slot[i].order;
+			checked += words * 8;
+			slot[i].p = 0;
+		} else {
+			unsigned order = pick_order(r >> 16);
+			if (used + (1ull << order) > v->budget)
+				continue;
+			uint64_t *p = page_alloc(order);
+			if (!p) {
+				oom++;
+				continue;
+			}
+			fill(p, 0, WORDS_PER_PAGE << order, key);
+			slot[i].p = p;
+			slot[i].order = order;
+			used += 1ull << order;
+		}
+		if ((++ops & 15) == 0)
+			cond_resched();
+	}
+	v->left[cpu] = used;
+	for (unsigned i = 0; i < VSLOTS; i++)
+		if (slot[i].p) {
+			uint64_t words = WORDS_PER_PAGE << slot[i].order;
+			check(slot[i].p, 0, words, key);
+			page_free(slot[i].p, slot[i].order);
+			checked += words * 8;
+		}
+	v->ops[cpu] = ops;
+	v->checked[cpu] = checked;
+	v->oom[cpu] = oom;
+}
+
+static void verify(void)
+{
+	static struct verify v;
+	v.end_ns = ph_now_ns() + cfg.verify.ms * 1000000;
+	v.budget = (cfg.verify.mib << (20 - PH_PAGE_SHIFT)) / nr_cpus;
+	on_each_cpu(verify_cpu, &v);
+	kprintf("@event free mib=%lu\n", mib(sum(v.left)));
+	kprintf("@done workload=verify cpus=%u ops=%lu checked_mib=%lu oom=%lu\n", nr_cpus,
+		sum(v.ops), sum(v.checked) >> 20, sum(v.oom));
+}
+
+/* ---- the run ---- */
 
 void workload_run(void)
 {
+	wl_name = workload_names[cfg.workload];
+	switch (cfg.workload) {
+	case WL_MEMHOG:
+		memhog();
+		break;
+	case WL_CHURN:
+		churn();
+		break;
+	case WL_FRAGMENT:
+		fragment();
+		break;
+	case WL_VERIFY:
+		verify();
+		break;
+	case WL_NONE:
+		return;
+	}
+	/* The allocator must agree: no warnings, consistent lists and counts. */
+	unsigned problems = ph_zone_check(&zone);
+	if (problems || atomic_load(&ph_warnings))
+		panic_status(EXIT_FAIL, "@fail workload=%s allocator: %u check problems, %u warnings",
+			     wl_name, problems, atomic_load(&ph_warnings));
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Each workload runs briefly on 2 vCPUs with engine=off and passes its own
+# verification (patterns written into every allocated page, checked before
+# every free, the allocator's consistency check at the end); a corrupted
+# word is caught as @fail with EXIT_FAIL.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/guest.bash"
+guest_prereqs
+plan 13
+
+run_guest 2 256 "engine=off workload=memhog memhog.mib=64 memhog.rounds=2 memhog.hold_ms=50 memhog.idle_ms=50 quiet"
+expect_status "memhog: verified" $EXIT_OK
+expect_line "memhog: a free event per round" "^@event free mib=64 round=2$"
+expect_line "memhog: done line" "^@done workload=memhog cpus=2 rounds=2 mib=64 "
+
+run_guest 2 256 "engine=off workload=churn churn.ms=300 quiet"
+expect_status "churn: verified" $EXIT_OK
+expect_line "churn: pages/s" "^@done workload=churn cpus=2 ms=[0-9]+ pages=[1-9][0-9]* pages_per_s=[1-9]"
+diag "$(grep '^@done' <<<"$OUT")"
+
+run_guest 2 256 "engine=off workload=fragment fragment.mib=32 fragment.keep=50 fragment.hold_ms=50 quiet"
+expect_status "fragment: verified" $EXIT_OK
+expect_line "fragment: first free leaves half" "^@event free mib=16$"
+# keep=50 keeps every other page: the freed half can only be order-0 blocks
+expect_line "fragment: only order-0 holes" "^@info free_blocks o0=[0-9]{4,} o1=[0-9]{1,2} "
+expect_line "fragment: done line" "^@done workload=fragment cpus=2 keep=50% freed_mib=16 kept_mib=16$"
+
+run_guest 2 256 "engine=off workload=verify verify.ms=300 verify.mib=16 quiet"
+expect_status "verify: verified" $EXIT_OK
+expect_line "verify: done line" "^@done workload=verify cpus=2 ops=[1-9][0-9]* checked_mib=[0-9]+ "
+
+run_guest 1 128 "workload=memhog memhog.mib=8 memhog.hold_ms=0 memhog.idle_ms=0 test=corrupt quiet"
+expect_status "corrupted word: failure status" $EXIT_FAIL
+expect_line "corrupted word: @fail names it" "^@fail workload=memhog cpu=0 addr=0x[0-9a-f]+ word=7 "
+
+done_testing
