@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: MIT */
+/* core/balloon_driver: negotiation and queue numbering, report() chains
+ * (virtio and seed-v8), waiting, inflate/deflate following num_pages, the
+ * stats queue, the config-change path, and failures (DEVICE_NEEDS_RESET,
+ * timeout, hostile used ring) with restart; against the fake device in
+ * test_virtio_mmio_drv_fakedev.h. */
+#include "test_virtio_mmio_drv_fakedev.h"
+
+#include "balloon_driver.h"
+
+#define ARENA_SIZE (1u << 20)
+#define POOL_BASE (4u << 20) /* balloon pages come from [4 MiB, 8 MiB) */
+#define POOL_PAGES 1024u
+#define PG 4096u
+
+static struct balloon_drv b;
+static struct balloon_drv_config cfg;
+static struct balloon_drv_ops ops;
+static uint32_t pfns[POOL_PAGES];
+
+/* the guest's page allocator, as far as the balloon sees it */
+static uint8_t page_taken[POOL_PAGES];
+static unsigned pages_out, alloc_limit;
+/* the guest's wait() */
+static unsigned waits, halts;
+static void (*on_wait)(unsigned n);
+static unsigned stats_calls;
+
+static bool t_page_alloc(void *ctx, uint64_t *pa)
+{
+	assert_ptr_equal(ctx, &b);
+	if (pages_out >= alloc_limit)
+		return false;
+	for (unsigned i = 0; i < POOL_PAGES; i++) {
+		if (!page_taken[i]) {
+			page_taken[i] = 1;
+			pages_out++;
+			*pa = fd.ram_base + POOL_BASE + (uint64_t)i * PG;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void t_page_free(void *ctx, uint64_t pa)
+{
+	assert_ptr_equal(ctx, &b);
+	uint64_t i = (pa - fd.ram_base - POOL_BASE) / PG;
+	assert_true(i < POOL_PAGES);
+	assert_true(page_taken[i]); /* never freed twice */
+	page_taken[i] = 0;
+	pages_out--;
+}
+
+static unsigned t_get_stats(void *ctx, struct ph_virtio_balloon_stat *st, unsigned max)
+{
+	(void)ctx;
+	assert_true(max >= 2);
+	stats_calls++;
+	st[0] = (struct ph_virtio_balloon_stat){ PH_VIRTIO_BALLOON_S_MEMFREE, 1000 + stats_calls };
+	st[1] = (struct ph_virtio_balloon_stat){ PH_VIRTIO_BALLOON_S_MEMTOT, 4096 };
+	return 2;
+}
+
+static void t_wait(void *ctx, bool may_halt)
+{
+	(void)ctx;
+	waits++;
+	if (may_halt)
+		halts++;
+	if (on_wait)
+		on_wait(waits);
+	assert_true(waits < 1000000); /* a report that never returns fails */
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_init();
+	memset(page_taken, 0, sizeof(page_taken));
+	pages_out = 0;
+	alloc_limit = POOL_PAGES;
+	waits = halts = stats_calls = 0;
+	on_wait = NULL;
+	ops = (struct balloon_drv_ops){
+		.ctx = &b, .page_alloc = t_page_alloc, .page_free = t_page_free,
+		.get_stats = t_get_stats, .wait = t_wait,
+	};
+	cfg = (struct balloon_drv_config){
+		.queue_size = 128, .pfns = pfns, .max_pages = POOL_PAGES,
+		.mem = fake_ram, .mem_len = ARENA_SIZE,
+		.halt_after_ns = 1000000000ull, /* tests that want halts set it */
+	};
+	atomic_store(&ph_test_warnings, 0);
+	ph_test_quiet_warnings = 1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ph_test_quiet_warnings = 0;
+	return 0;
+}
+
+static int start(void)
+{
+	return balloon_drv_init(&b, &fake_regs, NULL, &ops, &cfg);
+}
+
+static void poll_until_idle(void)
+{
+	for (int i = 0; balloon_drv_poll(&b); i++)
+		assert_true(i < 10000);
+}
+
+static const uint64_t F_BASE = 1ull << PH_VIRTIO_F_VERSION_1 | 1ull << PH_VIRTIO_RING_F_EVENT_IDX |
+			       1ull << PH_VIRTIO_BALLOON_F_MUST_TELL_HOST;
+
+/* ---- negotiation and numbering ---- */
+
+static void init_negotiates_everything_offered(void **state)
+{
+	(void)state;
+	assert_true(balloon_drv_mem_bytes(&cfg) <= ARENA_SIZE);
+	assert_int_equal(start(), 0);
+	/* DEFLATE_ON_OOM is offered but not taken: no OOM path yet */
+	assert_int_equal(fd.drv_features, F_BASE | 1ull << PH_VIRTIO_BALLOON_F_STATS_VQ |
+					  1ull << PH_VIRTIO_BALLOON_F_REPORTING);
+	assert_true(fd.status & PH_VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_false(fd.status & PH_VIRTIO_CONFIG_S_FAILED);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_INFLATE), 0);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_DEFLATE), 1);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_STATS), 2);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_REPORT), 3);
+	for (unsigned q = 0; q < 4; q++) {
+		assert_int_equal(fd.q[q].ready, 1);
+		assert_int_equal(fd.q[q].num, 128);
+	}
+	assert_int_equal(fd.q[4].ready, 0);
+	assert_true(balloon_drv_has_reporting(&b));
+	assert_int_equal(balloon_drv_sink(&b)->capacity, 128);
+	/* the stats queue was primed and kicked once */
+	assert_int_equal(fd.stats_updates, 1);
+	assert_int_equal(fd.q[2].notifies, 1);
+	assert_int_equal(fd.nstats, 2);
+	assert_int_equal(fd.stats[0].tag, PH_VIRTIO_BALLOON_S_MEMFREE);
+	assert_int_equal(fd.stats[0].val, 1001);
+}
+
+static void no_stats_offered_moves_reporting_to_2(void **state)
+{
+	(void)state;
+	fd.offered &= ~(1ull << PH_VIRTIO_BALLOON_F_STATS_VQ);
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_STATS), -1);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_REPORT), 2);
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+	assert_int_equal(fd.nreports, 1); /* the device found it on its queue 2 */
+	assert_int_equal(fd.q[2].notifies, 1);
+}
+
+/* QEMU 7.2 creates stats at 2 whenever it offers it; we negotiate it, so
+ * both agree that reporting is 3. */
+static void qemu_numbering_agrees(void **state)
+{
+	(void)state;
+	fd.qemu_numbering = true;
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_REPORT), 3);
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+	assert_int_equal(fd.nreports, 1);
+}
+
+static void no_reporting_offered_still_balloons(void **state)
+{
+	(void)state;
+	fd.offered &= ~(1ull << PH_VIRTIO_BALLOON_F_REPORTING);
+	assert_int_equal(start(), 0);
+	assert_false(balloon_drv_has_reporting(&b));
+	assert_int_equal(balloon_drv_sink(&b)->capacity, 0);
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EOPNOTSUPP);
+	struct ph_report_sink *s = balloon_drv_sink(&b);
+	assert_int_equal(s->report(s, &r, 1), -PH_EOPNOTSUPP);
+	assert_int_equal(fd.nreports, 0);
+	fake_set_target(10);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	assert_int_equal(fd.nballoon, 10);
+}
+
+static void reporting_can_be_declined(void **state)
+{
+	(void)state;
+	cfg.no_reporting = true;
+	assert_int_equal(start(), 0);
+	assert_false(fd.drv_features & 1ull << PH_VIRTIO_BALLOON_F_REPORTING);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_REPORT), -1);
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EOPNOTSUPP);
+}
+
+static void features_ok_refused_fails_init(void **state)
+{
+	(void)state;
+	fd.refuse_features_ok = true;
+	assert_int_equal(start(), -PH_EIO);
+	assert_true(fd.status & PH_VIRTIO_CONFIG_S_FAILED);
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EOPNOTSUPP);
+}
+
+static void init_rejects_other_devices_and_small_arena(void **state)
+{
+	(void)state;
+	fd.device_id = 2; /* virtio-blk */
+	assert_int_equal(start(), -PH_ENODEV);
+	fake_init();
+	cfg.mem_len = balloon_drv_mem_bytes(&cfg) - 1;
+	assert_int_equal(start(), -PH_ENOMEM);
+	cfg.mem_len = ARENA_SIZE;
+	cfg.queue_size = 100;
+	assert_int_equal(start(), -PH_EINVAL);
+	/* a smaller QueueNumMax wins */
+	cfg.queue_size = 128;
+	fd.queue_max = 32;
+	assert_int_equal(start(), 0);
+	assert_int_equal(fd.q[3].num, 32);
+	assert_int_equal(balloon_drv_sink(&b)->capacity, 32);
+}
+
+/* ---- reporting ---- */
+
+/* n ranges -> one chain of n device-writable descriptors, one kick. */
+static void report_builds_exact_chain(void **state)
+{
+	(void)state;
+	assert_int_equal(start(), 0);
+	struct ph_range r[3] = {
+		{ 0x400000, 2u << 20 }, { 0x10000, PG }, { 0x7ff000, PG },
+	};
+	assert_int_equal(balloon_drv_report(&b, r, 3), 0);
+	assert_int_equal(fd.nreports, 1);
+	struct fake_chain *c = &fd.reports[0];
+	assert_int_equal(c->n, 3);
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(c->d[k].addr, r[k].addr);
+		assert_int_equal(c->d[k].len, r[k].len);
+		assert_int_equal(c->d[k].flags, PH_VRING_DESC_F_WRITE | (k < 2 ? PH_VRING_DESC_F_NEXT : 0));
+	}
+	assert_int_equal(fd.q[3].notifies, 1);
+	assert_int_equal(b.st.reports, 1);
+	assert_int_equal(b.st.report_ranges, 3);
+	/* the queue is idle again: every descriptor free */
+	assert_int_equal(virtq_num_free(&b.vq[BDRV_Q_REPORT]), 128);
+	/* a second report reuses the ring and kicks once more */
+	assert_int_equal(balloon_drv_report(&b, r, 1), 0);
+	assert_int_equal(fd.q[3].notifies, 2);
+}
+
+static void report_rejects_bad_requests(void **state)
+{
+	(void)state;
+	cfg.report_cap = 4;
+	assert_int_equal(start(), 0);
+	struct ph_report_sink *s = balloon_drv_sink(&b);
+	assert_int_equal(s->capacity, 4);
+	struct ph_range r[5];
+	for (unsigned i = 0; i < 5; i++)
+		r[i] = (struct ph_range){ 0x200000 + i * 0x10000ull, PG };
+	assert_int_equal(s->report(s, r, 5), -1); /* over capacity */
+	assert_int_equal(s->report(s, r, 0), 0);
+	struct ph_range bad[] = {
+		{ 0x200800, PG },           /* unaligned address */
+		{ 0x200000, 100 },          /* unaligned length */
+		{ 0x200000, 0 },            /* empty */
+		{ 0x0, 1ull << 32 },        /* too long for one descriptor */
+		{ ~0xfffull, 2 * PG },      /* wraps */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(s->report(s, &bad[i], 1), -PH_EINVAL);
+	assert_int_equal(fd.nreports, 0);
+	assert_int_equal(fd.q[3].notifies, 0);
+	assert_int_equal(s->report(s, r, 4), 0);
+	assert_int_equal(fd.reports[0].n, 4);
+}
+
+/* The seed's format: one device-readable buffer of {pfn, order, 0}. */
+static void seed_v8_encoding(void **state)
+{
+	(void)state;
+	cfg.protocol = BDRV_PROTO_SEED_V8;
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_sink(&b)->capacity, 1000);
+	struct ph_range r[3] = {
+		{ 0x400000, 2u << 20 }, /* pfn 0x400, order 9 */
+		{ 0x1000, PG },         /* pfn 1, order 0 */
+		{ 0x8000, 8 * PG },     /* pfn 8, order 3 */
+	};
+	assert_int_equal(balloon_drv_report(&b, r, 3), 0);
+	assert_int_equal(fd.nreports, 1);
+	struct fake_chain *c = &fd.reports[0];
+	assert_int_equal(c->n, 1);
+	assert_int_equal(c->d[0].flags, 0); /* device-readable, alone */
+	assert_int_equal(c->d[0].len, 3 * sizeof(struct ph_seed_v8_entry));
+	struct ph_seed_v8_entry *e = fake_gpa(c->d[0].addr, c->d[0].len);
+	assert_int_equal(e[0].pfn, 0x400);
+	assert_int_equal(e[0].order, 9);
+	assert_int_equal(e[1].pfn, 1);
+	assert_int_equal(e[1].order, 0);
+	assert_int_equal(e[2].pfn, 8);
+	assert_int_equal(e[2].order, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(e[i].reserved, 0);
+	/* not buddy blocks */
+	struct ph_range bad[] = {
+		{ 0x10000, 3 * PG },      /* not a power of two */
+		{ 0x1000, 2 * PG },       /* order 1 at an odd pfn */
+		{ 0x0, 2048 * PG },       /* order 11 > 10 */
+	};
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(balloon_drv_report(&b, &bad[i], 1), -PH_EINVAL);
+	struct ph_range max = { 0x400000, 1024 * PG }; /* order 10 is fine */
+	assert_int_equal(balloon_drv_report(&b, &max, 1), 0);
+}
+
+static void seed_v8_capacity_configurable(void **state)
+{
+	(void)state;
+	cfg.protocol = BDRV_PROTO_SEED_V8;
+	cfg.report_cap = 4000; /* beyond the queue size: one descriptor anyway */
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_sink(&b)->capacity, 4000);
+	static struct ph_range r[4000];
+	for (unsigned i = 0; i < 4000; i++)
+		r[i] = (struct ph_range){ (uint64_t)i * PG, PG };
+	assert_int_equal(balloon_drv_report(&b, r, 4000), 0);
+	assert_int_equal(fd.reports[0].d[0].len, 4000 * 16);
+}
+
+static void run_device_on_third_wait(unsigned n)
+{
+	if (n == 3)
+		fake_run();
+}
+
+/* The device answers later: report() polls through wait() until it does,
+ * without halting while the wait is short. */
+static void report_waits_for_the_device(void **state)
+{
+	(void)state;
+	fd.deferred = true;
+	assert_int_equal(start(), 0);
+	on_wait = run_device_on_third_wait;
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+	assert_int_equal(waits, 3);
+	assert_int_equal(halts, 0);
+	assert_int_equal(fd.nreports, 1);
+	assert_int_equal(fd.irqs, 0); /* polling: interrupt suppressed */
+}
+
+/* A long wait arms the queue's interrupt and lets the guest halt; the
+ * device's used entry then raises it. Afterwards interrupts are off again. */
+static void long_wait_arms_interrupt(void **state)
+{
+	(void)state;
+	fd.deferred = true;
+	cfg.halt_after_ns = 1;
+	assert_int_equal(start(), 0);
+	on_wait = run_device_on_third_wait;
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+	assert_true(halts >= 1);
+	assert_int_equal(fd.irqs, 1);
+	assert_int_equal(balloon_drv_interrupt(&b), PH_VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(fd.isr, 0);
+	/* next report is answered at once: no interrupt requested */
+	fd.deferred = false;
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+	assert_int_equal(fd.irqs, 1);
+}
+
+/* ---- the balloon ---- */
+
+static unsigned taken_pages(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < POOL_PAGES; i++)
+		n += page_taken[i];
+	return n;
+}
+
+/* The device holds exactly the pages the guest gave the balloon. */
+static void check_balloon_matches(unsigned n)
+{
+	assert_int_equal(fd.nballoon, n);
+	assert_int_equal(balloon_drv_actual(&b), n);
+	assert_int_equal(fd.cfg.actual, n);
+	assert_int_equal(taken_pages(), n);
+	for (unsigned i = 0; i < fd.nballoon; i++) {
+		uint64_t idx = ((uint64_t)fd.balloon[i] * PG - POOL_BASE) / PG;
+		assert_true(idx < POOL_PAGES);
+		assert_true(page_taken[idx]);
+	}
+}
+
+static void inflate_deflate_follow_num_pages(void **state)
+{
+	(void)state;
+	assert_int_equal(start(), 0);
+	fake_set_target(300);
+	assert_int_equal(balloon_drv_interrupt(&b), PH_VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(fd.isr, 0);
+	poll_until_idle();
+	check_balloon_matches(300);
+	assert_int_equal(fd.inflate_reqs, 2); /* 256 + 44 */
+	assert_int_equal(balloon_drv_target(&b), 300);
+
+	fake_set_target(100);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	check_balloon_matches(100);
+	assert_int_equal(fd.deflate_reqs, 1);
+
+	fake_set_target(0);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	check_balloon_matches(0);
+	assert_int_equal(b.st.inflated, 300);
+	assert_int_equal(b.st.deflated, 300);
+}
+
+/* A target set before the driver came up is followed from the start. */
+static void initial_target_followed(void **state)
+{
+	(void)state;
+	fd.cfg.num_pages = 20;
+	assert_int_equal(start(), 0);
+	poll_until_idle();
+	check_balloon_matches(20);
+}
+
+/* Out of memory: the balloon stops short and poll() goes idle instead of
+ * spinning; the next config change tries again. */
+static void inflate_stops_when_memory_is_short(void **state)
+{
+	(void)state;
+	alloc_limit = 50;
+	assert_int_equal(start(), 0);
+	fake_set_target(300);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	check_balloon_matches(50);
+	alloc_limit = POOL_PAGES;
+	assert_false(balloon_drv_poll(&b));
+	fake_set_target(301);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	check_balloon_matches(301);
+}
+
+/* The config interrupt alone changes nothing until the work runs. */
+static void config_change_is_deferred_to_poll(void **state)
+{
+	(void)state;
+	assert_int_equal(start(), 0);
+	fake_set_target(5);
+	fd.gen_flips = 2; /* the device is mid-update on the first reads */
+	assert_int_equal(balloon_drv_interrupt(&b), PH_VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(b.st.config_changes, 1);
+	assert_int_equal(fd.nballoon, 0);
+	assert_true(balloon_drv_poll(&b)); /* one batch started... */
+	poll_until_idle();                 /* ...and committed */
+	check_balloon_matches(5);
+}
+
+static void stats_refreshed_when_device_asks(void **state)
+{
+	(void)state;
+	assert_int_equal(start(), 0);
+	assert_int_equal(fd.stats_updates, 1);
+	assert_int_equal(fd.stats[0].val, 1001);
+	fake_request_stats();
+	assert_int_equal(balloon_drv_interrupt(&b), PH_VIRTIO_MMIO_INT_VRING);
+	poll_until_idle();
+	assert_int_equal(fd.stats_updates, 2);
+	assert_int_equal(fd.stats[0].val, 1002);
+	assert_int_equal(fd.stats_head >= 0, 1); /* the device holds it again */
+}
+
+/* ---- failures ---- */
+
+static void needs_reset_on_second_wait(unsigned n)
+{
+	if (n == 2)
+		fake_needs_reset();
+}
+
+/* DEVICE_NEEDS_RESET while a report is in flight: report() fails only after
+ * the device was reset; poll() brings it back and reporting works again. */
+static void needs_reset_fails_report_then_restarts(void **state)
+{
+	(void)state;
+	fd.hold_reports = true;
+	cfg.status_every_ns = 1;
+	assert_int_equal(start(), 0);
+	unsigned resets = fd.resets;
+	on_wait = needs_reset_on_second_wait;
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EIO);
+	assert_true(fd.resets > resets);
+	assert_false(balloon_drv_has_reporting(&b));
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EIO); /* until restarted */
+	on_wait = NULL;
+	fd.hold_reports = false;
+	poll_until_idle();
+	assert_int_equal(b.st.restarts, 1);
+	assert_true(fd.status & PH_VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_true(balloon_drv_has_reporting(&b));
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+	assert_int_equal(fd.stats_updates, 2); /* stats re-primed */
+}
+
+/* A device that never acknowledges: the report times out, the device is
+ * reset, the ranges are the caller's again. */
+static void report_times_out(void **state)
+{
+	(void)state;
+	fd.hold_reports = true;
+	cfg.report_timeout_ns = 2000000; /* 2 ms */
+	assert_int_equal(start(), 0);
+	struct ph_range r = { 0x200000, PG };
+	unsigned resets = fd.resets;
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_ETIMEDOUT);
+	assert_int_equal(fd.resets, resets + 1);
+	assert_int_equal(b.st.failures, 1);
+	fd.hold_reports = false;
+	poll_until_idle();
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+}
+
+static void hostile_used_entry(unsigned n)
+{
+	if (n != 2)
+		return;
+	struct fake_q *q = &fd.q[3];
+	struct ph_vring_used *u = fake_gpa(q->used, PH_VRING_USED_BYTES(q->num));
+	u->ring[u->idx % q->num] = (struct ph_vring_used_elem){ 5000, 0 };
+	u->idx++;
+}
+
+/* A used entry naming no chain: caught, device reset, report fails. */
+static void hostile_used_ring_on_report_queue(void **state)
+{
+	(void)state;
+	fd.hold_reports = true;
+	assert_int_equal(start(), 0);
+	on_wait = hostile_used_entry;
+	unsigned resets = fd.resets;
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EIO);
+	assert_true(atomic_load(&ph_test_warnings) >= 1);
+	assert_int_equal(fd.resets, resets + 1);
+	assert_true(virtq_is_broken(&b.vq[BDRV_Q_REPORT]));
+}
+
+/* A failure with an inflate batch in flight: its pages go back to the
+ * allocator (after the reset), then the restarted balloon refills. */
+static void failure_mid_inflate_returns_pages(void **state)
+{
+	(void)state;
+	fd.deferred = true;
+	assert_int_equal(start(), 0);
+	fake_set_target(100);
+	balloon_drv_interrupt(&b);
+	assert_true(balloon_drv_poll(&b)); /* batch of 100 in flight */
+	assert_int_equal(taken_pages(), 100);
+	assert_int_equal(balloon_drv_actual(&b), 0);
+	fake_needs_reset();
+	balloon_drv_interrupt(&b);
+	assert_int_equal(taken_pages(), 0);
+	assert_int_equal(balloon_drv_actual(&b), 0);
+	fd.deferred = false;
+	poll_until_idle();
+	check_balloon_matches(100);
+}
+
+/* Restarts are bounded: a device that keeps refusing ends up dead, and
+ * report() keeps failing cleanly. */
+static void restarts_are_bounded(void **state)
+{
+	(void)state;
+	cfg.max_restarts = 2;
+	assert_int_equal(start(), 0);
+	fd.refuse_features_ok = true;
+	fake_needs_reset();
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	assert_int_equal(b.st.restarts, 2);
+	assert_true(b.dead);
+	assert_false(balloon_drv_poll(&b));
+	struct ph_range r = { 0x200000, PG };
+	assert_true(balloon_drv_report(&b, &r, 1) < 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(init_negotiates_everything_offered),
+		T(no_stats_offered_moves_reporting_to_2),
+		T(qemu_numbering_agrees),
+		T(no_reporting_offered_still_balloons),
+		T(reporting_can_be_declined),
+		T(features_ok_refused_fails_init),
+		T(init_rejects_other_devices_and_small_arena),
+		T(report_builds_exact_chain),
+		T(report_rejects_bad_requests),
+		T(seed_v8_encoding),
+		T(seed_v8_capacity_configurable),
+		T(report_waits_for_the_device),
+		T(long_wait_arms_interrupt),
+		T(inflate_deflate_follow_num_pages),
+		T(initial_target_followed),
+		T(inflate_stops_when_memory_is_short),
+		T(config_change_is_deferred_to_poll),
+		T(stats_refreshed_when_device_asks),
+		T(needs_reset_fails_report_then_restarts),
+		T(report_times_out),
+		T(hostile_used_ring_on_report_queue),
+		T(failure_mid_inflate_returns_pages),
+		T(restarts_are_bounded),
+	};
+	return cmocka_run_group_tests_name("balloon_driver", tests, NULL, NULL);
+}
