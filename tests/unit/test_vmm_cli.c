@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* `pagehint run` option parsing (vmm/cli.c): defaults, every option in
+ * both spellings, and a one-line error for each bad flag or value. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define ARGV(...) ((char *[]){ "pagehint", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "pagehint", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(o, err, ...) cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), (err), sizeof(err))
+
+static void defaults(void **state)
+{
+	(void)state;
+	struct vmm_opts o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "run"), CLI_RUN);
+	assert_int_equal(o.mem, 2ULL << 30);
+	assert_int_equal(o.cpus, 2);
+	assert_int_equal(o.backing, GM_BACKING_ANON);
+	assert_true(o.thp);
+	assert_false(o.populate);
+	assert_int_equal(o.discard, GM_DISCARD_DONTNEED);
+	assert_int_equal(o.protocol, BALLOON_PROTO_VIRTIO);
+	assert_null(o.kernel);
+	assert_null(o.trace);
+	assert_null(o.summary);
+	assert_false(o.has_target);
+	assert_true(o.timeout == 0);
+	assert_string_equal(o.cmdline, "");
+}
+
+static void every_option(void **state)
+{
+	(void)state;
+	struct vmm_opts o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "run", "--kernel", "k.elf", "--mem=4G", "--cpus", "4",
+			       "--backing", "memfd", "--thp=off", "--populate", "on", "--discard", "punch",
+			       "--balloon-protocol", "seed-v8", "--balloon-target", "512M",
+			       "--trace", "t.csv", "--summary-json=s.json", "--timeout", "2.5", "--quiet",
+			       "--", "workload=memhog", "memhog.mib=64"), CLI_RUN);
+	assert_string_equal(o.kernel, "k.elf");
+	assert_int_equal(o.mem, 4ULL << 30);
+	assert_int_equal(o.cpus, 4);
+	assert_int_equal(o.backing, GM_BACKING_MEMFD);
+	assert_false(o.thp);
+	assert_true(o.populate);
+	assert_int_equal(o.discard, GM_DISCARD_PUNCH);
+	assert_int_equal(o.protocol, BALLOON_PROTO_SEED_V8);
+	assert_true(o.has_target);
+	assert_int_equal(o.target, 512ULL << 20);
+	assert_string_equal(o.trace, "t.csv");
+	assert_string_equal(o.summary, "s.json");
+	assert_true(o.timeout == 2.5);
+	assert_true(o.quiet);
+	assert_string_equal(o.cmdline, "workload=memhog memhog.mib=64");
+}
+
+static void memfd_defaults_to_punch(void **state)
+{
+	(void)state;
+	struct vmm_opts o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "run", "--backing", "memfd"), CLI_RUN);
+	assert_int_equal(o.discard, GM_DISCARD_PUNCH);
+	assert_int_equal(PARSE(&o, err, "run", "--backing", "memfd", "--discard", "dontneed"), CLI_RUN);
+	assert_int_equal(o.discard, GM_DISCARD_DONTNEED);
+}
+
+static void help(void **state)
+{
+	(void)state;
+	struct vmm_opts o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "--help"), CLI_HELP);
+	assert_int_equal(PARSE(&o, err, "run", "--mem", "1G", "--help"), CLI_HELP);
+}
+
+static void expect_error(int argc, char **argv, const char *needle)
+{
+	struct vmm_opts o;
+	char err[256];
+	assert_int_equal(cli_parse(argc, argv, &o, err, sizeof(err)), CLI_ERROR);
+	assert_null(strchr(err, '\n'));
+	if (!strstr(err, needle))
+		fail_msg("error '%s' lacks '%s'", err, needle);
+}
+#define ERR(needle, ...) expect_error(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), needle)
+
+static void bad_flags_and_values(void **state)
+{
+	(void)state;
+	expect_error(1, (char *[]){ "pagehint", NULL }, "no command");
+	ERR("unknown command", "boot");
+	ERR("unknown option '--frob'", "run", "--frob");
+	ERR("unknown option '--frob'", "run", "--frob=1");
+	ERR("unexpected argument", "run", "workload=x");
+	ERR("--mem needs a value", "run", "--mem");
+	ERR("--mem: '12x'", "run", "--mem", "12x");
+	ERR("--mem", "run", "--mem", "1M");
+	ERR("--mem", "run", "--mem", "100000001");
+	ERR("--mem", "run", "--mem", "-1G");
+	ERR("--cpus", "run", "--cpus", "0");
+	ERR("--cpus", "run", "--cpus", "65");
+	ERR("--cpus", "run", "--cpus", "2x");
+	ERR("--cpus", "run", "--cpus", "");
+	ERR("--backing", "run", "--backing", "file");
+	ERR("--thp", "run", "--thp", "yes");
+	ERR("--discard", "run", "--discard", "zap");
+	ERR("--discard punch needs --backing memfd", "run", "--discard", "punch");
+	ERR("--discard free", "run", "--backing", "memfd", "--discard", "free");
+	ERR("--balloon-protocol", "run", "--balloon-protocol", "v9");
+	ERR("--balloon-target", "run", "--balloon-target", "3G");
+	ERR("--balloon-target", "run", "--balloon-target", "lots");
+	ERR("--timeout", "run", "--timeout", "0");
+	ERR("--timeout", "run", "--timeout", "-3");
+	ERR("--timeout", "run", "--timeout", "soon");
+	ERR("--kernel", "run", "--kernel=");
+}
+
+static void sizes(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_true(cli_parse_size("2G", &v) && v == 2ULL << 30);
+	assert_true(cli_parse_size("512m", &v) && v == 512ULL << 20);
+	assert_true(cli_parse_size("64KiB", &v) && v == 64ULL << 10);
+	assert_true(cli_parse_size("1.5G", &v) && v == 3ULL << 29);
+	assert_true(cli_parse_size("4096", &v) && v == 4096);
+	assert_true(cli_parse_size("1T", &v) && v == 1ULL << 40);
+	assert_false(cli_parse_size("", &v));
+	assert_false(cli_parse_size("G", &v));
+	assert_false(cli_parse_size("2X", &v));
+	assert_false(cli_parse_size("2GG", &v));
+	assert_false(cli_parse_size("0.1", &v));
+	assert_false(cli_parse_size("99999999999999999999T", &v));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(every_option),
+		cmocka_unit_test(memfd_defaults_to_punch),
+		cmocka_unit_test(help),
+		cmocka_unit_test(bad_flags_and_values),
+		cmocka_unit_test(sizes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

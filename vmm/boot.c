@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "boot.h"
+#include "pvh.h"
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int boot_cmdline(char *buf, size_t cap, const struct boot_params *p)
+{
+	size_t len = 0;
+	int r;
+
+	buf[0] = 0;
+	/* Linux's form: virtio_mmio.device=<size>@<base>:<irq> */
+	for (unsigned i = 0; i < p->ndev; i++) {
+		r = snprintf(buf + len, cap - len, "%svirtio_mmio.device=%u@%#llx:%u",
+			     len ? " " : "", p->dev[i].size, (unsigned long long)p->dev[i].base,
+			     p->dev[i].irq);
+		if (r < 0 || (size_t)r >= cap - len)
+			return -1;
+		len += (size_t)r;
+	}
+	if (p->user_cmdline && *p->user_cmdline) {
+		r = snprintf(buf + len, cap - len, "%s%s", len ? " " : "", p->user_cmdline);
+		if (r < 0 || (size_t)r >= cap - len)
+			return -1;
+		len += (size_t)r;
+	}
+	return (int)len;
+}
+
+static unsigned add(struct hvm_memmap_table_entry *e, unsigned n, unsigned max,
+		    uint64_t addr, uint64_t end, uint32_t type)
+{
+	if (end <= addr || n >= max)
+		return n;
+	e[n] = (struct hvm_memmap_table_entry){ .addr = addr, .size = end - addr, .type = type };
+	return n + 1;
+}
+
+unsigned boot_memmap(const struct guest_mem *gm, void *entries, unsigned max)
+{
+	struct hvm_memmap_table_entry *e = entries;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < gm->nr; i++) {
+		uint64_t a = gm->r[i].gpa, end = a + gm->r[i].size;
+		if (a != 0) {
+			n = add(e, n, max, a, end, XEN_HVM_MEMMAP_TYPE_RAM);
+			continue;
+		}
+		/* The first region holds the boot data and the legacy area. */
+		n = add(e, n, max, 0, BOOT_LOW_RESERVED_END, XEN_HVM_MEMMAP_TYPE_RESERVED);
+		n = add(e, n, max, BOOT_LOW_RESERVED_END, BOOT_MPTABLE, XEN_HVM_MEMMAP_TYPE_RAM);
+		n = add(e, n, max, BOOT_MPTABLE, BOOT_BASEMEM_END, XEN_HVM_MEMMAP_TYPE_RESERVED);
+		n = add(e, n, max, BOOT_HIGH_START, end, XEN_HVM_MEMMAP_TYPE_RAM);
+	}
+	return n;
+}
+
+/* --- MP table (Intel MultiProcessor Specification 1.4, chapter 4) ------- */
+
+struct mpf {			/* floating pointer structure */
+	char sig[4];		/* "_MP_" */
+	uint32_t physptr;	/* configuration table */
+	uint8_t length;		/* in 16-byte units: 1 */
+	uint8_t spec_rev;	/* 4: version 1.4 */
+	uint8_t checksum;
+	uint8_t feature[5];	/* feature[0] = 0: a configuration table follows */
+} __attribute__((packed));
+
+struct mpc_header {
+	char sig[4];		/* "PCMP" */
+	uint16_t length;	/* base table incl. header */
+	uint8_t spec_rev;
+	uint8_t checksum;
+	char oem[8];
+	char product[12];
+	uint32_t oem_ptr;
+	uint16_t oem_size;
+	uint16_t count;
+	uint32_t lapic;
+	uint16_t ext_length;
+	uint8_t ext_checksum;
+	uint8_t reserved;
+} __attribute__((packed));
+
+struct mpc_cpu {
+	uint8_t type;		/* 0 */
+	uint8_t apic_id;
+	uint8_t apic_ver;
+	uint8_t flags;		/* bit 0 enabled, bit 1 boot processor */
+	uint32_t signature;
+	uint32_t features;
+	uint32_t reserved[2];
+} __attribute__((packed));
+
+struct mpc_bus {
+	uint8_t type;		/* 1 */
+	uint8_t bus_id;
+	char bus_type[6];
+} __attribute__((packed));
+
+struct mpc_ioapic {
+	uint8_t type;		/* 2 */
+	uint8_t id;
+	uint8_t ver;
+	uint8_t flags;		/* bit 0 usable */
+	uint32_t addr;
+} __attribute__((packed));
+
+struct mpc_intsrc {		/* type 3 (I/O) and 4 (local) interrupt */
+	uint8_t type;
+	uint8_t irq_type;	/* 0 INT, 1 NMI, 2 SMI, 3 ExtINT */
+	uint16_t flags;		/* 0: polarity/trigger conform to the bus */
+	uint8_t src_bus;
+	uint8_t src_irq;
+	uint8_t dst_id;		/* IOAPIC id, or 0xff: all local APICs */
+	uint8_t dst_pin;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct mpf) == 16, "mpf");
+_Static_assert(sizeof(struct mpc_header) == 44, "mpc header");
+_Static_assert(sizeof(struct mpc_cpu) == 20, "mpc cpu");
+_Static_assert(sizeof(struct mpc_bus) == 8 && sizeof(struct mpc_ioapic) == 8 &&
+	       sizeof(struct mpc_intsrc) == 8, "mpc entries");
+
+static uint8_t checksum(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint8_t s = 0;
+	while (n--)
+		s += *b++;
+	return (uint8_t)-s;
+}
+
+size_t mptable_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus,
+		     const uint8_t *dev_irqs, unsigned ndev_irqs)
+{
+	/* ISA IRQs 0-15 except the cascade, with device IRQs already among
+	 * them; anything above 15 gets its own entry. */
+	unsigned nint = 0;
+	uint8_t irq_pin[IOAPIC_PINS][2];
+
+	for (unsigned irq = 0; irq < 16; irq++) {
+		if (irq == 2)
+			continue;
+		/* The PC convention: ISA IRQ 0 (PIT) arrives on pin 2. */
+		irq_pin[nint][0] = (uint8_t)irq;
+		irq_pin[nint][1] = irq == 0 ? 2 : (uint8_t)irq;
+		nint++;
+	}
+	for (unsigned i = 0; i < ndev_irqs; i++) {
+		if (dev_irqs[i] < 16 || dev_irqs[i] >= IOAPIC_PINS)
+			continue;
+		irq_pin[nint][0] = dev_irqs[i];
+		irq_pin[nint][1] = dev_irqs[i];
+		nint++;
+	}
+
+	size_t size = sizeof(struct mpf) + sizeof(struct mpc_header) +
+		      ncpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
+		      sizeof(struct mpc_ioapic) + (1 + nint + 2) * sizeof(struct mpc_intsrc);
+	if (size > cap || ncpus == 0 || ncpus >= 255)
+		return 0;
+	memset(dst, 0, size);
+
+	struct mpf *f = (struct mpf *)dst;
+	struct mpc_header *h = (struct mpc_header *)(f + 1);
+	uint8_t *p = (uint8_t *)(h + 1);
+	uint8_t ioapic_id = (uint8_t)ncpus;	/* after the CPUs' APIC ids */
+	uint16_t count = 0;
+
+	for (unsigned i = 0; i < ncpus; i++) {
+		struct mpc_cpu c = {
+			.type = 0, .apic_id = (uint8_t)i, .apic_ver = 0x14,
+			.flags = 1 | (i == 0 ? 2 : 0),
+			.signature = 0x600,		/* family 6 */
+			.features = (1u << 0) | (1u << 9),	/* FPU, APIC */
+		};
+		memcpy(p, &c, sizeof(c));
+		p += sizeof(c);
+		count++;
+	}
+	struct mpc_bus bus = { .type = 1, .bus_id = 0, .bus_type = { 'I', 'S', 'A', ' ', ' ', ' ' } };
+	memcpy(p, &bus, sizeof(bus));
+	p += sizeof(bus);
+	count++;
+	struct mpc_ioapic io = { .type = 2, .id = ioapic_id, .ver = 0x11, .flags = 1,
+				 .addr = IOAPIC_BASE };
+	memcpy(p, &io, sizeof(io));
+	p += sizeof(io);
+	count++;
+	/* The 8259 in virtual-wire mode on pin 0, as on a PC. */
+	struct mpc_intsrc ext = { .type = 3, .irq_type = 3, .src_bus = 0, .src_irq = 0,
+				  .dst_id = ioapic_id, .dst_pin = 0 };
+	memcpy(p, &ext, sizeof(ext));
+	p += sizeof(ext);
+	count++;
+	for (unsigned i = 0; i < nint; i++) {
+		struct mpc_intsrc s = { .type = 3, .irq_type = 0, .src_bus = 0,
+					.src_irq = irq_pin[i][0], .dst_id = ioapic_id,
+					.dst_pin = irq_pin[i][1] };
+		memcpy(p, &s, sizeof(s));
+		p += sizeof(s);
+		count++;
+	}
+	struct mpc_intsrc lint0 = { .type = 4, .irq_type = 3, .dst_id = 0xff, .dst_pin = 0 };
+	struct mpc_intsrc lint1 = { .type = 4, .irq_type = 1, .dst_id = 0xff, .dst_pin = 1 };
+	memcpy(p, &lint0, sizeof(lint0));
+	p += sizeof(lint0);
+	memcpy(p, &lint1, sizeof(lint1));
+	p += sizeof(lint1);
+	count += 2;
+
+	memcpy(h->sig, "PCMP", 4);
+	h->length = (uint16_t)(p - (uint8_t *)h);
+	h->spec_rev = 4;
+	memcpy(h->oem, "PAGEHINT", 8);
+	memcpy(h->product, "PVH-KVM     ", 12);
+	h->count = count;
+	h->lapic = LAPIC_BASE;
+	h->checksum = checksum(h, h->length);
+
+	memcpy(f->sig, "_MP_", 4);
+	f->physptr = phys + (uint32_t)sizeof(*f);
+	f->length = 1;
+	f->spec_rev = 4;
+	f->checksum = checksum(f, sizeof(*f));
+	return size;
+}
+
+void boot_gdt(uint64_t gdt[BOOT_GDT_ENTRIES])
+{
+	gdt[0] = 0;
+	gdt[1] = 0;
+	gdt[BOOT_SEL_CODE >> 3] = 0x00cf9b000000ffffULL;	/* 32-bit code, 4 GiB, accessed */
+	gdt[BOOT_SEL_DATA >> 3] = 0x00cf93000000ffffULL;	/* data, 4 GiB, accessed */
+	gdt[BOOT_SEL_TSS >> 3] = 0x00008b0000000067ULL;	/* 32-bit TSS (busy), base 0, limit 0x67 */
+}
+
+int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, size_t n)
+{
+	struct hvm_start_info *si = gm_translate(gm, BOOT_START_INFO, sizeof(*si));
+	struct hvm_memmap_table_entry *mm =
+		gm_translate(gm, BOOT_MEMMAP, BOOT_MEMMAP_MAX * sizeof(*mm));
+	char *cmd = gm_translate(gm, BOOT_CMDLINE, BOOT_CMDLINE_MAX);
+	uint8_t *mp = gm_translate(gm, BOOT_MPTABLE, BOOT_MPTABLE_MAX);
+	uint64_t *gdt = gm_translate(gm, BOOT_GDT, BOOT_GDT_ENTRIES * 8);
+	uint8_t *bda_ebda = gm_translate(gm, BOOT_BDA_EBDA_SEG, 2);
+	uint8_t *bda_base = gm_translate(gm, BOOT_BDA_BASEMEM_KIB, 2);
+	uint16_t v16;
+	uint8_t irqs[8];
+
+	if (!si || !mm || !cmd || !mp || !gdt || !bda_ebda || !bda_base ||
+	    !gm_translate(gm, 0, BOOT_MIN_RAM))
+		return fail(err, n, "guest RAM must start at 0 and hold at least %llu MiB",
+			    BOOT_MIN_RAM >> 20);
+	if (boot_cmdline(cmd, BOOT_CMDLINE_MAX, p) < 0)
+		return fail(err, n, "guest command line longer than %d bytes", BOOT_CMDLINE_MAX - 1);
+	if (p->ndev > sizeof(irqs))
+		return fail(err, n, "too many devices");
+	for (unsigned i = 0; i < p->ndev; i++)
+		irqs[i] = p->dev[i].irq;
+	if (!mptable_build(mp, BOOT_MPTABLE_MAX, BOOT_MPTABLE, p->ncpus, irqs, p->ndev))
+		return fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
+
+	memset(si, 0, sizeof(*si));
+	si->magic = HVM_START_MAGIC;
+	si->version = 1;
+	si->cmdline_paddr = BOOT_CMDLINE;
+	si->memmap_paddr = BOOT_MEMMAP;
+	si->memmap_entries = boot_memmap(gm, mm, BOOT_MEMMAP_MAX);
+
+	boot_gdt(gdt);
+	/* Where a BIOS would say the EBDA and base memory end: the MP
+	 * floating pointer is in the EBDA's first KiB. */
+	v16 = BOOT_MPTABLE >> 4;
+	memcpy(bda_ebda, &v16, 2);
+	v16 = BOOT_MPTABLE >> 10;	/* KiB; 0x413 is not 2-byte aligned */
+	memcpy(bda_base, &v16, 2);
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the guest finds at boot, per the PVH ABI plus an MP table, and the
+ * guest-physical memory map that goes with it:
+ *
+ *   0x0000_0000  reserved   BDA (EBDA pointer, base memory size)
+ *   0x0000_1000  reserved   hvm_start_info, then the memory map
+ *   0x0000_1800  reserved   boot GDT (flat code/data, 32-bit TSS)
+ *   0x0000_2000  reserved   command line (4 KiB, NUL-terminated)
+ *   0x0000_3000  RAM        ... 0x9fc00
+ *   0x0009_fc00  reserved   MP floating pointer + configuration table
+ *   0x000a_0000  (legacy hole, not listed)
+ *   0x0010_0000  RAM        ... min(mem, 3 GiB)
+ *   0xc000_0000  MMIO hole: virtio-mmio at 0xd000_0000 (IRQ 5),
+ *                IOAPIC 0xfec0_0000, LAPIC 0xfee0_0000
+ *   0x1_0000_0000 RAM       the rest, if --mem > 3 GiB
+ */
+#ifndef VMM_BOOT_H
+#define VMM_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+
+#define BOOT_BDA_EBDA_SEG	0x40e
+#define BOOT_BDA_BASEMEM_KIB	0x413
+#define BOOT_START_INFO		0x1000
+#define BOOT_MEMMAP		0x1040
+#define BOOT_MEMMAP_MAX		16
+#define BOOT_GDT		0x1800
+#define BOOT_CMDLINE		0x2000
+#define BOOT_CMDLINE_MAX	4096	/* including the NUL */
+#define BOOT_LOW_RESERVED_END	0x3000
+#define BOOT_MPTABLE		0x9fc00
+#define BOOT_MPTABLE_MAX	0x400
+#define BOOT_BASEMEM_END	0xa0000
+#define BOOT_HIGH_START		0x100000
+#define BOOT_MIN_RAM		(16ULL << 20)
+
+/* Selectors in the boot GDT (the PVH entry state refers to them). */
+#define BOOT_SEL_CODE		0x10
+#define BOOT_SEL_DATA		0x18
+#define BOOT_SEL_TSS		0x20
+#define BOOT_GDT_ENTRIES	5
+
+#define IOAPIC_BASE		0xfec00000u
+#define LAPIC_BASE		0xfee00000u
+#define VIRTIO_MMIO_BASE	0xd0000000u
+#define VIRTIO_MMIO_IRQ		5
+#define SERIAL_IRQ		4
+#define IOAPIC_PINS		24
+
+struct boot_device {
+	uint64_t base;
+	uint32_t size;
+	uint8_t irq;		/* ISA IRQ = IOAPIC pin = KVM GSI */
+};
+
+struct boot_params {
+	unsigned ncpus;
+	const char *user_cmdline;	/* may be NULL */
+	const struct boot_device *dev;
+	unsigned ndev;
+};
+
+/* Write start info, memory map, command line, GDT, BDA and MP table into
+ * guest RAM. 0, or -1 with a one-line reason in err. */
+int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, size_t errlen);
+
+/* The pieces, for tests. */
+int boot_cmdline(char *buf, size_t cap, const struct boot_params *p);
+unsigned boot_memmap(const struct guest_mem *gm, void *entries, unsigned max);
+/* An MP 1.4 table (floating pointer at `phys`, config table after it)
+ * into dst; returns its size, 0 if it doesn't fit. */
+size_t mptable_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus,
+		     const uint8_t *dev_irqs, unsigned ndev_irqs);
+void boot_gdt(uint64_t gdt[BOOT_GDT_ENTRIES]);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `pagehint run [options] [-- guest command line]`: parsing and checking
+ * of every option. A bad flag or value is one line on stderr and exit
+ * status 2 (CLI_EXIT_USAGE).
+ */
+#ifndef VMM_CLI_H
+#define VMM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "balloon.h"
+#include "guest_mem.h"
+
+#define CLI_EXIT_USAGE 2
+#define CLI_CMDLINE_MAX 3800	/* user part of the guest command line */
+#define CLI_MAX_CPUS 64
+
+struct vmm_opts {
+	const char *kernel;		/* NULL: default beside the binary */
+	uint64_t mem;
+	unsigned cpus;
+	enum gm_backing backing;
+	bool thp;
+	bool populate;
+	enum gm_discard discard;
+	enum balloon_protocol protocol;
+	bool has_target;
+	uint64_t target;		/* bytes */
+	const char *trace;
+	const char *summary;
+	double timeout;			/* seconds; 0: none */
+	bool quiet;			/* no live status line */
+	char cmdline[CLI_CMDLINE_MAX];
+};
+
+enum cli_result { CLI_RUN, CLI_HELP, CLI_ERROR };
+
+/* argv[0] is the program, argv[1] the command ("run"). On CLI_ERROR err
+ * holds the one-line message (without "pagehint: "). */
+enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, size_t errlen);
+void cli_usage(FILE *f);
+/* "2G", "512M", "4096", "1.5G", "64KiB": bytes; false if not a size. */
+bool cli_parse_size(const char *s, uint64_t *out);
+
+#endif

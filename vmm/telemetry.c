@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/virtio_balloon.h>
+
+#include "balloon.h"
+#include "guest_mem.h"
+#include "telemetry.h"
+#include "virtio_mmio.h"
+
+#define MiB (1024.0 * 1024.0)
+#define LIVE_EVERY 10			/* samples between live-line updates */
+#define STATS_EVERY 100			/* samples between stats requests (1 s) */
+
+uint64_t telemetry_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void telemetry_init(struct telemetry *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->out_lock, NULL);
+	t->t0_ns = telemetry_now_ns();
+}
+
+void telemetry_csv_header(FILE *f)
+{
+	fputs("t_ms,resident_mib,discarded_mib,reported_mib,report_requests,report_ranges,"
+	      "exits,exits_io,exits_mmio,notifications,interrupts,balloon_mib,guest_free_mib\n", f);
+}
+
+void telemetry_csv_row(FILE *f, const struct sample *s)
+{
+	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f\n",
+		s->t_ns / 1e6, s->resident / MiB, s->discarded / MiB, s->reported / MiB,
+		(unsigned long long)s->requests, (unsigned long long)s->ranges,
+		(unsigned long long)s->exits, (unsigned long long)s->exits_io,
+		(unsigned long long)s->exits_mmio, (unsigned long long)s->notifies,
+		(unsigned long long)s->irqs, s->balloon_pages * 4096.0 / MiB, s->guest_free / MiB);
+}
+
+static void live_line(struct telemetry *t, const struct sample *s)
+{
+	pthread_mutex_lock(&t->out_lock);
+	printf("\r\033[K[%7.2fs] resident %7.1f MiB | discarded %7.1f MiB | %llu req %llu ranges"
+	       " | exits %llu | notify %llu",
+	       s->t_ns / 1e9, s->resident / MiB, s->discarded / MiB,
+	       (unsigned long long)s->requests, (unsigned long long)s->ranges,
+	       (unsigned long long)s->exits, (unsigned long long)s->notifies);
+	fflush(stdout);
+	t->live_shown = true;
+	pthread_mutex_unlock(&t->out_lock);
+}
+
+void telemetry_print_line(struct telemetry *t, const char *line, uint64_t host_ns)
+{
+	char prefix[32];
+	uint64_t rel = host_ns > t->t0_ns ? host_ns - t->t0_ns : 0;
+
+	console_format_prefix(prefix, sizeof(prefix), rel);
+	pthread_mutex_lock(&t->out_lock);
+	if (t->live_shown) {
+		fputs("\r\033[K", stdout);
+		t->live_shown = false;
+	}
+	printf("%s%s\n", prefix, line);
+	fflush(stdout);
+	pthread_mutex_unlock(&t->out_lock);
+}
+
+void telemetry_sample(struct telemetry *t)
+{
+	struct sample s = { .t_ns = telemetry_now_ns() - t->t0_ns };
+
+	if (t->gm) {
+		int64_t r = gm_resident_bytes(t->gm);
+		s.resident = r > 0 ? (uint64_t)r : 0;
+	}
+	if (t->balloon) {
+		const struct balloon_counters *c = balloon_counters(t->balloon);
+		s.discarded = atomic_load(&c->discarded_bytes);
+		s.reported = atomic_load(&c->reported_bytes);
+		s.requests = atomic_load(&c->report_requests);
+		s.ranges = atomic_load(&c->report_ranges);
+		s.balloon_pages = atomic_load(&c->balloon_pages);
+		uint64_t v;
+		if (balloon_stat(t->balloon, VIRTIO_BALLOON_S_MEMFREE, &v))
+			s.guest_free = v;
+	}
+	if (t->exits) {
+		s.exits = atomic_load(&t->exits->total);
+		s.exits_io = atomic_load(&t->exits->io);
+		s.exits_mmio = atomic_load(&t->exits->mmio);
+	}
+	if (t->ioeventfd_notifies)
+		s.notifies = atomic_load(t->ioeventfd_notifies);
+	if (t->transport)
+		s.irqs = atomic_load(&t->transport->irqs);
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		struct sample *ns = realloc(t->s, cap * sizeof(*ns));
+		if (!ns)
+			return;	/* keep what we have */
+		t->s = ns;
+		t->cap = cap;
+	}
+	t->s[t->n++] = s;
+	if (t->trace)
+		telemetry_csv_row(t->trace, &s);
+	if (t->live && t->n % LIVE_EVERY == 0)
+		live_line(t, &s);
+	if (t->balloon && t->n % STATS_EVERY == 0)
+		balloon_request_stats(t->balloon);
+}
+
+static void *sampler(void *arg)
+{
+	struct telemetry *t = arg;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!atomic_load(&t->stop)) {
+		telemetry_sample(t);
+		/* Absolute deadlines: the period doesn't drift with the
+		 * sampling cost. */
+		next.tv_nsec += TELEMETRY_PERIOD_NS;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+	}
+	return NULL;
+}
+
+int telemetry_start(struct telemetry *t)
+{
+	if (t->trace)
+		telemetry_csv_header(t->trace);
+	int r = pthread_create(&t->thread, NULL, sampler, t);
+	if (r)
+		return -r;
+	t->running = true;
+	return 0;
+}
+
+void telemetry_stop(struct telemetry *t)
+{
+	if (!t->running)
+		return;
+	atomic_store(&t->stop, true);
+	pthread_join(t->thread, NULL);
+	t->running = false;
+	telemetry_sample(t);	/* the final state */
+	pthread_mutex_lock(&t->out_lock);
+	if (t->live_shown) {
+		fputs("\n", stdout);
+		fflush(stdout);
+		t->live_shown = false;
+	}
+	pthread_mutex_unlock(&t->out_lock);
+	if (t->trace)
+		fflush(t->trace);
+}
+
+void telemetry_destroy(struct telemetry *t)
+{
+	free(t->s);
+	t->s = NULL;
+	t->n = t->cap = 0;
+	pthread_mutex_destroy(&t->out_lock);
+}
+
+void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
+		       const struct free_event *ev, unsigned nev, struct reclaim *out)
+{
+	static const double pct[3] = { 0.50, 0.90, 0.99 };
+
+	for (unsigned e = 0; e < nev; e++) {
+		uint64_t t_ev = ev[e].host_ns > t0_ns ? ev[e].host_ns - t0_ns : 0;
+		uint64_t t_end = e + 1 < nev && ev[e + 1].host_ns > t0_ns ? ev[e + 1].host_ns - t0_ns
+									    : UINT64_MAX;
+		out[e].mib = ev[e].mib;
+		for (int k = 0; k < 3; k++)
+			out[e].ms[k] = -1;
+		if (!n)
+			continue;
+		/* Baseline: the last sample at or before the event. */
+		size_t i = 0;
+		while (i + 1 < n && s[i + 1].t_ns <= t_ev)
+			i++;
+		uint64_t r0 = s[i].resident;
+		double freed = (double)ev[e].mib * MiB;
+		for (size_t j = i; j < n && s[j].t_ns <= t_end; j++) {
+			double drop = (double)r0 - (double)s[j].resident;
+			for (int k = 0; k < 3; k++)
+				if (out[e].ms[k] < 0 && freed > 0 && drop >= pct[k] * freed)
+					out[e].ms[k] = s[j].t_ns > t_ev ? (s[j].t_ns - t_ev) / 1e6 : 0;
+		}
+	}
+}
+
+static void json_ms(FILE *f, const char *key, double ms)
+{
+	if (ms < 0)
+		fprintf(f, "\"%s\": null", key);
+	else
+		fprintf(f, "\"%s\": %.1f", key, ms);
+}
+
+void telemetry_write_summary(FILE *f, const struct summary *s)
+{
+	fprintf(f, "{\n");
+	if (s->guest_exit < 0)
+		fprintf(f, "  \"guest_exit\": null,\n");
+	else
+		fprintf(f, "  \"guest_exit\": %d,\n", s->guest_exit);
+	fprintf(f, "  \"end\": \"%s\",\n", s->end_reason ? s->end_reason : "exit");
+	fprintf(f, "  \"cpus\": %u,\n", s->cpus);
+	fprintf(f, "  \"mem_mib\": %llu,\n", (unsigned long long)s->mem_mib);
+	fprintf(f, "  \"resident_peak_mib\": %.1f,\n", s->resident_peak_mib);
+	fprintf(f, "  \"resident_end_mib\": %.1f,\n", s->resident_end_mib);
+	fprintf(f, "  \"reported_mib\": %.1f,\n", s->reported_mib);
+	fprintf(f, "  \"discarded_mib\": %.1f,\n", s->discarded_mib);
+	fprintf(f, "  \"report_requests\": %llu,\n", (unsigned long long)s->report_requests);
+	fprintf(f, "  \"exits_total\": %llu,\n", (unsigned long long)s->exits_total);
+	fprintf(f, "  \"data_errors\": %llu,\n", (unsigned long long)s->data_errors);
+	fprintf(f, "  \"reclaim\": [");
+	for (unsigned i = 0; i < s->nreclaim; i++) {
+		const struct reclaim *r = &s->reclaim[i];
+		fprintf(f, "%s\n    {\"freed_mib\": %llu, ", i ? "," : "", (unsigned long long)r->mib);
+		json_ms(f, "ms_50", r->ms[0]);
+		fputs(", ", f);
+		json_ms(f, "ms_90", r->ms[1]);
+		fputs(", ", f);
+		json_ms(f, "ms_99", r->ms[2]);
+		fputs("}", f);
+	}
+	fprintf(f, "%s]\n}\n", s->nreclaim ? "\n  " : "");
+}

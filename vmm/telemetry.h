@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Telemetry: a sampler thread every 10 ms records guest RAM resident on the
+ * host (mincore over the RAM mapping), what the balloon discarded, report
+ * requests and ranges, VM exits by reason and queue notifications. It
+ * writes them to --trace as CSV, shows a one-line live view on a terminal,
+ * and at exit computes the summary (--summary-json), including how fast
+ * memory came back after each "@event free" the guest announced.
+ *
+ * The sample array is written only by the sampler thread and read only
+ * after it has been joined.
+ */
+#ifndef VMM_TELEMETRY_H
+#define VMM_TELEMETRY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "console.h"
+
+#define TELEMETRY_PERIOD_NS 10000000ull	/* 10 ms */
+
+/* VM exits to userspace, summed over vCPUs. */
+struct exit_stats {
+	atomic_ulong total;
+	atomic_ulong io;
+	atomic_ulong mmio;
+	atomic_ulong hlt;
+	atomic_ulong intr;	/* KVM_RUN interrupted by a signal (EINTR) */
+	atomic_ulong other;
+};
+
+struct sample {
+	uint64_t t_ns;			/* since telemetry start */
+	uint64_t resident;		/* bytes */
+	uint64_t discarded;		/* bytes, cumulative */
+	uint64_t reported;		/* bytes, cumulative */
+	uint64_t requests, ranges;
+	uint64_t exits, exits_io, exits_mmio;
+	uint64_t notifies, irqs;
+	uint64_t balloon_pages;
+	uint64_t guest_free;		/* bytes, from the stats queue; 0 if none */
+};
+
+/* Where the sampler reads its numbers; any may be NULL. */
+struct balloon_dev;
+struct virtio_mmio_dev;
+struct guest_mem;
+
+struct telemetry {
+	struct guest_mem *gm;
+	struct balloon_dev *balloon;
+	struct virtio_mmio_dev *transport;
+	struct exit_stats *exits;
+	atomic_ulong *ioeventfd_notifies;
+
+	FILE *trace;			/* CSV, or NULL */
+	bool live;			/* one-line view on stdout (a tty) */
+	uint64_t t0_ns;			/* CLOCK_MONOTONIC at start */
+
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	pthread_mutex_t out_lock;	/* stdout: console lines vs live line */
+	bool live_shown;
+
+	struct sample *s;
+	size_t n, cap;
+};
+
+struct reclaim {
+	uint64_t mib;
+	double ms[3];			/* 50, 90, 99 %; < 0: never */
+};
+
+struct summary {
+	int guest_exit;			/* < 0: the guest did not write one */
+	unsigned cpus;
+	uint64_t mem_mib;
+	double resident_peak_mib, resident_end_mib;
+	double reported_mib, discarded_mib;
+	uint64_t report_requests;
+	uint64_t exits_total;
+	uint64_t data_errors;
+	const char *end_reason;		/* "exit", "timeout", "crash", "error", "signal" */
+	unsigned nreclaim;
+	struct reclaim *reclaim;
+};
+
+uint64_t telemetry_now_ns(void);
+void telemetry_init(struct telemetry *t);
+/* One sample now (the sampler calls it; tests too). */
+void telemetry_sample(struct telemetry *t);
+int telemetry_start(struct telemetry *t);
+void telemetry_stop(struct telemetry *t);
+void telemetry_destroy(struct telemetry *t);
+/* Print a console line (with its host timestamp) without tearing the
+ * live line. */
+void telemetry_print_line(struct telemetry *t, const char *line, uint64_t host_ns);
+
+/* For each free event: MiB freed and ms until resident dropped by 50, 90,
+ * 99% of it, measured from the last sample at or before the event and
+ * searched until the next free event. out has nev entries. */
+void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
+		       const struct free_event *ev, unsigned nev, struct reclaim *out);
+void telemetry_write_summary(FILE *f, const struct summary *s);
+void telemetry_csv_header(FILE *f);
+void telemetry_csv_row(FILE *f, const struct sample *s);
+
+#endif
