@@ -52,6 +52,7 @@ void lapic_timer_arm(uint64_t ns)
 void lapic_timer_stop(void)
 {
 	lw(LAPIC_TIMER_INIT, 0);
+	lw(LAPIC_LVT_TIMER, VEC_TIMER);	/* unmasked again, idle until armed */
 }
 
 uint32_t lapic_timer_start_free(void)
@@ -63,9 +64,7 @@ uint32_t lapic_timer_start_free(void)
 
 uint32_t lapic_timer_count(void)
 {
-	uint32_t c = lr(LAPIC_TIMER_CUR);
-	lw(LAPIC_LVT_TIMER, VEC_TIMER);
-	return c;
+	return lr(LAPIC_TIMER_CUR);
 }
 
 /*

@@ -87,29 +87,44 @@ static unsigned pit_read(void)
 	return lo | (unsigned)inb(0x40) << 8;
 }
 
+/* A PIT reading with the TSC at its middle; ok if the read was quick
+ * (not preempted): 100k TSC ticks, tens of microseconds at any GHz. */
+static unsigned pit_sample(uint64_t *tsc, bool *ok)
+{
+	uint64_t a = rdtsc();
+	unsigned c = pit_read();
+	uint64_t b = rdtsc();
+	*tsc = a + (b - a) / 2;
+	*ok = b - a < 100000;
+	return c;
+}
+
 static uint64_t from_pit(void)
 {
 	const uint64_t want = 1193182 / 50;
-	uint64_t ticks = 0, t0, t1;
+	uint64_t ticks = 0, t0, t1, start = rdtsc();
 	unsigned prev, cur;
+	bool ok;
 
 	outb(0x43, 0x34);
 	outb(0x40, 0);
 	outb(0x40, 0);
-	prev = pit_read();
-	t0 = t1 = rdtsc();
-	while (ticks < want) {
-		cur = pit_read();
-		t1 = rdtsc();
+	do
+		prev = pit_sample(&t0, &ok);
+	while (!ok && rdtsc() - start < (1ull << 34));
+	for (;;) {
+		cur = pit_sample(&t1, &ok);
 		ticks += (prev - cur) & 0xffff;
 		prev = cur;
-		if (t1 - t0 > (1ull << 34)) /* a dead PIT: seconds at any frequency */
+		if (ticks >= want && ok)
+			break;
+		if (t1 - start > (1ull << 34)) /* a dead PIT: seconds at any frequency */
 			return 0;
 	}
 	outb(0x43, 0x30);
 	outb(0x40, 1);
 	outb(0x40, 0);
-	return ticks ? (t1 - t0) * 1193182 / ticks : 0;
+	return (t1 - t0) * 1193182 / ticks;
 }
 
 void clock_init(void)
@@ -135,11 +150,32 @@ void delay_ns(uint64_t ns)
 		cpu_relax();
 }
 
+/*
+ * The LAPIC timer against the TSC over 10 ms. Each count read is bracketed
+ * by TSC reads and retried if the bracket is long (the vCPU was preempted),
+ * so a descheduled moment cannot skew the rate.
+ */
+static uint32_t lapic_sample(uint64_t *tsc)
+{
+	uint64_t slack = tsc_hz / 50000;	/* 20 us */
+	for (unsigned i = 0;; i++) {
+		uint64_t a = rdtsc();
+		uint32_t c = lapic_timer_count();
+		uint64_t b = rdtsc();
+		if (b - a < slack || i == 20) {
+			*tsc = a + (b - a) / 2;
+			return c;
+		}
+	}
+}
+
 void lapic_calibrate(void)
 {
-	uint32_t c0 = lapic_timer_start_free();
+	uint64_t t0, t1;
+	lapic_timer_start_free();
+	uint32_t c0 = lapic_sample(&t0);
 	delay_ns(10000000);
-	uint32_t c1 = lapic_timer_count();
-	lapic_hz = (uint64_t)(c0 - c1) * 100;
+	uint32_t c1 = lapic_sample(&t1);
 	lapic_timer_stop();
+	lapic_hz = (uint64_t)((unsigned __int128)(c0 - c1) * tsc_hz / (t1 - t0));
 }

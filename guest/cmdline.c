@@ -8,7 +8,7 @@ struct config cfg;
 
 const char *const workload_names[] = { "memhog", "churn", "fragment", "verify", "none" };
 static const char *const engine_names[] = { "off" };
-static const char *const test_names[] = { "none", "fault", "clock", "idle", "corrupt" };
+static const char *const test_names[] = { "none", "fault", "clock", "idle", "corrupt", "report" };
 
 enum kind { K_U64, K_ENUM, K_FLAG, K_VIRTIO };
 
@@ -34,7 +34,7 @@ static const struct key keys[] = {
 	U64("memhog.hold_ms", memhog.hold_ms, 0, 86400000),
 	U64("memhog.idle_ms", memhog.idle_ms, 0, 86400000),
 	U64("churn.ms", churn.ms, 1, 86400000),
-	U64("churn.batch", churn.batch, 1, 4096),
+	U64("churn.batch", churn.batch, 1, 256),
 	U64("fragment.mib", fragment.mib, 1, 1 << 20),
 	U64("fragment.keep", fragment.keep, 1, 99),
 	U64("fragment.hold_ms", fragment.hold_ms, 0, 86400000),

@@ -27,6 +27,17 @@ extern _Atomic uint64_t irq_pending;
 #define IRQ_BIT_WAKE	1
 #define IRQ_BIT_DEV(n)	(VEC_IRQ0 - VEC_TIMER + (n))
 
+#define IRQ_DEV_MASK	(((1ull << NR_IRQ) - 1) << IRQ_BIT_DEV(0))
+
+/*
+ * Device interrupt handlers, run at CPL3 by whichever CPU first sees the
+ * pending bit at a scheduling point or in its idle loop (sched.c): the
+ * "bottom half" of an interrupt whose top half only set the bit. The
+ * IOAPIC delivers device interrupts to CPU 0, which they wake.
+ */
+void irq_register(unsigned pin, void (*fn)(void *arg), void *arg);
+void irq_dispatch(void);
+
 /* Test and clear one source's bit. */
 static inline int irq_test_clear(unsigned bit)
 {

@@ -40,8 +40,12 @@ static void run_test(void)
 		sched_stats(0, &s);
 		kprintf("@idle ms=%lu slept_ms=%lu halts=%lu irqs=%lu\n", cfg.test_ms,
 			(ph_now_ns() - t0) / 1000000, s.halts, irq_flags[0].count);
+		balloon_summary();
 		break;
 	}
+	case TEST_REPORT:
+		balloon_selftest();
+		break;
 	case TEST_NONE:
 	case TEST_CORRUPT:	/* the workload runs, with one word flipped */
 		break;

@@ -17,6 +17,31 @@ struct runqueue {
 
 static struct runqueue rq[MAX_CPUS];
 
+static struct {
+	void (*fn)(void *arg);
+	void *arg;
+} irq_handlers[NR_IRQ];
+
+void irq_register(unsigned pin, void (*fn)(void *arg), void *arg)
+{
+	irq_handlers[pin].arg = arg;
+	irq_handlers[pin].fn = fn;
+}
+
+void irq_dispatch(void)
+{
+	uint64_t pend = atomic_load_explicit(&irq_pending, memory_order_relaxed) & IRQ_DEV_MASK;
+	for (unsigned pin = 0; pend && pin < NR_IRQ; pin++)
+		if ((pend >> IRQ_BIT_DEV(pin)) & 1 && irq_test_clear(IRQ_BIT_DEV(pin)) &&
+		    irq_handlers[pin].fn)
+			irq_handlers[pin].fn(irq_handlers[pin].arg);
+}
+
+static inline bool irq_dev_pending(void)
+{
+	return atomic_load_explicit(&irq_pending, memory_order_relaxed) & IRQ_DEV_MASK;
+}
+
 static void rq_init_once(void)
 {
 	static atomic_bool done;
@@ -65,6 +90,8 @@ static void run_due(struct runqueue *q)
 	if (q->running)
 		return;
 	q->running = true;
+	if (irq_dev_pending())
+		irq_dispatch();
 	for (;;) {
 		uint64_t now = ph_now_ns();
 		if (atomic_load_explicit(&q->next_due, memory_order_relaxed) > now)
@@ -88,7 +115,8 @@ static void run_due(struct runqueue *q)
 void cond_resched(void)
 {
 	struct runqueue *q = &rq[ph_cpu_id()];
-	if (atomic_load_explicit(&q->next_due, memory_order_relaxed) <= ph_now_ns())
+	if (atomic_load_explicit(&q->next_due, memory_order_relaxed) <= ph_now_ns() ||
+	    irq_dev_pending())
 		run_due(q);
 }
 
@@ -107,7 +135,7 @@ static void sleep_until(struct runqueue *q, unsigned cpu, uint64_t deadline,
 	if (due < deadline)
 		deadline = due;
 	uint64_t now = ph_now_ns();
-	if ((done && done(arg)) || deadline <= now) {
+	if ((done && done(arg)) || deadline <= now || irq_dev_pending()) {
 		atomic_store(&q->idle, 0);
 		return;
 	}

@@ -1,6 +1,233 @@
 /* SPDX-License-Identifier: MIT */
+#include "../core/balloon_driver.h"
+#include "../core/buddy_report.h"
+#include "apic.h"
+#include "cmdline.h"
+#include "console.h"
+#include "exit.h"
+#include "irq.h"
+#include "mem.h"
+#include "mptable.h"
+#include "sched.h"
+#include "smp.h"
 #include "virtio.h"
+#include "x86.h"
+
+/* ---- register access: ctx is the window's base address ---- */
+
+static uint32_t r32(void *ctx, uint32_t off)
+{
+	return mmio_read32((uintptr_t)ctx + off);
+}
+
+static void w32(void *ctx, uint32_t off, uint32_t v)
+{
+	mmio_write32((uintptr_t)ctx + off, v);
+}
+
+static uint8_t r8(void *ctx, uint32_t off)
+{
+	return *(volatile uint8_t *)((uintptr_t)ctx + off);
+}
+
+static uint64_t v2p(void *ctx, const void *p)
+{
+	(void)ctx;
+	return (uint64_t)(uintptr_t)p;	/* identity mapping */
+}
+
+static const struct vm_regs_ops regs = { r32, w32, r8, v2p };
+
+/* ---- the balloon ---- */
+
+static struct balloon_drv balloon;
+static bool have_balloon;
+static struct work balloon_work;
+
+static bool b_page_alloc(void *ctx, uint64_t *pa)
+{
+	(void)ctx;
+	void *p = page_alloc(0);
+	*pa = (uintptr_t)p;
+	return p != 0;
+}
+
+static void b_page_free(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	page_free((void *)(uintptr_t)pa, 0);
+}
+
+static unsigned b_stats(void *ctx, struct ph_virtio_balloon_stat *st, unsigned max)
+{
+	(void)ctx;
+	uint64_t v[3][2] = {
+		{ PH_VIRTIO_BALLOON_S_MEMFREE, mem_free_pages() << PH_PAGE_SHIFT },
+		{ PH_VIRTIO_BALLOON_S_MEMTOT, mem_total_pages << PH_PAGE_SHIFT },
+		{ PH_VIRTIO_BALLOON_S_AVAIL, mem_free_pages() << PH_PAGE_SHIFT },
+	};
+	unsigned n = 0;
+	for (; n < 3 && n < max; n++) {
+		st[n].tag = (uint16_t)v[n][0];
+		st[n].val = v[n][1];
+	}
+	return n;
+}
+
+static bool balloon_irq_seen(void *arg)
+{
+	(void)arg;
+	return (atomic_load(&irq_pending) & IRQ_DEV_MASK) != 0;
+}
+
+/*
+ * report() waits for the device. The interrupt wakes CPU 0 only, so CPU 0
+ * halts until it; another CPU halts with a 1 ms timer and looks again.
+ */
+static void b_wait(void *ctx, bool may_halt)
+{
+	(void)ctx;
+	if (!may_halt) {
+		cpu_relax();
+		return;
+	}
+	uint64_t deadline = ph_now_ns() + (ph_cpu_id() == 0 ? 100000000 : 1000000);
+	wait_until(balloon_irq_seen, 0, deadline);
+}
+
+static void balloon_poll_work(struct work *w)
+{
+	if (balloon_drv_poll(&balloon))
+		queue_delayed_work_on(0, w, 100000);
+}
+
+static void balloon_irq(void *arg)
+{
+	(void)arg;
+	if (balloon_drv_interrupt(&balloon))
+		queue_work_on(0, &balloon_work);
+}
+
+static void *alloc_contig(size_t bytes)
+{
+	unsigned order = 0;
+	while ((PH_PAGE_SIZE << order) < bytes)
+		order++;
+	if (order >= PH_MAX_ORDER)
+		return 0;
+	void *p = page_alloc(order);
+	if (p)
+		for (size_t i = 0; i < (PH_PAGE_SIZE << order) / 8; i++)
+			((uint64_t *)p)[i] = 0;
+	return p;
+}
+
+static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
+{
+	static const struct balloon_drv_ops ops = {
+		.page_alloc = b_page_alloc,
+		.page_free = b_page_free,
+		.get_stats = b_stats,
+		.wait = b_wait,
+	};
+	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO };
+	/* the balloon's largest size: all of RAM, one le32 pfn per page */
+	bc.max_pages = (uint32_t)mem_total_pages;
+	bc.pfns = alloc_contig((size_t)bc.max_pages * 4);
+	bc.mem_len = balloon_drv_mem_bytes(&bc);
+	bc.mem = alloc_contig(bc.mem_len);
+	if (!bc.pfns || !bc.mem)
+		panic("pagehint: no memory for the balloon driver");
+
+	work_init(&balloon_work, balloon_poll_work);
+	irq_register(pin, balloon_irq, 0);
+	ioapic_route(pin, VEC_IRQ0 + pin, cpu_apic_id[0]);
+
+	int rc = balloon_drv_init(&balloon, &regs, (void *)(uintptr_t)a->base, &ops, &bc);
+	if (rc) {
+		kprintf("@warn virtio: balloon at 0x%lx: init failed (%d)\n", a->base, rc);
+		ioapic_mask(pin);
+		return;
+	}
+	have_balloon = true;
+	queue_work_on(0, &balloon_work);
+	kprintf("@balloon features=0x%lx reporting=%d stats=%d capacity=%u report_queue=%d\n",
+		balloon.vm.features, balloon_drv_has_reporting(&balloon),
+		balloon_drv_queue_index(&balloon, BDRV_Q_STATS) >= 0,
+		balloon_drv_sink(&balloon)->capacity,
+		balloon_drv_queue_index(&balloon, BDRV_Q_REPORT));
+}
 
 void virtio_init(void)
 {
+	for (unsigned i = 0; i < cfg.nr_virtio; i++) {
+		const struct virtio_mmio_arg *a = &cfg.virtio[i];
+		struct vmdrv d;
+		unsigned pin = mptable_irq_pin(a->irq);
+		int rc = vmdrv_probe(&d, &regs, (void *)(uintptr_t)a->base);
+		if (rc) {
+			uint32_t ver = r32((void *)(uintptr_t)a->base, 4);
+			kinfo("virtio: 0x%lx: no virtio-mmio v2 device (version %u)\n", a->base, ver);
+			continue;
+		}
+		kinfo("virtio: 0x%lx irq %u (pin %u): device %u\n", a->base, a->irq, pin, d.device_id);
+		if (d.device_id == PH_VIRTIO_ID_BALLOON && !have_balloon)
+			balloon_probe(a, pin);
+	}
+}
+
+void balloon_summary(void)
+{
+	if (!have_balloon)
+		return;
+	const struct balloon_drv_stats *st = &balloon.st;
+	kprintf("@balloon target=%u actual=%u inflated=%lu deflated=%lu reports=%lu interrupts=%lu\n",
+		balloon_drv_target(&balloon), balloon_drv_actual(&balloon), st->inflated,
+		st->deflated, st->reports, st->interrupts);
+}
+
+struct ph_report_sink *balloon_sink(void)
+{
+	return have_balloon && balloon_drv_has_reporting(&balloon) ? balloon_drv_sink(&balloon) : 0;
+}
+
+/*
+ * Report up to 8 of the largest free blocks, as an engine would: isolate
+ * under the zone lock, report with no lock held, put back as Reported.
+ */
+void balloon_selftest(void)
+{
+	struct ph_report_sink *sink = balloon_sink();
+	struct ph_range r[8];
+	uint64_t pfn[8];
+	unsigned n = 0, order = PH_MAX_ORDER - 1;
+
+	if (!sink) {
+		kprintf("@report none: no balloon with REPORTING\n");
+		return;
+	}
+	ph_zone_lock(&zone);
+	for (uint64_t p = __ph_free_list_first(&zone, order); p != PH_NO_PFN && n < 8;) {
+		uint64_t next = __ph_free_list_next(&zone, order, p);
+		if (!__ph_isolate_free_block(&zone, p, order)) {
+			pfn[n] = p;
+			r[n].addr = p << PH_PAGE_SHIFT;
+			r[n].len = PH_PAGE_SIZE << order;
+			n++;
+		}
+		p = next;
+	}
+	ph_zone_unlock(&zone);
+	unsigned nrep = n < sink->capacity ? n : sink->capacity;
+
+	uint64_t t0 = ph_now_ns();
+	int rc = sink->report(sink, r, nrep);
+	uint64_t us = (ph_now_ns() - t0) / 1000;
+
+	ph_zone_lock(&zone);
+	for (unsigned i = 0; i < n; i++)
+		__ph_putback_block(&zone, pfn[i], order, PH_TAIL, rc == 0 && i < nrep);
+	ph_zone_unlock(&zone);
+	kprintf("@report ranges=%u mib=%lu rc=%d us=%lu reported_blocks=%lu\n", nrep,
+		((uint64_t)nrep << order) >> 8, rc, us, ph_zone_nr_reported(&zone, order));
 }

@@ -1,14 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-mmio devices named on the command line (virtio_mmio.device=, as
- * Linux takes them); the balloon (device id 5) is driven by core/'s
- * driver, with register accessors, identity address translation and the
- * interrupt hookup from here.
+ * Linux takes them). The balloon (device id 5) is driven by core/'s
+ * driver (core/balloon_driver.h); this file gives it register accessors
+ * (volatile MMIO at CPL3), identity address translation, memory, the
+ * allocator, and the interrupt: IOAPIC pin -> wake CPU 0 -> at CPL3,
+ * balloon_drv_interrupt() and a work item running balloon_drv_poll().
+ * Other device types are listed and left alone.
  */
 #ifndef GUEST_VIRTIO_H
 #define GUEST_VIRTIO_H
 
-#include <stdbool.h>
+#include "../core/report_sink.h"
 
 void virtio_init(void);
+
+/* The balloon's free page reporting sink; NULL without a balloon or
+ * without VIRTIO_BALLOON_F_REPORTING (capacity is then 0). */
+struct ph_report_sink *balloon_sink(void);
+
+/* One console line: the balloon's target, size and counters. */
+void balloon_summary(void);
+
+/* test=report: isolate a few free blocks, report them, put them back. */
+void balloon_selftest(void);
+
 #endif

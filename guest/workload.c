@@ -175,7 +175,7 @@ struct churn {
 static void churn_cpu(unsigned cpu, void *arg)
 {
 	struct churn *c = arg;
-	uint64_t *batch[4096], n = 0;
+	uint64_t *batch[256], n = 0;
 	unsigned b = (unsigned)cfg.churn.batch;
 
 	while (ph_now_ns() < c->end_ns) {
