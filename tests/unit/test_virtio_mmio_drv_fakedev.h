@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -59,6 +60,9 @@ struct fakedev {
 	bool reset_stuck;         /* Status never reads back 0 */
 	unsigned gen_flips;       /* bump ConfigGeneration on this many config reads */
 	uint64_t ram_base;        /* guest-physical address of fake_ram[0] */
+	bool threaded;            /* registers and fake_run() under fake_mu */
+	bool norecord;            /* count report chains instead of keeping them */
+	atomic_uint *page_seen;   /* norecord: per 4 KiB page of fake_ram, reports seen */
 
 	/* registers */
 	uint64_t drv_features;
@@ -80,10 +84,12 @@ struct fakedev {
 	struct ph_virtio_balloon_stat stats[PH_VIRTIO_BALLOON_S_NR];
 	unsigned nstats, stats_updates;
 	int stats_head;           /* held stats buffer, -1: none */
+	atomic_uint report_chains, report_descs;
 };
 
 static _Alignas(4096) uint8_t fake_ram[FAKE_RAM_SIZE];
 static struct fakedev fd;
+static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static inline void fake_init(void)
 {
@@ -252,6 +258,17 @@ static inline void fake_process(unsigned qi)
 			fd.stats_head = head; /* held until the device wants new stats */
 			break;
 		case FR_REPORT:
+			atomic_fetch_add(&fd.report_chains, 1);
+			atomic_fetch_add(&fd.report_descs, c.n);
+			if (fd.norecord) {
+				for (unsigned k = 0; k < c.n; k++) {
+					assert_true(c.d[k].flags & PH_VRING_DESC_F_WRITE);
+					for (uint64_t a = c.d[k].addr; a < c.d[k].addr + c.d[k].len; a += 4096)
+						atomic_fetch_add(&fd.page_seen[(a - fd.ram_base) / 4096], 1);
+				}
+				fake_push_used(qi, head, 0);
+				break;
+			}
 			assert_true(fd.nreports < FAKE_MAX_RECORD);
 			fd.reports[fd.nreports++] = c;
 			if (fd.hold_reports)
@@ -319,7 +336,7 @@ static inline unsigned fake_nqueues(void)
 
 /* ---- the register file ---- */
 
-static inline uint32_t fake_read32(void *ctx, uint32_t off)
+static inline uint32_t fake_read32_impl(void *ctx, uint32_t off)
 {
 	(void)ctx;
 	if (off >= PH_VIRTIO_MMIO_CONFIG) {
@@ -372,7 +389,7 @@ static inline void fake_set_status(uint32_t val)
 	fd.status = val | (fd.status & PH_VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
-static inline void fake_write32(void *ctx, uint32_t off, uint32_t val)
+static inline void fake_write32_impl(void *ctx, uint32_t off, uint32_t val)
 {
 	(void)ctx;
 	if (off >= PH_VIRTIO_MMIO_CONFIG) {
@@ -434,7 +451,7 @@ static inline void fake_write32(void *ctx, uint32_t off, uint32_t val)
 	fail_msg("write of read-only or unknown register 0x%x", off);
 }
 
-static inline uint8_t fake_read8(void *ctx, uint32_t off)
+static inline uint8_t fake_read8_impl(void *ctx, uint32_t off)
 {
 	(void)ctx;
 	assert_true(off >= PH_VIRTIO_MMIO_CONFIG && off < PH_VIRTIO_MMIO_CONFIG + sizeof(fd.cfg));
@@ -443,6 +460,37 @@ static inline uint8_t fake_read8(void *ctx, uint32_t off)
 		fd.generation++;
 	}
 	return ((uint8_t *)&fd.cfg)[off - PH_VIRTIO_MMIO_CONFIG];
+}
+
+/* With fd.threaded, a device thread runs fake_run() under fake_mu and
+ * register accesses from any driver thread take it too. */
+static inline uint32_t fake_read32(void *ctx, uint32_t off)
+{
+	if (!fd.threaded)
+		return fake_read32_impl(ctx, off);
+	pthread_mutex_lock(&fake_mu);
+	uint32_t v = fake_read32_impl(ctx, off);
+	pthread_mutex_unlock(&fake_mu);
+	return v;
+}
+
+static inline void fake_write32(void *ctx, uint32_t off, uint32_t val)
+{
+	if (!fd.threaded)
+		return fake_write32_impl(ctx, off, val);
+	pthread_mutex_lock(&fake_mu);
+	fake_write32_impl(ctx, off, val);
+	pthread_mutex_unlock(&fake_mu);
+}
+
+static inline uint8_t fake_read8(void *ctx, uint32_t off)
+{
+	if (!fd.threaded)
+		return fake_read8_impl(ctx, off);
+	pthread_mutex_lock(&fake_mu);
+	uint8_t v = fake_read8_impl(ctx, off);
+	pthread_mutex_unlock(&fake_mu);
+	return v;
 }
 
 static inline uint64_t fake_virt_to_phys(void *ctx, const void *p)
