@@ -66,7 +66,7 @@ static uint64_t from_cpuid(void)
 			return (uint64_t)r[2] * r[1] / r[0];
 	}
 	cpuid(0x40000000, 0, r);
-	if (r[0] >= 0x40000010) {
+	if (r[0] >= 0x40000010 && r[0] < 0x40010000) {
 		cpuid(0x40000010, 0, r);
 		if (r[0])
 			return (uint64_t)r[0] * 1000;
@@ -127,9 +127,22 @@ static uint64_t from_pit(void)
 	return (t1 - t0) * 1193182 / ticks;
 }
 
+/* The APIC bus (timer) kHz in CPUID 0x40000010 EBX, as QEMU and our VMM
+ * give it; 0 if absent. */
+static uint64_t lapic_from_cpuid(void)
+{
+	uint32_t r[4];
+	cpuid(0x40000000, 0, r);
+	if (r[0] < 0x40000010 || r[0] >= 0x40010000)
+		return 0;
+	cpuid(0x40000010, 0, r);
+	return (uint64_t)r[1] * 1000;
+}
+
 void clock_init(void)
 {
 	clock_tsc0 = rdtsc();
+	lapic_hz = lapic_from_cpuid();
 	if ((tsc_hz = from_kvmclock()))
 		clock_source = "kvmclock";
 	else if ((tsc_hz = from_cpuid()))
@@ -172,6 +185,8 @@ static uint32_t lapic_sample(uint64_t *tsc)
 void lapic_calibrate(void)
 {
 	uint64_t t0, t1;
+	if (lapic_hz)	/* CPUID 0x40000010 said */
+		return;
 	lapic_timer_start_free();
 	uint32_t c0 = lapic_sample(&t0);
 	delay_ns(10000000);

@@ -93,6 +93,9 @@ static void b_wait(void *ctx, bool may_halt)
 	}
 	uint64_t deadline = ph_now_ns() + (ph_cpu_id() == 0 ? 100000000 : 1000000);
 	wait_until(balloon_irq_seen, 0, deadline);
+	/* ack the device now (balloon_drv_interrupt via the bottom half):
+	 * report() may run inside a work item, where nothing else would */
+	irq_dispatch();
 }
 
 static void balloon_poll_work(struct work *w)
