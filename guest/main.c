@@ -18,6 +18,58 @@
 #include "workload.h"
 #include "x86.h"
 
+/* test=work: delayed items on every CPU, and one that re-queues itself. */
+struct test_work {
+	struct work w;
+	unsigned want_cpu, ran_cpu, runs;
+	uint64_t due, ran_ns;
+};
+static struct test_work tw[MAX_CPUS + 1];
+static atomic_uint tw_left;
+
+static void test_work_fn(struct work *w)
+{
+	struct test_work *t = (struct test_work *)w;
+	t->ran_cpu = ph_cpu_id();
+	t->ran_ns = ph_now_ns();
+	if (++t->runs < 5 && t == &tw[MAX_CPUS]) {
+		t->due = t->ran_ns + 10000000;	/* periodic, 10 ms */
+		queue_delayed_work_on(t->want_cpu, w, 10000000);
+		return;
+	}
+	atomic_fetch_sub(&tw_left, 1);
+	kick_cpu(0);
+}
+
+static bool tw_done(void *arg)
+{
+	(void)arg;
+	return atomic_load(&tw_left) == 0;
+}
+
+static void test_work(void)
+{
+	uint64_t t0 = ph_now_ns();
+	atomic_store(&tw_left, nr_cpus + 1);
+	for (unsigned c = 0; c <= nr_cpus; c++) {
+		struct test_work *t = &tw[c == nr_cpus ? MAX_CPUS : c];
+		work_init(&t->w, test_work_fn);
+		t->want_cpu = c == nr_cpus ? nr_cpus - 1 : c;
+		t->due = t0 + (c + 1) * 50000000ull;
+		queue_delayed_work_on(t->want_cpu, &t->w, t->due - t0);
+	}
+	bool all = wait_until(tw_done, 0, t0 + 5000000000ull);
+	unsigned bad = !all;
+	for (unsigned c = 0; c <= nr_cpus; c++) {
+		struct test_work *t = &tw[c == nr_cpus ? MAX_CPUS : c];
+		if (t->ran_cpu != t->want_cpu || t->ran_ns < t->due)
+			bad++;
+		kprintf("@work item=%u cpu=%u ran_on=%u runs=%u late_us=%ld\n", c, t->want_cpu,
+			t->ran_cpu, t->runs, (int64_t)(t->ran_ns - t->due) / 1000);
+	}
+	kprintf("@work %s\n", bad ? "bad" : "ok");
+}
+
 static void run_test(void)
 {
 	switch (cfg.test) {
@@ -43,6 +95,9 @@ static void run_test(void)
 		balloon_summary();
 		break;
 	}
+	case TEST_WORK:
+		test_work();
+		break;
 	case TEST_REPORT:
 		balloon_selftest();
 		break;
@@ -54,9 +109,6 @@ static void run_test(void)
 
 __attribute__((noreturn)) void kmain(void)
 {
-	uint64_t t_entry = ph_now_ns(); /* clock not running yet: 0 */
-	(void)t_entry;
-
 	/* 1. What the loader passed: command line and memory map. */
 	bootinfo_init();
 	cmdline_parse(boot.cmdline);

@@ -207,6 +207,7 @@ struct each_cpu {
 	struct work w[MAX_CPUS];
 };
 
+/* w is e->w[cpu]: the item queued on this CPU is the one at its index. */
 static void each_cpu_work(struct work *w)
 {
 	unsigned cpu = ph_cpu_id();

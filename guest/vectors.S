@@ -4,7 +4,7 @@
  * ends), device and timer interrupts (set a flag, EOI, iretq) and the int3
  * service gate. PVM emulates CPL0 at ~0.6 us per instruction, so the paths
  * that happen in normal operation are counted in instructions: an
- * interrupt is 13, a halt request 11 plus the sleep.
+ * interrupt is 16, a halt request 11 plus the sleep.
  *
  * Which CPU: the stack pointer. An entry from CPL3 switches to this CPU's
  * TSS rsp0, the top of kstacks[cpu]; an entry at CPL0 (an interrupt waking
