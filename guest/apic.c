@@ -41,6 +41,8 @@ void lapic_ipi(uint32_t apic_id, uint32_t icr_low)
 
 void lapic_timer_arm(uint64_t ns)
 {
+	if (ns > 4000000000ull)
+		ns = 4000000000ull;	/* keeps the product below in range */
 	uint64_t count = ns * (lapic_hz / 1000) / 1000000;
 	if (count == 0)
 		count = 1;
