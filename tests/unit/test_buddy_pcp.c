@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* core/pcp.c: per-CPU lists (batch, high, refill, drain) and a stress run
- * with one thread per CPU. */
+ * with one thread per CPU, the free hook on and a reporting pass running. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -203,6 +203,69 @@ static void s_err(const char *what, uint64_t pfn)
 		fprintf(stderr, "stress: %s at pfn %llu\n", what, (unsigned long long)pfn);
 }
 
+/* The hook checks, under the zone lock, that it is told about a free head
+ * of that order: the block after coalescing. */
+static atomic_uint hook_blocks, hook_done;
+
+static void stress_block_freed(void *ctx, unsigned cpu, uint64_t pfn, unsigned order)
+{
+	struct ph_page_info pi;
+	(void)ctx;
+	__ph_page_query(S.z, pfn, &pi);
+	if (pi.kind != PH_PAGE_FREE || pi.head != pfn || pi.order != order || cpu >= S_CPUS)
+		s_err("hook told about something that is not a free head", pfn);
+	atomic_fetch_add_explicit(&hook_blocks, 1, memory_order_relaxed);
+}
+
+static void stress_free_done(void *ctx, unsigned cpu)
+{
+	(void)ctx;
+	(void)cpu;
+	atomic_fetch_add_explicit(&hook_done, 1, memory_order_relaxed);
+}
+
+static const struct ph_report_hooks stress_hooks = { stress_block_freed, stress_free_done, NULL };
+
+/*
+ * A reporting pass while the others allocate and free: isolate up to 8
+ * unreported blocks of order >= 5, "discard" them (poison their memory,
+ * which would corrupt a live allocation if an isolated page were ever
+ * handed out), and put them back Reported.
+ */
+static void stress_report_pass(void)
+{
+	uint64_t pfns[8];
+	unsigned orders[8], n = 0;
+
+	ph_zone_lock(S.z);
+	for (unsigned o = PH_MAX_ORDER; o-- > 5 && n < 8;) {
+		for (uint64_t pfn = __ph_free_list_first(S.z, o), next; pfn != PH_NO_PFN && n < 8;
+		     pfn = next) {
+			next = __ph_free_list_next(S.z, o, pfn);
+			if (__ph_page_reported(S.z, pfn))
+				continue;
+			if (__ph_isolate_free_block(S.z, pfn, o) != 0)
+				s_err("isolating a listed free block failed", pfn);
+			pfns[n] = pfn;
+			orders[n++] = o;
+		}
+	}
+	ph_zone_unlock(S.z);
+	for (unsigned i = 0; i < n; i++) {
+		for (uint64_t p = pfns[i]; p < pfns[i] + (1ull << orders[i]); p++) {
+			if (atomic_load(&S.owner[p - S_BASE]))
+				s_err("isolated page is allocated", p);
+			for (unsigned w = 0; w < S_WORDS; w++)
+				S.mem[p - S_BASE][w] = 0xdeaddeaddeaddeadull;
+		}
+	}
+	ph_zone_lock(S.z);
+	for (unsigned i = 0; i < n; i++)
+		if (__ph_putback_block(S.z, pfns[i], orders[i], PH_TAIL, true) < 0)
+			s_err("putback failed", pfns[i]);
+	ph_zone_unlock(S.z);
+}
+
 static void *stress_cpu(void *arg)
 {
 	unsigned cpu = (unsigned)(uintptr_t)arg;
@@ -254,6 +317,8 @@ static void *stress_cpu(void *arg)
 		}
 		if (op % 5000 == 4999)	/* now and then drain a neighbour */
 			ph_drain_cpu(S.z, (cpu + 1) % S_CPUS);
+		if (cpu == 0 && op % 500 == 0)
+			stress_report_pass();
 		if (cpu == 0 && op % 20000 == 0 && ph_zone_check(S.z) != 0)
 			s_err("ph_zone_check failed while running", 0);
 	}
@@ -295,6 +360,7 @@ static void stress_four_cpus(void **state)
 	expected_blocks(S_BASE, S_PAGES, S.usable, want);
 	assert_free_lists(t.z, want);
 
+	assert_int_equal(ph_zone_register_report_hooks(t.z, &stress_hooks), 0);
 	pthread_barrier_init(&S.start, NULL, S_CPUS);
 	for (uintptr_t i = 0; i < S_CPUS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, stress_cpu, (void *)i), 0);
@@ -304,6 +370,10 @@ static void stress_four_cpus(void **state)
 	assert_int_equal(atomic_load(&S.errors), 0);
 
 	ph_drain_all(t.z);
+	assert_true(atomic_load(&hook_blocks) > 0);
+	assert_true(atomic_load(&hook_done) > 0);
+	assert_true(atomic_load(&hook_done) <= atomic_load(&hook_blocks));
+	assert_int_equal(atomic_load(&S.errors), 0);
 	assert_int_equal(ph_zone_pcp_pages(t.z), 0);
 	assert_int_equal(ph_zone_free_pages(t.z), nusable);
 	assert_free_lists(t.z, want);
