@@ -74,16 +74,20 @@ static unsigned b_stats(void *ctx, struct ph_virtio_balloon_stat *st, unsigned m
 	return n;
 }
 
-static bool balloon_irq_seen(void *arg)
+/*
+ * Waiting for the device (inside report()). The interrupt wakes CPU 0;
+ * whichever CPU runs the bottom half bumps irq_gen and kicks the CPUs
+ * that wait here, so every waiter sees the event, whoever took it.
+ */
+static atomic_uint irq_gen;
+static _Atomic uint64_t waiters;	/* bit per CPU in b_wait() */
+
+static bool balloon_event(void *arg)
 {
-	(void)arg;
-	return (atomic_load(&irq_pending) & IRQ_DEV_MASK) != 0;
+	return atomic_load(&irq_gen) != (unsigned)(uintptr_t)arg ||
+	       (atomic_load(&irq_pending) & IRQ_DEV_MASK) != 0;
 }
 
-/*
- * report() waits for the device. The interrupt wakes CPU 0 only, so CPU 0
- * halts until it; another CPU halts with a 1 ms timer and looks again.
- */
 static void b_wait(void *ctx, bool may_halt)
 {
 	(void)ctx;
@@ -91,8 +95,11 @@ static void b_wait(void *ctx, bool may_halt)
 		cpu_relax();
 		return;
 	}
-	uint64_t deadline = ph_now_ns() + (ph_cpu_id() == 0 ? 100000000 : 1000000);
-	wait_until(balloon_irq_seen, 0, deadline);
+	unsigned cpu = ph_cpu_id(), gen = atomic_load(&irq_gen);
+	atomic_fetch_or(&waiters, 1ull << cpu);
+	/* 100 ms: a safety net should an interrupt ever be lost */
+	wait_until(balloon_event, (void *)(uintptr_t)gen, ph_now_ns() + 100000000);
+	atomic_fetch_and(&waiters, ~(1ull << cpu));
 	/* ack the device now (balloon_drv_interrupt via the bottom half):
 	 * report() may run inside a work item, where nothing else would */
 	irq_dispatch();
@@ -109,6 +116,11 @@ static void balloon_irq(void *arg)
 	(void)arg;
 	if (balloon_drv_interrupt(&balloon))
 		queue_work_on(0, &balloon_work);
+	atomic_fetch_add(&irq_gen, 1);
+	uint64_t w = atomic_load(&waiters);
+	for (unsigned c = 0; w; c++, w >>= 1)
+		if (w & 1)
+			kick_cpu(c);
 }
 
 static void *alloc_contig(size_t bytes)
@@ -231,6 +243,6 @@ void balloon_selftest(void)
 	for (unsigned i = 0; i < n; i++)
 		__ph_putback_block(&zone, pfn[i], order, PH_TAIL, rc == 0 && i < nrep);
 	ph_zone_unlock(&zone);
-	kprintf("@report ranges=%u mib=%lu rc=%d us=%lu reported_blocks=%lu\n", nrep,
-		((uint64_t)nrep << order) >> 8, rc, us, ph_zone_nr_reported(&zone, order));
+	kprintf("@report cpu=%u ranges=%u mib=%lu rc=%d us=%lu reported_blocks=%lu\n", ph_cpu_id(),
+		nrep, ((uint64_t)nrep << order) >> 8, rc, us, ph_zone_nr_reported(&zone, order));
 }

@@ -16,7 +16,7 @@ expect_line "REPORTING and STATS_VQ negotiated, reporting queue 3" \
 
 run_guest 2 256 "test=report quiet" "${BALLOON[@]}"
 expect_status "report request: clean exit" $EXIT_OK
-expect_line "report request: 8 x 4 MiB acknowledged by the device" '^@report ranges=8 mib=32 rc=0 .* reported_blocks=8$'
+expect_line "report request from CPU 1: 8 x 4 MiB acknowledged by the device" '^@report cpu=1 ranges=8 mib=32 rc=0 .* reported_blocks=8$'
 diag "$(grep '^@report' <<<"$OUT")"
 
 # Inflate: the host asks for 200 MiB of 256 through the monitor.
