@@ -14,12 +14,12 @@ HOSTED_CORE_INC := -Icore -Itests/shim
 $(BUILD)/host/core/%.o $(BUILD)/host/tests/shim/%.o: CFLAGS_EXTRA := $(SAN_FLAGS) -DPH_DEBUG=1
 $(BUILD)/opt/core/%.o $(BUILD)/opt/tests/shim/%.o: CFLAGS_EXTRA := -DNDEBUG
 
-$(BUILD)/host/core/%.o $(BUILD)/opt/core/%.o: core/%.c
-	$(call say,CC,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(HOSTED_CORE_INC) -c $< -o $@
-
-$(BUILD)/host/tests/shim/%.o $(BUILD)/opt/tests/shim/%.o: tests/shim/%.c
-	$(call say,CC,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(HOSTED_CORE_INC) -c $< -o $@
+# One pattern rule per output directory: a pattern rule with several
+# targets would tell make that one run of the recipe makes all of them.
+define hosted_cc
+$(BUILD)/$(1)/$(2)/%.o: $(2)/%.c
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(HOST_CFLAGS) $$(CFLAGS_EXTRA) $$(HOSTED_CORE_INC) -c $$< -o $$@
+endef
+$(foreach set,host opt,$(foreach dir,core tests/shim,$(eval $(call hosted_cc,$(set),$(dir)))))
