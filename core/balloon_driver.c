@@ -127,6 +127,36 @@ static void read_target(struct balloon_drv *b)
 		b->target = t;
 }
 
+/* Queue pages for page_free() after the lock is dropped (flush_frees()).
+ * At most two batches wait here: one just completed, one failed. */
+static void defer_free(struct balloon_drv *b, const uint32_t *pfns, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		/* cannot happen; if it did, leaking beats freeing twice */
+		if (PH_WARN_ON(b->nto_free == sizeof(b->to_free) / sizeof(b->to_free[0])))
+			return;
+		b->to_free[b->nto_free++] = pfns[i];
+	}
+}
+
+/* Lock not held: hand deferred pages back to the allocator. */
+static void flush_frees(struct balloon_drv *b)
+{
+	uint32_t local[BDRV_PFNS_PER_BATCH];
+	for (;;) {
+		ph_spin_lock(&b->lock);
+		unsigned n = b->nto_free < BDRV_PFNS_PER_BATCH ? b->nto_free : BDRV_PFNS_PER_BATCH;
+		b->nto_free -= n;
+		for (unsigned i = 0; i < n; i++)
+			local[i] = b->to_free[b->nto_free + i];
+		ph_spin_unlock(&b->lock);
+		if (n == 0)
+			return;
+		for (unsigned i = 0; i < n; i++)
+			b->ops.page_free(b->ops.ctx, (uint64_t)local[i] << PAGE_SHIFT);
+	}
+}
+
 /* Complete everything in flight. Only after the device was reset. */
 static void release_inflight(struct balloon_drv *b, int status)
 {
@@ -146,15 +176,14 @@ static void release_inflight(struct balloon_drv *b, int status)
 	b->stats_primed = false;
 	if (b->op == BDRV_OP_INFLATE) {
 		/* never committed: the pages go back to the allocator */
-		for (unsigned i = 0; i < b->batch; i++)
-			b->ops.page_free(b->ops.ctx, (uint64_t)b->cfg.pfns[b->actual + i] << PAGE_SHIFT);
+		defer_free(b, &b->cfg.pfns[b->actual], b->batch);
 	} else if (b->op == BDRV_OP_DEFLATE) {
 		/* the device is reset: finish the deflate without it */
 		b->actual -= b->batch;
-		for (unsigned i = 0; i < b->batch; i++)
-			b->ops.page_free(b->ops.ctx, (uint64_t)b->cfg.pfns[b->actual + i] << PAGE_SHIFT);
+		defer_free(b, &b->cfg.pfns[b->actual], b->batch);
 		b->st.deflated += b->batch;
 	}
+	/* BDRV_OP_PREPARING: the allocating CPU sees op changed and frees */
 	b->op = BDRV_OP_IDLE;
 	b->batch = 0;
 }
@@ -222,6 +251,7 @@ static int bring_up(struct balloon_drv *b)
 	b->batch = 0;
 	b->seed_busy = false;
 	b->stats_primed = false;
+	b->epoch++;
 
 	int r = vmdrv_negotiate(&b->vm, want, NULL);
 	if (r)
@@ -437,7 +467,7 @@ static void wait_step(struct balloon_drv *b, struct waiter *w, const struct bdrv
 		ph_cpu_relax();
 }
 
-int balloon_drv_report(struct balloon_drv *b, const struct ph_range *ranges, unsigned n)
+static int report(struct balloon_drv *b, const struct ph_range *ranges, unsigned n)
 {
 	struct bdrv_req req = { 0 };
 	struct waiter w;
@@ -502,6 +532,13 @@ int balloon_drv_report(struct balloon_drv *b, const struct ph_range *ranges, uns
 	}
 }
 
+int balloon_drv_report(struct balloon_drv *b, const struct ph_range *ranges, unsigned n)
+{
+	int r = report(b, ranges, n);
+	flush_frees(b); /* a device failure may have released balloon pages */
+	return r;
+}
+
 static int bdrv_sink_report(struct ph_report_sink *sink, const struct ph_range *r, unsigned n)
 {
 	struct balloon_drv *b = (struct balloon_drv *)((char *)sink - offsetof(struct balloon_drv, sink));
@@ -524,6 +561,7 @@ uint32_t balloon_drv_interrupt(struct balloon_drv *b)
 			device_failed(b, -PH_EIO);
 	}
 	ph_spin_unlock(&b->lock);
+	flush_frees(b);
 	return isr;
 }
 
@@ -548,9 +586,7 @@ static unsigned harvest_balloon(struct balloon_drv *b)
 					b->st.inflated += b->batch;
 				} else {
 					b->actual -= b->batch;
-					for (unsigned i = 0; i < b->batch; i++)
-						b->ops.page_free(b->ops.ctx,
-							(uint64_t)b->cfg.pfns[b->actual + i] << PAGE_SHIFT);
+					defer_free(b, &b->cfg.pfns[b->actual], b->batch);
 					b->st.deflated += b->batch;
 				}
 				b->op = BDRV_OP_IDLE;
@@ -566,57 +602,89 @@ static unsigned harvest_balloon(struct balloon_drv *b)
 	return kick;
 }
 
-/* Start one inflate or deflate batch towards the target; notify mask. */
-static unsigned start_batch(struct balloon_drv *b)
+static uint32_t capped_target(const struct balloon_drv *b)
 {
-	uint32_t target = b->target < b->cfg.max_pages ? b->target : b->cfg.max_pages;
-	unsigned n = 0, role = 0;
-	if (target > b->actual && !b->alloc_failed) {
-		unsigned want = target - b->actual;
-		if (want > BDRV_PFNS_PER_BATCH)
-			want = BDRV_PFNS_PER_BATCH;
-		for (; n < want; n++) {
-			uint64_t pa;
-			if (!b->ops.page_alloc(b->ops.ctx, &pa))
-				break;
-			uint32_t pfn = (uint32_t)(pa >> PAGE_SHIFT);
-			b->cfg.pfns[b->actual + n] = pfn;
-			b->pfnbuf[n] = ph_le32(pfn);
-		}
-		if (n < want)
-			b->alloc_failed = true; /* retry on the next config change */
-		role = BDRV_Q_INFLATE;
-	} else if (target < b->actual) {
-		n = b->actual - target;
-		if (n > BDRV_PFNS_PER_BATCH)
-			n = BDRV_PFNS_PER_BATCH;
-		for (unsigned i = 0; i < n; i++)
-			b->pfnbuf[i] = ph_le32(b->cfg.pfns[b->actual - n + i]);
-		role = BDRV_Q_DEFLATE;
-	}
-	if (n == 0)
-		return 0;
+	return b->target < b->cfg.max_pages ? b->target : b->cfg.max_pages;
+}
+
+/* Make a batch of n pfns (already in pfnbuf) available on role's queue;
+ * returns the notify mask. */
+static unsigned add_batch(struct balloon_drv *b, unsigned role, unsigned n)
+{
 	struct virtq_buf buf = {
 		.addr = vmdrv_phys(&b->vm, b->pfnbuf),
 		.len = (uint32_t)(n * sizeof(uint32_t)),
 	};
-	if (virtq_add(&b->vq[role], &buf, 1, &tok_batch)) {
-		if (role == BDRV_Q_INFLATE)
-			for (unsigned i = 0; i < n; i++)
-				b->ops.page_free(b->ops.ctx,
-					(uint64_t)b->cfg.pfns[b->actual + i] << PAGE_SHIFT);
-		return 0;
-	}
+	if (virtq_add(&b->vq[role], &buf, 1, &tok_batch))
+		return 0; /* only when broken: nothing in flight */
 	b->op = role == BDRV_Q_INFLATE ? BDRV_OP_INFLATE : BDRV_OP_DEFLATE;
 	b->batch = n;
 	return virtq_kick_prepare(&b->vq[role]) ? 1u << role : 0;
 }
 
+/* Under the lock: start a deflate batch, or reserve an inflate of up to
+ * *n pages (op = PREPARING; the caller allocates without the lock).
+ * Returns the notify mask. */
+static unsigned plan_batch(struct balloon_drv *b, unsigned *inflate_n)
+{
+	uint32_t target = capped_target(b);
+	*inflate_n = 0;
+	if (target > b->actual && !b->alloc_failed) {
+		unsigned want = target - b->actual;
+		*inflate_n = want > BDRV_PFNS_PER_BATCH ? BDRV_PFNS_PER_BATCH : want;
+		b->op = BDRV_OP_PREPARING;
+		return 0;
+	}
+	if (target < b->actual) {
+		unsigned n = b->actual - target;
+		if (n > BDRV_PFNS_PER_BATCH)
+			n = BDRV_PFNS_PER_BATCH;
+		for (unsigned i = 0; i < n; i++)
+			b->pfnbuf[i] = ph_le32(b->cfg.pfns[b->actual - n + i]);
+		return add_batch(b, BDRV_Q_DEFLATE, n);
+	}
+	return 0;
+}
+
+/* Lock not held: allocate up to want pages and, if the device is still the
+ * one we planned for, send them as one inflate batch. */
+static unsigned inflate(struct balloon_drv *b, unsigned want, unsigned epoch)
+{
+	uint32_t got[BDRV_PFNS_PER_BATCH];
+	unsigned n = 0, kick = 0;
+	for (; n < want; n++) {
+		uint64_t pa;
+		if (!b->ops.page_alloc(b->ops.ctx, &pa))
+			break;
+		got[n] = (uint32_t)(pa >> PAGE_SHIFT);
+	}
+	ph_spin_lock(&b->lock);
+	if (b->broken || b->epoch != epoch || b->op != BDRV_OP_PREPARING) {
+		defer_free(b, got, n); /* the device went away meanwhile */
+	} else {
+		b->op = BDRV_OP_IDLE;
+		if (n < want)
+			b->alloc_failed = true; /* retry on the next config change */
+		for (unsigned i = 0; i < n; i++) {
+			b->cfg.pfns[b->actual + i] = got[i];
+			b->pfnbuf[i] = ph_le32(got[i]);
+		}
+		if (n)
+			kick = add_batch(b, BDRV_Q_INFLATE, n);
+		if (kick)
+			b->st.kicks++;
+	}
+	unsigned qi = (unsigned)b->qidx[BDRV_Q_INFLATE];
+	ph_spin_unlock(&b->lock);
+	if (kick)
+		vmdrv_notify(&b->vm, qi);
+	return kick;
+}
+
 bool balloon_drv_poll(struct balloon_drv *b)
 {
-	unsigned kick = 0;
+	unsigned kick = 0, inflate_n = 0, epoch;
 	int qi[BDRV_NQ];
-	bool more;
 
 	ph_spin_lock(&b->lock);
 	if (b->broken && !b->dead) {
@@ -639,24 +707,35 @@ bool balloon_drv_poll(struct balloon_drv *b)
 		harvest_report(b);
 		kick = harvest_balloon(b);
 		if (!b->broken && b->op == BDRV_OP_IDLE)
-			kick |= start_batch(b);
+			kick |= plan_batch(b, &inflate_n);
 	}
-	if (b->broken) {
+	if (b->broken)
 		kick = 0;
-		more = !b->dead;
-	} else {
-		uint32_t target = b->target < b->cfg.max_pages ? b->target : b->cfg.max_pages;
-		more = b->op != BDRV_OP_IDLE || (target != b->actual && !(target > b->actual && b->alloc_failed));
-	}
-	for (unsigned role = 0; role < BDRV_NQ; role++)
+	epoch = b->epoch;
+	for (unsigned role = 0; role < BDRV_NQ; role++) {
 		qi[role] = b->qidx[role];
-	for (unsigned role = 0; role < BDRV_NQ; role++)
 		if (kick & (1u << role))
 			b->st.kicks++;
+	}
 	ph_spin_unlock(&b->lock);
 
 	for (unsigned role = 0; role < BDRV_NQ; role++)
 		if (kick & (1u << role))
 			vmdrv_notify(&b->vm, (unsigned)qi[role]);
+	flush_frees(b);
+	if (inflate_n)
+		inflate(b, inflate_n, epoch);
+	flush_frees(b);
+
+	ph_spin_lock(&b->lock);
+	bool more;
+	if (b->broken) {
+		more = !b->dead;
+	} else {
+		uint32_t target = capped_target(b);
+		more = b->op != BDRV_OP_IDLE ||
+		       (target != b->actual && !(target > b->actual && b->alloc_failed));
+	}
+	ph_spin_unlock(&b->lock);
 	return more;
 }

@@ -29,7 +29,10 @@
  *    it has more to do (call again soon), false when idle.
  *  - the sink's report(): any CPU, concurrently; blocks until the device
  *    used the request (see balloon_drv_report()).
- * All state is guarded by one spinlock, never held across wait().
+ * All state is guarded by one spinlock, never held across wait() nor
+ * across the guest's page_alloc()/page_free() (a free may run reporting
+ * hooks that call report()). Don't call into the driver from the IRQ
+ * handler itself, nor with allocator locks held.
  */
 #ifndef PH_BALLOON_DRIVER_H
 #define PH_BALLOON_DRIVER_H
@@ -54,7 +57,9 @@ struct balloon_drv_ops {
 	/* Return a balloon page to the allocator (contents are gone). */
 	void (*page_free)(void *ctx, uint64_t pa);
 	/* Fill up to max (tag, value) statistics, return how many. NULL: the
-	 * stats queue is negotiated (queue numbering) but never primed. */
+	 * stats queue is negotiated (queue numbering) but never primed.
+	 * Called with the driver's lock held: read counters, don't call
+	 * into the driver. (page_alloc/page_free are called without it.) */
 	unsigned (*get_stats)(void *ctx, struct ph_virtio_balloon_stat *st, unsigned max);
 	/* report() is waiting for the device. may_halt false: spin briefly
 	 * (pause) and return. may_halt true: the queue's interrupt is armed,
@@ -119,7 +124,13 @@ struct balloon_drv {
 	uint32_t target;          /* num_pages, as last read */
 	uint32_t actual;          /* pages in the balloon, told to the device */
 	unsigned batch;           /* pages in the inflate/deflate in flight */
-	enum { BDRV_OP_IDLE, BDRV_OP_INFLATE, BDRV_OP_DEFLATE } op; /* batch in flight */
+	enum { BDRV_OP_IDLE, BDRV_OP_PREPARING, BDRV_OP_INFLATE, BDRV_OP_DEFLATE } op;
+				  /* batch in flight (PREPARING: pages being
+				     allocated, lock dropped) */
+	unsigned epoch;           /* bumped by every bring-up */
+	uint32_t to_free[2 * BDRV_PFNS_PER_BATCH]; /* pfns page_free() gets once
+				     the lock is dropped */
+	unsigned nto_free;
 	bool alloc_failed;        /* last inflate found no memory */
 	bool config_pending;      /* config interrupt not yet processed */
 	bool broken;              /* device failed; queues dead */

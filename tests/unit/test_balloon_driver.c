@@ -24,6 +24,7 @@ static uint32_t pfns[POOL_PAGES];
 /* the guest's page allocator, as far as the balloon sees it */
 static uint8_t page_taken[POOL_PAGES];
 static unsigned pages_out, alloc_limit;
+static void (*on_alloc)(unsigned pages_out);
 /* the guest's wait() */
 static unsigned waits, halts;
 static void (*on_wait)(unsigned n);
@@ -32,6 +33,10 @@ static unsigned stats_calls;
 static bool t_page_alloc(void *ctx, uint64_t *pa)
 {
 	assert_ptr_equal(ctx, &b);
+	/* never with the driver's lock held: a free may run hooks that report */
+	assert_int_equal(atomic_load(&b.lock.locked), 0);
+	if (on_alloc)
+		on_alloc(pages_out);
 	if (pages_out >= alloc_limit)
 		return false;
 	for (unsigned i = 0; i < POOL_PAGES; i++) {
@@ -48,6 +53,7 @@ static bool t_page_alloc(void *ctx, uint64_t *pa)
 static void t_page_free(void *ctx, uint64_t pa)
 {
 	assert_ptr_equal(ctx, &b);
+	assert_int_equal(atomic_load(&b.lock.locked), 0);
 	uint64_t i = (pa - fd.ram_base - POOL_BASE) / PG;
 	assert_true(i < POOL_PAGES);
 	assert_true(page_taken[i]); /* never freed twice */
@@ -85,6 +91,7 @@ static int setup(void **state)
 	alloc_limit = POOL_PAGES;
 	waits = halts = stats_calls = 0;
 	on_wait = NULL;
+	on_alloc = NULL;
 	ops = (struct balloon_drv_ops){
 		.ctx = &b, .page_alloc = t_page_alloc, .page_free = t_page_free,
 		.get_stats = t_get_stats, .wait = t_wait,
@@ -592,6 +599,32 @@ static void failure_mid_inflate_returns_pages(void **state)
 	check_balloon_matches(100);
 }
 
+static void fail_on_tenth_alloc(unsigned n)
+{
+	if (n == 10) {
+		fake_needs_reset();
+		balloon_drv_interrupt(&b);
+	}
+}
+
+/* The device fails while the driver is allocating an inflate batch (lock
+ * dropped): the pages never reach the dead queue and all come back. */
+static void failure_while_allocating_returns_pages(void **state)
+{
+	(void)state;
+	assert_int_equal(start(), 0);
+	fake_set_target(100);
+	balloon_drv_interrupt(&b);
+	on_alloc = fail_on_tenth_alloc;
+	assert_true(balloon_drv_poll(&b)); /* more: restart pending */
+	on_alloc = NULL;
+	assert_int_equal(taken_pages(), 0);
+	assert_int_equal(fd.nballoon, 0);
+	poll_until_idle();
+	check_balloon_matches(100);
+	assert_int_equal(b.st.restarts, 1);
+}
+
 /* Restarts are bounded: a device that keeps refusing ends up dead, and
  * report() keeps failing cleanly. */
 static void restarts_are_bounded(void **state)
@@ -733,6 +766,7 @@ int main(void)
 		T(report_times_out),
 		T(hostile_used_ring_on_report_queue),
 		T(failure_mid_inflate_returns_pages),
+		T(failure_while_allocating_returns_pages),
 		T(restarts_are_bounded),
 		T(concurrent_reports),
 	};
