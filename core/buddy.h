@@ -119,6 +119,10 @@ struct ph_zone_config {
 
 struct ph_report_hooks;
 
+/*
+ * A zone. Its lock and each per-CPU list sit on their own cache lines, so
+ * the struct must be 64-byte aligned (static storage, or aligned_alloc).
+ */
 struct ph_zone {
 	/* Set by ph_zone_init, read-only afterwards. */
 	struct ph_page *memmap;
