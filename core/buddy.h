@@ -156,7 +156,7 @@ static inline size_t ph_zone_memmap_bytes(uint64_t npages)
 
 /*
  * Defaults for a zone of npages: all CPUs, Linux's zone_batchsize() formula
- * (batch = 63 from 256 MiB up; smaller zones get smaller batches, at
+ * (batch = 63 from 1 GiB up; smaller zones get smaller batches, at
  * least 1) and the classic high = 6 * batch.
  */
 void ph_zone_default_config(uint64_t npages, struct ph_zone_config *cfg);

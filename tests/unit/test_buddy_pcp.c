@@ -20,6 +20,8 @@ static void default_batch_and_high(void **state)
 	assert_int_equal(c.nr_cpus, PH_MAX_CPUS);
 	ph_zone_default_config(1u << 24, &c);	/* 64 GiB: capped */
 	assert_int_equal(c.pcp_batch, 63);
+	ph_zone_default_config(65536, &c);	/* 256 MiB: 64/4 = 16 -> 24 -> 16 - 1 */
+	assert_int_equal(c.pcp_batch, 15);
 	ph_zone_default_config(16384, &c);	/* 64 MiB: 16/4 = 4 -> 6 -> 4 - 1 */
 	assert_int_equal(c.pcp_batch, 3);
 	ph_zone_default_config(100, &c);
