@@ -109,3 +109,16 @@ void mem_init(unsigned nr_cpus)
 	kinfo("mem: %lu MiB usable, %lu MiB free, memmap %lu KiB at %lx\n",
 	      mem_total_pages >> 8, mem_free_pages() >> 8, need >> 10, map);
 }
+
+void *mem_alloc_contig(size_t bytes)
+{
+	unsigned order = 0;
+	while ((PH_PAGE_SIZE << order) < bytes)
+		order++;
+	if (order >= PH_MAX_ORDER)
+		return 0;
+	void *p = page_alloc(order);
+	if (p)
+		memset(p, 0, PH_PAGE_SIZE << order);
+	return p;
+}

@@ -30,6 +30,10 @@ static inline void page_free(void *p, unsigned order)
 	ph_free_pages(&zone, (uintptr_t)p >> PH_PAGE_SHIFT, order);
 }
 
+/* Zeroed, physically contiguous memory for drivers (at most 4 MiB);
+ * NULL if there is none. */
+void *mem_alloc_contig(size_t bytes);
+
 /* Pages the allocator could hand out now (free lists + per-CPU lists). */
 static inline uint64_t mem_free_pages(void)
 {

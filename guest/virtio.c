@@ -123,20 +123,6 @@ static void balloon_irq(void *arg)
 			kick_cpu(c);
 }
 
-static void *alloc_contig(size_t bytes)
-{
-	unsigned order = 0;
-	while ((PH_PAGE_SIZE << order) < bytes)
-		order++;
-	if (order >= PH_MAX_ORDER)
-		return 0;
-	void *p = page_alloc(order);
-	if (p)
-		for (size_t i = 0; i < (PH_PAGE_SIZE << order) / 8; i++)
-			((uint64_t *)p)[i] = 0;
-	return p;
-}
-
 static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 {
 	static const struct balloon_drv_ops ops = {
@@ -146,11 +132,13 @@ static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 		.wait = b_wait,
 	};
 	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO };
-	/* the balloon's largest size: all of RAM, one le32 pfn per page */
-	bc.max_pages = (uint32_t)mem_total_pages;
-	bc.pfns = alloc_contig((size_t)bc.max_pages * 4);
+	/* the balloon's largest size: all of RAM, one le32 pfn per page, in
+	 * at most the largest block (4 MiB: a 4 GiB balloon) */
+	uint64_t most = (PH_PAGE_SIZE << (PH_MAX_ORDER - 1)) / 4;
+	bc.max_pages = (uint32_t)(mem_total_pages < most ? mem_total_pages : most);
+	bc.pfns = mem_alloc_contig((size_t)bc.max_pages * 4);
 	bc.mem_len = balloon_drv_mem_bytes(&bc);
-	bc.mem = alloc_contig(bc.mem_len);
+	bc.mem = mem_alloc_contig(bc.mem_len);
 	if (!bc.pfns || !bc.mem)
 		panic("pagehint: no memory for the balloon driver");
 
