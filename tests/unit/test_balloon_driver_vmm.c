@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The joint test: core/balloon_driver (the guest's side) against the real
+ * device model in vmm/ (virtio_mmio.c + balloon.c), both in this process.
+ * Guest RAM is the buffer of tests/unit/test_vmm_driver.h (guest-physical
+ * address = offset into it); the driver's register callbacks call
+ * virtio_mmio_read/write, so QueueNotify runs the device inline.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_vmm_driver.h"
+
+#include "balloon_driver.h"
+
+#define ARENA 0x0u              /* driver arena at gpa 0 (T_MEM_SIZE is 16 MiB) */
+#define ARENA_SIZE (1u << 20)
+#define POOL_BASE (8u << 20)    /* balloon pages from [8 MiB, 16 MiB) */
+#define POOL_PAGES 2048u
+#define PG 4096u
+
+static struct t_dev *d;
+static struct balloon_drv drv;
+static struct balloon_drv_config cfg;
+static uint32_t pfns[POOL_PAGES];
+static uint8_t taken[POOL_PAGES];
+static unsigned ntaken;
+
+static uint32_t j_r32(void *c, uint32_t off) { (void)c; return virtio_mmio_read(d->t, off, 4); }
+static void j_w32(void *c, uint32_t off, uint32_t v) { (void)c; virtio_mmio_write(d->t, off, 4, v); }
+static uint8_t j_r8(void *c, uint32_t off) { (void)c; return (uint8_t)virtio_mmio_read(d->t, off, 1); }
+static uint64_t j_v2p(void *c, const void *p) { (void)c; return (uint64_t)((const uint8_t *)p - d->mem); }
+static const struct vm_regs_ops jregs = { j_r32, j_w32, j_r8, j_v2p };
+
+static bool j_alloc(void *ctx, uint64_t *pa)
+{
+	(void)ctx;
+	for (unsigned i = 0; i < POOL_PAGES; i++)
+		if (!taken[i]) {
+			taken[i] = 1;
+			ntaken++;
+			*pa = POOL_BASE + (uint64_t)i * PG;
+			return true;
+		}
+	return false;
+}
+
+static void j_free(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	unsigned i = (unsigned)((pa - POOL_BASE) / PG);
+	assert_true(i < POOL_PAGES && taken[i]);
+	taken[i] = 0;
+	ntaken--;
+}
+
+static unsigned j_stats(void *ctx, struct ph_virtio_balloon_stat *st, unsigned max)
+{
+	(void)ctx;
+	(void)max;
+	st[0] = (struct ph_virtio_balloon_stat){ PH_VIRTIO_BALLOON_S_MEMFREE, 123456789 };
+	return 1;
+}
+
+static const struct balloon_drv_ops jops = {
+	.page_alloc = j_alloc, .page_free = j_free, .get_stats = j_stats,
+};
+
+static void start(const struct balloon_config *dev_cfg, enum bdrv_protocol proto)
+{
+	d = t_dev_new(dev_cfg);
+	memset(taken, 0, sizeof(taken));
+	ntaken = 0;
+	cfg = (struct balloon_drv_config){
+		.protocol = proto, .queue_size = 128, .pfns = pfns, .max_pages = POOL_PAGES,
+		.mem = d->mem + ARENA, .mem_len = ARENA_SIZE,
+		.status_every_ns = 1, .report_timeout_ns = 1000000000ull,
+	};
+	assert_int_equal(balloon_drv_init(&drv, &jregs, NULL, &jops, &cfg), 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	t_dev_free(d);
+	d = NULL;
+	return 0;
+}
+
+static void poll_until_idle(void)
+{
+	for (int i = 0; balloon_drv_poll(&drv); i++)
+		assert_true(i < 10000);
+}
+
+static void bringup_agrees_on_queues(void **state)
+{
+	(void)state;
+	start(NULL, BDRV_PROTO_VIRTIO);
+	assert_true(balloon_drv_has_reporting(&drv));
+	assert_int_equal(balloon_drv_queue_index(&drv, BDRV_Q_STATS), 2);
+	assert_int_equal(balloon_drv_queue_index(&drv, BDRV_Q_REPORT), 3);
+	assert_int_equal(balloon_queue_role(d->b, 2), BQ_STATS);
+	assert_int_equal(balloon_queue_role(d->b, 3), BQ_REPORT);
+	assert_true(virtio_mmio_status(d->t) & VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_true(drv.vm.features & 1ull << VIRTIO_RING_F_EVENT_IDX);
+}
+
+static void report_is_discarded(void **state)
+{
+	(void)state;
+	start(NULL, BDRV_PROTO_VIRTIO);
+	struct ph_range r[3] = { { 0x200000, 2u << 20 }, { 0x500000, PG }, { 0x600000, 8 * PG } };
+	struct ph_report_sink *s = balloon_drv_sink(&drv);
+	assert_int_equal(s->report(s, r, 3), 0);
+	assert_int_equal(d->ndiscards, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(d->discards[i].gpa, r[i].addr);
+		assert_int_equal(d->discards[i].len, r[i].len);
+	}
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(atomic_load(&c->report_requests), 1);
+	assert_int_equal(atomic_load(&c->report_ranges), 3);
+	assert_int_equal(atomic_load(&c->bad_inputs), 0);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(s->report(s, &r[1], 1), 0);
+	assert_int_equal(atomic_load(&c->report_requests), 51);
+}
+
+static void seed_v8_report_is_discarded(void **state)
+{
+	(void)state;
+	struct balloon_config dc = { .protocol = BALLOON_PROTO_SEED_V8 };
+	start(&dc, BDRV_PROTO_SEED_V8);
+	struct ph_range r[2] = { { 0x400000, 1024 * PG }, { 0x3000, PG } };
+	assert_int_equal(balloon_drv_report(&drv, r, 2), 0);
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(atomic_load(&c->report_ranges), 2);
+	assert_int_equal(atomic_load(&c->reported_bytes), (4u << 20) + PG);
+	assert_int_equal(atomic_load(&c->bad_inputs), 0);
+}
+
+static void no_reporting_device(void **state)
+{
+	(void)state;
+	struct balloon_config dc = { .no_reporting = true };
+	start(&dc, BDRV_PROTO_VIRTIO);
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&drv, &r, 1), -PH_EOPNOTSUPP);
+	assert_int_equal(balloon_drv_queue_index(&drv, BDRV_Q_STATS), 2);
+}
+
+static void balloon_follows_target(void **state)
+{
+	(void)state;
+	start(NULL, BDRV_PROTO_VIRTIO);
+	unsigned irqs = d->irqs;
+	balloon_set_target(d->b, 700);
+	assert_true(d->irqs > irqs); /* config interrupt */
+	assert_true(balloon_drv_interrupt(&drv) & PH_VIRTIO_MMIO_INT_CONFIG);
+	poll_until_idle();
+	assert_int_equal(balloon_drv_actual(&drv), 700);
+	assert_int_equal(balloon_actual(d->b), 700);
+	assert_int_equal(atomic_load(&balloon_counters(d->b)->balloon_pages), 700);
+	assert_int_equal(ntaken, 700);
+	balloon_set_target(d->b, 200);
+	balloon_drv_interrupt(&drv);
+	poll_until_idle();
+	assert_int_equal(balloon_actual(d->b), 200);
+	assert_int_equal(atomic_load(&balloon_counters(d->b)->balloon_pages), 200);
+	assert_int_equal(ntaken, 200);
+}
+
+static void stats_reach_the_host(void **state)
+{
+	(void)state;
+	start(NULL, BDRV_PROTO_VIRTIO);
+	balloon_request_stats(d->b);
+	balloon_drv_interrupt(&drv);
+	poll_until_idle();
+	uint64_t v = 0;
+	assert_true(balloon_stat(d->b, VIRTIO_BALLOON_S_MEMFREE, &v));
+	assert_int_equal(v, 123456789);
+}
+
+/* A range outside guest RAM: the device refuses it and asks for a reset;
+ * the driver resets, restarts and reports again. */
+static void bad_range_then_recovery(void **state)
+{
+	(void)state;
+	start(NULL, BDRV_PROTO_VIRTIO);
+	struct ph_range bad = { T_MEM_SIZE, PG };
+	int r = balloon_drv_report(&drv, &bad, 1);
+	assert_true(r == 0 || r == -PH_EIO);
+	assert_int_equal(d->ndiscards, 0);
+	balloon_drv_interrupt(&drv);
+	poll_until_idle();
+	struct ph_range good = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&drv, &good, 1), 0);
+	assert_int_equal(d->ndiscards, 1);
+	assert_true(drv.st.restarts >= 1);
+}
+
+#define T(f) cmocka_unit_test_teardown(f, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(bringup_agrees_on_queues),
+		T(report_is_discarded),
+		T(seed_v8_report_is_discarded),
+		T(no_reporting_device),
+		T(balloon_follows_target),
+		T(stats_reach_the_host),
+		T(bad_range_then_recovery),
+	};
+	return cmocka_run_group_tests_name("balloon_driver_vmm", tests, NULL, NULL);
+}
