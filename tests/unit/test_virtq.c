@@ -425,6 +425,80 @@ static void detach_returns_inflight_once(void **state)
 	assert_int_equal(virtq_inflight(&vq), 0);
 }
 
+/* A device that mixes honest completions with garbage (random ids, lengths
+ * and index jumps), many seeds: whatever it does, a token comes back at
+ * most once and only while in flight, descriptors are never lost or
+ * doubled, and after the queue breaks, detach returns exactly the rest. */
+static void hostile_random_device(void **state)
+{
+	(void)state;
+	enum { QN = 16, STEPS = 300, SEEDS = 3000, MAXTOK = STEPS + 1 };
+	static bool in_flight[MAXTOK];
+	ph_test_quiet_warnings = 1;
+	for (unsigned seed = 1; seed <= SEEDS; seed++) {
+		srand(seed);
+		assert_int_equal(setup(QN, seed & 1), 0);
+		memset(in_flight, 0, sizeof(in_flight));
+		unsigned next_tok = 0, inflight_n = 0;
+		int honest[QN], nh = 0; /* heads the device has popped */
+		for (unsigned step = 0; step < STEPS && !virtq_is_broken(&vq); step++) {
+			int act = rand() % 10;
+			if (act < 4) {
+				unsigned n = 1 + (unsigned)rand() % 4;
+				struct virtq_buf b[4];
+				for (unsigned k = 0; k < n; k++)
+					b[k] = (struct virtq_buf){ 4096 * k, 64, rand() & 1 };
+				if (virtq_add(&vq, b, n, (void *)(uintptr_t)(next_tok + 1)) == 0) {
+					in_flight[next_tok++] = true;
+					inflight_n++;
+				}
+				int h;
+				while ((h = dev_pop()) >= 0)
+					honest[nh++] = h;
+			} else if (act < 7 && nh) {
+				int k = rand() % nh;
+				dev_push((uint32_t)honest[k], (uint32_t)rand() % 128);
+				honest[k] = honest[--nh];
+			} else if (act == 7) {
+				/* garbage entry: any id, any length */
+				dev_push((uint32_t)rand() % (QN + 4), (uint32_t)rand());
+			} else if (act == 8) {
+				vq.used->idx = (uint16_t)(vq.used->idx + rand() % 40);
+			} else {
+				/* harvest everything the driver can */
+				void *t;
+				uint32_t len;
+				int r;
+				while ((r = virtq_get_used(&vq, &t, &len)) > 0) {
+					unsigned id = (unsigned)(uintptr_t)t - 1;
+					assert_true(id < next_tok);
+					assert_true(in_flight[id]); /* never twice */
+					in_flight[id] = false;
+					inflight_n--;
+					assert_true(len <= 4 * 64); /* clamped to the writable bytes */
+				}
+				assert_true(r == 0 || r == -PH_EIO);
+			}
+			unsigned used_desc = 0;
+			for (unsigned i = 0; i < QN; i++)
+				used_desc += slots[i].ndesc;
+			assert_int_equal(used_desc + virtq_num_free(&vq), QN);
+			assert_int_equal(virtq_inflight(&vq), inflight_n);
+		}
+		/* the device is "reset": everything still in flight comes back once */
+		void *t;
+		while ((t = virtq_detach(&vq)) != NULL) {
+			unsigned id = (unsigned)(uintptr_t)t - 1;
+			assert_true(id < next_tok && in_flight[id]);
+			in_flight[id] = false;
+			inflight_n--;
+		}
+		assert_int_equal(inflight_n, 0);
+		assert_int_equal(virtq_num_free(&vq), QN);
+	}
+	ph_test_quiet_warnings = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hostile_used_twice, reset_warnings, check_quiet),
 		cmocka_unit_test(hostile_len_clamped),
 		cmocka_unit_test(detach_returns_inflight_once),
+		cmocka_unit_test(hostile_random_device),
 	};
 	return cmocka_run_group_tests_name("virtq", tests, NULL, NULL);
 }
