@@ -11,7 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum engine { ENGINE_OFF };
+#include "../core/engine.h"
+
 enum workload { WL_MEMHOG, WL_CHURN, WL_FRAGMENT, WL_VERIFY, WL_NONE };
 enum test_mode { TEST_NONE, TEST_FAULT, TEST_CLOCK, TEST_IDLE, TEST_CORRUPT, TEST_REPORT, TEST_WORK };
 
@@ -23,7 +24,7 @@ struct virtio_mmio_arg {
 };
 
 struct config {
-	enum engine engine;
+	struct ph_engine_params engine;	/* engine= and report.*= (core/engine.h) */
 	enum workload workload;
 	enum test_mode test;
 	uint64_t seed;

@@ -12,6 +12,7 @@
 #include "irq.h"
 #include "mem.h"
 #include "mptable.h"
+#include "reporting.h"
 #include "sched.h"
 #include "smp.h"
 #include "virtio.h"
@@ -157,12 +158,14 @@ __attribute__((noreturn)) void kmain(void)
 	smp_boot();
 	kprintf("@boot cpus=%u mem_mib=%lu free_mib=%lu boot_ms=%lu\n", nr_cpus,
 		mem_total_pages >> 8, mem_free_pages() >> 8, ph_now_ns() / 1000000);
-	/* 6. Devices from virtio_mmio.device= */
+	/* 6. Devices from virtio_mmio.device=, then the reporting engine. */
 	virtio_init();
+	reporting_init();
 	/* 7. The test or the workload; then the verdict. */
 	if (cfg.test != TEST_NONE && cfg.test != TEST_CORRUPT)
 		run_test();
 	else
 		workload_run();
+	reporting_summary();
 	ph_exit(EXIT_OK);
 }
