@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 12
+plan 16
 
 # upstream waits 2 s (PAGE_REPORTING_DELAY) before its first pass
 for e in upstream max-order; do
@@ -21,6 +21,15 @@ run_guest 2 256 "engine=seed-v8 workload=churn churn.ms=300 quiet" "${BALLOON[@]
 expect_status "seed-v8: churn verified" $EXIT_OK
 expect_line "seed-v8: active" "^@engine name=seed-v8 active=1 "
 diag "$(grep '^@engine name=[a-z0-9-]* requests' <<<"$OUT")"
+
+# Reporting while allocating: the verify workload checks every byte of
+# random-sized blocks while the engine isolates and reports free ones.
+for e in "seed-v8" "max-order report.delay_ms=20"; do
+	run_guest 2 256 "engine=$e workload=verify verify.ms=1000 verify.mib=128 quiet" "${BALLOON[@]}"
+	expect_status "${e%% *} + verify: every byte checked" $EXIT_OK
+	expect_line "${e%% *} + verify: reports acknowledged, no errors" "^@engine name=${e%% *} requests=[0-9]+ ranges=[0-9]+ mib=[0-9]+ errors=0 "
+	diag "$(grep -E '^@(done|engine name=[a-z0-9-]* requests)' <<<"$OUT")"
+done
 
 run_guest 1 128 "engine=upstream workload=none quiet"
 expect_status "an engine without a device: still runs" $EXIT_OK
