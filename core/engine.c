@@ -165,7 +165,7 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 			return "report.* parameters need an engine (engine=)";
 		break;
 	case PH_ENGINE_UPSTREAM:
-		if (r.entries != D)
+		if (r.entries != D && r.entries != 0)
 			return "report.entries is a seed-v8 parameter";
 		if (r.order == D)
 			r.order = UPSTREAM_ORDER;
@@ -173,9 +173,10 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 			r.capacity = UPSTREAM_CAPACITY;
 		if (r.delay_ms == D)
 			r.delay_ms = UPSTREAM_DELAY_MS;
+		r.entries = 0;		/* not used */
 		break;
 	case PH_ENGINE_MAX_ORDER:
-		if (r.entries != D)
+		if (r.entries != D && r.entries != 0)
 			return "report.entries is a seed-v8 parameter";
 		if (r.order == D)
 			r.order = PH_MAX_ORDER - 1;
@@ -183,11 +184,12 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 			r.capacity = sink_capacity ? sink_capacity : UPSTREAM_CAPACITY;
 		if (r.delay_ms == D)
 			r.delay_ms = MAX_ORDER_DELAY_MS;
+		r.entries = 0;		/* not used */
 		break;
 	case PH_ENGINE_SEED_V8:
-		if (r.order != D)
+		if (r.order != D && r.order != 0)
 			return "report.order: seed-v8 reports every order";
-		if (r.delay_ms != D)
+		if (r.delay_ms != D && r.delay_ms != 0)
 			return "report.delay_ms: seed-v8 wakes its worker at once";
 		if (r.entries == D)
 			r.entries = SEED_ENTRIES;
@@ -195,6 +197,8 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 			r.capacity = sink_capacity ? sink_capacity : r.entries;
 		if (r.capacity > r.entries)
 			r.capacity = r.entries;
+		r.order = 0;		/* every order, down to 4 KiB */
+		r.delay_ms = 0;		/* the worker is woken at once */
 		break;
 	default:
 		return "unknown engine";

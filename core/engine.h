@@ -64,7 +64,9 @@ enum ph_engine_kind {
  *                sink's capacity (the device's queue); never above it
  * report.delay_ms= upstream: PAGE_REPORTING_DELAY 2000; max-order: 100
  * report.entries= seed-v8: MAX_FGPT_ENTRIES 1000 (both per-CPU arrays)
- * A parameter an engine has no use for is an error (resolve says which).
+ * A parameter an engine has no use for is an error (resolve says which);
+ * once resolved, those read 0 (seed-v8: order 0 = every order, delay 0 =
+ * its worker is woken at once; upstream, max-order: entries 0).
  */
 struct ph_engine_params {
 	enum ph_engine_kind kind;

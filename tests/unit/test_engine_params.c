@@ -77,6 +77,7 @@ static void defaults_are_the_origins(void **state)
 	assert_int_equal(p.order, 9);
 	assert_int_equal(p.capacity, 32);
 	assert_int_equal(p.delay_ms, 2000);
+	assert_int_equal(p.entries, 0);
 
 	ph_engine_params_init(&p);
 	p.kind = PH_ENGINE_MAX_ORDER;
@@ -89,6 +90,10 @@ static void defaults_are_the_origins(void **state)
 	assert_null(ph_engine_params_resolve(&p, 1000));	/* seed protocol */
 	assert_int_equal(p.entries, 1000);
 	assert_int_equal(p.capacity, 1000);
+	assert_int_equal(p.order, 0);
+	assert_int_equal(p.delay_ms, 0);
+	assert_null(ph_engine_params_resolve(&p, 1000));	/* idempotent */
+	assert_int_equal(p.entries, 1000);
 	ph_engine_params_init(&p);
 	p.kind = PH_ENGINE_SEED_V8;
 	assert_null(ph_engine_params_resolve(&p, 128));	/* standard protocol */
