@@ -51,7 +51,8 @@ struct vmdrv {
  * (no device, legacy version 1, or unknown version). */
 int vmdrv_probe(struct vmdrv *d, const struct vm_regs_ops *ops, void *ctx);
 
-/* Write 0 to Status and wait until it reads back 0. 0 or -PH_ETIMEDOUT.
+/* Write 0 to Status and wait (up to 100 ms) until it reads back 0.
+ * 0 or -PH_ETIMEDOUT.
  * After it returns 0 the device no longer touches any ring or buffer. */
 int vmdrv_reset(struct vmdrv *d);
 

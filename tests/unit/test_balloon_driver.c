@@ -625,6 +625,27 @@ static void failure_while_allocating_returns_pages(void **state)
 	assert_int_equal(b.st.restarts, 1);
 }
 
+/* If the reset never completes the device may still use what it holds:
+ * nothing in flight is handed back, the driver stays dead. */
+static void reset_that_hangs_keeps_pages(void **state)
+{
+	(void)state;
+	fd.deferred = true;
+	assert_int_equal(start(), 0);
+	fake_set_target(100);
+	balloon_drv_interrupt(&b);
+	assert_true(balloon_drv_poll(&b)); /* batch of 100 with the device */
+	fd.reset_stuck = true;
+	fake_needs_reset();
+	balloon_drv_interrupt(&b);
+	assert_true(b.dead);
+	assert_true(atomic_load(&ph_test_warnings) >= 1);
+	assert_int_equal(taken_pages(), 100); /* not returned to the allocator */
+	assert_false(balloon_drv_poll(&b));
+	struct ph_range r = { 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), -PH_EIO);
+}
+
 /* Restarts are bounded: a device that keeps refusing ends up dead, and
  * report() keeps failing cleanly. */
 static void restarts_are_bounded(void **state)
@@ -767,6 +788,7 @@ int main(void)
 		T(hostile_used_ring_on_report_queue),
 		T(failure_mid_inflate_returns_pages),
 		T(failure_while_allocating_returns_pages),
+		T(reset_that_hangs_keeps_pages),
 		T(restarts_are_bounded),
 		T(concurrent_reports),
 	};
