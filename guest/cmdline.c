@@ -2,6 +2,7 @@
 #include "cmdline.h"
 #include "console.h"
 #include "exit.h"
+#include "layout.h"
 #include "lib.h"
 
 struct config cfg;
@@ -91,7 +92,8 @@ static bool parse_virtio(const char *v, size_t n, struct virtio_mmio_arg *a)
 	    (end < n && !parse_u64(v + end + 1, n - end - 1, false, &id)))
 		return false;
 	a->irq = (unsigned)irq;
-	return a->size && irq < 24 && a->base % 4096 + a->size <= 4096 * 16;
+	/* the window must lie in the identity map of the first 4 GiB */
+	return a->size && a->size <= 0x10000 && a->base < (1ull << 32) - a->size && irq < NR_IRQ;
 }
 
 static void parse_word(const char *w, size_t n)
@@ -132,7 +134,7 @@ static void parse_word(const char *w, size_t n)
 			if (cfg.nr_virtio == MAX_VIRTIO_MMIO)
 				bad(w, n, "too many virtio_mmio devices");
 			if (!parse_virtio(v, vn, &cfg.virtio[cfg.nr_virtio]))
-				bad(w, n, "expected <size>@<addr>:<irq>");
+				bad(w, n, "expected <size>@<addr>:<irq>, below 4 GiB, irq < 24");
 			cfg.nr_virtio++;
 		}
 		return;

@@ -212,9 +212,10 @@ static void each_cpu_work(struct work *w)
 {
 	unsigned cpu = ph_cpu_id();
 	struct each_cpu *e = (struct each_cpu *)((char *)(w - cpu) - __builtin_offsetof(struct each_cpu, w));
+	unsigned waiter = e->waiter;	/* e may be gone once left hits 0 */
 	e->fn(cpu, e->arg);
 	if (atomic_fetch_sub(&e->left, 1) == 1)
-		kick_cpu(e->waiter);
+		kick_cpu(waiter);
 }
 
 static bool each_cpu_done(void *arg)
