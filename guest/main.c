@@ -71,6 +71,12 @@ static void test_work(void)
 	kprintf("@work %s\n", bad ? "bad" : "ok");
 }
 
+/* A read from an address no page table maps: #PF. */
+static void touch_unmapped(void)
+{
+	(void)*(volatile int *)0x8000000000ull;
+}
+
 /* Run fn in a work item on cpu and wait for it. */
 static struct work test_item;
 static void (*test_fn)(void);
@@ -102,8 +108,10 @@ static void run_test(void)
 {
 	switch (cfg.test) {
 	case TEST_FAULT:
-		/* a read from an address no page table maps */
-		(void)*(volatile int *)0x8000000000ull;
+		touch_unmapped();
+		break;
+	case TEST_FAULT_AP:
+		test_on_cpu(nr_cpus - 1, touch_unmapped);
 		break;
 	case TEST_CLOCK: {
 		/* the host times the gap between these two lines */

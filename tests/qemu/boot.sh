@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 7
+plan 9
 
 run_guest 1 128 'workload=none'
 expect_status "boots on 1 vCPU and exits cleanly" $EXIT_OK
@@ -23,5 +23,9 @@ run_guest 1 128 'workload=none test=fault'
 expect_status "guest fault: fault status" $EXIT_FAULT
 expect_line "guest fault: vector and error code" '^@fault vector=14 \(#PF\) error=0x[0-9a-f]+ cpu=0$'
 expect_line "guest fault: registers" '^  r13=[0-9a-f]{16} r14=[0-9a-f]{16} r15=[0-9a-f]{16} cr2=0000008000000000$'
+
+run_guest 2 128 'workload=none test=fault-ap quiet'
+expect_status "fault on an application processor: fault status" $EXIT_FAULT
+expect_line "fault on an application processor: dump names CPU 1" '^@fault vector=14 \(#PF\) error=0x[0-9a-f]+ cpu=1$'
 
 done_testing
