@@ -6,9 +6,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 9
+plan 11
 
-for n in 1 2; do
+for n in 1 2 4; do
 	run_guest $n 128 "test=idle test.ms=300"
 	expect_status "$n vCPU: boots and exits cleanly" $EXIT_OK
 	expect_line "$n vCPU: counts $n CPUs" "^@boot cpus=$n "
