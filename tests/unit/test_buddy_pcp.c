@@ -241,8 +241,13 @@ static void stress_report_pass(void)
 
 	ph_zone_lock(S.z);
 	for (unsigned o = PH_MAX_ORDER; o-- > 5 && n < 8;) {
+		unsigned steps = 0;	/* a broken list must fail the test, not hang it */
 		for (uint64_t pfn = __ph_free_list_first(S.z, o), next; pfn != PH_NO_PFN && n < 8;
 		     pfn = next) {
+			if (++steps > S_PAGES) {
+				s_err("free list loops", pfn);
+				break;
+			}
 			next = __ph_free_list_next(S.z, o, pfn);
 			if (__ph_page_reported(S.z, pfn))
 				continue;
