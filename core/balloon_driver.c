@@ -5,9 +5,11 @@
  * State machine, in one place:
  *
  *   init ──bring_up()──▶ LIVE ──device_failed()──▶ BROKEN ──poll: bring_up()──▶ LIVE
- *                          │                          │
- *                          │                          └─ reset hung or restarts
- *                          │                             exhausted ──▶ DEAD (stays)
+ *                          │                          │     (backing off: 0, 1, 2, 4 ms
+ *                          │                          │      ... 1 s between tries)
+ *                          │                          └─ reset hung, or max_restarts
+ *                          │                             tries without a success in
+ *                          │                             between ──▶ DEAD (stays)
  *   LIVE: poll() moves the balloon one batch at a time (op = INFLATE or
  *   DEFLATE, one chain in flight, committed to `actual` when used), keeps
  *   one stats buffer with the device, and completes report requests;
@@ -34,6 +36,7 @@
 #define DEFAULT_HALT_NS     200000ull
 #define DEFAULT_STATUS_NS   1000000ull
 #define DEFAULT_RESTARTS    8u
+#define DEFAULT_TIMEOUT_NS  5000000000ull /* a request is 1 ms of host work */
 #define PAGE_SHIFT          PH_VIRTIO_BALLOON_PFN_SHIFT
 #define PAGE_SIZE           (1ull << PAGE_SHIFT)
 
@@ -414,6 +417,7 @@ static void harvest_report(struct balloon_drv *b)
 		req->status = 0;
 		req->done = true;
 		b->seed_busy = false;
+		b->fail_streak = 0; /* the device works */
 	}
 	if (r < 0) {
 		device_failed(b, -PH_EIO);
@@ -438,7 +442,8 @@ static void wait_step(struct balloon_drv *b, struct waiter *w, const struct bdrv
 	uint64_t halt_after = b->cfg.halt_after_ns ? b->cfg.halt_after_ns : DEFAULT_HALT_NS;
 	uint64_t status_every = b->cfg.status_every_ns ? b->cfg.status_every_ns : DEFAULT_STATUS_NS;
 
-	if (b->cfg.report_timeout_ns && now - w->start >= b->cfg.report_timeout_ns) {
+	uint64_t timeout = b->cfg.report_timeout_ns ? b->cfg.report_timeout_ns : DEFAULT_TIMEOUT_NS;
+	if (now - w->start >= timeout) {
 		ph_spin_lock(&b->lock);
 		if (req && !req->done)
 			device_failed(b, -PH_ETIMEDOUT);
@@ -591,6 +596,7 @@ static unsigned harvest_balloon(struct balloon_drv *b)
 				}
 				b->op = BDRV_OP_IDLE;
 				b->batch = 0;
+				b->fail_streak = 0;
 				tell_actual(b);
 			}
 		}
@@ -689,10 +695,14 @@ bool balloon_drv_poll(struct balloon_drv *b)
 	ph_spin_lock(&b->lock);
 	if (b->broken && !b->dead) {
 		unsigned max = b->cfg.max_restarts ? b->cfg.max_restarts : DEFAULT_RESTARTS;
-		if (b->restarts >= max) {
+		uint64_t now = ph_now_ns();
+		if (b->fail_streak >= max) {
 			b->dead = true;
-		} else {
-			b->restarts++;
+		} else if (now >= b->retry_at) {
+			/* back off: 0, 1, 2, 4 ... ms, at most 1 s, between tries */
+			unsigned k = b->fail_streak < 11 ? b->fail_streak : 10;
+			b->retry_at = now + (k ? 1000000ull << (k - 1) : 0);
+			b->fail_streak++;
 			b->st.restarts++;
 			if (bring_up(b))
 				b->broken = true;

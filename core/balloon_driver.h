@@ -78,8 +78,9 @@ struct balloon_drv_config {
 	uint64_t halt_after_ns;  /* poll this long before may_halt (0: 200 us) */
 	uint64_t status_every_ns;/* re-check Status while waiting (0: 1 ms) */
 	uint64_t report_timeout_ns; /* then reset the device and fail the
-				    report (0: wait forever) */
-	unsigned max_restarts;   /* device re-inits after failures (0: 8) */
+				    report (0: 5 s; UINT64_MAX: never) */
+	unsigned max_restarts;   /* re-inits in a row without a success in
+				    between before giving up (0: 8) */
 	uint32_t *pfns;          /* storage for the balloon's page numbers */
 	uint32_t max_pages;      /* entries in pfns: the balloon's largest size */
 	void *mem;               /* the arena */
@@ -135,7 +136,8 @@ struct balloon_drv {
 	bool config_pending;      /* config interrupt not yet processed */
 	bool broken;              /* device failed; queues dead */
 	bool dead;                /* reset failed or restarts exhausted */
-	unsigned restarts;
+	unsigned fail_streak;     /* restarts since the device last worked */
+	uint64_t retry_at;        /* ph_now_ns() before which no restart */
 	struct balloon_drv_stats st;
 };
 
