@@ -39,4 +39,4 @@ $(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
 
-#ALL_TARGETS += $(BUILD)/bench/discard_bench
+ALL_TARGETS += $(BUILD)/bench/discard_bench
