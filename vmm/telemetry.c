@@ -53,6 +53,8 @@ static void live_line(struct telemetry *t, const struct sample *s)
 	       s->t_ns / 1e9, s->resident / MiB, s->discarded / MiB,
 	       (unsigned long long)s->requests, (unsigned long long)s->ranges,
 	       (unsigned long long)s->exits, (unsigned long long)s->notifies);
+	if (s->guest_free)
+		printf(" | guest free %.0f MiB", s->guest_free / MiB);
 	fflush(stdout);
 	t->live_shown = true;
 	pthread_mutex_unlock(&t->out_lock);
