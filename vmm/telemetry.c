@@ -32,16 +32,17 @@ void telemetry_init(struct telemetry *t)
 void telemetry_csv_header(FILE *f)
 {
 	fputs("t_ms,resident_mib,discarded_mib,reported_mib,report_requests,report_ranges,"
-	      "exits,exits_io,exits_mmio,notifications,interrupts,balloon_mib,guest_free_mib\n", f);
+	      "exits,exits_io,exits_mmio,exits_other,notifications,interrupts,balloon_mib,guest_free_mib\n", f);
 }
 
 void telemetry_csv_row(FILE *f, const struct sample *s)
 {
-	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f\n",
+	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f\n",
 		s->t_ns / 1e6, s->resident / MiB, s->discarded / MiB, s->reported / MiB,
 		(unsigned long long)s->requests, (unsigned long long)s->ranges,
 		(unsigned long long)s->exits, (unsigned long long)s->exits_io,
-		(unsigned long long)s->exits_mmio, (unsigned long long)s->notifies,
+		(unsigned long long)s->exits_mmio,
+		(unsigned long long)(s->exits - s->exits_io - s->exits_mmio), (unsigned long long)s->notifies,
 		(unsigned long long)s->irqs, s->balloon_pages * 4096.0 / MiB, s->guest_free / MiB);
 }
 

@@ -609,6 +609,83 @@ static void stats_kept_and_buffer_returned_on_request(void **state)
 	assert_int_equal(d->irqs, irqs + 1);
 }
 
+/* ---- garbage in: never a crash, never a discard outside RAM --------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+	/* xorshift64*: deterministic, so a failure reproduces. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static uint64_t rnd_addr(void)
+{
+	switch (rnd() % 6) {
+	case 0: return rnd();				/* anywhere */
+	case 1: return T_MEM_SIZE - (rnd() % 3) * 4096;	/* at the end */
+	case 2: return 0x300000;			/* an indirect table */
+	default: return (rnd() % (T_MEM_SIZE / 4096)) * 4096;	/* aligned, inside */
+	}
+}
+
+static uint32_t rnd_len(void)
+{
+	switch (rnd() % 5) {
+	case 0: return (uint32_t)rnd();
+	case 1: return (uint32_t)(rnd() % 64) * 16;
+	default: return (uint32_t)(1 + rnd() % 512) * 4096;
+	}
+}
+
+static void random_rings_never_crash(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 120; round++) {
+		struct balloon_config cfg = { .protocol = round % 3 == 0 ? BALLOON_PROTO_SEED_V8
+									: BALLOON_PROTO_VIRTIO };
+		struct t_dev *d = t_dev_new(&cfg);
+		uint64_t f = T_FEAT_DEFAULT;
+		if (rnd() & 1)
+			f |= T_F(VIRTIO_RING_F_INDIRECT_DESC);
+		if (rnd() & 1)
+			f |= T_F(VIRTIO_RING_F_EVENT_IDX);
+		t_bringup(d, f, 16);
+		/* Random descriptor tables, indirect table, hint/PFN buffers. */
+		for (unsigned q = 0; q < 4; q++)
+			for (unsigned i = 0; i < 16; i++) {
+				struct vring_desc *ds = t_desc(d, q, i);
+				ds->addr = htole64(rnd_addr());
+				ds->len = htole32(rnd_len());
+				ds->flags = htole16((uint16_t)(rnd() % 8));
+				ds->next = htole16((uint16_t)(rnd() % 20));
+			}
+		uint8_t *tbl = t_ptr(d, 0x300000);
+		for (unsigned i = 0; i < 1024; i++)
+			((uint64_t *)tbl)[i] = rnd() % 4 ? rnd() : rnd() % T_MEM_SIZE;
+		for (unsigned q = 0; q < 4; q++) {
+			unsigned n = (unsigned)(rnd() % 20);
+			for (unsigned k = 0; k < n; k++)
+				t_publish(d, q, (uint16_t)(rnd() % 18));
+			if (rnd() % 8 == 0) {
+				struct vring_avail *av = t_ptr(d, d->q[q].avail);
+				av->idx = htole16((uint16_t)rnd());
+			}
+			t_kick(d, q);
+		}
+		balloon_request_stats(d->b);
+		for (unsigned i = 0; i < d->ndiscards && i < T_MAX_DISCARDS; i++) {
+			assert_true(d->discards[i].len > 0);
+			assert_int_equal((d->discards[i].gpa | d->discards[i].len) & 4095, 0);
+			assert_true(d->discards[i].gpa + d->discards[i].len <= T_MEM_SIZE);
+			assert_true(d->discards[i].gpa + d->discards[i].len > d->discards[i].gpa);
+		}
+		t_dev_free(d);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TI(fn) cmocka_unit_test_setup_teardown(fn, setup_indirect, teardown)
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_seed, teardown)
@@ -657,6 +734,7 @@ int main(void)
 		T(inflate_bad_pfn),
 		T(target_reaches_config),
 		T(stats_kept_and_buffer_returned_on_request),
+		cmocka_unit_test(random_rings_never_crash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
