@@ -42,7 +42,10 @@ void telemetry_csv_row(FILE *f, const struct sample *s)
 		(unsigned long long)s->requests, (unsigned long long)s->ranges,
 		(unsigned long long)s->exits, (unsigned long long)s->exits_io,
 		(unsigned long long)s->exits_mmio,
-		(unsigned long long)(s->exits - s->exits_io - s->exits_mmio), (unsigned long long)s->notifies,
+		/* counters are read one by one while vCPUs run: clamp */
+		(unsigned long long)(s->exits > s->exits_io + s->exits_mmio ?
+				     s->exits - s->exits_io - s->exits_mmio : 0),
+		(unsigned long long)s->notifies,
 		(unsigned long long)s->irqs, s->balloon_pages * 4096.0 / MiB, s->guest_free / MiB);
 }
 
