@@ -11,7 +11,7 @@ PH=$PH_BUILD/pagehint
 ELF=$PH_BUILD/pagehint-guest.elf
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
 [ -f "$ELF" ] || skip_all "$ELF not built (run make)"
-plan 7
+plan 13
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -45,5 +45,28 @@ run hang --cpus 2 --mem 128M --timeout 2 -- test=idle test.ms=600000
 if [ $RC -eq 124 ]; then ok "a hanging guest is stopped by --timeout with status 124"; else
 	not_ok "a hanging guest is stopped by --timeout with status 124 (status $RC)"; diag "$ERR"; fi
 check "timeout message names --timeout" grep -q -- '--timeout' <<<"$ERR"
+
+# Free page reporting end to end: the guest's driver finds our device,
+# negotiates REPORTING and STATS_VQ (reporting is queue 3), reports 8 x
+# 4 MiB, and the host discards them.
+run report --cpus 2 --mem 256M --timeout 60 --summary-json "$tmp/report.json" -- test=report quiet
+if [ $RC -eq 0 ]; then ok "report request: clean exit"; else
+	not_ok "report request: clean exit (status $RC)"; diag "$OUT"; diag "$ERR"; fi
+check "REPORTING and STATS_VQ negotiated, reporting queue 3" grep -Eq \
+	'@balloon features=0x[0-9a-f]+ reporting=1 stats=1 capacity=[1-9][0-9]* report_queue=3$' <<<"$OUT"
+check "8 x 4 MiB reported, acknowledged" grep -Eq '@report cpu=1 ranges=8 mib=32 rc=0 ' <<<"$OUT"
+discarded=$(grep -o '"discarded_mib": [0-9.]*' "$tmp/report.json" | awk '{print $2}')
+if awk -v d="${discarded:-0}" 'BEGIN { exit !(d >= 32) }'; then
+	ok "the host discarded the 32 MiB ($discarded MiB)"
+else
+	not_ok "the host discarded the 32 MiB (${discarded:-none})"; diag "$(cat "$tmp/report.json")"
+fi
+
+# Inflate: the host asks for a 56 MiB balloon; the guest gives 14336 pages.
+run inflate --cpus 2 --mem 256M --balloon-target 56M --timeout 60 -- test=idle test.ms=3000 quiet
+if [ $RC -eq 0 ]; then ok "inflate: clean exit"; else
+	not_ok "inflate: clean exit (status $RC)"; diag "$ERR"; fi
+check "inflate: the guest reached the target" \
+	grep -Eq '@balloon target=14336 actual=14336 inflated=14336 ' <<<"$OUT"
 
 done_testing
