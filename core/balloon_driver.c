@@ -246,6 +246,8 @@ static int bring_up(struct balloon_drv *b)
 			1ull << PH_VIRTIO_BALLOON_F_STATS_VQ;
 	if (!b->cfg.no_reporting)
 		want |= 1ull << PH_VIRTIO_BALLOON_F_REPORTING;
+	if (b->cfg.deflate_on_oom)
+		want |= 1ull << PH_VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
 
 	for (unsigned role = 0; role < BDRV_NQ; role++)
 		b->qidx[role] = -1;
@@ -748,4 +750,53 @@ bool balloon_drv_poll(struct balloon_drv *b)
 	}
 	ph_spin_unlock(&b->lock);
 	return more;
+}
+
+unsigned balloon_drv_oom_deflate(struct balloon_drv *b, unsigned max)
+{
+	ph_spin_lock(&b->lock);
+	if (b->broken || !vmdrv_has(&b->vm, PH_VIRTIO_BALLOON_F_DEFLATE_ON_OOM) ||
+	    b->op != BDRV_OP_IDLE || b->actual == 0 || max == 0) {
+		ph_spin_unlock(&b->lock);
+		return 0;
+	}
+	unsigned n = max < BDRV_PFNS_PER_BATCH ? max : BDRV_PFNS_PER_BATCH;
+	if (n > b->actual)
+		n = b->actual;
+	uint32_t before = b->actual;
+	for (unsigned i = 0; i < n; i++)
+		b->pfnbuf[i] = ph_le32(b->cfg.pfns[b->actual - n + i]);
+	unsigned kick = add_batch(b, BDRV_Q_DEFLATE, n);
+	b->alloc_failed = true; /* no re-inflating until the host speaks again */
+	unsigned epoch = b->epoch, qi = (unsigned)b->qidx[BDRV_Q_DEFLATE];
+	if (kick)
+		b->st.kicks++;
+	ph_spin_unlock(&b->lock);
+	if (kick)
+		vmdrv_notify(&b->vm, qi);
+
+	/* MUST_TELL_HOST: the pages are ours only once the device used the
+	 * deflate (or was reset). */
+	for (;;) {
+		ph_spin_lock(&b->lock);
+		unsigned k = 0;
+		if (!b->broken && b->epoch == epoch)
+			k = harvest_balloon(b);
+		bool done = b->broken || b->epoch != epoch || b->op != BDRV_OP_DEFLATE;
+		uint32_t after = b->actual;
+		int sq = b->qidx[BDRV_Q_STATS];
+		if (k)
+			b->st.kicks++;
+		ph_spin_unlock(&b->lock);
+		if (k && sq >= 0)
+			vmdrv_notify(&b->vm, (unsigned)sq);
+		if (done) {
+			flush_frees(b);
+			return before > after ? before - after : 0;
+		}
+		if (b->ops.wait)
+			b->ops.wait(b->ops.ctx, false);
+		else
+			ph_cpu_relax();
+	}
 }

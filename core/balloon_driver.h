@@ -6,7 +6,8 @@
  * ph_report_sink for the reporting engines.
  *
  * Features: VERSION_1, RING_EVENT_IDX, BALLOON_F_MUST_TELL_HOST (we always
- * tell), BALLOON_F_STATS_VQ whenever offered (as Linux does, so the queue
+ * tell), BALLOON_F_DEFLATE_ON_OOM if the guest asks for it (it needs an
+ * OOM path calling balloon_drv_oom_deflate()), BALLOON_F_STATS_VQ whenever offered (as Linux does, so the queue
  * numbering agrees with QEMU, which always creates the stats queue), and
  * BALLOON_F_REPORTING unless the config says no. Queues are numbered as
  * Linux numbers them: inflate 0, deflate 1, stats next if negotiated,
@@ -71,6 +72,8 @@ struct balloon_drv_ops {
 struct balloon_drv_config {
 	enum bdrv_protocol protocol;
 	bool no_reporting;       /* don't negotiate REPORTING (engine=off) */
+	bool deflate_on_oom;     /* negotiate DEFLATE_ON_OOM: the guest calls
+				    balloon_drv_oom_deflate() when out of memory */
 	unsigned queue_size;     /* ring entries wanted per queue (0: 128);
 				    min with QueueNumMax, power of two */
 	unsigned report_cap;     /* most ranges per report(); virtio: 0 means
@@ -173,6 +176,17 @@ int balloon_drv_report(struct balloon_drv *b, const struct ph_range *ranges, uns
 
 uint32_t balloon_drv_interrupt(struct balloon_drv *b);
 bool balloon_drv_poll(struct balloon_drv *b);
+
+/*
+ * Out of memory: give up to max (<= 256) balloon pages back to the
+ * allocator now, telling the device first (deflateq, waits for it through
+ * wait()). Only with DEFLATE_ON_OOM negotiated (cfg.deflate_on_oom and
+ * offered); inflating then pauses until the next config change, so the
+ * balloon does not take the pages straight back. Returns the pages freed
+ * (0: not negotiated, balloon empty, device broken, or a batch already in
+ * flight: call again). Not with allocator locks held.
+ */
+unsigned balloon_drv_oom_deflate(struct balloon_drv *b, unsigned max);
 
 /* Negotiated? */
 static inline bool balloon_drv_has_reporting(const struct balloon_drv *b)

@@ -503,6 +503,50 @@ static void stats_refreshed_when_device_asks(void **state)
 	assert_int_equal(fd.stats_head >= 0, 1); /* the device holds it again */
 }
 
+static void run_device(unsigned n)
+{
+	(void)n;
+	fake_run();
+}
+
+/* Out of memory: balloon pages come back at once (the device told first),
+ * and the balloon does not re-inflate until the host sets a target again. */
+static void oom_deflate(void **state)
+{
+	(void)state;
+	cfg.deflate_on_oom = true;
+	assert_int_equal(start(), 0);
+	assert_true(fd.drv_features & 1ull << PH_VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	fake_set_target(300);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	check_balloon_matches(300);
+	fd.deferred = true; /* the device answers only while we wait */
+	on_wait = run_device;
+	assert_int_equal(balloon_drv_oom_deflate(&b, 100), 100);
+	assert_true(waits >= 1);
+	check_balloon_matches(200);
+	poll_until_idle();
+	check_balloon_matches(200); /* no ping-pong */
+	fd.deferred = false;
+	fake_set_target(300);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	check_balloon_matches(300);
+}
+
+static void oom_deflate_needs_the_feature(void **state)
+{
+	(void)state;
+	assert_int_equal(start(), 0); /* offered, but the guest did not ask */
+	assert_false(fd.drv_features & 1ull << PH_VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	fake_set_target(10);
+	balloon_drv_interrupt(&b);
+	poll_until_idle();
+	assert_int_equal(balloon_drv_oom_deflate(&b, 100), 0);
+	check_balloon_matches(10);
+}
+
 /* ---- failures ---- */
 
 static void needs_reset_on_second_wait(unsigned n)
@@ -808,6 +852,8 @@ int main(void)
 		T(inflate_stops_when_memory_is_short),
 		T(config_change_is_deferred_to_poll),
 		T(stats_refreshed_when_device_asks),
+		T(oom_deflate),
+		T(oom_deflate_needs_the_feature),
 		T(needs_reset_fails_report_then_restarts),
 		T(report_times_out),
 		T(hostile_used_ring_on_report_queue),
