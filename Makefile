@@ -44,3 +44,7 @@ compile_commands.json:
 	$(MAKE) clean && bear -- $(MAKE) all
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The main job: see scripts/demo.sh.
+demo: all
+	scripts/demo.sh

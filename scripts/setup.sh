@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install what pagehint's build, tests, demo and bench need on Debian 12.
+# Run as root (or through sudo); does nothing it doesn't have to.
+set -euo pipefail
+pkgs=(build-essential clang libclang-rt-14-dev linux-libc-dev libcmocka-dev
+      perl python3 bc qemu-system-x86 gnuplot-nox spin valgrind)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "setup: need root to install: ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
