@@ -3,9 +3,10 @@
 #                         the sanitized core/ and vmm/ objects
 #   tests/kvm/*.sh        the VMM and guest under KVM (skip without /dev/kvm)
 #   tests/qemu/*.sh       the guest under QEMU (skip without qemu-system-x86_64)
+#   tests/model/*.sh      model checks of protocols (skip without spin)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh))
+SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/model/*.sh))
 TEST_LIB := $(BUILD)/host/libpagehint-test.a
 
 $(TEST_LIB): $(TEST_LIB_OBJS)
