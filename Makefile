@@ -33,6 +33,7 @@ include mk/core.mk
 include mk/vmm.mk
 include mk/guest.mk
 include mk/bench.mk
+include mk/fuzz.mk
 include mk/tests.mk
 
 all: $(ALL_TARGETS)
