@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run `pagehint run` under a real KVM on a machine without /dev/kvm: boot
+# Debian's Linux 6.1 under QEMU's TCG with AMD SVM emulated (-cpu max),
+# load kvm + kvm-amd in it, and run a statically linked pagehint against
+# the project's guest inside. Slow (TCG) but it exercises every KVM ioctl,
+# the PVH entry, INIT/SIPI, ioeventfd/irqfd and the in-kernel irqchip.
+# Not a test (it downloads a kernel package): a tool for checking vmm/
+# where CI has no KVM.
+#
+#   vmm/nested/run.sh 'run,--cpus,2,--mem,256M,--,test=report,quiet[;run,...]'
+#
+# Each ';'-separated command is one pagehint invocation, its arguments
+# separated by ','; the summary JSON (--summary-json /s.json) is printed
+# after each. Needs make to have built build/vmm/*.o and the guest.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=${NESTED_WORK:-/tmp/pagehint-nested}
+mkdir -p "$WORK"
+cd "$WORK"
+if [ ! -d root/boot ]; then
+	pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+	apt-get download "$pkg"
+	dpkg-deb -x "$pkg"_*.deb root
+fi
+kver=$(ls root/lib/modules | head -1)
+K=root/lib/modules/$kver/kernel
+gcc -static -O2 "$ROOT/vmm/nested/init.c" -o init
+gcc -static -pthread "$ROOT"/build/vmm/*.o -o pagehint -lm
+python3 "$ROOT/vmm/nested/mkcpio.py" initrd.cpio init=init pagehint=pagehint \
+	"$ROOT/build/pagehint-guest.elf=guest.elf" \
+	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
+	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko"
+# Keep the kernel command line short: it is limited to 2 KiB.
+timeout 1500 qemu-system-x86_64 -M pc -cpu max -smp 2 -m 2048 -nographic -no-reboot -nodefaults \
+	-serial stdio -kernel root/boot/vmlinuz-"$kver" -initrd initrd.cpio \
+	-append "console=ttyS0 panic=-1 loglevel=4 PH=$1"
