@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `pagehint bench`: the command line, the plan and its progress.
+ *
+ * Per repetition: the madvise limit, then for each engine (off first, all
+ * with the same seed) the three guest scenarios: reclaim (memhog, free,
+ * idle), fragmented (workload=fragment) and overhead (workload=churn on
+ * every vCPU). Engines are interleaved within a repetition so slow drift
+ * of the machine hits them alike. Figures: bench_figures.c; output:
+ * bench_report.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "bench_int.h"
+#include "cli.h"
+
+#define EXIT_USAGE 2
+#define EXIT_FAILED 1
+#define EXIT_SIGNAL 130
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	stop_flag = sig;
+}
+
+static void usage(FILE *f)
+{
+	fputs(
+"usage: pagehint bench [options]\n"
+"\n"
+"Run every reporting engine (and `off`) through the same scenarios with the\n"
+"same seed and compare: reclaim latency and completeness, exits and requests\n"
+"per GiB, host CPU per GiB, memory returned when free blocks are small, the\n"
+"guest's allocation throughput against `off`, and the host's raw madvise\n"
+"limit. A table on stdout; with --out, results.json, CSVs and plots.\n"
+"\n"
+"  --quick                 a short smoke run (1 GiB guest, 12 s idle, 1 rep)\n"
+"  --engines LIST          comma-separated (default: off,seed-v8,max-order,\n"
+"                          upstream,pagehint; those the guest does not know\n"
+"                          are left out with a note); off is always run\n"
+"  --reps N                repetitions, 1-20 (default 3; --quick: 1)\n"
+"  --mem SIZE              guest RAM (default 2G; --quick: 1G); memhog frees\n"
+"                          3/4 of it\n"
+"  --cpus N                vCPUs (default 2)\n"
+"  --idle-ms N             idle after the free (default 35000; --quick: 12000)\n"
+"  --hold-ms N             fragment: time between its two frees (default\n"
+"                          10000; --quick: 4000)\n"
+"  --churn-ms N            churn duration (default 5000; --quick: 2000)\n"
+"  --seed N                the guest's seed (default 1)\n"
+"  --out DIR               write DIR/results.json, figures.csv, curves.csv,\n"
+"                          table.txt, plots (gnuplot) and runs/*.console\n"
+"  --hypervisor pagehint|qemu\n"
+"                          run guests under `pagehint run` (default when\n"
+"                          /dev/kvm is usable) or QEMU's microvm with its\n"
+"                          virtio-balloon (default otherwise; KVM if usable,\n"
+"                          else TCG)\n"
+"  --kernel ELF            guest kernel (default: pagehint-guest.elf beside\n"
+"                          this program)\n"
+"  --help                  this text\n"
+"\n"
+"Progress goes to stderr. Exit status: 0; 1 if a guest run failed; 2 bad\n"
+"usage; 130 interrupted.\n", f);
+}
+
+struct opts {
+	bool quick;
+	char engines[BENCH_MAX_ENGINES][24];
+	unsigned nengines;
+	bool engines_given;
+	unsigned reps, cpus, seed;
+	uint64_t mem;
+	long idle_ms, hold_ms, churn_ms;
+	const char *out, *kernel;
+	int hv;				/* -1: choose */
+};
+
+static int bad(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("pagehint bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int add_engine(struct opts *o, const char *name, size_t len)
+{
+	if (!len || len >= sizeof(o->engines[0]))
+		return bad("--engines: bad engine name '%.*s'", (int)len, name);
+	for (unsigned i = 0; i < o->nengines; i++)
+		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
+			return 0;
+	if (o->nengines == BENCH_MAX_ENGINES)
+		return bad("--engines: at most %d engines", BENCH_MAX_ENGINES);
+	memcpy(o->engines[o->nengines], name, len);
+	o->engines[o->nengines++][len] = 0;
+	return 0;
+}
+
+/* 0, -1 for --help, or an exit status. */
+static int parse(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cpus = 2;
+	o->seed = 1;
+	o->idle_ms = o->hold_ms = o->churn_ms = -1;
+	o->hv = -1;
+	unsigned long reps = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		char name[32];
+		const char *eq = strchr(a, '=');
+		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof(name)) {
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = 0;
+			v = eq + 1;
+			a = name;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return -1;
+		if (!strcmp(a, "--quick")) {
+			o->quick = true;
+			continue;
+		}
+		static const char *const valued[] = {
+			"--engines", "--reps", "--mem", "--cpus", "--idle-ms", "--hold-ms",
+			"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel",
+		};
+		bool known = false;
+		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+			known |= !strcmp(a, valued[k]);
+		if (!known)
+			return bad("unknown option '%s' (try 'pagehint bench --help')", argv[i]);
+		if (!v) {
+			if (i + 1 >= argc)
+				return bad("%s needs a value", a);
+			v = argv[++i];
+		}
+		unsigned long n;
+		if (!strcmp(a, "--engines")) {
+			o->nengines = 0;
+			o->engines_given = true;
+			for (const char *p = v;;) {
+				size_t l = strcspn(p, ",");
+				int r = add_engine(o, p, l);
+				if (r)
+					return r;
+				if (!p[l])
+					break;
+				p += l + 1;
+			}
+		} else if (!strcmp(a, "--reps")) {
+			if (!parse_uint(v, BENCH_MAX_REPS, &reps) || !reps)
+				return bad("--reps: '%s' is not a number from 1 to %d", v, BENCH_MAX_REPS);
+		} else if (!strcmp(a, "--mem")) {
+			if (!cli_parse_size(v, &o->mem) || o->mem < (64ULL << 20) || o->mem > (64ULL << 30))
+				return bad("--mem: '%s' is not a size from 64M to 64G", v);
+		} else if (!strcmp(a, "--cpus")) {
+			if (!parse_uint(v, 16, &n) || !n)
+				return bad("--cpus: '%s' is not a number from 1 to 16", v);
+			o->cpus = (unsigned)n;
+		} else if (!strcmp(a, "--idle-ms") || !strcmp(a, "--hold-ms") || !strcmp(a, "--churn-ms")) {
+			if (!parse_uint(v, 3600000, &n) || (!n && strcmp(a, "--hold-ms")))
+				return bad("%s: '%s' is not a number of ms (1-3600000)", a, v);
+			*(a[2] == 'i' ? &o->idle_ms : a[2] == 'h' ? &o->hold_ms : &o->churn_ms) = (long)n;
+		} else if (!strcmp(a, "--seed")) {
+			if (!parse_uint(v, 0xffffffffUL, &n))
+				return bad("--seed: '%s' is not a number", v);
+			o->seed = (unsigned)n;
+		} else if (!strcmp(a, "--out")) {
+			o->out = v;
+		} else if (!strcmp(a, "--kernel")) {
+			o->kernel = v;
+		} else if (!strcmp(a, "--hypervisor")) {
+			if (!strcmp(v, "pagehint"))
+				o->hv = BENCH_HV_PAGEHINT;
+			else if (!strcmp(v, "qemu"))
+				o->hv = BENCH_HV_QEMU;
+			else
+				return bad("--hypervisor: '%s' is not pagehint or qemu", v);
+		}
+	}
+	if (!o->engines_given) {
+		static const char *const all[] = { "off", "seed-v8", "max-order", "upstream", "pagehint" };
+		for (size_t k = 0; k < 5; k++)
+			add_engine(o, all[k], strlen(all[k]));
+	}
+	/* off is the baseline of the overhead ratio: always there, first. */
+	unsigned off = o->nengines;
+	for (unsigned i = 0; i < o->nengines; i++)
+		if (!strcmp(o->engines[i], "off"))
+			off = i;
+	if (off == o->nengines) {
+		if (o->nengines == BENCH_MAX_ENGINES)
+			return bad("--engines: at most %d engines with off", BENCH_MAX_ENGINES - 1);
+		o->nengines++;
+	}
+	for (unsigned i = off; i > 0; i--)
+		memcpy(o->engines[i], o->engines[i - 1], sizeof(o->engines[0]));
+	strcpy(o->engines[0], "off");
+
+	if (!o->mem)
+		o->mem = o->quick ? 1ULL << 30 : 2ULL << 30;
+	o->reps = reps ? (unsigned)reps : o->quick ? 1 : 3;
+	if (o->idle_ms < 0)
+		o->idle_ms = o->quick ? 12000 : 35000;
+	if (o->hold_ms < 0)
+		o->hold_ms = o->quick ? 4000 : 10000;
+	if (o->churn_ms < 0)
+		o->churn_ms = o->quick ? 2000 : 5000;
+	return 0;
+}
+
+/* Why /dev/kvm can't be used, or NULL if it can. */
+static const char *kvm_unusable(char *buf, size_t cap)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(buf, cap, "no usable /dev/kvm (open: %s)", strerror(errno));
+		return buf;
+	}
+	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (v != KVM_API_VERSION) {
+		snprintf(buf, cap, "/dev/kvm does not answer KVM_GET_API_VERSION (%d)", v);
+		return buf;
+	}
+	return NULL;
+}
+
+/* ---- progress on stderr ---- */
+
+struct progress {
+	bool tty;
+	double t_start, t_step, last_draw;
+	unsigned step, nsteps;
+	char what[96];
+	double rss;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void clock_str(char *buf, size_t cap, double s)
+{
+	snprintf(buf, cap, "%u:%02u", (unsigned)(s / 60), (unsigned)s % 60);
+}
+
+static void draw(struct progress *p, bool force)
+{
+	double now = now_s();
+	if (!p->tty || (!force && now - p->last_draw < 0.25))
+		return;
+	p->last_draw = now;
+	char el[16];
+	clock_str(el, sizeof(el), now - p->t_start);
+	fprintf(stderr, "\r\033[K[%2u/%u %s] %s  %5.1f s", p->step, p->nsteps, el, p->what,
+		now - p->t_step);
+	if (p->rss >= 0)
+		fprintf(stderr, "  resident %5.0f MiB", p->rss);
+	fflush(stderr);
+}
+
+/* A line above the live one (or a plain line when not a tty). */
+static void say(struct progress *p, const char *fmt, ...)
+{
+	va_list ap;
+	if (p->tty)
+		fputs("\r\033[K", stderr);
+	char el[16];
+	clock_str(el, sizeof(el), now_s() - p->t_start);
+	fprintf(stderr, "[%2u/%u %s] ", p->step, p->nsteps, el);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	draw(p, true);
+}
+
+static void on_sample(void *arg, double t_ms, double rss)
+{
+	struct progress *p = arg;
+	(void)t_ms;
+	p->rss = rss;
+	draw(p, false);
+}
+
+static void on_line(void *arg, const char *line)
+{
+	struct progress *p = arg;
+	if (!strncmp(line, "@event", 6) || !strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6))
+		say(p, "  guest: %s", line);
+}
+
+/* ---- the plan ---- */
+
+struct bench {
+	struct opts o;
+	struct bench_host h;
+	struct progress pg;
+	struct bench_results *res;
+	char rundir[PATH_MAX];
+	bool rundir_temp;
+	unsigned failures;
+	uint64_t hog_mib, frag_mib;
+};
+
+static void save_console(struct bench *b, const char *tag, const struct bench_run *r)
+{
+	if (b->rundir_temp || !r->console)
+		return;
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s.console", b->rundir, tag);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(r->console, f);
+		fclose(f);
+	}
+}
+
+/* Run one guest; false (and a note) if it did not end well. */
+static bool run_guest(struct bench *b, const char *tag, const char *what, const char *cmdline,
+		      double timeout_s, struct bench_run *r)
+{
+	struct bench_job j = { .cmdline = cmdline, .timeout_s = timeout_s, .tag = tag,
+			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg };
+	b->pg.step++;
+	b->pg.t_step = now_s();
+	b->pg.rss = -1;
+	snprintf(b->pg.what, sizeof(b->pg.what), "%s", what);
+	if (!b->pg.tty)
+		say(&b->pg, "%s ...", what);
+	draw(&b->pg, true);
+
+	bench_run_init(r);
+	int e = b->h.hv == BENCH_HV_QEMU ? bench_qemu_run(&b->h, &j, r, &stop_flag)
+					 : bench_vmm_run(&b->h, &j, r, &stop_flag);
+	if (e) {
+		say(&b->pg, "%s: cannot start the hypervisor: %s", what, strerror(-e));
+		return false;
+	}
+	save_console(b, tag, r);
+	bool good = !strcmp(r->end, "exit") && r->guest_exit == 0 && !r->fail_lines;
+	if (stop_flag)
+		return false;
+	if (!good) {
+		b->failures++;
+		say(&b->pg, "%s FAILED: end %s, guest exit %d%s%s", what, r->end, r->guest_exit,
+		    r->first_error[0] ? ": " : "", r->first_error);
+		/* The last console lines say more. */
+		if (r->console) {
+			const char *p = r->console + r->console_len;
+			for (int k = 0; k < 6 && p > r->console; p--)
+				if (p[-1] == '\n' && p != r->console + r->console_len)
+					k++;
+			fprintf(stderr, "%s", p);
+		}
+	} else {
+		say(&b->pg, "%s: done in %.1f s", what, r->wall_ms / 1e3);
+	}
+	return good;
+}
+
+/* Is the engine known to the guest? A workload=none boot says. */
+static int probe_engine(struct bench *b, const char *engine)
+{
+	char cmd[256], tag[64], what[96];
+	struct bench_run r;
+	snprintf(cmd, sizeof(cmd), "engine=%s workload=none quiet", engine);
+	snprintf(tag, sizeof(tag), "probe-%s", engine);
+	snprintf(what, sizeof(what), "probe engine=%s", engine);
+	bool good = run_guest(b, tag, what, cmd, 60, &r);
+	int ret = good ? 1 : r.bad_cmdline ? 0 : -1;
+	if (!good && r.bad_cmdline)
+		b->failures--;	/* not a failure: an engine this guest lacks */
+	bench_run_free(&r);
+	return ret;
+}
+
+static void set_fig(struct bench_engine_res *e, enum bench_fig f, unsigned rep, double v)
+{
+	e->v[f][rep] = v;
+}
+
+static void keep_curve(struct bench_engine_res *e, const struct bench_run *r)
+{
+	if (e->curve_n || !r->nfree || !r->n)
+		return;
+	e->curve_t = malloc((r->n / 10 + 2) * sizeof(double));
+	e->curve_rss = malloc((r->n / 10 + 2) * sizeof(double));
+	if (!e->curve_t || !e->curve_rss)
+		return;
+	/* Every 10th sample (100 ms) is plenty for a plot. */
+	for (size_t i = 0; i < r->n; i += 10) {
+		e->curve_t[e->curve_n] = r->s[i].t_ms - r->free_t_ms[0];
+		e->curve_rss[e->curve_n++] = r->s[i].rss_mib;
+	}
+}
+
+static void note_failure(struct bench_engine_res *e, const char *tag, const struct bench_run *r)
+{
+	snprintf(e->note, sizeof(e->note), "%.60s: %.120s", tag,
+		 r->first_error[0] ? r->first_error : r->end);
+}
+
+static int bench_rep(struct bench *b, unsigned rep)
+{
+	struct bench_results *res = b->res;
+	char cmd[512], tag[96], what[128];
+
+	b->pg.step++;
+	snprintf(b->pg.what, sizeof(b->pg.what), "rep %u: madvise limit", rep + 1);
+	b->pg.t_step = now_s();
+	b->pg.rss = -1;
+	draw(&b->pg, true);
+	res->limit_v[rep] = bench_limit_madvise_gib_s(b->hog_mib);
+	if (res->limit_v[rep] < 0)
+		res->limit_v[rep] = BENCH_NULL;
+	say(&b->pg, "rep %u: madvise(MADV_DONTNEED) on %llu MiB of THP memory: %.1f GiB/s", rep + 1,
+	    (unsigned long long)b->hog_mib, res->limit_v[rep]);
+
+	for (unsigned i = 0; i < res->nengines && !stop_flag; i++) {
+		struct bench_engine_res *e = &res->e[i];
+		struct bench_run r;
+		struct bench_reclaim_fig rf;
+		struct bench_frag_fig ff;
+
+		/* reclaim */
+		snprintf(cmd, sizeof(cmd),
+			 "engine=%s workload=memhog seed=%u quiet memhog.mib=%llu memhog.hold_ms=1000 "
+			 "memhog.idle_ms=%ld", e->name, b->o.seed, (unsigned long long)b->hog_mib,
+			 b->o.idle_ms);
+		snprintf(tag, sizeof(tag), "reclaim-%s-rep%u", e->name, rep + 1);
+		snprintf(what, sizeof(what), "rep %u/%u %s reclaim", rep + 1, b->o.reps, e->name);
+		double hog_s = (double)b->hog_mib / 50.0;	/* TCG writes ~300 MiB/s */
+		if (run_guest(b, tag, what, cmd, 120 + b->o.idle_ms / 1e3 + hog_s, &r)) {
+			bench_reclaim_figures(&r, &rf);
+			set_fig(e, FIG_T50, rep, rf.t_ms[0]);
+			set_fig(e, FIG_T90, rep, rf.t_ms[1]);
+			set_fig(e, FIG_T99, rep, rf.t_ms[2]);
+			set_fig(e, FIG_RET10, rep, rf.returned_10s);
+			set_fig(e, FIG_RET35, rep, rf.returned_35s);
+			set_fig(e, FIG_EXITS, rep, rf.exits_per_gib);
+			set_fig(e, FIG_REQS, rep, rf.requests_per_gib);
+			set_fig(e, FIG_CPU, rep, rf.host_cpu_ms_per_gib);
+			if (rf.t_ms[1] != BENCH_NULL && res->limit_v[rep] > 0)
+				set_fig(e, FIG_SPEED, rep,
+					0.9 * rf.freed_mib / 1024.0 / (rf.t_ms[1] / 1e3) / res->limit_v[rep]);
+			keep_curve(e, &r);
+			char t[3][16];
+			for (int k = 0; k < 3; k++)
+				if (rf.t_ms[k] == BENCH_NULL)
+					snprintf(t[k], sizeof(t[k]), "never");
+				else
+					snprintf(t[k], sizeof(t[k]), "%.2f s", rf.t_ms[k] / 1e3);
+			say(&b->pg, "  %s: freed %.0f MiB, back %.0f MiB; t50 %s, t90 %s, t99 %s; "
+			    "%.0f requests", e->name, rf.freed_mib, rf.returned_mib, t[0], t[1], t[2],
+			    r.requests);
+		} else if (!e->note[0]) {
+			note_failure(e, tag, &r);
+		}
+		bench_run_free(&r);
+		if (stop_flag)
+			break;
+
+		/* fragmented */
+		snprintf(cmd, sizeof(cmd),
+			 "engine=%s workload=fragment seed=%u quiet fragment.mib=%llu fragment.keep=50 "
+			 "fragment.hold_ms=%ld", e->name, b->o.seed, (unsigned long long)b->frag_mib,
+			 b->o.hold_ms);
+		snprintf(tag, sizeof(tag), "fragment-%s-rep%u", e->name, rep + 1);
+		snprintf(what, sizeof(what), "rep %u/%u %s fragmented", rep + 1, b->o.reps, e->name);
+		if (run_guest(b, tag, what, cmd, 120 + b->o.hold_ms / 1e3 + b->frag_mib / 50.0, &r)) {
+			bench_frag_figures(&r, &ff);
+			set_fig(e, FIG_FRAG_MIB, rep, ff.returned_mib);
+			set_fig(e, FIG_FRAG_EXITS, rep, ff.exits_per_gib);
+		} else if (!e->note[0]) {
+			note_failure(e, tag, &r);
+		}
+		bench_run_free(&r);
+		if (stop_flag)
+			break;
+
+		/* overhead */
+		snprintf(cmd, sizeof(cmd), "engine=%s workload=churn seed=%u quiet churn.ms=%ld",
+			 e->name, b->o.seed, b->o.churn_ms);
+		snprintf(tag, sizeof(tag), "churn-%s-rep%u", e->name, rep + 1);
+		snprintf(what, sizeof(what), "rep %u/%u %s overhead", rep + 1, b->o.reps, e->name);
+		if (run_guest(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, &r) && r.pages_per_s >= 0) {
+			set_fig(e, FIG_PPS, rep, r.pages_per_s);
+			double off = res->e[0].v[FIG_PPS][rep];
+			if (off > 0)
+				set_fig(e, FIG_RATIO, rep, r.pages_per_s / off);
+		} else if (!e->note[0]) {
+			note_failure(e, tag, &r);
+		}
+		bench_run_free(&r);
+	}
+	return stop_flag ? -1 : 0;
+}
+
+static void machine_info(struct bench_results *res)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(res->date, sizeof(res->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	snprintf(res->cpu_model, sizeof(res->cpu_model), "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+			char *v = strchr(line, ':') + 1;
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = 0;
+			snprintf(res->cpu_model, sizeof(res->cpu_model), "%s", v);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	struct utsname u;
+	if (!uname(&u))
+		snprintf(res->kernel, sizeof(res->kernel), "%s %s", u.sysname, u.release);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	res->host_cpus = n > 0 ? (unsigned)n : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0777) && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	}
+	if (mkdir(buf, 0777) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static const char *default_kernel(char *buf, size_t cap, const char *self)
+{
+	const char *slash = strrchr(self, '/');
+	int dirlen = slash ? (int)(slash - self) : 1;
+	snprintf(buf, cap, "%.*s/pagehint-guest.elf", dirlen, slash ? self : ".");
+	return buf;
+}
+
+static int write_outputs(struct bench *b)
+{
+	struct bench_results *res = b->res;
+	char path[PATH_MAX + 64], why[256];
+	int bad_out = 0;
+
+	snprintf(path, sizeof(path), "%s/results.json", b->o.out);
+	FILE *f = fopen(path, "w");
+	if (!f || bench_report_json(f, res) || fclose(f)) {
+		fprintf(stderr, "pagehint bench: %s: %s\n", path, strerror(errno));
+		bad_out = 1;
+	}
+	snprintf(path, sizeof(path), "%s/table.txt", b->o.out);
+	f = fopen(path, "w");
+	if (f) {
+		bench_report_table(f, res);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/figures.csv", b->o.out);
+	if (bench_report_csv(path, res)) {
+		fprintf(stderr, "pagehint bench: %s: %s\n", path, strerror(errno));
+		bad_out = 1;
+	}
+	snprintf(path, sizeof(path), "%s/curves.csv", b->o.out);
+	if (bench_report_curves(path, res)) {
+		fprintf(stderr, "pagehint bench: %s: %s\n", path, strerror(errno));
+		bad_out = 1;
+	}
+	if (bench_report_plots(b->o.out, res, why, sizeof(why)))
+		fprintf(stderr, "pagehint bench: no plots: %s\n", why);
+	return bad_out;
+}
+
+int bench_main(int argc, char **argv)
+{
+	struct bench b = { 0 };
+	char why[200], self[PATH_MAX], kpath[PATH_MAX + 32];
+	int r = parse(argc, argv, &b.o);
+	if (r < 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (r)
+		return r;
+
+	/* Which hypervisor, and why. */
+	const char *nokvm = kvm_unusable(why, sizeof(why));
+	b.res = calloc(1, sizeof(*b.res));
+	if (!b.res)
+		return bad("out of memory");
+	struct bench_results *res = b.res;
+	if (b.o.hv < 0) {
+		b.o.hv = nokvm ? BENCH_HV_QEMU : BENCH_HV_PAGEHINT;
+		if (nokvm)
+			snprintf(res->hv_reason, sizeof(res->hv_reason),
+				 "%s: guests run on QEMU's virtio-balloon instead of pagehint run", nokvm);
+		else
+			snprintf(res->hv_reason, sizeof(res->hv_reason), "/dev/kvm is usable");
+	} else {
+		snprintf(res->hv_reason, sizeof(res->hv_reason), "--hypervisor %s",
+			 b.o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint");
+	}
+	if (b.o.hv == BENCH_HV_PAGEHINT && nokvm) {
+		free(b.res);
+		return bad("--hypervisor pagehint needs KVM: %s", nokvm);
+	}
+	if (b.o.hv == BENCH_HV_QEMU && !bench_qemu_version(res->qemu_version, sizeof(res->qemu_version))) {
+		free(b.res);
+		return bad("qemu-system-x86_64 cannot be run (not installed?)");
+	}
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl <= 0) {
+		free(b.res);
+		return bad("cannot find this program (/proc/self/exe)");
+	}
+	self[sl] = 0;
+	const char *kernel = b.o.kernel ? b.o.kernel : default_kernel(kpath, sizeof(kpath), self);
+	if (access(kernel, R_OK)) {
+		free(b.res);
+		return bad("guest kernel %s: %s", kernel, strerror(errno));
+	}
+
+	/* Where runs leave their files. */
+	if (b.o.out) {
+		snprintf(b.rundir, sizeof(b.rundir), "%s/runs", b.o.out);
+		if ((r = mkdir_p(b.rundir))) {
+			free(b.res);
+			return bad("--out %s: %s", b.o.out, strerror(-r));
+		}
+	} else {
+		snprintf(b.rundir, sizeof(b.rundir), "%s/pagehint-bench.XXXXXX",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (!mkdtemp(b.rundir)) {
+			free(b.res);
+			return bad("cannot make a temporary directory: %s", strerror(errno));
+		}
+		b.rundir_temp = true;
+	}
+
+	b.h = (struct bench_host){
+		.hv = b.o.hv, .kvm = !nokvm, .guest_elf = kernel, .self_exe = self,
+		.cpus = b.o.cpus, .mem_mib = b.o.mem >> 20, .tmpdir = b.rundir,
+	};
+	b.hog_mib = (b.o.mem >> 20) * 3 / 4;
+	b.frag_mib = (b.o.mem >> 20) / (b.o.quick ? 8 : 4);
+
+	machine_info(res);
+	res->hypervisor = b.o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint";
+	res->accel = nokvm ? "tcg" : "kvm";
+	if (b.o.hv == BENCH_HV_QEMU)
+		snprintf(res->exits_source, sizeof(res->exits_source),
+			 "virtio-mmio register accesses (QEMU trace events virtio_mmio_read, "
+			 "virtio_mmio_write_offset): one VM exit each under KVM%s",
+			 nokvm ? "; TCG itself has no VM exits" : "");
+	else
+		snprintf(res->exits_source, sizeof(res->exits_source),
+			 "VM exits to userspace (pagehint run telemetry)");
+	res->cpus = b.o.cpus;
+	res->mem_mib = b.o.mem >> 20;
+	res->hog_mib = b.hog_mib;
+	res->frag_mib = b.frag_mib;
+	res->idle_ms = (unsigned)b.o.idle_ms;
+	res->frag_hold_ms = (unsigned)b.o.hold_ms;
+	res->churn_ms = (unsigned)b.o.churn_ms;
+	res->seed = b.o.seed;
+	res->reps = b.o.reps;
+	res->quick = b.o.quick;
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	b.pg.tty = isatty(STDERR_FILENO);
+	b.pg.t_start = now_s();
+	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 3 * b.o.nengines);
+	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
+		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",
+		res->hv_reason);
+	if (b.o.hv == BENCH_HV_QEMU)
+		fprintf(stderr, "pagehint bench: QEMU %s\n", nokvm ? "TCG (no KVM): slow; ratios "
+			"within this run are the claim, and host CPU includes emulating the guest"
+			: "with KVM");
+	fprintf(stderr, "pagehint bench: guest %u vCPUs, %llu MiB; memhog %llu MiB, idle %ld ms; "
+		"%u repetition%s\n", b.o.cpus, (unsigned long long)(b.o.mem >> 20),
+		(unsigned long long)b.hog_mib, b.o.idle_ms, b.o.reps, b.o.reps > 1 ? "s" : "");
+
+	/* Engines the guest knows. */
+	for (unsigned i = 0; i < b.o.nengines && !stop_flag; i++) {
+		int k = probe_engine(&b, b.o.engines[i]);
+		if (k > 0) {
+			snprintf(res->e[res->nengines].name, sizeof(res->e[0].name), "%s", b.o.engines[i]);
+			for (unsigned f = 0; f < FIG_COUNT; f++)
+				for (unsigned rep = 0; rep < BENCH_MAX_REPS; rep++)
+					res->e[res->nengines].v[f][rep] = BENCH_NULL;
+			res->nengines++;
+		} else if (k == 0) {
+			say(&b.pg, "engine %s: this guest does not know it; left out", b.o.engines[i]);
+		} else if (!stop_flag) {
+			say(&b.pg, "engine %s: the guest does not boot with it; left out", b.o.engines[i]);
+		}
+		if (k <= 0 && b.o.engines_given && !stop_flag)
+			b.failures++;
+	}
+	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 3 * res->nengines);
+	if (!res->nengines || strcmp(res->e[0].name, "off")) {
+		if (!stop_flag)
+			fprintf(stderr, "pagehint bench: the guest does not run with engine=off; giving up\n");
+		r = stop_flag ? EXIT_SIGNAL : EXIT_FAILED;
+		goto out;
+	}
+
+	for (unsigned rep = 0; rep < b.o.reps; rep++)
+		if (bench_rep(&b, rep))
+			break;
+	if (b.pg.tty)
+		fputs("\r\033[K", stderr);
+	if (stop_flag) {
+		fprintf(stderr, "pagehint bench: stopped by signal %d\n", (int)stop_flag);
+		r = EXIT_SIGNAL;
+		goto out;
+	}
+
+	bench_results_finish(res);
+	bench_report_table(stdout, res);
+	fflush(stdout);
+	r = b.failures ? EXIT_FAILED : 0;
+	if (b.o.out && write_outputs(&b))
+		r = EXIT_FAILED;
+	if (b.failures)
+		fprintf(stderr, "pagehint bench: %u guest run%s failed (see above)\n", b.failures,
+			b.failures > 1 ? "s" : "");
+out:
+	if (b.rundir_temp)
+		nftw(b.rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	for (unsigned i = 0; i < res->nengines; i++) {
+		free(res->e[i].curve_t);
+		free(res->e[i].curve_rss);
+	}
+	free(b.res);
+	return r;
+}

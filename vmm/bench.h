@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `pagehint bench`: every reporting engine side by side on the figures of
+ * DESIGN.md §5, on one machine, in one run.
+ *
+ *   bench.c         the command line, the plan (scenarios x engines x reps),
+ *                   progress, Ctrl-C
+ *   bench_child.c   one guest run as a child process: console lines
+ *                   timestamped as they arrive, the child's resident memory
+ *                   and CPU time sampled every 10 ms, timeout, kill
+ *   bench_qemu.c    the QEMU backend (microvm + virtio-balloon; device
+ *                   register accesses counted from QEMU's trace events)
+ *   bench_vmm.c     the pagehint backend (`pagehint run` children, their
+ *                   --trace CSV)
+ *   bench_figures.c figures from a run record (t50/t90/t99, returned
+ *                   shares, per-GiB costs), medians over repetitions
+ *   bench_limit.c   raw madvise(MADV_DONTNEED) throughput, in-process
+ *   bench_report.c  the table, CSV, results.json, gnuplot plots
+ *
+ * Everything a child does is bounded by a timeout; a child is killed when
+ * the bench ends for any reason (and by PR_SET_PDEATHSIG if the bench
+ * itself is killed).
+ */
+#ifndef VMM_BENCH_H
+#define VMM_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The `bench` subcommand; argv[0] is "bench". */
+int bench_main(int argc, char **argv);
+
+/* ---- one guest run ---- */
+
+#define BENCH_MAX_FREE 8
+
+struct bench_sample {
+	double t_ms;		/* since the run's start */
+	double rss_mib;		/* guest RAM resident on the host */
+	double exits;		/* cumulative; < 0: not known */
+};
+
+struct bench_run {
+	struct bench_sample *s;
+	size_t n, cap;
+
+	unsigned nfree;				/* "@event free mib=N" lines */
+	double free_t_ms[BENCH_MAX_FREE];	/* on the samples' clock */
+	double free_mib[BENCH_MAX_FREE];
+	double free_cpu_ms[BENCH_MAX_FREE];	/* child CPU time at the line */
+
+	bool have_engine_counts;		/* "@engine ... requests=" seen */
+	double requests, reported_mib;
+	double pages_per_s;			/* churn's @done; < 0: none */
+	bool done;				/* an @done line */
+	double done_t_ms;
+	unsigned fail_lines;			/* @fail, @fault */
+	bool bad_cmdline;			/* "bad command line" */
+	char first_error[200];			/* first @fail/@fault/bad line */
+
+	int guest_exit;		/* the guest's exit status; < 0: none */
+	const char *end;	/* "exit", "timeout", "signal", "error" */
+	double cpu_ms;		/* child's user + system time (wait4) */
+	double wall_ms;
+	bool exits_known;	/* samples carry exits */
+	char *console;		/* every console line, for diagnostics */
+	size_t console_len, console_cap;
+};
+
+void bench_run_init(struct bench_run *r);
+void bench_run_free(struct bench_run *r);
+int bench_run_add_sample(struct bench_run *r, double t_ms, double rss_mib, double exits);
+/* Record what one console line says, arriving at t_ms with the child's
+ * CPU time cpu_ms so far. */
+void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, double cpu_ms);
+
+/* ---- figures ---- */
+
+#define BENCH_NULL (-1.0)	/* a figure never reached or not known */
+
+struct bench_reclaim_fig {
+	double t_ms[3];		/* 50, 90, 99 % of the freed memory back */
+	double returned_10s, returned_35s;	/* fractions 0..1 */
+	double exits_per_gib, requests_per_gib, host_cpu_ms_per_gib;
+	double freed_mib, returned_mib;		/* drop by the end of the run */
+};
+
+struct bench_frag_fig {
+	double returned_mib, exits_per_gib;
+};
+
+/* After the first free event: the figures of the reclaim scenario. The
+ * times are measured as the VMM's telemetry does (telemetry_reclaim):
+ * from the line's timestamp until resident memory is 50/90/99% of the
+ * freed MiB below the last sample at or before the line. */
+void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f);
+/* Between the first free event (the scattered pages) and the second (the
+ * rest): how much came back, at what cost in exits. */
+void bench_frag_figures(const struct bench_run *r, struct bench_frag_fig *f);
+/* Resident share of the freed memory returned by at_ms after event ev
+ * (0..1); BENCH_NULL if the run ended before. */
+double bench_returned_at(const struct bench_run *r, unsigned ev, double at_ms);
+
+/* min, median and max of the values that are not BENCH_NULL. With
+ * null_is_never (times: "never reached"), a null counts as +infinity:
+ * the median is null when most repetitions never got there. All three
+ * are BENCH_NULL when nothing is known. */
+struct bench_stat {
+	double min, med, max;
+};
+struct bench_stat bench_stat_of(const double *v, unsigned n, bool null_is_never);
+
+#endif

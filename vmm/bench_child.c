@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One guest run as a child process (QEMU or `pagehint run`). The parent
+ * reads the child's console from a pipe and timestamps each line as it
+ * arrives, and every 10 ms samples the child's resident memory
+ * (/proc/PID/statm) and CPU time (/proc/PID/stat), until the child exits,
+ * its timeout expires or the bench is told to stop. The child runs in its
+ * own process group, which is what gets killed; PR_SET_PDEATHSIG kills it
+ * should the bench itself die.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_child.h"
+
+#define PERIOD_MS 10.0
+#define KILL_GRACE_MS 2000.0
+#define LINE_MAX_LEN 4096
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double real_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Resident MiB of pid, or < 0. */
+static double read_rss_mib(pid_t pid)
+{
+	char path[64];
+	unsigned long long size, res;
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int k = fscanf(f, "%llu %llu", &size, &res);
+	fclose(f);
+	if (k != 2)
+		return -1;
+	return (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+/* User + system CPU ms of pid so far, or < 0. */
+static double read_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* Fields after the command name, which may hold anything: from the
+	 * last ')'. utime and stime are fields 14 and 15. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	unsigned long long ut, st;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* "[    1.234567] text": the time in ms and the text; false if no prefix. */
+static bool split_prefix(const char *line, double *t_ms, const char **text)
+{
+	char *end;
+	if (line[0] != '[')
+		return false;
+	double s = strtod(line + 1, &end);
+	if (end == line + 1 || end[0] != ']' || end[1] != ' ')
+		return false;
+	*t_ms = s * 1e3;
+	*text = end + 2;
+	return true;
+}
+
+struct reader {
+	char buf[LINE_MAX_LEN];
+	size_t len;
+};
+
+static void take_line(struct bench_child *c, struct bench_run *r, char *line, double t_ms,
+		      double cpu_ms)
+{
+	size_t l = strlen(line);
+	while (l && (line[l - 1] == '\r' || line[l - 1] == '\n'))
+		line[--l] = 0;
+	const char *text = line;
+	double t = t_ms;
+	if (c->prefix_times && !split_prefix(line, &t, &text)) {
+		t = t_ms;
+		text = line;
+	}
+	bench_run_parse_line(r, text, t, cpu_ms);
+	if (c->on_line)
+		c->on_line(c->arg, text);
+}
+
+/* Read what the pipe has; false at EOF or error. */
+static bool pump(struct bench_child *c, struct bench_run *r, int fd, struct reader *rd,
+		 double t0, double cpu_ms)
+{
+	for (;;) {
+		ssize_t n = read(fd, rd->buf + rd->len, sizeof(rd->buf) - 1 - rd->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0) {
+			if (rd->len) {
+				rd->buf[rd->len] = 0;
+				take_line(c, r, rd->buf, mono_ms() - t0, cpu_ms);
+				rd->len = 0;
+			}
+			return false;
+		}
+		rd->len += (size_t)n;
+		double t = mono_ms() - t0;
+		char *start = rd->buf, *nl;
+		while ((nl = memchr(start, '\n', rd->len - (size_t)(start - rd->buf)))) {
+			*nl = 0;
+			take_line(c, r, start, t, cpu_ms);
+			start = nl + 1;
+		}
+		rd->len -= (size_t)(start - rd->buf);
+		memmove(rd->buf, start, rd->len);
+		if (rd->len == sizeof(rd->buf) - 1) {	/* an overlong line: cut */
+			rd->buf[rd->len] = 0;
+			take_line(c, r, rd->buf, t, cpu_ms);
+			rd->len = 0;
+		}
+	}
+}
+
+int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+
+	pid_t parent = getpid();
+	double t0 = mono_ms();
+	c->t0_real_s = real_s();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execvp(c->argv[0], c->argv);
+		dprintf(STDERR_FILENO, "bench: cannot run %s: %s\n", c->argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);	/* also here: no race with the kill below */
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+
+	struct reader *rd = calloc(1, sizeof(*rd));
+	bool open_pipe = rd != NULL, reaped = false;
+	double next = t0, deadline = t0 + c->timeout_s * 1e3, kill_at = 0, cpu = 0;
+	int wstatus = 0;
+	struct rusage ru = { 0 };
+
+	c->timed_out = c->stopped = false;
+	while (!reaped || open_pipe) {
+		double now = mono_ms();
+		if (!reaped && !kill_at && (now >= deadline || (stop && *stop))) {
+			if (now >= deadline)
+				c->timed_out = true;
+			else
+				c->stopped = true;
+			kill(-pid, SIGTERM);
+			kill_at = now + KILL_GRACE_MS;
+		}
+		if (!reaped && kill_at && now >= kill_at)
+			kill(-pid, SIGKILL);
+
+		if (!reaped && now >= next) {
+			double v = read_cpu_ms(pid);
+			if (v >= 0)
+				cpu = v;
+			/* After @done the child tears down: its memory goes
+			 * for reasons that are not reporting. */
+			if (c->sample_rss && !r->done) {
+				double rss = read_rss_mib(pid);
+				if (rss >= 0)
+					bench_run_add_sample(r, now - t0, rss, -1);
+			}
+			if (c->on_sample)
+				c->on_sample(c->arg, now - t0, r->n ? r->s[r->n - 1].rss_mib : -1);
+			while (next <= now)
+				next += PERIOD_MS;
+		}
+
+		if (open_pipe) {
+			struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+			int wait = (int)(next - mono_ms()) + 1;
+			if (poll(&pfd, 1, wait < 0 ? 0 : wait > 10 ? 10 : wait) > 0)
+				open_pipe = pump(c, r, p[0], rd, t0, cpu);
+		} else {
+			usleep(2000);
+		}
+
+		if (!reaped) {
+			pid_t w = wait4(pid, &wstatus, WNOHANG, &ru);
+			if (w == pid) {
+				reaped = true;
+				/* Grandchildren (none expected) go too. */
+				kill(-pid, SIGKILL);
+			}
+		}
+		/* A child that closed its output but lives on is still
+		 * bounded by the deadline; one that exited but whose pipe is
+		 * held open by a grandchild is killed with its group above. */
+		if (reaped && open_pipe && mono_ms() > (kill_at ? kill_at : deadline) + KILL_GRACE_MS)
+			break;
+	}
+	close(p[0]);
+	free(rd);
+
+	r->wall_ms = mono_ms() - t0;
+	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	c->wstatus = wstatus;
+	r->end = c->timed_out ? "timeout" : c->stopped ? "signal" : "exit";
+	return 0;
+}

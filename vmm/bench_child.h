@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* One guest run as a child process: see bench_child.c. */
+#ifndef VMM_BENCH_CHILD_H
+#define VMM_BENCH_CHILD_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "bench.h"
+
+struct bench_child {
+	char **argv;			/* argv[0] looked up in PATH */
+	double timeout_s;		/* then SIGTERM, 2 s later SIGKILL */
+	bool prefix_times;		/* lines carry "[ s.us] ": their time */
+	bool sample_rss;		/* samples: the child's resident memory */
+	void (*on_line)(void *arg, const char *line);
+	void (*on_sample)(void *arg, double t_ms, double rss_mib);
+	void *arg;
+
+	/* out */
+	double t0_real_s;		/* CLOCK_REALTIME at t = 0 */
+	int wstatus;			/* from wait4 */
+	bool timed_out, stopped;
+};
+
+/* Run to the end; r gets the console's figures, samples (if sample_rss),
+ * CPU time, wall time and end. *stop (if not NULL) going non-zero stops
+ * the child. 0, or -errno if it could not be started. */
+int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bench's figures, from one run record: what the guest said on its
+ * console (timestamped on the samples' clock) and the resident-memory
+ * series. No I/O here: tests feed synthetic runs.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "telemetry.h"
+
+#define MiB (1024.0 * 1024.0)
+#define CONSOLE_KEEP (256 * 1024)	/* console text kept for diagnostics */
+#define MIN_RETURNED_MIB 1.0		/* below this, per-GiB costs are null */
+
+void bench_run_init(struct bench_run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->pages_per_s = BENCH_NULL;
+	r->guest_exit = -1;
+	r->end = "error";
+}
+
+void bench_run_free(struct bench_run *r)
+{
+	free(r->s);
+	free(r->console);
+	bench_run_init(r);
+}
+
+int bench_run_add_sample(struct bench_run *r, double t_ms, double rss_mib, double exits)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4096;
+		struct bench_sample *ns = realloc(r->s, cap * sizeof(*ns));
+		if (!ns)
+			return -1;
+		r->s = ns;
+		r->cap = cap;
+	}
+	r->s[r->n++] = (struct bench_sample){ .t_ms = t_ms, .rss_mib = rss_mib, .exits = exits };
+	return 0;
+}
+
+/* The number after "key=" in line, or false. */
+static bool field(const char *line, const char *key, double *out)
+{
+	size_t kl = strlen(key);
+	for (const char *p = line; (p = strstr(p, key)); p += kl) {
+		if ((p == line || p[-1] == ' ') && p[kl] == '=') {
+			char *end;
+			double v = strtod(p + kl + 1, &end);
+			if (end == p + kl + 1)
+				return false;
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void keep_console(struct bench_run *r, const char *line)
+{
+	size_t l = strlen(line);
+	if (r->console_len + l + 2 > CONSOLE_KEEP)
+		return;
+	if (r->console_len + l + 2 > r->console_cap) {
+		size_t cap = r->console_cap ? r->console_cap * 2 : 4096;
+		while (cap < r->console_len + l + 2)
+			cap *= 2;
+		char *nc = realloc(r->console, cap);
+		if (!nc)
+			return;
+		r->console = nc;
+		r->console_cap = cap;
+	}
+	memcpy(r->console + r->console_len, line, l);
+	r->console_len += l;
+	r->console[r->console_len++] = '\n';
+	r->console[r->console_len] = 0;
+}
+
+static void note_error(struct bench_run *r, const char *line)
+{
+	if (!r->first_error[0])
+		snprintf(r->first_error, sizeof(r->first_error), "%s", line);
+}
+
+void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, double cpu_ms)
+{
+	double v;
+
+	keep_console(r, line);
+	if (!strncmp(line, "@event free ", 12) && field(line, "mib", &v)) {
+		if (r->nfree < BENCH_MAX_FREE) {
+			r->free_t_ms[r->nfree] = t_ms;
+			r->free_mib[r->nfree] = v;
+			r->free_cpu_ms[r->nfree] = cpu_ms;
+			r->nfree++;
+		}
+	} else if (!strncmp(line, "@engine ", 8) && field(line, "requests", &r->requests)) {
+		r->have_engine_counts = field(line, "mib", &r->reported_mib);
+	} else if (!strncmp(line, "@done ", 6)) {
+		r->done = true;
+		r->done_t_ms = t_ms;
+		if (field(line, "pages_per_s", &v))
+			r->pages_per_s = v;
+	} else if (!strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6)) {
+		r->fail_lines++;
+		note_error(r, line);
+	} else if (strstr(line, "bad command line")) {
+		r->bad_cmdline = true;
+		note_error(r, line);
+	}
+}
+
+/* Index of the last sample at or before t_ms (0 if none is). */
+static size_t sample_at(const struct bench_run *r, double t_ms)
+{
+	size_t i = 0;
+	while (i + 1 < r->n && r->s[i + 1].t_ms <= t_ms)
+		i++;
+	return i;
+}
+
+static double per_gib(double what, double mib)
+{
+	return mib >= MIN_RETURNED_MIB ? what / (mib / 1024.0) : BENCH_NULL;
+}
+
+double bench_returned_at(const struct bench_run *r, unsigned ev, double at_ms)
+{
+	if (ev >= r->nfree || !r->n || r->free_mib[ev] <= 0)
+		return BENCH_NULL;
+	double t_ev = r->free_t_ms[ev], t = t_ev + at_ms;
+	/* A run that stopped sampling well before then never saw it. */
+	if (r->s[r->n - 1].t_ms < t - 2 * TELEMETRY_PERIOD_NS / 1e6)
+		return BENCH_NULL;
+	double r0 = r->s[sample_at(r, t_ev)].rss_mib, rt = r->s[sample_at(r, t)].rss_mib;
+	double f = (r0 - rt) / r->free_mib[ev];
+	return f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f)
+{
+	for (int k = 0; k < 3; k++)
+		f->t_ms[k] = BENCH_NULL;
+	f->returned_10s = f->returned_35s = BENCH_NULL;
+	f->exits_per_gib = f->requests_per_gib = f->host_cpu_ms_per_gib = BENCH_NULL;
+	f->freed_mib = f->returned_mib = BENCH_NULL;
+
+	if (r->have_engine_counts && r->reported_mib > 0)
+		f->requests_per_gib = r->requests / (r->reported_mib / 1024.0);
+	if (!r->nfree || !r->n)
+		return;
+
+	/* Times exactly as the VMM's telemetry computes them. */
+	struct sample *s = calloc(r->n, sizeof(*s));
+	if (!s)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		s[i].t_ns = (uint64_t)llround(r->s[i].t_ms * 1e6);
+		s[i].resident = (uint64_t)llround(r->s[i].rss_mib * MiB);
+	}
+	struct free_event ev = { .host_ns = (uint64_t)llround(r->free_t_ms[0] * 1e6),
+				 .mib = (uint64_t)llround(r->free_mib[0]) };
+	struct reclaim rec;
+	telemetry_reclaim(s, r->n, 0, &ev, 1, &rec);
+	free(s);
+	for (int k = 0; k < 3; k++)
+		f->t_ms[k] = rec.ms[k] < 0 ? BENCH_NULL : rec.ms[k];
+
+	f->returned_10s = bench_returned_at(r, 0, 10000);
+	f->returned_35s = bench_returned_at(r, 0, 35000);
+
+	size_t i0 = sample_at(r, r->free_t_ms[0]);
+	const struct bench_sample *b = &r->s[i0], *e = &r->s[r->n - 1];
+	f->freed_mib = r->free_mib[0];
+	f->returned_mib = b->rss_mib > e->rss_mib ? b->rss_mib - e->rss_mib : 0;
+	if (r->exits_known)
+		f->exits_per_gib = per_gib(e->exits - b->exits, f->returned_mib);
+	if (r->cpu_ms > r->free_cpu_ms[0])
+		f->host_cpu_ms_per_gib = per_gib(r->cpu_ms - r->free_cpu_ms[0], f->returned_mib);
+}
+
+void bench_frag_figures(const struct bench_run *r, struct bench_frag_fig *f)
+{
+	f->returned_mib = f->exits_per_gib = BENCH_NULL;
+	if (!r->nfree || !r->n)
+		return;
+	double t0 = r->free_t_ms[0], t1 = r->nfree > 1 ? r->free_t_ms[1] : r->s[r->n - 1].t_ms;
+	size_t i0 = sample_at(r, t0), i1 = sample_at(r, t1);
+	double r0 = r->s[i0].rss_mib, low = r0;
+	for (size_t i = i0; i <= i1; i++)
+		if (r->s[i].rss_mib < low)
+			low = r->s[i].rss_mib;
+	f->returned_mib = r0 - low;
+	if (r->exits_known)
+		f->exits_per_gib = per_gib(r->s[i1].exits - r->s[i0].exits, f->returned_mib);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct bench_stat bench_stat_of(const double *v, unsigned n, bool null_is_never)
+{
+	struct bench_stat st = { BENCH_NULL, BENCH_NULL, BENCH_NULL };
+	double *w = malloc((n ? n : 1) * sizeof(*w));
+	unsigned m = 0, known = 0;
+
+	if (!w)
+		return st;
+	for (unsigned i = 0; i < n; i++) {
+		if (v[i] != BENCH_NULL) {
+			w[m++] = v[i];
+			known++;
+		} else if (null_is_never) {
+			w[m++] = INFINITY;
+		}
+	}
+	if (known) {
+		qsort(w, m, sizeof(*w), cmp_double);
+		double med = m % 2 ? w[m / 2] : (w[m / 2 - 1] + w[m / 2]) / 2;
+		st.min = w[0];
+		st.med = isinf(med) ? BENCH_NULL : med;
+		st.max = isinf(w[m - 1]) ? BENCH_NULL : w[m - 1];
+	}
+	free(w);
+	return st;
+}

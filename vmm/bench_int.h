@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* The bench's parts, between its own files (see bench.h). */
+#ifndef VMM_BENCH_INT_H
+#define VMM_BENCH_INT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bench.h"
+
+#define BENCH_MAX_ENGINES 8
+#define BENCH_MAX_REPS 20
+
+enum bench_hv { BENCH_HV_PAGEHINT, BENCH_HV_QEMU };
+
+/* How guests are run. */
+struct bench_host {
+	enum bench_hv hv;
+	bool kvm;			/* QEMU: -enable-kvm, else TCG */
+	const char *guest_elf;
+	const char *self_exe;		/* this program, for `pagehint run` */
+	unsigned cpus;
+	uint64_t mem_mib;
+	const char *tmpdir;		/* traces of the children */
+};
+
+/* One guest run. */
+struct bench_job {
+	const char *cmdline;		/* the guest's */
+	double timeout_s;
+	const char *tag;		/* names its files */
+	void (*on_line)(void *arg, const char *line);
+	void (*on_sample)(void *arg, double t_ms, double rss_mib);
+	void *arg;
+};
+
+/* 0 when the child ran (r says how it ended), -errno if it could not be
+ * started. */
+int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
+		   volatile sig_atomic_t *stop);
+int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
+		  volatile sig_atomic_t *stop);
+/* "QEMU emulator version 7.2.x" → "7.2.x" in buf; false if no QEMU. */
+bool bench_qemu_version(char *buf, size_t cap);
+
+/* Raw madvise(MADV_DONTNEED) throughput on mib MiB of touched THP memory,
+ * in 2 MiB ranges: GiB/s, or < 0 on failure. */
+double bench_limit_madvise_gib_s(uint64_t mib);
+
+/* ---- results ---- */
+
+enum bench_fig {
+	FIG_T50, FIG_T90, FIG_T99, FIG_RET10, FIG_RET35, FIG_EXITS, FIG_REQS, FIG_CPU,
+	FIG_SPEED,	/* 90% of the freed memory / t90, as a share of the madvise limit */
+	FIG_FRAG_MIB, FIG_FRAG_EXITS, FIG_PPS, FIG_RATIO, FIG_COUNT
+};
+
+struct bench_fig_info {
+	const char *scenario, *json_key, *unit;	/* json_key NULL: CSV only */
+	bool null_is_never;		/* a null is "never reached" */
+};
+extern const struct bench_fig_info bench_figs[FIG_COUNT];
+
+struct bench_engine_res {
+	char name[24];
+	double v[FIG_COUNT][BENCH_MAX_REPS];	/* BENCH_NULL where none */
+	struct bench_stat st[FIG_COUNT];
+	/* The first repetition's reclaim curve, for the plot: t_ms from
+	 * the free event, resident MiB. */
+	double *curve_t, *curve_rss;
+	size_t curve_n;
+	char note[200];			/* e.g. why a run failed */
+};
+
+struct bench_results {
+	/* machine */
+	char date[40], cpu_model[128], kernel[160], qemu_version[40];
+	const char *hypervisor;		/* "pagehint" or "qemu" */
+	const char *accel;		/* "kvm" or "tcg" */
+	char hv_reason[320];		/* why this hypervisor */
+	char exits_source[200];
+	unsigned host_cpus, cpus, reps;
+	uint64_t mem_mib, hog_mib, frag_mib;
+	unsigned idle_ms, frag_hold_ms, churn_ms, seed;
+	bool quick;
+
+	struct bench_stat limit;	/* GiB/s */
+	double limit_v[BENCH_MAX_REPS];
+
+	unsigned nengines;
+	struct bench_engine_res e[BENCH_MAX_ENGINES];
+};
+
+void bench_results_finish(struct bench_results *res);
+void bench_report_table(FILE *f, const struct bench_results *res);
+int bench_report_csv(const char *path, const struct bench_results *res);
+int bench_report_json(FILE *f, const struct bench_results *res);
+int bench_report_curves(const char *path, const struct bench_results *res);
+/* The plots into dir with gnuplot; 0, or a reason in why. */
+int bench_report_plots(const char *dir, const struct bench_results *res, char *why, size_t cap);
+
+#endif

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bench's output: the plain-text table, figures.csv (every figure of
+ * every repetition with min/median/max), curves.csv (resident MiB over
+ * time), results.json (the schema of issue 6: each figure the median over
+ * repetitions, null where never reached) and the gnuplot plots.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bench_child.h"
+#include "bench_int.h"
+
+const struct bench_fig_info bench_figs[FIG_COUNT] = {
+	[FIG_T50]        = { "reclaim", "t50_ms", "ms", true },
+	[FIG_T90]        = { "reclaim", "t90_ms", "ms", true },
+	[FIG_T99]        = { "reclaim", "t99_ms", "ms", true },
+	[FIG_RET10]      = { "reclaim", "returned_10s", "fraction", false },
+	[FIG_RET35]      = { "reclaim", "returned_35s", "fraction", false },
+	[FIG_EXITS]      = { "reclaim", "exits_per_gib", "exits/GiB", false },
+	[FIG_REQS]       = { "reclaim", "requests_per_gib", "requests/GiB", false },
+	[FIG_CPU]        = { "reclaim", "host_cpu_ms_per_gib", "ms/GiB", false },
+	[FIG_SPEED]      = { "reclaim", NULL, "share of the madvise limit", true },
+	[FIG_FRAG_MIB]   = { "fragmented", "returned_mib", "MiB", false },
+	[FIG_FRAG_EXITS] = { "fragmented", "exits_per_gib", "exits/GiB", false },
+	[FIG_PPS]        = { "overhead", "pages_per_s", "pages/s", false },
+	[FIG_RATIO]      = { "overhead", "ratio_vs_off", "ratio", false },
+};
+
+/* CSV-only name of a figure without a JSON key. */
+static const char *fig_name(enum bench_fig f)
+{
+	return bench_figs[f].json_key ? bench_figs[f].json_key : "speed_vs_limit";
+}
+
+void bench_results_finish(struct bench_results *res)
+{
+	res->limit = bench_stat_of(res->limit_v, res->reps, false);
+	for (unsigned i = 0; i < res->nengines; i++)
+		for (unsigned f = 0; f < FIG_COUNT; f++)
+			res->e[i].st[f] = bench_stat_of(res->e[i].v[f], res->reps,
+							bench_figs[f].null_is_never);
+}
+
+/* ---- the table ---- */
+
+/* A figure for the table: scale, decimals; "never" or "-" for null. */
+static void cell(char *buf, size_t cap, double v, double scale, int dec, const char *null)
+{
+	if (v == BENCH_NULL)
+		snprintf(buf, cap, "%s", null);
+	else
+		snprintf(buf, cap, "%.*f", dec, v * scale);
+}
+
+struct col {
+	const char *head;
+	enum bench_fig f;
+	double scale;
+	int dec, width;
+	const char *null;
+};
+
+static void print_block(FILE *f, const struct bench_results *res, const struct col *c, unsigned nc)
+{
+	fprintf(f, "%-11s", "engine");
+	for (unsigned k = 0; k < nc; k++)
+		fprintf(f, " %*s", c[k].width, c[k].head);
+	fputc('\n', f);
+	for (unsigned i = 0; i < res->nengines; i++) {
+		const struct bench_engine_res *e = &res->e[i];
+		char b[48];
+		fprintf(f, "%-11s", e->name);
+		for (unsigned k = 0; k < nc; k++) {
+			cell(b, sizeof(b), e->st[c[k].f].med, c[k].scale, c[k].dec, c[k].null);
+			fprintf(f, " %*s", c[k].width, b);
+		}
+		fputc('\n', f);
+		if (res->reps < 2)
+			continue;
+		fprintf(f, "%-11s", "  min-max");
+		for (unsigned k = 0; k < nc; k++) {
+			char lo[24], hi[24];
+			cell(lo, sizeof(lo), e->st[c[k].f].min, c[k].scale, c[k].dec, c[k].null);
+			cell(hi, sizeof(hi), e->st[c[k].f].max, c[k].scale, c[k].dec, c[k].null);
+			snprintf(b, sizeof(b), "%s-%s", lo, hi);
+			fprintf(f, " %*s", c[k].width, b);
+		}
+		fputc('\n', f);
+	}
+}
+
+void bench_report_table(FILE *f, const struct bench_results *res)
+{
+	fprintf(f, "pagehint bench  %s  %s, %s, %u host CPUs\n", res->date, res->cpu_model,
+		res->kernel, res->host_cpus);
+	if (!strcmp(res->hypervisor, "qemu"))
+		fprintf(f, "hypervisor: QEMU %s %s (%s)\n", res->qemu_version,
+			!strcmp(res->accel, "kvm") ? "KVM" : "TCG", res->hv_reason);
+	else
+		fprintf(f, "hypervisor: pagehint run, KVM (%s)\n", res->hv_reason);
+	fprintf(f, "guest: %u vCPUs, %llu MiB, seed %u; %u repetition%s%s\n", res->cpus,
+		(unsigned long long)res->mem_mib, res->seed, res->reps, res->reps > 1 ? "s" : "",
+		res->reps > 1 ? ": median, then min-max" : "");
+	char b[32];
+	cell(b, sizeof(b), res->limit.med, 1, 1, "-");
+	fprintf(f, "limit: madvise(MADV_DONTNEED), %llu MiB of touched THP memory in 2 MiB "
+		"ranges: %s GiB/s\n\n", (unsigned long long)res->hog_mib, b);
+
+	fprintf(f, "reclaim: memhog %llu MiB, free, %.0f s idle; seconds until 50/90/99%% of it is "
+		"back on the host, share back at 10 s / 35 s\n", (unsigned long long)res->hog_mib,
+		res->idle_ms / 1e3);
+	static const struct col rc[] = {
+		{ "t50 s", FIG_T50, 1e-3, 2, 9, "never" },
+		{ "t90 s", FIG_T90, 1e-3, 2, 9, "never" },
+		{ "t99 s", FIG_T99, 1e-3, 2, 9, "never" },
+		{ "@10s", FIG_RET10, 1, 2, 9, "-" },
+		{ "@35s", FIG_RET35, 1, 2, 9, "-" },
+		{ "req/GiB", FIG_REQS, 1, 1, 9, "-" },
+		{ "exits/GiB", FIG_EXITS, 1, 0, 11, "-" },
+		{ "cpu ms/GiB", FIG_CPU, 1, 0, 11, "-" },
+		{ "of limit", FIG_SPEED, 1, 5, 15, "-" },
+	};
+	print_block(f, res, rc, sizeof(rc) / sizeof(rc[0]));
+	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s, from the free "
+		"to the end, per GiB returned.\n", res->exits_source);
+	fprintf(f, "  cpu ms/GiB: the hypervisor process's CPU time from the free to the end per GiB "
+		"returned%s. of limit: (90%% of the freed memory / t90) / madvise throughput.\n\n",
+		!strcmp(res->accel, "tcg") ? " (TCG: includes emulating the guest)" : "");
+
+	fprintf(f, "fragmented: %llu MiB allocated, every other page freed (4 KiB free blocks), "
+		"%.0f s until the rest is freed\n", (unsigned long long)res->frag_mib,
+		res->frag_hold_ms / 1e3);
+	static const struct col fc[] = {
+		{ "back MiB", FIG_FRAG_MIB, 1, 1, 13, "-" },
+		{ "exits/GiB", FIG_FRAG_EXITS, 1, 0, 13, "-" },
+	};
+	print_block(f, res, fc, 2);
+	fputc('\n', f);
+
+	fprintf(f, "overhead: churn (order-0 alloc/free) on all %u vCPUs for %.0f s\n", res->cpus,
+		res->churn_ms / 1e3);
+	static const struct col oc[] = {
+		{ "pages/s", FIG_PPS, 1, 0, 13, "-" },
+		{ "vs off", FIG_RATIO, 1, 3, 13, "-" },
+	};
+	print_block(f, res, oc, 2);
+	for (unsigned i = 0; i < res->nengines; i++)
+		if (res->e[i].note[0])
+			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
+}
+
+/* ---- CSV ---- */
+
+static void csv_num(FILE *f, double v)
+{
+	if (v == BENCH_NULL)
+		fputs(",", f);
+	else
+		fprintf(f, ",%.6g", v);
+}
+
+int bench_report_csv(const char *path, const struct bench_results *res)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs("scenario,engine,figure,unit", f);
+	for (unsigned r = 0; r < res->reps; r++)
+		fprintf(f, ",rep%u", r + 1);
+	fputs(",min,median,max\n", f);
+	fputs("limit,,madvise_gib_s,GiB/s", f);
+	for (unsigned r = 0; r < res->reps; r++)
+		csv_num(f, res->limit_v[r]);
+	csv_num(f, res->limit.min);
+	csv_num(f, res->limit.med);
+	csv_num(f, res->limit.max);
+	fputc('\n', f);
+	for (unsigned i = 0; i < res->nengines; i++) {
+		const struct bench_engine_res *e = &res->e[i];
+		for (unsigned k = 0; k < FIG_COUNT; k++) {
+			fprintf(f, "%s,%s,%s,%s", bench_figs[k].scenario, e->name, fig_name(k),
+				bench_figs[k].unit);
+			for (unsigned r = 0; r < res->reps; r++)
+				csv_num(f, e->v[k][r]);
+			csv_num(f, e->st[k].min);
+			csv_num(f, e->st[k].med);
+			csv_num(f, e->st[k].max);
+			fputc('\n', f);
+		}
+	}
+	return fclose(f) ? -errno : 0;
+}
+
+int bench_report_curves(const char *path, const struct bench_results *res)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs("engine,t_s,resident_mib\n", f);
+	for (unsigned i = 0; i < res->nengines; i++)
+		for (size_t k = 0; k < res->e[i].curve_n; k++)
+			fprintf(f, "%s,%.2f,%.1f\n", res->e[i].name, res->e[i].curve_t[k] / 1e3,
+				res->e[i].curve_rss[k]);
+	return fclose(f) ? -errno : 0;
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (v == BENCH_NULL || !isfinite(v))
+		fputs("null", f);
+	else
+		fprintf(f, "%.6g", v);
+}
+
+static void json_figs(FILE *f, const struct bench_engine_res *e, const char *scenario)
+{
+	bool first = true;
+	fprintf(f, "\"%s\": {", scenario);
+	for (unsigned k = 0; k < FIG_COUNT; k++) {
+		if (!bench_figs[k].json_key || strcmp(bench_figs[k].scenario, scenario))
+			continue;
+		fprintf(f, "%s\"%s\": ", first ? "" : ", ", bench_figs[k].json_key);
+		json_num(f, e->st[k].med);
+		first = false;
+	}
+	fputs("}", f);
+}
+
+int bench_report_json(FILE *f, const struct bench_results *res)
+{
+	fputs("{\n  \"machine\": {\"date\": ", f);
+	json_str(f, res->date);
+	fputs(", \"cpu\": ", f);
+	json_str(f, res->cpu_model);
+	fputs(", \"kernel\": ", f);
+	json_str(f, res->kernel);
+	fprintf(f, ", \"host_cpus\": %u,\n    \"hypervisor\": ", res->host_cpus);
+	json_str(f, res->hypervisor);
+	fputs(", \"accel\": ", f);
+	json_str(f, res->accel);
+	if (res->qemu_version[0]) {
+		fputs(", \"qemu_version\": ", f);
+		json_str(f, res->qemu_version);
+	}
+	fputs(", \"hypervisor_reason\": ", f);
+	json_str(f, res->hv_reason);
+	fputs(",\n    \"exits_source\": ", f);
+	json_str(f, res->exits_source);
+	fprintf(f, ",\n    \"guest_cpus\": %u, \"guest_mem_mib\": %llu, \"memhog_mib\": %llu, "
+		"\"idle_ms\": %u, \"fragment_mib\": %llu, \"fragment_hold_ms\": %u, \"churn_ms\": %u, "
+		"\"seed\": %u, \"reps\": %u, \"quick\": %s},\n", res->cpus,
+		(unsigned long long)res->mem_mib, (unsigned long long)res->hog_mib, res->idle_ms,
+		(unsigned long long)res->frag_mib, res->frag_hold_ms, res->churn_ms, res->seed,
+		res->reps, res->quick ? "true" : "false");
+	fputs("  \"limit\": {\"madvise_gib_s\": ", f);
+	json_num(f, res->limit.med);
+	fputs("},\n  \"engines\": {", f);
+	for (unsigned i = 0; i < res->nengines; i++) {
+		const struct bench_engine_res *e = &res->e[i];
+		fprintf(f, "%s\n    ", i ? "," : "");
+		json_str(f, e->name);
+		fputs(": {\n      ", f);
+		json_figs(f, e, "reclaim");
+		fputs(",\n      ", f);
+		json_figs(f, e, "fragmented");
+		fputs(",\n      ", f);
+		json_figs(f, e, "overhead");
+		fputs("}", f);
+	}
+	fputs("\n  }\n}\n", f);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- plots ---- */
+
+static void gp_num(FILE *f, double v)
+{
+	if (v == BENCH_NULL || !isfinite(v))
+		fputs(" NaN", f);
+	else
+		fprintf(f, " %.6g", v);
+}
+
+int bench_report_plots(const char *dir, const struct bench_results *res, char *why, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/plot-data.txt", dir);
+	FILE *d = fopen(path, "w");
+	if (!d) {
+		snprintf(why, cap, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Blocks 0..n-1: the curves; block n: the bars. */
+	for (unsigned i = 0; i < res->nengines; i++) {
+		fprintf(d, "# %s\n", res->e[i].name);
+		for (size_t k = 0; k < res->e[i].curve_n; k++)
+			fprintf(d, "%.2f %.1f\n", res->e[i].curve_t[k] / 1e3, res->e[i].curve_rss[k]);
+		if (!res->e[i].curve_n)
+			fputs("NaN NaN\n", d);
+		fputs("\n\n", d);
+	}
+	fputs("# engine exits_per_gib fragmented_exits_per_gib ratio_vs_off\n", d);
+	for (unsigned i = 0; i < res->nengines; i++) {
+		fprintf(d, "%s", res->e[i].name);
+		gp_num(d, res->e[i].st[FIG_EXITS].med);
+		gp_num(d, res->e[i].st[FIG_FRAG_EXITS].med);
+		gp_num(d, res->e[i].st[FIG_RATIO].med);
+		fputc('\n', d);
+	}
+	fclose(d);
+
+	snprintf(path, sizeof(path), "%s/plots.gp", dir);
+	FILE *g = fopen(path, "w");
+	if (!g) {
+		snprintf(why, cap, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	const char *hv = !strcmp(res->hypervisor, "qemu")
+		? (!strcmp(res->accel, "tcg") ? "QEMU TCG" : "QEMU KVM") : "pagehint run";
+	fprintf(g, "set terminal svg size 900,480 dynamic font 'sans,12' background rgb 'white'\n"
+		"set datafile missing 'NaN'\n"
+		"names = \"");
+	for (unsigned i = 0; i < res->nengines; i++)
+		fprintf(g, "%s%s", i ? " " : "", res->e[i].name);
+	fprintf(g, "\"\n"
+		"set output 'reclaim.svg'\n"
+		"set title 'Guest RAM resident on the host (%s, %u vCPUs, %llu MiB; memhog %llu MiB freed at t = 0)'\n"
+		"set xlabel 'seconds since the guest freed the memory'\n"
+		"set ylabel 'resident MiB'\nset grid\nset key outside right\n"
+		"plot for [i=1:%u] 'plot-data.txt' index (i-1) using 1:2 with lines lw 2 title word(names, i)\n",
+		hv, res->cpus, (unsigned long long)res->mem_mib, (unsigned long long)res->hog_mib,
+		res->nengines);
+	fprintf(g, "set output 'exits.svg'\n"
+		"set title 'Device exits per GiB returned (%s; log scale; no bar: nothing returned)'\n"
+		"set xlabel ''\nset ylabel 'exits per GiB'\nset logscale y\n"
+		"set style data histograms\nset style histogram clustered gap 1\n"
+		"set style fill solid 0.8 border -1\nset key inside top left\nset grid ytics\n"
+		"plot 'plot-data.txt' index %u using 2:xtic(1) title 'reclaim (memhog)', "
+		"'' index %u using 3 title 'fragmented'\n", hv, res->nengines, res->nengines);
+	fprintf(g, "set output 'overhead.svg'\nunset logscale y\n"
+		"set title 'Guest churn throughput with the engine / with off (%s)'\n"
+		"set ylabel 'ratio vs off'\nset yrange [0:*]\nunset key\n"
+		"plot 'plot-data.txt' index %u using 4:xtic(1) title 'churn', 1 with lines dt 2 lc rgb 'black'\n",
+		hv, res->nengines);
+	fclose(g);
+
+	/* gnuplot runs in dir, so the script's relative names work there. */
+	char script[4096];
+	snprintf(script, sizeof(script), "cd \"$1\" && exec gnuplot plots.gp");
+	char *argv[] = { "sh", "-c", script, "sh", (char *)dir, NULL };
+	struct bench_child c = { .argv = argv, .timeout_s = 60 };
+	struct bench_run r;
+	bench_run_init(&r);
+	int e = bench_child_run(&c, &r, NULL);
+	bool ok = !e && !c.timed_out && WIFEXITED(c.wstatus) && WEXITSTATUS(c.wstatus) == 0;
+	if (!ok) {
+		if (!e && WIFEXITED(c.wstatus) && WEXITSTATUS(c.wstatus) == 127)
+			snprintf(why, cap, "gnuplot is not installed (Debian: gnuplot-nox; "
+				 "scripts/setup.sh installs it)");
+		else
+			snprintf(why, cap, "gnuplot failed: %.150s",
+				 r.console ? r.console : c.timed_out ? "timeout" : "?");
+	}
+	bench_run_free(&r);
+	return ok ? 0 : -1;
+}
