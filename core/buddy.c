@@ -81,6 +81,9 @@ uint32_t __ph_rmqueue(struct ph_zone *z, unsigned order)
 
 		if (idx == PH_NIL)
 			continue;
+		/* never taken without a reporting engine: Reported is unset */
+		if (unlikely(pg_state(&z->memmap[idx]) & PH_PG_REPORTED))
+			ctr_add(&z->reported_allocated, 1ll << o);
 		del_from_free_list(z, idx, o);
 		/* expand(): [idx, idx + 2^o) -> keep the low half, free the high */
 		while (o > order) {
@@ -259,6 +262,7 @@ int ph_zone_init(struct ph_zone *z, struct ph_page *memmap, uint64_t base_pfn,
 	atomic_init(&z->free_pages, 0);
 	atomic_init(&z->isolated_pages, 0);
 	atomic_init(&z->managed_pages, 0);
+	atomic_init(&z->reported_allocated, 0);
 	z->hooks = NULL;
 	for (unsigned c = 0; c < PH_MAX_CPUS; c++) {
 		struct ph_pcp *p = &z->pcp[c];
@@ -372,6 +376,10 @@ uint64_t ph_zone_nr_reported(const struct ph_zone *z, unsigned order)
 uint64_t ph_zone_free_pages(const struct ph_zone *z) { return ctr_read(&z->free_pages); }
 uint64_t ph_zone_isolated_pages(const struct ph_zone *z) { return ctr_read(&z->isolated_pages); }
 uint64_t ph_zone_managed_pages(const struct ph_zone *z) { return ctr_read(&z->managed_pages); }
+uint64_t ph_zone_reported_allocated(const struct ph_zone *z)
+{
+	return ctr_read(&z->reported_allocated);
+}
 
 /* ---- core/buddy_report.h ---- */
 

@@ -136,6 +136,8 @@ struct ph_zone {
 	_Atomic uint64_t free_pages;	 /* pages on the free lists */
 	_Atomic uint64_t isolated_pages; /* pages in isolated blocks */
 	_Atomic uint64_t managed_pages;	 /* pages ever freed into the zone */
+	_Atomic uint64_t reported_allocated; /* pages of Reported blocks that
+					      * allocation took (refaults) */
 	const struct ph_report_hooks *hooks;
 
 	struct ph_pcp pcp[PH_MAX_CPUS];
@@ -217,6 +219,10 @@ uint64_t ph_zone_nr_reported(const struct ph_zone *zone, unsigned order);
 uint64_t ph_zone_free_pages(const struct ph_zone *zone);
 uint64_t ph_zone_isolated_pages(const struct ph_zone *zone);
 uint64_t ph_zone_managed_pages(const struct ph_zone *zone);
+/* Pages of Reported free blocks that allocations have taken since the zone
+ * was set up (the whole block a split started from): what a reporting
+ * engine reads to see its reports being faulted back in. */
+uint64_t ph_zone_reported_allocated(const struct ph_zone *zone);
 
 /*
  * Consistency check (core/buddy_check.c): takes every pcp lock and the zone

@@ -10,6 +10,7 @@ static const char *const kind_names[PH_ENGINE_NR] = {
 	[PH_ENGINE_SEED_V8] = "seed-v8",
 	[PH_ENGINE_MAX_ORDER] = "max-order",
 	[PH_ENGINE_UPSTREAM] = "upstream",
+	[PH_ENGINE_PAGEHINT] = "pagehint",
 };
 
 static const struct ph_engine_ops *engine_ops(enum ph_engine_kind kind)
@@ -21,6 +22,8 @@ static const struct ph_engine_ops *engine_ops(enum ph_engine_kind kind)
 		return &ph_engine_max_order_ops;
 	case PH_ENGINE_UPSTREAM:
 		return &ph_engine_upstream_ops;
+	case PH_ENGINE_PAGEHINT:
+		return &ph_engine_pagehint_ops;
 	default:
 		return NULL;
 	}
@@ -40,6 +43,9 @@ void ph_engine_params_init(struct ph_engine_params *p)
 	p->capacity = PH_PARAM_DEFAULT;
 	p->delay_ms = PH_PARAM_DEFAULT;
 	p->entries = PH_PARAM_DEFAULT;
+	p->max_delay_ms = PH_PARAM_DEFAULT;
+	p->trigger_mib = PH_PARAM_DEFAULT;
+	p->hold = PH_PARAM_DEFAULT;
 }
 
 static bool str_is(const char *s, size_t n, const char *lit)
@@ -107,6 +113,12 @@ static const struct num_key num_keys[] = {
 	  "out of range (0..3600000)" },
 	{ "report.entries", offsetof(struct ph_engine_params, entries), 1, PH_ENGINE_MAX_ENTRIES,
 	  "out of range (1..65536)" },
+	{ "report.max_delay_ms", offsetof(struct ph_engine_params, max_delay_ms), 0, 3600000,
+	  "out of range (0..3600000)" },
+	{ "report.trigger_mib", offsetof(struct ph_engine_params, trigger_mib), 0, 1 << 24,
+	  "out of range (0..16777216)" },
+	{ "report.hold", offsetof(struct ph_engine_params, hold), 1, PH_ENGINE_MAX_ENTRIES,
+	  "out of range (1..65536)" },
 };
 
 const char *ph_engine_param(struct ph_engine_params *p, const char *key, size_t klen,
@@ -118,7 +130,7 @@ const char *ph_engine_param(struct ph_engine_params *p, const char *key, size_t 
 				p->kind = (enum ph_engine_kind)k;
 				return NULL;
 			}
-		return "unknown engine (off, seed-v8, max-order, upstream)";
+		return "unknown engine (off, seed-v8, max-order, upstream, pagehint)";
 	}
 	for (unsigned i = 0; i < sizeof(num_keys) / sizeof(num_keys[0]); i++) {
 		const struct num_key *k = &num_keys[i];
@@ -133,7 +145,8 @@ const char *ph_engine_param(struct ph_engine_params *p, const char *key, size_t 
 		*(uint64_t *)((char *)p + k->off) = v;
 		return NULL;
 	}
-	return "unknown key (report.order, report.capacity, report.delay_ms, report.entries)";
+	return "unknown key (report.order, report.capacity, report.delay_ms, report.entries, "
+	       "report.max_delay_ms, report.trigger_mib, report.hold)";
 }
 
 const char *ph_engine_param_word(struct ph_engine_params *p, const char *word, size_t n)
@@ -153,16 +166,47 @@ const char *ph_engine_param_word(struct ph_engine_params *p, const char *word, s
 #define UPSTREAM_DELAY_MS	2000			/* PAGE_REPORTING_DELAY, 2*HZ */
 #define MAX_ORDER_DELAY_MS	100			/* ours: the origin has none */
 #define SEED_ENTRIES		1000			/* MAX_FGPT_ENTRIES */
+/* pagehint's (ours; docs/engine-pagehint.md) */
+#define PAGEHINT_DELAY_MS	5	/* quiet time before a pass */
+#define PAGEHINT_MAX_DELAY_MS	1000	/* back-off ceiling */
+#define PAGEHINT_TRIGGER_MIB	512	/* a full request's worth: ~1 exit per 512 MiB */
+#define PAGEHINT_HOLD		32	/* blocks isolated per zone-lock hold */
 
 const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_capacity)
 {
 	struct ph_engine_params r = *p;
 	const uint64_t D = PH_PARAM_DEFAULT;
 
+	if (r.kind != PH_ENGINE_PAGEHINT && r.kind != PH_ENGINE_OFF) {
+		if ((r.max_delay_ms != D && r.max_delay_ms != 0) ||
+		    (r.trigger_mib != D && r.trigger_mib != 0) || (r.hold != D && r.hold != 0))
+			return "report.max_delay_ms, report.trigger_mib, report.hold are pagehint parameters";
+		r.max_delay_ms = r.trigger_mib = r.hold = 0;	/* not used */
+	}
 	switch (r.kind) {
 	case PH_ENGINE_OFF:
-		if (r.order != D || r.capacity != D || r.delay_ms != D || r.entries != D)
+		if (r.order != D || r.capacity != D || r.delay_ms != D || r.entries != D ||
+		    r.max_delay_ms != D || r.trigger_mib != D || r.hold != D)
 			return "report.* parameters need an engine (engine=)";
+		break;
+	case PH_ENGINE_PAGEHINT:
+		if (r.entries != D && r.entries != 0)
+			return "report.entries is a seed-v8 parameter";
+		if (r.order == D)
+			r.order = PH_PAGEBLOCK_ORDER;
+		if (r.capacity == D)
+			r.capacity = sink_capacity ? sink_capacity : UPSTREAM_CAPACITY;
+		if (r.delay_ms == D)
+			r.delay_ms = PAGEHINT_DELAY_MS;
+		if (r.max_delay_ms == D)
+			r.max_delay_ms = PAGEHINT_MAX_DELAY_MS;
+		if (r.max_delay_ms < r.delay_ms)
+			r.max_delay_ms = r.delay_ms;
+		if (r.trigger_mib == D)
+			r.trigger_mib = PAGEHINT_TRIGGER_MIB;
+		if (r.hold == D)
+			r.hold = PAGEHINT_HOLD;
+		r.entries = 0;		/* not used */
 		break;
 	case PH_ENGINE_UPSTREAM:
 		if (r.entries != D && r.entries != 0)
@@ -314,6 +358,10 @@ void ph_engine_get_stats(const struct ph_engine *e, struct ph_engine_stats *st)
 	st->rescan_dropped = rd(&e->rescan_dropped);
 	st->captured = 0;
 	st->dropped = 0;
+	st->blocks = 0;
+	st->reallocated = 0;
+	st->backoffs = 0;
+	st->max_hold = 0;
 	if (e->extra_stats)
 		e->extra_stats(e, st);
 }

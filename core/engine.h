@@ -8,6 +8,8 @@
  *   max-order  the review's suggestion: only MAX_ORDER-1 blocks
  *              (core/engine_max_order.c)
  *   upstream   Linux >= 5.7 mm/page_reporting.c (core/engine_upstream.c)
+ *   pagehint   ours: report as soon as frees settle, large merged
+ *              requests, bounded lock holds (core/engine_pagehint.c)
  *
  * An engine is created over a zone (core/buddy_report.h: it registers the
  * zone's free hooks), a report sink (core/report_sink.h: report(ranges, n),
@@ -45,6 +47,7 @@ enum ph_engine_kind {
 	PH_ENGINE_SEED_V8,
 	PH_ENGINE_MAX_ORDER,
 	PH_ENGINE_UPSTREAM,
+	PH_ENGINE_PAGEHINT,
 	PH_ENGINE_NR
 };
 
@@ -56,14 +59,22 @@ enum ph_engine_kind {
 #define PH_ENGINE_MAX_ENTRIES	65536u
 
 /*
- * engine=        off | seed-v8 | max-order | upstream           (off)
- * report.order=  upstream: lowest order reported (pageblock 9);
+ * engine=        off | seed-v8 | max-order | upstream | pagehint  (off)
+ * report.order=  upstream, pagehint: lowest order reported (pageblock 9);
  *                max-order: the order reported (10, MAX_ORDER-1)
  * report.capacity= ranges per request: upstream 32
- *                (PAGE_REPORTING_CAPACITY); max-order and seed-v8: the
- *                sink's capacity (the device's queue); never above it
- * report.delay_ms= upstream: PAGE_REPORTING_DELAY 2000; max-order: 100
+ *                (PAGE_REPORTING_CAPACITY); max-order, seed-v8 and
+ *                pagehint: the sink's capacity (the device's queue);
+ *                never above it
+ * report.delay_ms= upstream: PAGE_REPORTING_DELAY 2000; max-order: 100;
+ *                pagehint: 5, the quiet time before a pass (its shortest
+ *                hysteresis)
  * report.entries= seed-v8: MAX_FGPT_ENTRIES 1000 (both per-CPU arrays)
+ * report.max_delay_ms= pagehint: 1000, the longest hysteresis (back-off
+ *                ceiling, and the longest wait for frees to settle)
+ * report.trigger_mib= pagehint: 512, unreported free memory in eligible
+ *                blocks that starts a pass without waiting for quiet
+ * report.hold=   pagehint: 32, most blocks isolated per zone-lock hold
  * A parameter an engine has no use for is an error (resolve says which);
  * once resolved, those read 0 (seed-v8: order 0 = every order, delay 0 =
  * its worker is woken at once; upstream, max-order: entries 0).
@@ -74,6 +85,9 @@ struct ph_engine_params {
 	uint64_t capacity;
 	uint64_t delay_ms;
 	uint64_t entries;
+	uint64_t max_delay_ms;	/* pagehint */
+	uint64_t trigger_mib;	/* pagehint */
+	uint64_t hold;		/* pagehint */
 };
 
 /* Everything PH_PARAM_DEFAULT, engine off. */
@@ -100,7 +114,7 @@ const char *ph_engine_param_word(struct ph_engine_params *p, const char *word, s
  */
 const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_capacity);
 
-/* "off", "seed-v8", "max-order", "upstream"; "?" otherwise. */
+/* "off", "seed-v8", "max-order", "upstream", "pagehint"; "?" otherwise. */
 const char *ph_engine_name(enum ph_engine_kind kind);
 
 /* ---- 2. Environment: deferred work ----------------------------------- */
@@ -150,6 +164,13 @@ struct ph_engine_stats {
 	uint64_t dropped;		/* seed-v8: frees not recorded (array full) */
 	uint64_t rescans;		/* seed-v8: full arrays rescanned */
 	uint64_t rescan_dropped;	/* seed-v8: entries dropped as duplicates */
+	uint64_t blocks;		/* pagehint: blocks in the ranges (a range
+					 * merges contiguous blocks) */
+	uint64_t reallocated;		/* pagehint: pages of Reported blocks
+					 * allocated again soon after (refaults) */
+	uint64_t backoffs;		/* pagehint: hysteresis doublings */
+	uint64_t max_hold;		/* pagehint: most blocks isolated in one
+					 * zone-lock hold */
 };
 
 /* Bytes of memory ph_engine_create needs for resolved params. */
@@ -192,6 +213,7 @@ struct ph_engine_ops {
 extern const struct ph_engine_ops ph_engine_seed_v8_ops;
 extern const struct ph_engine_ops ph_engine_max_order_ops;
 extern const struct ph_engine_ops ph_engine_upstream_ops;
+extern const struct ph_engine_ops ph_engine_pagehint_ops;
 
 struct ph_engine {
 	/* Set at create, read-only afterwards. */
@@ -209,7 +231,8 @@ struct ph_engine {
 	_Atomic uint64_t requests, ranges, pages, report_errors;
 	_Atomic uint64_t isolate_failures, passes, merged, wmark_skips;
 	_Atomic uint64_t rescans, rescan_dropped;
-	/* seed-v8's captured / dropped are per CPU, summed by this hook. */
+	/* seed-v8's captured / dropped are per CPU, summed by this hook;
+	 * pagehint's own counters too. */
 	void (*extra_stats)(const struct ph_engine *e, struct ph_engine_stats *st);
 };
 
