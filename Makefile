@@ -44,7 +44,8 @@ clean:
 compile_commands.json:
 	$(MAKE) clean && bear -- $(MAKE) all
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Only our compilers' dependency files (build/ also holds unpacked packages).
+-include $(shell find $(BUILD) -name '*.d' -type f -not -path '$(BUILD)/linux-ref/*' 2>/dev/null)
 
 # The main job: see scripts/demo.sh.
 demo: all

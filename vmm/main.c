@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "balloon.h"
+#include "bench.h"
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
@@ -76,6 +77,10 @@ int main(int argc, char **argv)
 	struct vmm_opts o;
 	char err[512], kpath[PATH_MAX];
 	int status;
+
+	/* 0. `pagehint bench` is its own program (vmm/bench.c). */
+	if (argc > 1 && !strcmp(argv[1], "bench"))
+		return bench_main(argc - 1, argv + 1);
 
 	/* 1. Options: a bad one is one line and status 2. */
 	switch (cli_parse(argc, argv, &o, err, sizeof(err))) {
