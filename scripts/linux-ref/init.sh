@@ -1,0 +1,57 @@
+#!/bin/sh
+# /init of the Linux reference guest (scripts/linux-ref/build.sh puts it in
+# the initramfs): load the virtio modules, check that virtio_balloon bound a
+# device with free page reporting, run memhog, power off.
+#
+# Kernel command line (left in /proc/cmdline; the dotted names are not the
+# kernel's): memhog.mib=N memhog.hold=S memhog.idle=S.
+# Console lines follow the pagehint guest's protocol (docs/guest.md): @boot,
+# @balloon, @event, @done, @fail, @warn, and @exit status=N at the end.
+/bin/busybox mkdir -p /proc /sys /dev
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+param() { # NAME DEFAULT: NAME=value from the kernel command line
+	v=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -1)
+	echo "${v:-$2}"
+}
+end() { # STATUS
+	echo "@exit status=$1"
+	sync
+	poweroff -f
+	reboot -f
+}
+
+up=$(cut -d' ' -f1 /proc/uptime)
+echo "@boot kernel=$(uname -r) cpus=$(nproc) mem_kib=$(awk '/^MemTotal/ {print $2}' /proc/meminfo) uptime_s=$up"
+
+for m in $(cat /etc/modules); do
+	insmod "/lib/modules/$m.ko" || echo "@warn insmod $m failed"
+done
+
+# The balloon's device: bound to virtio_balloon, with feature bit 5
+# (VIRTIO_BALLOON_F_REPORTING) negotiated. The features file is a string of
+# 0/1, one character per bit, bit 0 first.
+dev=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	dev=$(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep '^virtio[0-9]' | head -1)
+	[ -n "$dev" ] && break
+	sleep 0.2
+done
+if [ -z "$dev" ]; then
+	echo "@fail no device bound to virtio_balloon (/sys/bus/virtio/drivers/virtio_balloon)"
+	end 3
+fi
+features=$(cat "/sys/bus/virtio/devices/$dev/features")
+reporting=$(echo "$features" | cut -c6)
+order=$(cat /sys/module/page_reporting/parameters/page_reporting_order 2>/dev/null || echo none)
+echo "@balloon driver=virtio_balloon device=$dev features=$features reporting=$reporting page_reporting_order=$order"
+[ "$reporting" = 1 ] || echo "@warn free page reporting not negotiated"
+echo "@info memfree_kib=$(awk '/^MemFree/ {print $2}' /proc/meminfo) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
+
+memhog "$(param memhog.mib 2048)" "$(param memhog.hold 20)" "$(param memhog.idle 35)"
+rc=$?
+end $rc
