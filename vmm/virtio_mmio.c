@@ -430,20 +430,28 @@ static void process(struct virtio_mmio_dev *t, unsigned qi, bool from_driver)
 			log_mmio_once(t, VMMIO_ERR_NOTIFY, qi);
 		return;
 	}
-	/* A device that needs reset, or a driver not yet OK: leave the
-	 * buffers where they are. */
+	/* A device that needs reset, or a driver not yet OK (DRIVER_OK after
+	 * FEATURES_OK): leave the buffers where they are. */
 	uint32_t st = atomic_load(&t->status);
-	if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && !q->vq.err) {
-		do {
+	uint32_t want = VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FEATURES_OK;
+	if ((st & want) == want && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && !q->vq.err) {
+		for (;;) {
+			uint16_t before = q->vq.last_avail;
 			t->ops->handle_queue(t->dev, qi, &q->vq);
 			if (q->vq.err) {
 				log_vring_error(t, qi, q->vq.err);
 				break;
 			}
+			/* A device that took nothing (a queue it has no use
+			 * for) would otherwise spin here for ever. */
+			if (q->vq.last_avail == before)
+				break;
 			/* Anything that arrived while we worked is handled
 			 * now rather than waiting for a kick that the
 			 * driver, reading our avail_event, may skip. */
-		} while (vring_dev_arm_notify(&q->vq));
+			if (!vring_dev_arm_notify(&q->vq))
+				break;
+		}
 		signal = vring_dev_should_signal(&q->vq);
 	}
 	pthread_mutex_unlock(&t->lock);

@@ -294,6 +294,45 @@ static void buffers_before_driver_ok_wait(void **state)
 	assert_int_equal(d->ndiscards, 1);
 }
 
+/* Found by tests/fuzz/fuzz_mmio: DRIVER_OK without FEATURES_OK leaves
+ * queues the device has no role for; buffers on them must not make the
+ * transport spin. */
+static void driver_ok_without_features_ok_does_not_hang(void **state)
+{
+	struct t_dev *d = *state;
+	t_wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	for (unsigned i = 0; i < 4; i++)
+		t_setup_queue(d, i, 16);
+	uint64_t a = T_DATA_BASE;
+	uint32_t l = 4096;
+	t_add_ranges(d, 3, &a, &l, 1, true);
+	t_wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	     VIRTIO_CONFIG_S_DRIVER_OK);
+	t_kick(d, 3);
+	assert_int_equal(t_used_idx(d, 3), 0);
+	assert_int_equal(d->ndiscards, 0);
+}
+
+/* A queue the device does not use (reporting not negotiated on a
+ * transport that still lets the driver set it up) doesn't spin either. */
+static void unused_queue_with_buffers_does_not_hang(void **state)
+{
+	struct t_dev *d = *state;
+	t_negotiate(d, T_F(VIRTIO_F_VERSION_1) | T_F(VIRTIO_BALLOON_F_STATS_VQ) |
+		       T_F(VIRTIO_BALLOON_F_REPORTING));
+	for (unsigned i = 0; i < 4; i++)
+		t_setup_queue(d, i, 16);
+	t_driver_ok(d);
+	/* Reset the device's view behind the transport's back: queue 3 now
+	 * has no role. */
+	balloon_ops.set_features(d->b, T_F(VIRTIO_F_VERSION_1));
+	uint64_t a = T_DATA_BASE;
+	uint32_t l = 4096;
+	t_add_ranges(d, 3, &a, &l, 1, true);
+	t_kick(d, 3);
+	assert_int_equal(t_used_idx(d, 3), 0);
+}
+
 static void notify_for_missing_queue_ignored(void **state)
 {
 	struct t_dev *d = *state;
@@ -383,6 +422,8 @@ int main(void)
 		T(no_interrupt_flag_suppresses),
 		T(event_idx_suppresses_until_used_event),
 		T(buffers_before_driver_ok_wait),
+		T(driver_ok_without_features_ok_does_not_hang),
+		T(unused_queue_with_buffers_does_not_hang),
 		T(notify_for_missing_queue_ignored),
 		T(kick_callback_receives_notify),
 		T(notify_races_with_reset),
