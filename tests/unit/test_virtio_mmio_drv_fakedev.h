@@ -171,11 +171,13 @@ static inline void fake_push_used(unsigned qi, uint16_t head, uint32_t len)
 	__atomic_store_n(&u->idx, q->used_idx, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	bool irq;
+	/* used_event and flags are the driver's to change at any time (it
+	 * stores them atomically while it waits): read each once, atomically. */
 	if (fake_has(PH_VIRTIO_RING_F_EVENT_IDX)) {
-		uint16_t ev = a->ring[q->num];
+		uint16_t ev = __atomic_load_n(&a->ring[q->num], __ATOMIC_RELAXED);
 		irq = (uint16_t)(q->used_idx - ev - 1) < (uint16_t)(q->used_idx - old);
 	} else {
-		irq = !(a->flags & PH_VRING_AVAIL_F_NO_INTERRUPT);
+		irq = !(__atomic_load_n(&a->flags, __ATOMIC_RELAXED) & PH_VRING_AVAIL_F_NO_INTERRUPT);
 	}
 	if (irq)
 		fake_interrupt(PH_VIRTIO_MMIO_INT_VRING);
@@ -229,7 +231,7 @@ static inline void fake_process(unsigned qi)
 	struct ph_vring_avail *a = fake_gpa(q->avail, PH_VRING_AVAIL_BYTES(q->num));
 	uint16_t aidx = __atomic_load_n(&a->idx, __ATOMIC_ACQUIRE);
 	if (fake_has(PH_VIRTIO_RING_F_EVENT_IDX))
-		assert_int_equal(a->flags, 0); /* spec: 0 with EVENT_IDX */
+		assert_int_equal(__atomic_load_n(&a->flags, __ATOMIC_RELAXED), 0); /* spec: 0 with EVENT_IDX */
 	while (q->last_avail != aidx) {
 		uint16_t head = a->ring[q->last_avail++ % q->num];
 		static struct fake_chain c;
