@@ -125,6 +125,12 @@ static size_t sample_at(const struct bench_run *r, double t_ms)
 	return i;
 }
 
+/* Rounded, and 0 for negatives (no libm: the test library links without). */
+static uint64_t to_u64(double v)
+{
+	return v > 0 ? (uint64_t)(v + 0.5) : 0;
+}
+
 static double per_gib(double what, double mib)
 {
 	return mib >= MIN_RETURNED_MIB ? what / (mib / 1024.0) : BENCH_NULL;
@@ -161,11 +167,11 @@ void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *
 	if (!s)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
-		s[i].t_ns = (uint64_t)llround(r->s[i].t_ms * 1e6);
-		s[i].resident = (uint64_t)llround(r->s[i].rss_mib * MiB);
+		s[i].t_ns = to_u64(r->s[i].t_ms * 1e6);
+		s[i].resident = to_u64(r->s[i].rss_mib * MiB);
 	}
-	struct free_event ev = { .host_ns = (uint64_t)llround(r->free_t_ms[0] * 1e6),
-				 .mib = (uint64_t)llround(r->free_mib[0]) };
+	struct free_event ev = { .host_ns = to_u64(r->free_t_ms[0] * 1e6),
+				 .mib = to_u64(r->free_mib[0]) };
 	struct reclaim rec;
 	telemetry_reclaim(s, r->n, 0, &ev, 1, &rec);
 	free(s);

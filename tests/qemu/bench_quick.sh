@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `pagehint bench --quick` end to end with off and upstream (on QEMU where
+# KVM can't be used): the outputs exist, results.json has the issue's
+# schema with sane values, and upstream gave memory back where off did not.
+# The figures themselves are not asserted beyond that (CI smoke test).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/guest.bash"
+
+PH=$PH_BUILD/pagehint
+[ -x "$PH" ] || skip_all "$PH not built (run make)"
+"$PH" bench --help >/dev/null 2>&1 ||
+	skip_all "this pagehint has no bench subcommand (vmm/main.c does not dispatch to bench_main yet)"
+if [ -n "$(kvm_unusable)" ]; then
+	guest_prereqs	# QEMU is the bench's hypervisor here
+else
+	[ -f "$GUEST_ELF" ] || skip_all "$GUEST_ELF not built (run make)"
+fi
+
+plan 8
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+timeout 240 "$PH" bench --quick --engines off,upstream --out "$out" >"$out/stdout" 2>"$out/stderr"
+rc=$?
+if [ $rc -eq 0 ]; then ok "bench --quick exits 0"; else not_ok "bench --quick exits 0 (status $rc)"; diag "$(tail -30 "$out/stderr")"; fi
+check "the table is on stdout" grep -q '^reclaim: memhog' "$out/stdout"
+check "figures.csv has a row per figure" grep -q '^reclaim,upstream,t50_ms,' "$out/figures.csv"
+check "curves.csv has both engines" grep -q '^upstream,' "$out/curves.csv"
+check "a console log per run" test -s "$out/runs/reclaim-upstream-rep1.console"
+if command -v gnuplot >/dev/null; then
+	check "plots made" test -s "$out/reclaim.svg" -a -s "$out/exits.svg" -a -s "$out/overhead.svg"
+else
+	skip "gnuplot is not installed: no plots"
+	grep -q 'no plots: gnuplot' "$out/stderr" || diag "the bench did not say why there are no plots"
+fi
+
+why=$(python3 - "$out/results.json" <<'PY' 2>&1
+import json, sys
+r = json.load(open(sys.argv[1]))
+def need(d, keys, where):
+    for k in keys:
+        assert k in d, f"{where}: no {k}"
+need(r, ["machine", "limit", "engines"], "top")
+need(r["limit"], ["madvise_gib_s"], "limit")
+assert r["limit"]["madvise_gib_s"] > 0, "madvise limit not positive"
+assert set(r["engines"]) == {"off", "upstream"}, f"engines {sorted(r['engines'])}"
+for name, e in r["engines"].items():
+    need(e, ["reclaim", "fragmented", "overhead"], name)
+    need(e["reclaim"], ["t50_ms", "t90_ms", "t99_ms", "returned_10s", "returned_35s",
+                        "exits_per_gib", "requests_per_gib", "host_cpu_ms_per_gib"], name)
+    need(e["fragmented"], ["returned_mib", "exits_per_gib"], name)
+    need(e["overhead"], ["pages_per_s", "ratio_vs_off"], name)
+    for k in ("returned_10s", "returned_35s"):
+        v = e["reclaim"][k]
+        assert v is None or 0 <= v <= 1, f"{name} {k} = {v}"
+    assert e["overhead"]["pages_per_s"] > 0, f"{name}: no churn throughput"
+up, off = r["engines"]["upstream"]["reclaim"], r["engines"]["off"]["reclaim"]
+assert up["t50_ms"] is not None and up["t50_ms"] > 0, "upstream never returned half"
+t = [up[k] for k in ("t50_ms", "t90_ms", "t99_ms") if up[k] is not None]
+assert t == sorted(t), f"t50/t90/t99 out of order: {t}"
+assert off["t50_ms"] is None, "off returned memory"
+assert up["returned_10s"] > (off["returned_10s"] or 0), "upstream returned no more than off"
+assert r["engines"]["off"]["overhead"]["ratio_vs_off"] == 1
+PY
+)
+if [ -z "$why" ]; then ok "results.json: schema and sane values"; else not_ok "results.json: $why"; diag "$(cat "$out/results.json")"; fi
+
+# Every QEMU of the bench has this run's directory on its command line.
+if pgrep -f -- "$out/runs/" >/dev/null; then not_ok "no QEMU left behind"; else ok "no QEMU left behind"; fi
+done_testing

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/* The bench's figures (vmm/bench_figures.c) from synthetic runs, the
+ * medians over repetitions, and results.json (vmm/bench_report.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bench.h"
+#include "bench_int.h"
+
+#define NUL BENCH_NULL
+
+/* A run sampled every 10 ms for end_ms: resident base + freed MiB until
+ * the free at free_ms, then falling linearly at mib_s MiB/s to at most
+ * back_mib returned. Exits: one per 10 ms after the free. */
+static void synth(struct bench_run *r, double end_ms, double free_ms, double freed, double mib_s,
+		  double back_mib)
+{
+	bench_run_init(r);
+	char line[64];
+	for (double t = 0; t <= end_ms + 1e-9; t += 10) {
+		double back = t > free_ms ? (t - free_ms) / 1e3 * mib_s : 0;
+		if (back > back_mib)
+			back = back_mib;
+		double exits = t > free_ms ? (t - free_ms) / 10 : 0;
+		assert_int_equal(bench_run_add_sample(r, t, 100 + freed - back, exits), 0);
+	}
+	r->exits_known = true;
+	snprintf(line, sizeof(line), "@event free mib=%.0f round=1", freed);
+	bench_run_parse_line(r, line, free_ms, 500);
+}
+
+static void times_from_linear_drop(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	/* 800 MiB freed at 1 s, back at 100 MiB/s: 50% at +4 s, 90% at
+	 * +7.2 s, 99% at +7.92 s, all of it by 10 s; sampled to 20 s. */
+	synth(&r, 20000, 1000, 800, 100, 800);
+	bench_reclaim_figures(&r, &f);
+	assert_float_equal(f.t_ms[0], 4000, 0.5);
+	assert_float_equal(f.t_ms[1], 7200, 0.5);
+	assert_float_equal(f.t_ms[2], 7920, 0.5);
+	assert_float_equal(f.returned_10s, 1.0, 1e-9);
+	assert_true(f.returned_35s == NUL);	/* the run ended before 35 s */
+	assert_float_equal(f.freed_mib, 800, 1e-9);
+	assert_float_equal(f.returned_mib, 800, 1e-9);
+	bench_run_free(&r);
+}
+
+static void partial_return_never_reaches(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	/* Only 60% comes back: t50 reached, t90 and t99 never. */
+	synth(&r, 40000, 1000, 1000, 200, 600);
+	bench_reclaim_figures(&r, &f);
+	assert_float_equal(f.t_ms[0], 2500, 0.5);
+	assert_true(f.t_ms[1] == NUL);
+	assert_true(f.t_ms[2] == NUL);
+	assert_float_equal(f.returned_10s, 0.6, 1e-9);
+	assert_float_equal(f.returned_35s, 0.6, 1e-9);
+	assert_float_equal(bench_returned_at(&r, 0, 2000), 0.4, 1e-9);
+	bench_run_free(&r);
+}
+
+static void per_gib_costs(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	/* 1024 MiB back by 39 s; 3900 exits after the free; the child used
+	 * 500 ms of CPU before the free line and 2548 ms in all. */
+	synth(&r, 40000, 1000, 1024, 1024, 1024);
+	r.cpu_ms = 2548;
+	bench_run_parse_line(&r, "@engine name=upstream requests=16 ranges=508 mib=2048 errors=0", 40000, 0);
+	bench_reclaim_figures(&r, &f);
+	assert_float_equal(f.exits_per_gib, 3900, 1e-6);
+	assert_float_equal(f.host_cpu_ms_per_gib, 2048, 1e-6);
+	assert_float_equal(f.requests_per_gib, 8, 1e-9);
+	bench_run_free(&r);
+}
+
+static void nothing_returned_gives_null_costs(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	synth(&r, 12000, 1000, 500, 0, 0);
+	r.cpu_ms = 900;
+	bench_reclaim_figures(&r, &f);
+	for (int k = 0; k < 3; k++)
+		assert_true(f.t_ms[k] == NUL);
+	assert_float_equal(f.returned_10s, 0, 1e-9);
+	assert_true(f.exits_per_gib == NUL);
+	assert_true(f.host_cpu_ms_per_gib == NUL);
+	assert_true(f.requests_per_gib == NUL);	/* no @engine counters */
+	bench_run_free(&r);
+}
+
+static void no_free_event_no_figures(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	bench_run_init(&r);
+	bench_run_add_sample(&r, 0, 100, 0);
+	bench_reclaim_figures(&r, &f);
+	assert_true(f.t_ms[0] == NUL && f.returned_10s == NUL && f.exits_per_gib == NUL);
+	bench_run_free(&r);
+}
+
+static void fragment_window(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_frag_fig f;
+	/* 64 MiB back between the first free (1 s) and the second (5 s);
+	 * what comes back after the second free does not count. */
+	synth(&r, 8000, 1000, 100, 32, 64);
+	bench_run_parse_line(&r, "@event free mib=100", 5000, 0);
+	for (size_t i = 0; i < r.n; i++)
+		if (r.s[i].t_ms > 5000)
+			r.s[i].rss_mib = 50;
+	bench_frag_figures(&r, &f);
+	assert_float_equal(f.returned_mib, 64, 1e-9);
+	/* 400 exits in the window for 1/16 GiB. */
+	assert_float_equal(f.exits_per_gib, 400 * 16, 1e-6);
+	bench_run_free(&r);
+}
+
+static void console_lines_parsed(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	bench_run_init(&r);
+	bench_run_parse_line(&r, "@engine name=upstream active=1 capacity=32 order=9", 1, 0);
+	assert_false(r.have_engine_counts);
+	bench_run_parse_line(&r, "@event alloc mib=768 round=1", 2, 0);
+	assert_int_equal(r.nfree, 0);
+	bench_run_parse_line(&r, "@event free mib=768 round=1", 3, 7);
+	assert_int_equal(r.nfree, 1);
+	assert_float_equal(r.free_mib[0], 768, 0);
+	assert_float_equal(r.free_t_ms[0], 3, 0);
+	assert_float_equal(r.free_cpu_ms[0], 7, 0);
+	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=1000 pages=100 pages_per_s=12345", 4, 0);
+	assert_true(r.done);
+	assert_float_equal(r.pages_per_s, 12345, 0);
+	bench_run_parse_line(&r, "@engine name=upstream requests=8 ranges=253 mib=1012 errors=0", 5, 0);
+	assert_true(r.have_engine_counts);
+	assert_float_equal(r.requests, 8, 0);
+	assert_float_equal(r.reported_mib, 1012, 0);
+	assert_false(r.bad_cmdline);
+	bench_run_parse_line(&r, "pagehint: bad command line: 'engine=nope': unknown engine", 6, 0);
+	assert_true(r.bad_cmdline);
+	bench_run_parse_line(&r, "@fail workload=memhog cpu=0 addr=0x1000 word=7 got=1 want=0", 7, 0);
+	assert_int_equal(r.fail_lines, 1);
+	assert_non_null(strstr(r.console, "@done workload=churn"));
+	bench_run_free(&r);
+}
+
+static void stats_over_reps(void **state)
+{
+	(void)state;
+	double odd[] = { 5, 1, 3 }, even[] = { 4, 1, 3, 2 }, with_null[] = { 2, NUL, 1 };
+	struct bench_stat s = bench_stat_of(odd, 3, false);
+	assert_float_equal(s.min, 1, 0);
+	assert_float_equal(s.med, 3, 0);
+	assert_float_equal(s.max, 5, 0);
+	s = bench_stat_of(even, 4, false);
+	assert_float_equal(s.med, 2.5, 0);
+	/* A null is left out of an ordinary figure... */
+	s = bench_stat_of(with_null, 3, false);
+	assert_float_equal(s.med, 1.5, 0);
+	assert_float_equal(s.max, 2, 0);
+	/* ...and is "never" for a time: the median is the worse one. */
+	s = bench_stat_of(with_null, 3, true);
+	assert_float_equal(s.min, 1, 0);
+	assert_float_equal(s.med, 2, 0);
+	assert_true(s.max == NUL);
+	double never2[] = { NUL, 4, NUL };
+	s = bench_stat_of(never2, 3, true);
+	assert_true(s.med == NUL);
+	assert_float_equal(s.min, 4, 0);
+	double none[] = { NUL, NUL };
+	s = bench_stat_of(none, 2, false);
+	assert_true(s.min == NUL && s.med == NUL && s.max == NUL);
+}
+
+static void results_json_has_the_schema(void **state)
+{
+	(void)state;
+	struct bench_results *res = calloc(1, sizeof(*res));
+	assert_non_null(res);
+	snprintf(res->date, sizeof(res->date), "2026-01-01T00:00:00Z");
+	snprintf(res->cpu_model, sizeof(res->cpu_model), "CPU \"quoted\"");
+	res->hypervisor = "qemu";
+	res->accel = "tcg";
+	res->reps = 2;
+	res->limit_v[0] = 40;
+	res->limit_v[1] = 50;
+	res->nengines = 2;
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(res->e[i].name, sizeof(res->e[i].name), i ? "upstream" : "off");
+		for (unsigned f = 0; f < FIG_COUNT; f++)
+			for (unsigned r = 0; r < BENCH_MAX_REPS; r++)
+				res->e[i].v[f][r] = NUL;
+	}
+	res->e[1].v[FIG_T50][0] = 3000;
+	res->e[1].v[FIG_T50][1] = 5000;
+	res->e[1].v[FIG_RET10][0] = 0.5;
+	res->e[1].v[FIG_RET10][1] = 1;
+	res->e[1].v[FIG_T99][0] = 9000;	/* never in rep 2: median never */
+	bench_results_finish(res);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(bench_report_json(f, res), 0);
+	fclose(f);
+	static const char *const want[] = {
+		"\"machine\": {", "\"cpu\": \"CPU \\\"quoted\\\"\"", "\"limit\": {\"madvise_gib_s\": 45}",
+		"\"engines\": {", "\"off\": {", "\"upstream\": {",
+		"\"reclaim\": {\"t50_ms\": 4000, \"t90_ms\": null, \"t99_ms\": null, "
+		"\"returned_10s\": 0.75, \"returned_35s\": null, \"exits_per_gib\": null, "
+		"\"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
+		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null}",
+		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null}",
+	};
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		if (!strstr(buf, want[k]))
+			fail_msg("results.json lacks %s:\n%s", want[k], buf);
+	/* The speed figure is CSV-only. */
+	assert_null(strstr(buf, "speed"));
+	free(buf);
+	free(res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(times_from_linear_drop),
+		cmocka_unit_test(partial_return_never_reaches),
+		cmocka_unit_test(per_gib_costs),
+		cmocka_unit_test(nothing_returned_gives_null_costs),
+		cmocka_unit_test(no_free_event_no_figures),
+		cmocka_unit_test(fragment_window),
+		cmocka_unit_test(console_lines_parsed),
+		cmocka_unit_test(stats_over_reps),
+		cmocka_unit_test(results_json_has_the_schema),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
