@@ -128,6 +128,9 @@ void selftest_run(void)
 	case TEST_WORK:
 		test_work();
 		break;
+	case TEST_HOSTILE:
+		hostile_run();
+		break;
 	case TEST_REPORT:
 		/* from a work item on the last CPU: the device's interrupt goes
 		 * to CPU 0, the waiter must still hear of it */
