@@ -2,12 +2,20 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/virtio_ids.h>
 
 #include "balloon.h"
 #include "log.h"
 
 #define BALLOON_PAGE (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
+/* Faulty-device mode: requests held at once (at most one per descriptor
+ * of the queue, unless the driver reuses heads we hold: then no more are
+ * faulted), and merged runs kept per request (more are discarded at once,
+ * which is safe: the request is still in flight). */
+#define BALLOON_MAX_HELD 256
+#define BALLOON_MAX_RUNS 4096
+#define NEVER UINT64_MAX
 
 static const char *const bal_err_str[BAL_ERR__COUNT] = {
 	[BAL_ERR_OUTSIDE] = "reported range is not inside guest RAM",
@@ -42,6 +50,26 @@ struct balloon_dev {
 
 	/* A run of adjacent ranges waiting for one discard call. */
 	uint64_t run_gpa, run_len;
+
+	/* Faulty-device mode (fault.h), also touched only from device
+	 * callbacks. A request that is faulted has its merged runs collected
+	 * in runs[] instead of discarded; a delayed or dropped one is then
+	 * held in held[] (due: when to discard and return it; NEVER for a
+	 * dropped one, whose runs are not kept). */
+	uint64_t rng;
+	bool collecting;		/* run_flush() appends to runs[] */
+	bool failed;			/* reset fault: take nothing until reset */
+	unsigned nruns;
+	struct brun { uint64_t gpa, len; } *runs;
+	unsigned nheld;
+	struct held_req {
+		uint16_t head;
+		uint64_t due;		/* CLOCK_MONOTONIC ns, or NEVER */
+		uint64_t bytes;
+		unsigned n;
+		struct brun *r;
+	} held[BALLOON_MAX_HELD];
+	_Atomic uint64_t next_due;	/* earliest due; read by the tick */
 
 	struct balloon_counters c;
 	_Atomic uint64_t stats_present;	/* bit per tag */
@@ -85,6 +113,16 @@ struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_co
 		return NULL;
 	}
 	atomic_store(&b->num_pages, cfg->target_pages);
+	b->rng = cfg->fault.seed;
+	atomic_store(&b->next_due, NEVER);
+	if (cfg->fault.modes) {
+		b->runs = calloc(BALLOON_MAX_RUNS, sizeof(*b->runs));
+		if (!b->runs) {
+			free(b->bitmap);
+			free(b);
+			return NULL;
+		}
+	}
 	return b;
 }
 
@@ -92,6 +130,9 @@ void balloon_destroy(struct balloon_dev *b)
 {
 	if (!b)
 		return;
+	for (unsigned i = 0; i < b->nheld; i++)
+		free(b->held[i].r);
+	free(b->runs);
 	free(b->bitmap);
 	free(b);
 }
@@ -152,17 +193,25 @@ static int do_discard(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 	return gm_discard(b->gm, gpa, len);
 }
 
+static void discard_now(struct balloon_dev *b, uint64_t gpa, uint64_t len)
+{
+	int r = do_discard(b, gpa, len);
+	if (r == 0) {
+		atomic_fetch_add(&b->c.discard_calls, 1);
+		atomic_fetch_add(&b->c.discarded_bytes, len);
+	} else {
+		bad_input(b, BAL_ERR_DISCARD, gpa, len);
+	}
+}
+
 static void run_flush(struct balloon_dev *b)
 {
 	if (!b->run_len)
 		return;
-	int r = do_discard(b, b->run_gpa, b->run_len);
-	if (r == 0) {
-		atomic_fetch_add(&b->c.discard_calls, 1);
-		atomic_fetch_add(&b->c.discarded_bytes, b->run_len);
-	} else {
-		bad_input(b, BAL_ERR_DISCARD, b->run_gpa, b->run_len);
-	}
+	if (b->collecting && b->nruns < BALLOON_MAX_RUNS)
+		b->runs[b->nruns++] = (struct brun){ b->run_gpa, b->run_len };
+	else
+		discard_now(b, b->run_gpa, b->run_len);
 	b->run_len = 0;
 }
 
@@ -198,13 +247,182 @@ static bool range_ok(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 	return true;
 }
 
+/* --- faulty-device mode -------------------------------------------------- */
+
+uint64_t balloon_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void update_next_due(struct balloon_dev *b)
+{
+	uint64_t due = NEVER;
+
+	for (unsigned i = 0; i < b->nheld; i++)
+		if (b->held[i].due < due)
+			due = b->held[i].due;
+	atomic_store(&b->next_due, due);
+}
+
+/* The fault for a request just popped; runs are collected if there is one. */
+static enum fault_kind request_begin(struct balloon_dev *b)
+{
+	enum fault_kind k = FAULT_NONE;
+
+	if (b->cfg.fault.modes && b->nheld < BALLOON_MAX_HELD)
+		k = fault_pick(&b->cfg.fault, &b->rng);
+	b->collecting = k != FAULT_NONE;
+	b->nruns = 0;
+	return k;
+}
+
+/*
+ * Ordering of discards against a device reset (the invariant: nothing is
+ * discarded after the guest may have its pages back). The guest takes the
+ * pages of a request back in exactly two ways: the chain comes back used,
+ * or the driver resets the device (status 0; it reads the status back as 0
+ * before it returns the pages). Every discard here runs inside
+ * handle_queue() and the reset inside ops_reset(), and the transport runs
+ * both under its one lock, so they are totally ordered:
+ *  - a held request is discarded first and only then pushed used, in one
+ *    critical section (release_due), so a used chain always means "done";
+ *  - a reset forgets every held request (ops_reset) before the driver can
+ *    see status 0, so a discard not done by then never happens: delayed
+ *    requests not yet due and dropped ones are cancelled, not run late.
+ * The reset fault discards half a request and then asks for the reset;
+ * that half was still in flight (the chain is never returned).
+ */
+static void request_end(struct balloon_dev *b, struct vring_dev *vq, uint16_t head,
+			enum fault_kind k)
+{
+	struct held_req *h;
+	uint64_t bytes = 0;
+
+	b->collecting = false;
+	for (unsigned i = 0; i < b->nruns; i++)
+		bytes += b->runs[i].len;
+	switch (k) {
+	case FAULT_NONE:
+		break;
+	case FAULT_DELAY:
+		h = &b->held[b->nheld];
+		h->r = b->nruns ? malloc(b->nruns * sizeof(*h->r)) : NULL;
+		if (b->nruns && !h->r)
+			break;	/* no memory: not faulted after all */
+		if (b->nruns)
+			memcpy(h->r, b->runs, b->nruns * sizeof(*h->r));
+		h->n = b->nruns;
+		h->head = head;
+		h->bytes = bytes;
+		h->due = balloon_now_ns() + fault_delay_ns(&b->cfg.fault, &b->rng);
+		b->nheld++;
+		b->nruns = 0;
+		atomic_fetch_add(&b->c.faults_delayed, 1);
+		update_next_due(b);
+		return;
+	case FAULT_DROP:
+		/* Never discarded, never returned; held only to be counted
+		 * when the reset cancels it. */
+		h = &b->held[b->nheld++];
+		*h = (struct held_req){ .head = head, .due = NEVER, .bytes = bytes };
+		b->nruns = 0;
+		atomic_fetch_add(&b->c.faults_dropped, 1);
+		return;
+	case FAULT_RESET: {
+		/* Discard the first half (whole pages), then fail. */
+		uint64_t budget = (bytes / 2) & ~(BALLOON_PAGE - 1);
+		for (unsigned i = 0; i < b->nruns && budget; i++) {
+			uint64_t len = b->runs[i].len < budget ? b->runs[i].len : budget;
+			discard_now(b, b->runs[i].gpa, len);
+			budget -= len;
+			bytes -= len;
+		}
+		b->nruns = 0;
+		b->failed = true;
+		atomic_fetch_add(&b->c.faults_reset, 1);
+		atomic_fetch_add(&b->c.canceled_bytes, bytes);
+		if (b->hooks.needs_reset)
+			b->hooks.needs_reset(b->hooks.opaque);
+		return;
+	}
+	}
+	/* Not faulted: discard what was collected, return the chain. */
+	for (unsigned i = 0; i < b->nruns; i++)
+		discard_now(b, b->runs[i].gpa, b->runs[i].len);
+	b->nruns = 0;
+	vring_dev_push(vq, head, 0);
+}
+
+/* Delayed requests whose time has come: discard, then return (see above). */
+static void release_due(struct balloon_dev *b, struct vring_dev *vq)
+{
+	uint64_t now;
+
+	if (atomic_load(&b->next_due) == NEVER)
+		return;
+	now = balloon_now_ns();
+	for (unsigned i = 0; i < b->nheld;) {
+		struct held_req *h = &b->held[i];
+		if (h->due > now) {
+			i++;
+			continue;
+		}
+		for (unsigned j = 0; j < h->n; j++)
+			discard_now(b, h->r[j].gpa, h->r[j].len);
+		vring_dev_push(vq, h->head, 0);
+		atomic_fetch_add(&b->c.delayed_done, 1);
+		free(h->r);
+		*h = b->held[--b->nheld];
+	}
+	update_next_due(b);
+}
+
+/* Device reset (transport lock held): cancel every discard not yet done. */
+static void fault_reset(struct balloon_dev *b)
+{
+	for (unsigned i = 0; i < b->nheld; i++) {
+		atomic_fetch_add(&b->c.canceled, 1);
+		atomic_fetch_add(&b->c.canceled_bytes, b->held[i].bytes);
+		free(b->held[i].r);
+	}
+	b->nheld = 0;
+	b->nruns = 0;
+	b->collecting = false;
+	b->failed = false;
+	atomic_store(&b->next_due, NEVER);
+}
+
+static unsigned report_queue(uint64_t f)
+{
+	for (unsigned q = 0; q < 4; q++)
+		if (role_for(f, q) == BQ_REPORT)
+			return q;
+	return ~0u;
+}
+
+void balloon_fault_tick(struct balloon_dev *b, uint64_t now_ns)
+{
+	unsigned q;
+
+	if (atomic_load(&b->next_due) > now_ns || !b->hooks.poke)
+		return;
+	q = report_queue(atomic_load(&b->features));
+	if (q != ~0u)
+		b->hooks.poke(b->hooks.opaque, q);
+}
+
 /* --- queue handlers ----------------------------------------------------- */
 
 static void handle_report(struct balloon_dev *b, struct vring_dev *vq)
 {
 	struct vring_chain c;
 
-	while (vring_dev_pop(vq, &c) > 0) {
+	release_due(b, vq);
+	while (!b->failed && vring_dev_pop(vq, &c) > 0) {
+		enum fault_kind k = request_begin(b);
 		atomic_fetch_add(&b->c.report_requests, 1);
 		for (unsigned i = 0; i < c.n; i++) {
 			const struct vring_elem *e = &c.e[i];
@@ -221,7 +439,7 @@ static void handle_report(struct balloon_dev *b, struct vring_dev *vq)
 		}
 		run_flush(b);
 		/* Used length 0: we wrote nothing into the buffers. */
-		vring_dev_push(vq, c.head, 0);
+		request_end(b, vq, c.head, k);
 	}
 }
 
@@ -229,7 +447,9 @@ static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
 {
 	struct vring_chain c;
 
-	while (vring_dev_pop(vq, &c) > 0) {
+	release_due(b, vq);
+	while (!b->failed && vring_dev_pop(vq, &c) > 0) {
+		enum fault_kind k = request_begin(b);
 		atomic_fetch_add(&b->c.report_requests, 1);
 		for (unsigned i = 0; i < c.n; i++) {
 			const struct vring_elem *e = &c.e[i];
@@ -267,7 +487,7 @@ static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
 			}
 		}
 		run_flush(b);
-		vring_dev_push(vq, c.head, 0);
+		request_end(b, vq, c.head, k);
 	}
 }
 
@@ -443,6 +663,7 @@ static void ops_reset(void *dev)
 	memset(b->bitmap, 0, ((b->bitmap_pages + 63) / 64 + 1) * sizeof(uint64_t));
 	atomic_store(&b->c.balloon_pages, 0);
 	b->run_len = 0;
+	fault_reset(b);
 }
 
 static void ops_bind(void *dev, const struct virtio_dev_hooks *hooks)

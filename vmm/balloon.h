@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <linux/virtio_balloon.h>
 
+#include "fault.h"
 #include "guest_mem.h"
 #include "virtio_dev.h"
 
@@ -61,6 +62,8 @@ struct balloon_config {
 	/* How to give a range back; NULL: gm_discard(). 0 or -errno. */
 	int (*discard)(void *opaque, uint64_t gpa, uint64_t len);
 	void *discard_opaque;
+	/* Faulty-device mode for report requests (fault.h); modes 0: none. */
+	struct fault_config fault;
 };
 
 struct balloon_counters {
@@ -74,6 +77,13 @@ struct balloon_counters {
 	atomic_ulong deflate_pages;
 	atomic_ulong balloon_pages;	/* PFNs in the balloon now */
 	atomic_ulong stats_updates;
+	/* Faulty-device mode: requests faulted, by kind */
+	atomic_ulong faults_delayed;
+	atomic_ulong faults_dropped;
+	atomic_ulong faults_reset;
+	atomic_ulong delayed_done;	/* delayed requests discarded and returned */
+	atomic_ulong canceled;		/* held requests a device reset forgot */
+	atomic_ulong canceled_bytes;	/* bytes whose discard was so cancelled */
 };
 
 struct balloon_dev;
@@ -94,6 +104,13 @@ bool balloon_stat(const struct balloon_dev *b, unsigned tag, uint64_t *val);
 uint32_t balloon_actual(const struct balloon_dev *b);
 /* Which role queue q has under the current negotiation. */
 enum balloon_queue_role balloon_queue_role(const struct balloon_dev *b, unsigned q);
+/* Faulty-device mode: run what is due (delayed requests whose time has
+ * come). Cheap when nothing is due; call every few ms from a thread that
+ * may take the transport lock (the device worker), never from inside a
+ * device callback. */
+void balloon_fault_tick(struct balloon_dev *b, uint64_t now_ns);
+/* CLOCK_MONOTONIC in ns: the clock the fault deadlines use. */
+uint64_t balloon_now_ns(void);
 /* How many times an error of this kind was seen. */
 unsigned long balloon_error_count(const struct balloon_dev *b, enum balloon_err e);
 

@@ -37,6 +37,19 @@ void cli_usage(FILE *f)
 "  --summary-json FILE     a summary of the run at exit\n"
 "  --timeout SECONDS       stop a guest that runs longer (exit status 124)\n"
 "  --quiet                 no live status line on a terminal\n"
+"  --fault MODE[,MODE...]  faulty device, for testing the guest's recovery;\n"
+"                          free page reports are, at random:\n"
+"                            delay-acks  discarded and returned only after\n"
+"                                        a delay (1 ms to --fault-delay-ms)\n"
+"                            drop-acks   never discarded nor returned (the\n"
+"                                        guest times out and resets us)\n"
+"                            reset       half discarded, then the device\n"
+"                                        sets DEVICE_NEEDS_RESET\n"
+"                          'all' is all three; a reset cancels every\n"
+"                          discard not yet done\n"
+"  --fault-rate P          probability per report request, 0-1 (default 0.05)\n"
+"  --fault-seed N          seed of the fault choices (default 1)\n"
+"  --fault-delay-ms N      delay-acks' longest delay (default 200)\n"
 "  --help                  this text\n"
 "\n"
 "Exit status: the guest's (the value it writes to port 0x501); 2 bad\n"
@@ -110,6 +123,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, 
 	o->thp = true;
 	o->discard = GM_DISCARD_DONTNEED;
 	o->protocol = BALLOON_PROTO_VIRTIO;
+	fault_config_init(&o->fault);
 
 	if (argc < 2)
 		return fail(err, n, "no command given (try 'pagehint run --help')");
@@ -145,7 +159,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, 
 		static const char *const known[] = {
 			"--kernel", "--mem", "--cpus", "--backing", "--thp", "--populate",
 			"--discard", "--balloon-protocol", "--balloon-target", "--trace",
-			"--summary-json", "--timeout",
+			"--summary-json", "--timeout", "--fault", "--fault-rate", "--fault-seed",
+			"--fault-delay-ms",
 		};
 		bool ok = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -224,6 +239,33 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, 
 			if (errno || end == val || *end || !(t > 0) || t > 1e7)
 				return fail(err, n, "--timeout: '%s' is not a positive number of seconds", val);
 			o->timeout = t;
+		} else if (!strcmp(name, "--fault")) {
+			char bad[80];
+			if (fault_parse_modes(val, &o->fault.modes, bad, sizeof(bad)))
+				return fail(err, n, "--fault: '%s' is not delay-acks, drop-acks, reset, all or none", bad);
+		} else if (!strcmp(name, "--fault-rate")) {
+			char *end;
+			errno = 0;
+			double p = strtod(val, &end);
+			if (errno || end == val || *end || !(p >= 0 && p <= 1))
+				return fail(err, n, "--fault-rate: '%s' is not a probability from 0 to 1", val);
+			o->fault.rate = p;
+		} else if (!strcmp(name, "--fault-seed")) {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(val, &end, 0);
+			if (errno || !*val || *end || !isdigit((unsigned char)*val))
+				return fail(err, n, "--fault-seed: '%s' is not a number", val);
+			o->fault.seed = v;
+		} else if (!strcmp(name, "--fault-delay-ms")) {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(val, &end, 10);
+			if (errno || !*val || *end || !isdigit((unsigned char)*val) || v < 1 ||
+			    v > FAULT_MAX_DELAY_MS)
+				return fail(err, n, "--fault-delay-ms: '%s' is not a number from 1 to %d",
+					    val, FAULT_MAX_DELAY_MS);
+			o->fault.delay_max_ms = (uint32_t)v;
 		}
 	}
 

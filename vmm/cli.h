@@ -34,6 +34,7 @@ struct vmm_opts {
 	const char *summary;
 	double timeout;			/* seconds; 0: none */
 	bool quiet;			/* no live status line */
+	struct fault_config fault;	/* --fault*: faulty-device mode */
 	char cmdline[CLI_CMDLINE_MAX];
 };
 

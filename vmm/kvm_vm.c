@@ -573,7 +573,10 @@ static void *worker_thread(void *arg)
 	}
 	for (;;) {
 		struct epoll_event evs[VIRTIO_MMIO_MAX_QUEUES + 1];
-		int n = epoll_wait(ep, evs, VIRTIO_MMIO_MAX_QUEUES + 1, -1);
+		int n = epoll_wait(ep, evs, VIRTIO_MMIO_MAX_QUEUES + 1,
+				   vm->worker_tick ? VM_TICK_MS : -1);
+		if (vm->worker_tick)
+			vm->worker_tick(vm->worker_tick_opaque);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -49,6 +49,8 @@ struct vcpu {
 	bool started;
 };
 
+#define VM_TICK_MS 1
+
 struct vm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
@@ -68,6 +70,10 @@ struct vm {
 	pthread_t worker;
 	bool worker_started;
 	atomic_ulong notifications;	/* ioeventfd wake-ups, kicks summed */
+	/* If set (before vm_start), the worker also calls it at least every
+	 * VM_TICK_MS, on its own thread (the faulty-device mode's timers). */
+	void (*worker_tick)(void *opaque);
+	void *worker_tick_opaque;
 
 	struct exit_stats exits;
 

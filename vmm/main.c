@@ -46,6 +46,11 @@ static void on_line(void *opaque, const char *line, size_t len, uint64_t host_ns
 	telemetry_print_line(c->tel, line, host_ns);
 }
 
+static void fault_tick(void *balloon)
+{
+	balloon_fault_tick(balloon, balloon_now_ns());
+}
+
 /* build/pagehint-guest.elf beside this program. */
 static const char *default_kernel(char *buf, size_t cap)
 {
@@ -131,6 +136,7 @@ int main(int argc, char **argv)
 	struct balloon_config bc = {
 		.protocol = o.protocol,
 		.target_pages = o.has_target ? (uint32_t)(o.target / GM_PAGE_SIZE) : 0,
+		.fault = o.fault,
 	};
 	struct balloon_dev *balloon = balloon_create(&gm, &bc);
 	struct virtio_mmio_dev *vmmio = balloon ? virtio_mmio_create(&gm, &balloon_ops, balloon, dev.base) : NULL;
@@ -156,6 +162,15 @@ int main(int argc, char **argv)
 		return VMM_EXIT_ERROR;
 	}
 	vm_set_serial(&vm, &serial);
+	char fault_modes[64];
+	if (o.fault.modes) {
+		/* Faulty-device mode: the worker runs the delayed requests. */
+		vm.worker_tick = fault_tick;
+		vm.worker_tick_opaque = balloon;
+		vmm_log("faulty device: %s on %.0f%% of report requests (seed %llu, delays up to %u ms)",
+			fault_modes_str(o.fault.modes, fault_modes, sizeof(fault_modes)),
+			o.fault.rate * 100, (unsigned long long)o.fault.seed, o.fault.delay_max_ms);
+	}
 
 	/* 8. Telemetry reads the device and exit counters. */
 	tel.gm = &gm;
@@ -225,6 +240,19 @@ int main(int argc, char **argv)
 	s.reported_mib = atomic_load(&bcnt->reported_bytes) / 1048576.0;
 	s.discarded_mib = atomic_load(&bcnt->discarded_bytes) / 1048576.0;
 	s.report_requests = atomic_load(&bcnt->report_requests);
+	s.report_ranges = atomic_load(&bcnt->report_ranges);
+	/* The transport counts every refused input, the device's included,
+	 * and the reset faults we asked for ourselves: not those. */
+	unsigned long terr = atomic_load(&vmmio->errors), fres = atomic_load(&bcnt->faults_reset);
+	s.device_errors = terr > fres ? terr - fres : 0;
+	if (o.fault.modes) {
+		s.fault_modes = fault_modes;
+		s.faults_delayed = atomic_load(&bcnt->faults_delayed);
+		s.faults_dropped = atomic_load(&bcnt->faults_dropped);
+		s.faults_reset = atomic_load(&bcnt->faults_reset);
+		s.faults_canceled = atomic_load(&bcnt->canceled);
+		s.faults_canceled_mib = atomic_load(&bcnt->canceled_bytes) / 1048576.0;
+	}
 	struct reclaim rec[CONSOLE_MAX_FREE_EVENTS];
 	s.nreclaim = sink.cs.nfree;
 	s.reclaim = rec;

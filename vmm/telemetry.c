@@ -237,6 +237,14 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 	fprintf(f, "  \"reported_mib\": %.1f,\n", s->reported_mib);
 	fprintf(f, "  \"discarded_mib\": %.1f,\n", s->discarded_mib);
 	fprintf(f, "  \"report_requests\": %llu,\n", (unsigned long long)s->report_requests);
+	fprintf(f, "  \"report_ranges\": %llu,\n", (unsigned long long)s->report_ranges);
+	fprintf(f, "  \"device_errors\": %llu,\n", (unsigned long long)s->device_errors);
+	if (s->fault_modes)
+		fprintf(f, "  \"faults\": {\"modes\": \"%s\", \"delayed\": %llu, \"dropped\": %llu, "
+			"\"reset\": %llu, \"canceled\": %llu, \"canceled_mib\": %.1f},\n",
+			s->fault_modes, (unsigned long long)s->faults_delayed,
+			(unsigned long long)s->faults_dropped, (unsigned long long)s->faults_reset,
+			(unsigned long long)s->faults_canceled, s->faults_canceled_mib);
 	fprintf(f, "  \"exits_total\": %llu,\n", (unsigned long long)s->exits_total);
 	fprintf(f, "  \"data_errors\": %llu,\n", (unsigned long long)s->data_errors);
 	fprintf(f, "  \"reclaim\": [");

@@ -84,11 +84,17 @@ struct summary {
 	double resident_peak_mib, resident_end_mib;
 	double reported_mib, discarded_mib;
 	uint64_t report_requests;
+	uint64_t report_ranges;
 	uint64_t exits_total;
 	uint64_t data_errors;
 	const char *end_reason;		/* "exit", "timeout", "crash", "error", "signal" */
 	unsigned nreclaim;
 	struct reclaim *reclaim;
+	/* Faulty-device mode (--fault); fault_modes NULL: not written. */
+	const char *fault_modes;
+	uint64_t faults_delayed, faults_dropped, faults_reset, faults_canceled;
+	double faults_canceled_mib;
+	uint64_t device_errors;		/* bad input the device refused */
 };
 
 uint64_t telemetry_now_ns(void);
