@@ -472,6 +472,13 @@ static double case_seconds(double dflt)
 	return s && atof(s) > 0 ? atof(s) : dflt;
 }
 
+/* FAULT_SOAK_SEED=N varies every case's seeds (bench/soak). */
+static uint64_t case_seed(uint64_t dflt)
+{
+	const char *s = getenv("FAULT_SOAK_SEED");
+	return s ? dflt + 1000 * strtoull(s, NULL, 0) : dflt;
+}
+
 static void print_result(const char *name, const struct fault_result *r)
 {
 	if (!getenv("T_VERBOSE") && !getenv("FAULT_SOAK_SECONDS"))
@@ -499,7 +506,7 @@ static void fault_delay_acks(void **state)
 {
 	(void)state;
 	struct fault_case fc = { "pagehint", BDRV_PROTO_VIRTIO, BALLOON_PROTO_VIRTIO,
-				 FAULT_DELAY, 0.3, 60, 11, case_seconds(1.0), NULL };
+				 FAULT_DELAY, 0.3, 60, case_seed(11), case_seconds(1.0), NULL };
 	struct fault_result r;
 	run_case(&fc, &r);
 	print_result("delay-acks", &r);
@@ -514,7 +521,7 @@ static void fault_drop_acks(void **state)
 {
 	(void)state;
 	struct fault_case fc = { "pagehint", BDRV_PROTO_VIRTIO, BALLOON_PROTO_VIRTIO,
-				 FAULT_DROP, 0.3, 1, 12, case_seconds(1.0), NULL };
+				 FAULT_DROP, 0.3, 1, case_seed(12), case_seconds(1.0), NULL };
 	struct fault_result r;
 	run_case(&fc, &r);
 	print_result("drop-acks", &r);
@@ -529,7 +536,7 @@ static void fault_reset(void **state)
 {
 	(void)state;
 	struct fault_case fc = { "pagehint", BDRV_PROTO_VIRTIO, BALLOON_PROTO_VIRTIO,
-				 FAULT_RESET, 0.3, 1, 13, case_seconds(1.0), NULL };
+				 FAULT_RESET, 0.3, 1, case_seed(13), case_seconds(1.0), NULL };
 	struct fault_result r;
 	run_case(&fc, &r);
 	print_result("reset", &r);
@@ -543,7 +550,7 @@ static void fault_all_upstream(void **state)
 {
 	(void)state;
 	struct fault_case fc = { "upstream", BDRV_PROTO_VIRTIO, BALLOON_PROTO_VIRTIO,
-				 FAULT_DELAY | FAULT_DROP | FAULT_RESET, 0.3, 60, 14, case_seconds(1.0),
+				 FAULT_DELAY | FAULT_DROP | FAULT_RESET, 0.3, 60, case_seed(14), case_seconds(1.0),
 				 /* upstream waits for low_wmark + capacity blocks of
 				  * 2 MiB free: with the queue's 128, more than our zone */
 				 "report.capacity=8" };
@@ -554,11 +561,24 @@ static void fault_all_upstream(void **state)
 	assert_true(r.delayed + r.dropped + r.resets > 0);
 }
 
+static void fault_all_pagehint(void **state)
+{
+	(void)state;
+	struct fault_case fc = { "pagehint", BDRV_PROTO_VIRTIO, BALLOON_PROTO_VIRTIO,
+				 FAULT_DELAY | FAULT_DROP | FAULT_RESET, 0.3, 60, case_seed(16),
+				 case_seconds(1.0), NULL };
+	struct fault_result r;
+	run_case(&fc, &r);
+	print_result("all/pagehint", &r);
+	check_common(&r);
+	assert_true(r.delayed + r.dropped + r.resets > 0);
+}
+
 static void fault_all_seed_v8(void **state)
 {
 	(void)state;
 	struct fault_case fc = { "seed-v8", BDRV_PROTO_SEED_V8, BALLOON_PROTO_SEED_V8,
-				 FAULT_DELAY | FAULT_DROP | FAULT_RESET, 0.3, 60, 15, case_seconds(1.0), NULL };
+				 FAULT_DELAY | FAULT_DROP | FAULT_RESET, 0.3, 60, case_seed(15), case_seconds(1.0), NULL };
 	struct fault_result r;
 	run_case(&fc, &r);
 	print_result("all/seed-v8", &r);
@@ -644,6 +664,7 @@ int main(void)
 		cmocka_unit_test(fault_delay_acks),
 		cmocka_unit_test(fault_drop_acks),
 		cmocka_unit_test(fault_reset),
+		cmocka_unit_test(fault_all_pagehint),
 		cmocka_unit_test(fault_all_upstream),
 		cmocka_unit_test(fault_all_seed_v8),
 	};
