@@ -10,9 +10,11 @@
  * are not Reported, like upstream; unlike upstream
  *  - no budget and no fixed delay: a pass reports every unreported eligible
  *    block there is, as soon as frees have settled;
- *  - large requests: up to report.capacity ranges (the device's queue),
- *    and physically contiguous blocks merged into one range (up to 1 GiB),
- *    so a freed GiB of 4 MiB blocks is one or two requests, not 8;
+ *  - large requests: up to report.capacity ranges (the device's queue)
+ *    and 1 GiB, physically contiguous blocks merged into one range, so a
+ *    freed GiB of 4 MiB blocks is one request (one exit), not 8; a
+ *    request is sent once full, so memory comes back while a long pass
+ *    goes on and at most 1 GiB is in flight;
  *  - the zone lock is held for at most report.hold isolations (and 256
  *    skipped Reported blocks) at a time, then dropped and retaken;
  *  - the walk goes from order 10 down, the largest blocks first.
@@ -62,6 +64,7 @@
 #include "engine.h"
 
 #define RANGE_MAX_PAGES	(1ull << (30 - PH_PAGE_SHIFT))	/* 1 GiB: a descriptor's length is 32 bits */
+#define REQUEST_MAX_PAGES (1ull << (30 - PH_PAGE_SHIFT))	/* 1 GiB in flight per request */
 #define VISIT_MAX	256	/* Reported blocks skipped per lock hold */
 #define RESERVE_DIV	256	/* keep managed / 256 free pages unisolated */
 #define DECAY_PASSES	4	/* passes without reuse before the delay halves */
@@ -157,8 +160,9 @@ static void phe_free_done(void *ctx, unsigned cpu)
 
 /* ---- the request being built: sorted ranges, contiguous blocks merged ---- */
 
-/* Where a block of len bytes at addr would go: 0 it does not fit (full),
- * 1 it fits. *at is the insertion index (first range above addr). */
+/* Where a block of len bytes at addr would go: 0 it does not fit (the
+ * request is full: capacity ranges it does not extend, or 1 GiB), 1 it
+ * fits. *at is the insertion index (first range above addr). */
 static int req_fits(struct pagehint *h, uint64_t addr, uint64_t len, unsigned *at)
 {
 	const uint64_t max = RANGE_MAX_PAGES << PH_PAGE_SHIFT;
@@ -173,6 +177,8 @@ static int req_fits(struct pagehint *h, uint64_t addr, uint64_t len, unsigned *a
 			lo = mid + 1;
 	}
 	*at = lo;
+	if (h->req_pages + (len >> PH_PAGE_SHIFT) > REQUEST_MAX_PAGES)
+		return 0;
 	if (h->nr < h->capacity)
 		return 1;
 	if (lo > 0 && h->ranges[lo - 1].addr + h->ranges[lo - 1].len == addr &&

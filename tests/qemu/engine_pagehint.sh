@@ -7,8 +7,10 @@
 # memory has left QEMU's RSS are printed as diagnostics (TCG timing is
 # noisy: behaviour is asserted, times are only reported).
 #
-# PH_COMPARE=1 also runs engine=upstream on a larger guest (2 GiB, memhog
-# 1536 MiB, 20 s idle) next to pagehint, as in docs/engine-pagehint.md.
+# PH_COMPARE=1 also runs engine=pagehint and engine=upstream on a larger
+# guest (2 GiB, memhog 1536 MiB, 20 s idle), one after the other, as in
+# docs/engine-pagehint.md; PH_COMPARE_ENGINES="pagehint,upstream report.delay_ms=500"
+# (comma-separated) chooses the engines and their parameters.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
@@ -112,7 +114,8 @@ run_guest 1 128 "engine=upstream report.hold=4 workload=none"
 expect_status "report.hold with upstream: bad command line" $EXIT_CMDLINE
 
 if [ -n "$PH_COMPARE" ]; then
-	for e in pagehint upstream; do
+	IFS=, read -ra engines <<<"${PH_COMPARE_ENGINES:-pagehint,upstream}"
+	for e in "${engines[@]}"; do
 		measure 2 2048 "engine=$e workload=memhog memhog.mib=1536 memhog.hold_ms=1000 memhog.idle_ms=20000 quiet"
 		summary "compare $e (2 GiB guest, memhog 1536 MiB)"
 	done
