@@ -52,6 +52,19 @@ echo "@balloon driver=virtio_balloon device=$dev features=$features reporting=$r
 [ "$reporting" = 1 ] || echo "@warn free page reporting not negotiated"
 echo "@info memfree_kib=$(awk '/^MemFree/ {print $2}' /proc/meminfo) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 
+# Zones and their free blocks per order (page_reporting's budget is per
+# zone and order: a sixteenth of the free list per pass)
+zones() { # WHEN
+	awk -v w="$1" '/^Node/ { z = $4 } /^ +managed/ { printf "@info zone when=%s name=%s managed_mib=%d\n", w, z, $2 / 256 }' /proc/zoneinfo
+	awk -v w="$1" '{ k = 0; m = 4; for (o = 0; o < 9; o++) { k += $(5 + o) * m; m *= 2 }
+		printf "@info buddyinfo when=%s zone=%s o9=%s o10=%s below_o9_kib=%d\n", w, $4, $(5 + 9), $(5 + 10), k }' /proc/buddyinfo
+	# pages on the per-CPU lists (zoneinfo's pagesets), which are not in
+	# the buddy lists and so never reported
+	awk -v w="$1" '/^Node/ { z = $4 } /^ +count:/ { c[z] += $2 }
+		END { for (z in c) printf "@info pcp when=%s zone=%s kib=%d\n", w, z, c[z] * 4 }' /proc/zoneinfo
+}
+zones before
 memhog "$(param memhog.mib 2048)" "$(param memhog.hold 20)" "$(param memhog.idle 35)"
 rc=$?
+zones after
 end $rc
