@@ -38,7 +38,7 @@ measure() {
 		while IFS= read -r line; do echo "$EPOCHREALTIME ${line%$'\r'}"; done >"$dir/console" &
 	local runner=$!
 	# sample until QEMU is gone
-	for _ in $(seq 100); do [ -s "$dir/pid" ] && break; sleep 0.05; done
+	for _ in $(seq 600); do [ -s "$dir/pid" ] && break; sleep 0.05; done
 	pid=$(cat "$dir/pid" 2>/dev/null)
 	if [ -n "$pid" ]; then
 		while [ -r "/proc/$pid/status" ]; do
