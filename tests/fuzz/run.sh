@@ -5,13 +5,15 @@
 # (tests/fuzz/corpus/<target>/) with a fixed seed, so the run is the same
 # every time. Longer runs: make fuzz-long (docs/hardening.md).
 #
-# FUZZ_RUNS (20000) runs per target; FUZZ_TIMEOUT (30) seconds per input.
+# FUZZ_RUNS (10000) runs per target; FUZZ_TIMEOUT (30) seconds per input.
 # Regression inputs named known-* are failures not fixed yet: TODO tests.
+# Everything runs under nice: the QEMU tests beside it in `make check` time
+# things.
 . "$(dirname "$0")/../lib.sh"
 cd "$PH_ROOT" || exit 1
 
 TARGETS="fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver"
-RUNS=${FUZZ_RUNS:-20000}
+RUNS=${FUZZ_RUNS:-10000}
 TIMEOUT=${FUZZ_TIMEOUT:-30}
 CLANG=${FUZZ_CC:-clang}
 
@@ -26,7 +28,7 @@ nreg=$(find tests/fuzz/regressions -type f 2>/dev/null | wc -l)
 plan $((1 + nreg + $(wc -w <<<"$TARGETS")))
 
 # Not the parent make's jobserver: this is a make of its own.
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 BUILD="$PH_BUILD" fuzz >"$tmp/build.log" 2>&1; then
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL nice -n 10 make -s -j2 BUILD="$PH_BUILD" fuzz >"$tmp/build.log" 2>&1; then
 	ok "make fuzz builds the targets with $CLANG -fsanitize=fuzzer,address,undefined"
 else
 	not_ok "make fuzz builds the targets"
@@ -57,7 +59,7 @@ done
 for t in $TARGETS; do
 	mkdir -p "$tmp/corpus-$t" "$tmp/art-$t"
 	start=$SECONDS
-	if "$PH_BUILD/fuzz/$t" -runs="$RUNS" -seed=1 -timeout="$TIMEOUT" -max_len=1024 \
+	if nice -n 10 "$PH_BUILD/fuzz/$t" -runs="$RUNS" -seed=1 -timeout="$TIMEOUT" -max_len=1024 \
 		-rss_limit_mb=2048 -max_total_time=120 -artifact_prefix="$tmp/art-$t/" \
 		"$tmp/corpus-$t" "tests/fuzz/corpus/$t" >"$tmp/$t.log" 2>&1; then
 		ok "$t: $RUNS runs from the seed corpus, no invariant broken"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ThreadSanitizer over the hosted multi-threaded tests (make tsan): the
 # per-CPU list stress, every engine under concurrency, the balloon driver
-# with concurrent reporters. One TAP line per test binary; a race report
+# with concurrent reporters, under nice (the QEMU tests beside it in
+# `make check` time things). One TAP line per test binary; a race report
 # fails it and is shown.
 . "$(dirname "$0")/../lib.sh"
 cd "$PH_ROOT" || exit 1
@@ -16,7 +17,7 @@ printf '#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint main(vo
 	skip_all "clang's ThreadSanitizer runtime is missing or does not run here"
 
 plan $((1 + $(wc -w <<<"$NAMES")))
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 BUILD="$PH_BUILD" tsan-build >"$tmp/build.log" 2>&1; then
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL nice -n 10 make -s -j2 BUILD="$PH_BUILD" tsan-build >"$tmp/build.log" 2>&1; then
 	ok "make tsan-build builds the threaded tests with -fsanitize=thread"
 else
 	not_ok "make tsan-build"
@@ -27,7 +28,7 @@ fi
 for t in $NAMES; do
 	start=$SECONDS
 	if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CMOCKA_MESSAGE_OUTPUT=stdout \
-		timeout 300 "$PH_BUILD/tsan/tests/$t" >"$tmp/$t.log" 2>&1; then
+		timeout 300 nice -n 10 "$PH_BUILD/tsan/tests/$t" >"$tmp/$t.log" 2>&1; then
 		ok "$t under TSan: no data race"
 		diag "$t: $((SECONDS - start)) s"
 	else

@@ -13,7 +13,7 @@ plan 5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-VG=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
+VG=(nice -n 10 valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --track-origins=yes --quiet)
 
 # vg NAME WANT_STATUS ARGS...: pagehint ARGS under memcheck exits WANT_STATUS
