@@ -6,7 +6,7 @@
 #   tests/model/*.sh      model checks of protocols (skip without spin)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/model/*.sh tests/fuzz/*.sh))
+SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/model/*.sh tests/fuzz/*.sh tests/nested/*.sh))
 TEST_LIB := $(BUILD)/host/libpagehint-test.a
 
 $(TEST_LIB): $(TEST_LIB_OBJS)

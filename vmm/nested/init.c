@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* /init for vmm/nested/run.sh: load KVM, run pagehint per PH= command, power off. */
+/* /init for vmm/nested/run.sh and tests/nested/kvm.sh: load KVM, run
+ * pagehint per command (the lines of /cmds if the initrd has one, else the
+ * ';'-separated PH= of the kernel command line), power off. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
@@ -16,10 +20,24 @@ static void load(const char *p, const char *params) {
 	else printf("init: loaded %s\n", p);
 	if (fd >= 0) close(fd);
 }
+/* The run's output goes to a file first and is printed after it: under
+ * TCG a busy L1 can lose or reorder console output written while KVM_RUN
+ * is busy, and the tests parse it. */
 static int run(char **argv) {
 	pid_t pid = fork();
-	if (!pid) { execv(argv[0], argv); perror("execv"); _exit(127); }
+	if (!pid) {
+		int fd = open("/out.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
+		execv(argv[0], argv); perror("execv"); _exit(127);
+	}
 	int st; waitpid(pid, &st, 0);
+	FILE *f = fopen("/out.txt", "r");
+	if (f) {
+		char buf[4096]; size_t n;
+		while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+		fclose(f);
+		fflush(stdout);
+	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 int main(void) {
@@ -30,10 +48,21 @@ int main(void) {
 	load("/modules/kvm.ko", "");
 	load("/modules/ccp.ko", "");
 	load("/modules/kvm-amd.ko", getenv("KVM_AMD_PARAMS") ? getenv("KVM_AMD_PARAMS") : "");
-	char line[512]; FILE *f = fopen("/proc/cmdline", "r"); fgets(line, sizeof line, f); fclose(f);
-	char *args = strstr(line, "PH=");
-	if (!args) return 1;
-	args += 3;
+	static char line[65536];
+	FILE *f = fopen("/cmds", "r");
+	char *args = line;
+	if (f) {
+		size_t n = fread(line, 1, sizeof line - 1, f);
+		line[n] = 0;
+		fclose(f);
+	} else {
+		f = fopen("/proc/cmdline", "r");
+		if (!f || !fgets(line, sizeof line, f)) return 1;
+		fclose(f);
+		args = strstr(line, "PH=");
+		if (!args) return 1;
+		args += 3;
+	}
 	char *save1;
 	for (char *cmd = strtok_r(args, ";\n", &save1); cmd; cmd = strtok_r(NULL, ";\n", &save1)) {
 		char *argv[64], *save2; int n = 0;
@@ -48,8 +77,13 @@ int main(void) {
 		unlink("/s.json");
 		unlink("/t.csv");
 		printf("init: running"); for (int i = 0; i < n; i++) printf(" %s", argv[i]); printf("\n"); fflush(stdout);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int rc = run(argv);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("init: run took %.2f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 		printf("init: pagehint exit status %d\n", rc);
+		fflush(stdout);
 		f = fopen("/s.json", "r");
 		if (f) { int c; while ((c = fgetc(f)) != EOF) putchar(c); fclose(f); }
 		/* --trace /t.csv: header and the last rows */
@@ -62,9 +96,18 @@ int main(void) {
 			printf("(%u rows)\n", nr);
 			fclose(f);
 		}
+		printf("init: end of run\n");
 		fflush(stdout);
 	}
+	printf("init: all runs done\n");
+	fflush(stdout);
 	sync();
+	/* QEMU's isa-debug-exit at 0x501, if the machine has one, ends QEMU
+	 * at once (power-off has been seen to hang under TCG + SVM). */
+	if (ioperm(0x501, 1, 1) == 0) {
+		unsigned char v = 0;
+		__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"((unsigned short)0x501));
+	}
 	reboot(RB_POWER_OFF);
 	return 0;
 }

@@ -8,7 +8,10 @@
 # where CI has no KVM.
 #
 #   vmm/nested/run.sh 'run,--cpus,2,--mem,256M,--,test=report,quiet[;run,...]'
+#   vmm/nested/run.sh FILE     (one such command per line; no length limit)
 #
+# NESTED_MEM sets the L1 machine's RAM (default 2048 MiB; a guest of
+# --mem 2G wants 3072). tests/nested/kvm.sh is the test built on this.
 # Each ';'-separated command is one pagehint invocation, its arguments
 # separated by ','; the summary JSON (--summary-json /s.json) is printed
 # after each. Needs make to have built build/vmm/*.o and the guest.
@@ -26,11 +29,16 @@ kver=$(ls root/lib/modules | head -1)
 K=root/lib/modules/$kver/kernel
 gcc -static -O2 "$ROOT/vmm/nested/init.c" -o init
 gcc -static -pthread "$ROOT"/build/vmm/*.o -o pagehint -lm
-python3 "$ROOT/vmm/nested/mkcpio.py" initrd.cpio init=init pagehint=pagehint \
+extra=() append="PH=$1"
+if [ -f "$1" ]; then
+	cp "$1" cmds
+	extra=(cmds=cmds) append=""
+fi
+python3 "$ROOT/vmm/nested/mkcpio.py" initrd.cpio init=init pagehint=pagehint "${extra[@]}" \
 	"$ROOT/build/pagehint-guest.elf=guest.elf" \
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko"
 # Keep the kernel command line short: it is limited to 2 KiB.
-timeout 1500 qemu-system-x86_64 -M pc -cpu max -smp 2 -m 2048 -nographic -no-reboot -nodefaults \
+timeout 1500 qemu-system-x86_64 -M pc -cpu max -smp 2 -m "${NESTED_MEM:-2048}" -nographic -no-reboot -nodefaults \
 	-serial stdio -kernel root/boot/vmlinuz-"$kver" -initrd initrd.cpio \
-	-append "console=ttyS0 panic=-1 loglevel=4 PH=$1"
+	-append "console=ttyS0 panic=-1 loglevel=4 $append"
