@@ -5,7 +5,7 @@
 # memory, the console and QEMU's trace of each report request.
 #
 #   run.sh [--guest linux|pagehint] [--mem 4G] [--hog-mib 2048] [--hold 20]
-#          [--idle 36] [--engine upstream] [--rounds 1] [--out DIR]
+#          [--idle 36] [--engine upstream] [--rounds 1] [--kvm] [--out DIR]
 #          [--timeout S]
 #
 #   --guest linux     Debian's Linux 6.1 (scripts/linux-ref/build.sh), q35,
@@ -14,11 +14,16 @@
 #                     virtio-balloon-device,free-page-reporting=on, -smp 2,
 #                     engine=--engine (as scripts/demo.sh runs it);
 #                     --rounds N runs memhog N times (hold, free, idle
-#                     each) and the figures are the last round's
+#                     each) and the figures are the last round's;
+#                     --kvm adds -enable-kvm (where /dev/kvm works; not
+#                     on the machines this was written on)
 #
-# --hold lets the guest's boot-time reporting (all of its free memory,
-# ~1/16 of each free list per 2 s pass) finish before the free, so the
-# requests after the free are the freed memory's. --idle is 36 so that the
+# --hold lets Linux's initial flush (page_reporting_register reports all
+# boot-time free memory, ~1/16 of each free list per 2 s pass) finish
+# before the free, so Linux's requests after the free are the freed
+# memory's. (Our upstream engine has no initial flush: it reports the
+# boot-time free memory after the first free, unless a first round did;
+# docs/interop.md.) --idle is 36 so that the
 # share at 35 s is sampled. Output in DIR (default
 # build/linux-ref/run-GUEST): rss_raw.csv, console.log, trace.log, exit
 # (scripts/linux-ref/record.c), rss.csv, requests.csv, summary.json
@@ -29,7 +34,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 lr=${LINUX_REF_DIR:-$root/build/linux-ref}
 
-guest=linux mem=4G hog=2048 hold=20 idle=36 engine=upstream rounds=1 out= limit=
+guest=linux mem=4G hog=2048 hold=20 idle=36 engine=upstream rounds=1 kvm=0 out= limit=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--guest)   guest=$2; shift ;;
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--idle)    idle=$2; shift ;;
 	--engine)  engine=$2; shift ;;
 	--rounds)  rounds=$2; shift ;;
+	--kvm)     kvm=1 ;;
 	--out)     out=$2; shift ;;
 	--timeout) limit=$2; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//;/^set -e/d'; exit 0 ;;
@@ -47,7 +53,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case $guest in linux|pagehint) ;; *) echo "run.sh: --guest linux|pagehint" >&2; exit 2 ;; esac
-[ "$guest" = pagehint ] || [ "$rounds" = 1 ] || { echo "run.sh: --rounds is for --guest pagehint" >&2; exit 2; }
+[ "$guest" = pagehint ] || { [ "$rounds" = 1 ] && [ $kvm = 0 ]; } ||
+	{ echo "run.sh: --rounds and --kvm are for --guest pagehint (Linux runs under TCG only, DESIGN.md §6)" >&2; exit 2; }
 out=${out:-$lr/run-$guest}
 # boot + allocation + hold + idle, generously: TCG writes ~300-400 MiB/s
 limit=${limit:-$((120 + rounds * (hog / 50 + ${hold%.*} + ${idle%.*})))}
@@ -72,7 +79,9 @@ linux)
 pagehint)
 	elf=$root/build/pagehint-guest.elf
 	[ -f "$elf" ] || { echo "run.sh: $elf not built (run make)" >&2; exit 1; }
-	label="pagehint guest engine=$engine on QEMU TCG"
+	accel=() how=TCG
+	[ $kvm = 0 ] || accel=(-enable-kvm) how=KVM
+	label="pagehint guest engine=$engine on QEMU $how"
 	[ "$rounds" = 1 ] || label="$label, round $rounds of $rounds"
 	qemu=(qemu-system-x86_64 -M microvm,acpi=off -m "$mem" -smp 2 -nographic -no-reboot
 		-nodefaults -serial stdio -kernel "$elf"
@@ -80,7 +89,7 @@ pagehint)
 		-device virtio-balloon-device,free-page-reporting=on
 		-global virtio-mmio.force-legacy=false
 		-append "engine=$engine workload=memhog memhog.mib=$hog memhog.hold_ms=$((${hold%.*} * 1000)) memhog.idle_ms=$((${idle%.*} * 1000)) memhog.rounds=$rounds quiet"
-		"${trace[@]}")
+		"${accel[@]}" "${trace[@]}")
 	;;
 esac
 printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
