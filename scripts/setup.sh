@@ -3,7 +3,7 @@
 # Run as root (or through sudo); does nothing it doesn't have to.
 set -euo pipefail
 pkgs=(build-essential clang libclang-rt-14-dev linux-libc-dev libcmocka-dev
-      perl python3 bc qemu-system-x86 gnuplot-nox spin valgrind)
+      perl python3 bc binutils xz-utils qemu-system-x86 gnuplot-nox spin valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
