@@ -28,10 +28,14 @@
  *  - at least report.trigger_mib (512, a full request's worth): a pass now;
  *  - otherwise, if eligible frees came since the last look (freed_gen
  *    moved), the frees have not settled: look again `delay` later, at
- *    most report.max_delay_ms in all, then a pass anyway; if none came, a
- *    pass now.
+ *    most report.max_delay_ms in all, then a pass anyway; if none came
+ *    for `quiet_looks` looks in a row, a pass now.
  * So a big free is reported while it happens in requests of >= 512 MiB,
  * and the rest `delay` after it ends; a trickle waits at most max_delay.
+ * quiet_looks (1..4) learns how gappy frees are: a pass started on quiet
+ * during which eligible frees came again (the request is REQUESTED at its
+ * end) was a pause, not the end, and doubles it; a pass started on quiet
+ * that saw no such frees takes one off.
  *
  * Hysteresis (`delay`, between report.delay_ms (5) and report.max_delay_ms
  * (1000)): at the start of each pass, core/buddy's count of Reported pages
@@ -68,6 +72,7 @@
 #define VISIT_MAX	256	/* Reported blocks skipped per lock hold */
 #define RESERVE_DIV	256	/* keep managed / 256 free pages unisolated */
 #define DECAY_PASSES	4	/* passes without reuse before the delay halves */
+#define QUIET_LOOKS_MAX	4	/* quiet looks needed, at most */
 #define MS_NS		1000000ull
 
 struct pagehint {
@@ -84,6 +89,7 @@ struct pagehint {
 
 	/* work */
 	uint64_t waited_ns;		/* waiting for frees to settle, so far */
+	unsigned quiet, quiet_looks;	/* quiet looks in a row, and needed */
 	uint64_t ra_mark;		/* ph_zone_reported_allocated after the last pass */
 	uint64_t last_pages;		/* pages the last pass reported */
 	unsigned clean;			/* passes in a row without reuse */
@@ -414,10 +420,17 @@ static void phe_work(struct ph_engine_work *w)
 		uint64_t gen = rd(&h->freed_gen), unrep = unreported_pages(h);
 		uint64_t d = rd(&h->delay_ns);
 
+		bool settled;
+
+		if (gen != rd(&h->seen_gen))
+			h->quiet = 0;
+		else
+			h->quiet++;
+		settled = h->quiet >= h->quiet_looks;
 		if (unrep == 0) {
 			h->waited_ns = 0;
-		} else if (unrep < h->trigger_pages && gen != rd(&h->seen_gen) &&
-			   h->waited_ns < h->max_delay_ns) {
+			h->quiet = 0;
+		} else if (unrep < h->trigger_pages && !settled && h->waited_ns < h->max_delay_ns) {
 			/* frees are still coming: look again later; REQUESTED
 			 * so that they queue nothing meanwhile */
 			h->waited_ns += d ? d : MS_NS;
@@ -426,8 +439,20 @@ static void phe_work(struct ph_engine_work *w)
 			ph_engine_queue(e, ph_cpu_id(), &h->work, d);
 			return;
 		} else {
+			bool on_quiet = unrep < h->trigger_pages && settled;
+
 			h->waited_ns = 0;
+			h->quiet = 0;
 			pass(h);
+			if (on_quiet) {
+				/* frees during the pass: it was a pause, not the end */
+				if (atomic_load(&h->req.state) == PH_REQ_REQUESTED) {
+					if (h->quiet_looks < QUIET_LOOKS_MAX)
+						h->quiet_looks *= 2;
+				} else if (h->quiet_looks > 1) {
+					h->quiet_looks--;
+				}
+			}
 		}
 	}
 	if (ph_work_req_end(&h->req)) {
@@ -469,6 +494,7 @@ static int phe_init(struct ph_engine *e)
 	atomic_init(&h->req.state, PH_REQ_IDLE);
 	atomic_init(&h->req.kick, false);
 	atomic_init(&h->delay_ns, h->min_delay_ns);
+	h->quiet_looks = 1;
 	ph_engine_work_init(e, &h->work, phe_work, h, 0);
 	e->extra_stats = phe_extra_stats;
 	e->hooks.block_freed = phe_block_freed;

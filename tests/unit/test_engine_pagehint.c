@@ -566,6 +566,51 @@ static void trigger_reports_during_a_long_free(void **state)
 }
 
 /*
+ * A pause is not the end: a pass started because frees seemed to have
+ * settled, during which frees came again, makes the next pass wait for
+ * two quiet looks (10 ms, not 5); a pass on a genuine quiet brings it
+ * back to one.
+ */
+static uint64_t pause_block = PH_NO_PFN;
+
+static void free_once_during(struct psink *s, void *arg)
+{
+	(void)arg;
+	if (pause_block != PH_NO_PFN) {
+		ph_free_pages_direct(s->z, pause_block, 10);
+		pause_block = PH_NO_PFN;
+	}
+}
+
+static void a_pause_is_not_the_end(void **state)
+{
+	(void)state;
+	struct ut u;
+	uint64_t a, c;
+
+	ut_setup(&u, 65536);
+	a = ut_alloc(&u, 10);
+	pause_block = ut_alloc(&u, 10);
+	c = ut_alloc(&u, 10);
+	fs_run_all(&u.f, 100);
+	ps_reset(&u.s);
+	u.s.during = free_once_during;
+	uint64_t t0 = u.f.now;
+	ph_free_pages_direct(u.t.z, a, 10);
+	ut_run_for(&u, 40);
+	assert_int_equal(u.s.calls, 2);
+	assert_int_equal(u.s.call_time[0], t0 + 5 * MS);	/* one quiet look */
+	assert_int_equal(u.s.call_time[1], t0 + 15 * MS);	/* then two */
+	t0 = u.f.now;
+	ph_free_pages_direct(u.t.z, c, 10);
+	ut_run_for(&u, 40);
+	assert_int_equal(u.s.calls, 3);
+	assert_int_equal(u.s.call_time[2], t0 + 5 * MS);	/* back to one */
+	u.s.during = NULL;
+	ut_teardown(&u);
+}
+
+/*
  * Lock holds are bounded: with report.hold=8, no hold isolates more than
  * 8 blocks; the request still carries all 43 (one request).
  */
@@ -901,6 +946,7 @@ int main(void)
 		cmocka_unit_test(waits_for_frees_to_settle),
 		cmocka_unit_test(trickle_waits_at_most_max_delay),
 		cmocka_unit_test(trigger_reports_during_a_long_free),
+		cmocka_unit_test(a_pause_is_not_the_end),
 		cmocka_unit_test(lock_hold_is_bounded),
 		cmocka_unit_test(frees_during_a_request_get_one_more_pass),
 		cmocka_unit_test(keeps_a_reserve_while_in_flight),
