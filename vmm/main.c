@@ -110,7 +110,8 @@ int main(int argc, char **argv)
 	if (r) {
 		vmm_log("cannot map %llu MiB of guest RAM: %s", (unsigned long long)(o.mem >> 20),
 			strerror(-r));
-		return VMM_EXIT_ERROR;
+		status = VMM_EXIT_ERROR;
+		goto out_files;
 	}
 	if (o.backing == GM_BACKING_MEMFD && o.discard == GM_DISCARD_DONTNEED)
 		vmm_log("note: MADV_DONTNEED on a shared memfd keeps the pages in the file; "
@@ -120,7 +121,8 @@ int main(int argc, char **argv)
 	struct elf_info elf;
 	if (elf_load_file(&gm, kernel, &elf, err, sizeof(err))) {
 		fprintf(stderr, "pagehint: --kernel: %s\n", err);
-		return CLI_EXIT_USAGE;
+		status = CLI_EXIT_USAGE;
+		goto out_ram;
 	}
 
 	/* 4. Boot data: start info, memory map, command line, MP table. */
@@ -129,7 +131,8 @@ int main(int argc, char **argv)
 	struct boot_params bp = { .ncpus = o.cpus, .user_cmdline = o.cmdline, .dev = &dev, .ndev = 1 };
 	if (boot_setup(&gm, &bp, err, sizeof(err))) {
 		fprintf(stderr, "pagehint: %s\n", err);
-		return CLI_EXIT_USAGE;
+		status = CLI_EXIT_USAGE;
+		goto out_ram;
 	}
 
 	/* 5. The balloon device behind its virtio-mmio transport. */
@@ -142,7 +145,8 @@ int main(int argc, char **argv)
 	struct virtio_mmio_dev *vmmio = balloon ? virtio_mmio_create(&gm, &balloon_ops, balloon, dev.base) : NULL;
 	if (!vmmio) {
 		vmm_log("out of memory creating the balloon device");
-		return VMM_EXIT_ERROR;
+		status = VMM_EXIT_ERROR;
+		goto out_device;
 	}
 
 	/* 6. Console: the serial port's lines, timestamped and parsed. */
@@ -158,8 +162,8 @@ int main(int argc, char **argv)
 	if (vm_create(&vm, &gm, o.cpus, elf.pvh_entry, BOOT_START_INFO, err, sizeof(err)) ||
 	    vm_add_virtio_mmio(&vm, vmmio, dev.base, dev.irq, balloon_ops.max_queues, err, sizeof(err))) {
 		vmm_log("KVM: %s", err);
-		vm_destroy(&vm);
-		return VMM_EXIT_ERROR;
+		status = VMM_EXIT_ERROR;
+		goto out_vm;
 	}
 	vm_set_serial(&vm, &serial);
 	char fault_modes[64];
@@ -193,7 +197,8 @@ int main(int argc, char **argv)
 		vmm_log("%s", err);
 		vm_join(&vm);
 		telemetry_stop(&tel);
-		return VMM_EXIT_ERROR;
+		status = VMM_EXIT_ERROR;
+		goto out_vm;
 	}
 
 	/* 11. Wait for the guest's exit, a crash, the timeout or a signal. */
@@ -266,14 +271,27 @@ int main(int argc, char **argv)
 		telemetry_write_summary(summary_f, &s);
 		if (fclose(summary_f))
 			vmm_log("--summary-json %s: %s", o.summary, strerror(errno));
+		summary_f = NULL;
 	}
 	if (trace && fclose(trace))
 		vmm_log("--trace %s: %s", o.trace, strerror(errno));
+	trace = NULL;
 
+	/* Unwind in reverse; the error paths above enter at their step. */
+out_vm:
 	vm_destroy(&vm);
-	virtio_mmio_destroy(vmmio);
-	balloon_destroy(balloon);
 	telemetry_destroy(&tel);
+out_device:
+	if (vmmio)
+		virtio_mmio_destroy(vmmio);
+	if (balloon)
+		balloon_destroy(balloon);
+out_ram:
 	gm_destroy(&gm);
+out_files:
+	if (summary_f)
+		fclose(summary_f);
+	if (trace)
+		fclose(trace);
 	return status;
 }
