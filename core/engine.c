@@ -326,6 +326,8 @@ struct ph_engine *ph_engine_create(void *mem, size_t len, struct ph_zone *zone,
 		return NULL;
 	}
 	e->active = true;
+	if (ops->start)
+		ops->start(e);
 	return e;
 }
 

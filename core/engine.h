@@ -208,6 +208,9 @@ struct ph_engine_ops {
 	size_t (*priv_bytes)(const struct ph_engine_params *p, unsigned nr_cpus);
 	/* Set priv up (zeroed memory); e->hooks to fill; 0 or -PH_EINVAL. */
 	int (*init)(struct ph_engine *e);
+	/* Optional: the hooks are registered and the engine active (e.g.
+	 * upstream's initial flush, as page_reporting_register does). */
+	void (*start)(struct ph_engine *e);
 };
 
 extern const struct ph_engine_ops ph_engine_seed_v8_ops;

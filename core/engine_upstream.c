@@ -233,7 +233,22 @@ static int up_init(struct ph_engine *e)
 	return 0;
 }
 
+/*
+ * page_reporting_register() ends with "begin initial flush of zones": a
+ * request, so memory that was free before the device came (boot-time free
+ * memory) is reported from the first pass, PAGE_REPORTING_DELAY later,
+ * without waiting for a high-order free.
+ */
+static void up_start(struct ph_engine *e)
+{
+	struct upstream *u = e->priv;
+
+	ph_work_req_request(&u->req);
+	ph_work_req_kick(e, &u->req, &u->work, ph_cpu_id(), u->delay_ns);
+}
+
 const struct ph_engine_ops ph_engine_upstream_ops = {
 	.priv_bytes = up_priv_bytes,
 	.init = up_init,
+	.start = up_start,
 };

@@ -92,6 +92,41 @@ static void initial_free_is_reported(void **state)
 	ut_teardown(&u);
 }
 
+/* Memory already free when the engine starts (boot-time free memory) is
+ * reported by the initial flush page_reporting_register() requests: the
+ * first pass comes PAGE_REPORTING_DELAY after the start, with no free. */
+static void initial_flush_reports_memory_free_before_the_engine(void **state)
+{
+	(void)state;
+	struct tzone t;
+	struct fsched f;
+	struct fsink s;
+	struct ph_engine_params p;
+	struct ph_zone_config c = tcfg(2, 4, 16);
+	void *mem;
+
+	tzone_init(&t, BASE, 65536, &c);
+	fs_init(&f, 2);
+	fsink_init(&s, t.z, 128);
+	s.clock = &f;
+	assert_int_equal(ph_zone_free_range(t.z, BASE, 65536), 0);
+	ph_engine_params_init(&p);
+	assert_null(ph_engine_param_word(&p, "engine=upstream", 15));
+	struct ph_engine *e = teng_create(t.z, &s, &f, &p, &mem);
+	assert_true(ph_engine_active(e));
+	assert_int_equal(fs_pending(&f), 1);
+	fs_advance(&f, 2 * SEC - 1);
+	assert_int_equal(s.calls, 0);
+	fs_advance(&f, 1);
+	assert_int_equal(s.calls, 2);	/* 64 x 4 MiB: 32 + the leftover 32 */
+	assert_int_equal(ph_zone_nr_reported(t.z, 10), 64);
+	assert_int_equal(s.violations, 0);
+	teng_destroy(e, &f, mem);
+	assert_zone_settled(t.z);
+	fsink_fini(&s);
+	tzone_fini(&t);
+}
+
 /* Frees below the threshold order never request a pass; the merge that
  * makes a 4 MiB block does. */
 static void small_frees_do_not_request(void **state)
@@ -369,6 +404,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(initial_free_is_reported),
+		cmocka_unit_test(initial_flush_reports_memory_free_before_the_engine),
 		cmocka_unit_test(small_frees_do_not_request),
 		cmocka_unit_test(freed_64mib_reported_after_2s_only_2mib_up),
 		cmocka_unit_test(freed_64mib_whole_is_16_blocks),
