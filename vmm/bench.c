@@ -352,6 +352,18 @@ static void save_console(struct bench *b, const char *tag, const struct bench_ru
 		fputs(r->console, f);
 		fclose(f);
 	}
+	/* The samples too: every figure can be recomputed from these. */
+	snprintf(path, sizeof(path), "%s/%s.samples.csv", b->rundir, tag);
+	f = r->n ? fopen(path, "w") : NULL;
+	if (f) {
+		fputs("t_ms,resident_mib,exits\n", f);
+		for (size_t i = 0; i < r->n; i++)
+			fprintf(f, "%.1f,%.2f,%.0f\n", r->s[i].t_ms, r->s[i].rss_mib,
+				r->exits_known ? r->s[i].exits : -1);
+		fprintf(f, "# alloc_ms=%.1f free_ms=%.1f cpu_ms=%.0f\n", r->have_alloc ? r->alloc_t_ms : -1,
+			r->nfree ? r->free_t_ms[0] : -1, r->cpu_ms);
+		fclose(f);
+	}
 }
 
 /* Run one guest; false (and a note) if it did not end well. */
@@ -479,7 +491,8 @@ static int bench_rep(struct bench *b, unsigned rep)
 			set_fig(e, FIG_EXITS, rep, rf.exits_per_gib);
 			set_fig(e, FIG_REQS, rep, rf.requests_per_gib);
 			set_fig(e, FIG_CPU, rep, rf.host_cpu_ms_per_gib);
-			if (rf.t_ms[1] != BENCH_NULL && res->limit_v[rep] > 0)
+			/* t90 = 0: back before the free ended, no speed to say */
+			if (rf.t_ms[1] > 0 && res->limit_v[rep] > 0)
 				set_fig(e, FIG_SPEED, rep,
 					0.9 * rf.freed_mib / 1024.0 / (rf.t_ms[1] / 1e3) / res->limit_v[rep]);
 			keep_curve(e, &r);
@@ -507,7 +520,7 @@ static int bench_rep(struct bench *b, unsigned rep)
 		snprintf(tag, sizeof(tag), "fragment-%s-rep%u", e->name, rep + 1);
 		snprintf(what, sizeof(what), "rep %u/%u %s fragmented", rep + 1, b->o.reps, e->name);
 		if (run_guest(b, tag, what, cmd, 120 + b->o.hold_ms / 1e3 + b->frag_mib / 50.0, &r)) {
-			bench_frag_figures(&r, &ff);
+			bench_frag_figures(&r, (double)b->o.hold_ms, &ff);
 			set_fig(e, FIG_FRAG_MIB, rep, ff.returned_mib);
 			set_fig(e, FIG_FRAG_EXITS, rep, ff.exits_per_gib);
 		} else if (!e->note[0]) {

@@ -46,6 +46,8 @@ struct bench_run {
 	struct bench_sample *s;
 	size_t n, cap;
 
+	bool have_alloc;			/* the first "@event alloc" line */
+	double alloc_t_ms, alloc_cpu_ms;
 	unsigned nfree;				/* "@event free mib=N" lines */
 	double free_t_ms[BENCH_MAX_FREE];	/* on the samples' clock */
 	double free_mib[BENCH_MAX_FREE];
@@ -91,17 +93,20 @@ struct bench_frag_fig {
 	double returned_mib, exits_per_gib;
 };
 
-/* After the first free event: the figures of the reclaim scenario. The
- * times are measured as the VMM's telemetry does (telemetry_reclaim):
- * from the line's timestamp until resident memory is 50/90/99% of the
- * freed MiB below the last sample at or before the line. */
+/* After the first free event: the figures of the reclaim scenario.
+ * Memory back is measured against the resident memory at the first
+ * "@event alloc" line (all of it held, nothing freed yet; the free line's
+ * if there is none), times in ms after the free line: 0 if it was back
+ * before the guest finished freeing. Otherwise as the VMM's
+ * telemetry_reclaim: the first sample whose drop reaches 50/90/99%. */
 void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f);
-/* Between the first free event (the scattered pages) and the second (the
- * rest): how much came back, at what cost in exits. */
-void bench_frag_figures(const struct bench_run *r, struct bench_frag_fig *f);
-/* Resident share of the freed memory returned by at_ms after event ev
- * (0..1); BENCH_NULL if the run ended before. */
-double bench_returned_at(const struct bench_run *r, unsigned ev, double at_ms);
+/* From the alloc line until the second free begins (the first free line
+ * + hold_ms; the first frees the scattered pages, the second the rest):
+ * how much came back, at what cost in exits. */
+void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_frag_fig *f);
+/* Share of the first free event's MiB back at_ms after its line (0..1);
+ * BENCH_NULL if the run ended before. */
+double bench_returned_at(const struct bench_run *r, double at_ms);
 
 /* min, median and max of the values that are not BENCH_NULL. With
  * null_is_never (times: "never reached"), a null counts as +infinity:

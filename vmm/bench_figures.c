@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "telemetry.h"
+#include "telemetry.h"	/* TELEMETRY_PERIOD_NS */
 
 #define MiB (1024.0 * 1024.0)
 #define CONSOLE_KEEP (256 * 1024)	/* console text kept for diagnostics */
@@ -93,7 +93,13 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 	double v;
 
 	keep_console(r, line);
-	if (!strncmp(line, "@event free ", 12) && field(line, "mib", &v)) {
+	if (!strncmp(line, "@event alloc ", 13)) {
+		if (!r->have_alloc) {
+			r->have_alloc = true;
+			r->alloc_t_ms = t_ms;
+			r->alloc_cpu_ms = cpu_ms;
+		}
+	} else if (!strncmp(line, "@event free ", 12) && field(line, "mib", &v)) {
 		if (r->nfree < BENCH_MAX_FREE) {
 			r->free_t_ms[r->nfree] = t_ms;
 			r->free_mib[r->nfree] = v;
@@ -125,32 +131,41 @@ static size_t sample_at(const struct bench_run *r, double t_ms)
 	return i;
 }
 
-/* Rounded, and 0 for negatives (no libm: the test library links without). */
-static uint64_t to_u64(double v)
-{
-	return v > 0 ? (uint64_t)(v + 0.5) : 0;
-}
-
 static double per_gib(double what, double mib)
 {
 	return mib >= MIN_RETURNED_MIB ? what / (mib / 1024.0) : BENCH_NULL;
 }
 
-double bench_returned_at(const struct bench_run *r, unsigned ev, double at_ms)
+/* The resident memory the freed MiB are measured against: the sample at
+ * or before the "@event alloc" line (the guest holds everything it will
+ * free, and has freed nothing yet), else the one at the free line. Why not
+ * the free line always: an engine that reports while the guest is still
+ * freeing (the free of 1.5 GiB takes seconds under TCG) has returned part
+ * of it before the line; measured from there that part would not count. */
+static size_t baseline(const struct bench_run *r)
 {
-	if (ev >= r->nfree || !r->n || r->free_mib[ev] <= 0)
+	if (r->have_alloc && r->alloc_t_ms <= r->free_t_ms[0])
+		return sample_at(r, r->alloc_t_ms);
+	return sample_at(r, r->free_t_ms[0]);
+}
+
+double bench_returned_at(const struct bench_run *r, double at_ms)
+{
+	if (!r->nfree || !r->n || r->free_mib[0] <= 0)
 		return BENCH_NULL;
-	double t_ev = r->free_t_ms[ev], t = t_ev + at_ms;
+	double t = r->free_t_ms[0] + at_ms;
 	/* A run that stopped sampling well before then never saw it. */
 	if (r->s[r->n - 1].t_ms < t - 2 * TELEMETRY_PERIOD_NS / 1e6)
 		return BENCH_NULL;
-	double r0 = r->s[sample_at(r, t_ev)].rss_mib, rt = r->s[sample_at(r, t)].rss_mib;
-	double f = (r0 - rt) / r->free_mib[ev];
+	double r0 = r->s[baseline(r)].rss_mib, rt = r->s[sample_at(r, t)].rss_mib;
+	double f = (r0 - rt) / r->free_mib[0];
 	return f < 0 ? 0 : f > 1 ? 1 : f;
 }
 
 void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f)
 {
+	static const double pct[3] = { 0.50, 0.90, 0.99 };
+
 	for (int k = 0; k < 3; k++)
 		f->t_ms[k] = BENCH_NULL;
 	f->returned_10s = f->returned_35s = BENCH_NULL;
@@ -162,42 +177,42 @@ void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *
 	if (!r->nfree || !r->n)
 		return;
 
-	/* Times exactly as the VMM's telemetry computes them. */
-	struct sample *s = calloc(r->n, sizeof(*s));
-	if (!s)
-		return;
-	for (size_t i = 0; i < r->n; i++) {
-		s[i].t_ns = to_u64(r->s[i].t_ms * 1e6);
-		s[i].resident = to_u64(r->s[i].rss_mib * MiB);
-	}
-	struct free_event ev = { .host_ns = to_u64(r->free_t_ms[0] * 1e6),
-				 .mib = to_u64(r->free_mib[0]) };
-	struct reclaim rec;
-	telemetry_reclaim(s, r->n, 0, &ev, 1, &rec);
-	free(s);
-	for (int k = 0; k < 3; k++)
-		f->t_ms[k] = rec.ms[k] < 0 ? BENCH_NULL : rec.ms[k];
+	/* As the VMM's telemetry_reclaim, but from the baseline above:
+	 * the first sample whose drop reaches 50/90/99% of the freed MiB,
+	 * in ms after the free line (0 if it was back by then). */
+	size_t i0 = baseline(r);
+	double t_ev = r->free_t_ms[0], r0 = r->s[i0].rss_mib, freed = r->free_mib[0];
+	for (size_t j = i0; j < r->n && freed > 0; j++)
+		for (int k = 0; k < 3; k++)
+			if (f->t_ms[k] == BENCH_NULL && r0 - r->s[j].rss_mib >= pct[k] * freed)
+				f->t_ms[k] = r->s[j].t_ms > t_ev ? r->s[j].t_ms - t_ev : 0;
 
-	f->returned_10s = bench_returned_at(r, 0, 10000);
-	f->returned_35s = bench_returned_at(r, 0, 35000);
+	f->returned_10s = bench_returned_at(r, 10000);
+	f->returned_35s = bench_returned_at(r, 35000);
 
-	size_t i0 = sample_at(r, r->free_t_ms[0]);
+	/* Costs: from the baseline to the end, per GiB that came back. */
 	const struct bench_sample *b = &r->s[i0], *e = &r->s[r->n - 1];
-	f->freed_mib = r->free_mib[0];
+	double cpu0 = r->have_alloc && r->alloc_t_ms <= t_ev ? r->alloc_cpu_ms : r->free_cpu_ms[0];
+	f->freed_mib = freed;
 	f->returned_mib = b->rss_mib > e->rss_mib ? b->rss_mib - e->rss_mib : 0;
 	if (r->exits_known)
 		f->exits_per_gib = per_gib(e->exits - b->exits, f->returned_mib);
-	if (r->cpu_ms > r->free_cpu_ms[0])
-		f->host_cpu_ms_per_gib = per_gib(r->cpu_ms - r->free_cpu_ms[0], f->returned_mib);
+	if (r->cpu_ms > cpu0)
+		f->host_cpu_ms_per_gib = per_gib(r->cpu_ms - cpu0, f->returned_mib);
 }
 
-void bench_frag_figures(const struct bench_run *r, struct bench_frag_fig *f)
+void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_frag_fig *f)
 {
 	f->returned_mib = f->exits_per_gib = BENCH_NULL;
 	if (!r->nfree || !r->n)
 		return;
-	double t0 = r->free_t_ms[0], t1 = r->nfree > 1 ? r->free_t_ms[1] : r->s[r->n - 1].t_ms;
-	size_t i0 = sample_at(r, t0), i1 = sample_at(r, t1);
+	/* The second free starts hold_ms after the first line; its own line
+	 * comes when it is done, and what an engine reports while it runs
+	 * is not memory from small free blocks. */
+	double t1 = r->nfree > 1 ? r->free_t_ms[1] : r->s[r->n - 1].t_ms;
+	if (t1 > r->free_t_ms[0] + hold_ms)
+		t1 = r->free_t_ms[0] + hold_ms;
+	size_t i0 = baseline(r), i1 = sample_at(r, t1);
 	double r0 = r->s[i0].rss_mib, low = r0;
 	for (size_t i = i0; i <= i1; i++)
 		if (r->s[i].rss_mib < low)

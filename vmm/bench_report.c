@@ -24,7 +24,7 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_EXITS]      = { "reclaim", "exits_per_gib", "exits/GiB", false },
 	[FIG_REQS]       = { "reclaim", "requests_per_gib", "requests/GiB", false },
 	[FIG_CPU]        = { "reclaim", "host_cpu_ms_per_gib", "ms/GiB", false },
-	[FIG_SPEED]      = { "reclaim", NULL, "share of the madvise limit", true },
+	[FIG_SPEED]      = { "reclaim", NULL, "share of the madvise limit", false },
 	[FIG_FRAG_MIB]   = { "fragmented", "returned_mib", "MiB", false },
 	[FIG_FRAG_EXITS] = { "fragmented", "exits_per_gib", "exits/GiB", false },
 	[FIG_PPS]        = { "overhead", "pages_per_s", "pages/s", false },
@@ -73,7 +73,7 @@ static void print_block(FILE *f, const struct bench_results *res, const struct c
 	fputc('\n', f);
 	for (unsigned i = 0; i < res->nengines; i++) {
 		const struct bench_engine_res *e = &res->e[i];
-		char b[48];
+		char b[64];
 		fprintf(f, "%-11s", e->name);
 		for (unsigned k = 0; k < nc; k++) {
 			cell(b, sizeof(b), e->st[c[k].f].med, c[k].scale, c[k].dec, c[k].null);
@@ -82,12 +82,16 @@ static void print_block(FILE *f, const struct bench_results *res, const struct c
 		fputc('\n', f);
 		if (res->reps < 2)
 			continue;
-		fprintf(f, "%-11s", "  min-max");
+		fprintf(f, "%-11s", "  min..max");
 		for (unsigned k = 0; k < nc; k++) {
 			char lo[24], hi[24];
-			cell(lo, sizeof(lo), e->st[c[k].f].min, c[k].scale, c[k].dec, c[k].null);
-			cell(hi, sizeof(hi), e->st[c[k].f].max, c[k].scale, c[k].dec, c[k].null);
-			snprintf(b, sizeof(b), "%s-%s", lo, hi);
+			const struct bench_stat *st = &e->st[c[k].f];
+			cell(lo, sizeof(lo), st->min, c[k].scale, c[k].dec, c[k].null);
+			cell(hi, sizeof(hi), st->max, c[k].scale, c[k].dec, c[k].null);
+			if (st->min == BENCH_NULL && st->max == BENCH_NULL)
+				snprintf(b, sizeof(b), "%s", c[k].null);
+			else
+				snprintf(b, sizeof(b), "%s..%s", lo, hi);
 			fprintf(f, " %*s", c[k].width, b);
 		}
 		fputc('\n', f);
@@ -105,7 +109,7 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		fprintf(f, "hypervisor: pagehint run, KVM (%s)\n", res->hv_reason);
 	fprintf(f, "guest: %u vCPUs, %llu MiB, seed %u; %u repetition%s%s\n", res->cpus,
 		(unsigned long long)res->mem_mib, res->seed, res->reps, res->reps > 1 ? "s" : "",
-		res->reps > 1 ? ": median, then min-max" : "");
+		res->reps > 1 ? ": median, then min..max" : "");
 	char b[32];
 	cell(b, sizeof(b), res->limit.med, 1, 1, "-");
 	fprintf(f, "limit: madvise(MADV_DONTNEED), %llu MiB of touched THP memory in 2 MiB "
@@ -126,14 +130,17 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		{ "of limit", FIG_SPEED, 1, 5, 15, "-" },
 	};
 	print_block(f, res, rc, sizeof(rc) / sizeof(rc[0]));
-	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s, from the free "
-		"to the end, per GiB returned.\n", res->exits_source);
-	fprintf(f, "  cpu ms/GiB: the hypervisor process's CPU time from the free to the end per GiB "
-		"returned%s. of limit: (90%% of the freed memory / t90) / madvise throughput.\n\n",
+	fprintf(f, "  Memory back is measured against the resident memory at the guest's alloc line "
+		"(before the free), times from its free line (0: back before the free ended).\n");
+	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s; from the alloc "
+		"line to the end, per GiB returned.\n", res->exits_source);
+	fprintf(f, "  cpu ms/GiB: the hypervisor process's CPU time from the alloc line to the end per "
+		"GiB returned%s. of limit: (90%% of the freed memory / t90) / madvise throughput "
+		"(- when t90 is 0).\n\n",
 		!strcmp(res->accel, "tcg") ? " (TCG: includes emulating the guest)" : "");
 
-	fprintf(f, "fragmented: %llu MiB allocated, every other page freed (4 KiB free blocks), "
-		"%.0f s until the rest is freed\n", (unsigned long long)res->frag_mib,
+	fprintf(f, "fragmented: %llu MiB allocated, every other page freed (4 KiB free blocks); "
+		"MiB back in the %.0f s before the rest is freed\n", (unsigned long long)res->frag_mib,
 		res->frag_hold_ms / 1e3);
 	static const struct col fc[] = {
 		{ "back MiB", FIG_FRAG_MIB, 1, 1, 13, "-" },

@@ -66,7 +66,7 @@ static void partial_return_never_reaches(void **state)
 	assert_true(f.t_ms[2] == NUL);
 	assert_float_equal(f.returned_10s, 0.6, 1e-9);
 	assert_float_equal(f.returned_35s, 0.6, 1e-9);
-	assert_float_equal(bench_returned_at(&r, 0, 2000), 0.4, 1e-9);
+	assert_float_equal(bench_returned_at(&r, 2000), 0.4, 1e-9);
 	bench_run_free(&r);
 }
 
@@ -104,6 +104,38 @@ static void nothing_returned_gives_null_costs(void **state)
 	bench_run_free(&r);
 }
 
+static void returned_while_freeing_counts(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	/* The guest holds 1000 MiB at its alloc line (1 s); 600 MiB come
+	 * back while it is still freeing (2-3 s), the free line is at 3 s,
+	 * the rest follows at 100 MiB/s. Measured from the alloc line's
+	 * resident memory: 50% was back at the line (t50 = 0), 90% 3 s
+	 * after it, and the costs count from the alloc line. */
+	bench_run_init(&r);
+	for (double t = 0; t <= 20000; t += 10) {
+		double back = t <= 2000 ? 0 : t <= 3000 ? (t - 2000) * 0.6 : 600 + (t - 3000) / 10;
+		if (back > 1000)
+			back = 1000;
+		assert_int_equal(bench_run_add_sample(&r, t, 1100 - back, t / 10), 0);
+	}
+	r.exits_known = true;
+	r.cpu_ms = 3000;
+	bench_run_parse_line(&r, "@event alloc mib=1000 round=1", 1000, 952);
+	bench_run_parse_line(&r, "@event free mib=1000 round=1", 3000, 2000);
+	bench_reclaim_figures(&r, &f);
+	assert_float_equal(f.t_ms[0], 0, 0);
+	assert_float_equal(f.t_ms[1], 3000, 0.5);
+	assert_float_equal(f.t_ms[2], 3900, 0.5);
+	assert_float_equal(f.returned_10s, 1, 1e-9);
+	assert_float_equal(f.returned_mib, 1000, 1e-9);
+	assert_float_equal(f.host_cpu_ms_per_gib, (3000 - 952) * 1.024, 1e-6);
+	assert_float_equal(f.exits_per_gib, (2000 - 100) * 1.024, 1e-6);
+	bench_run_free(&r);
+}
+
 static void no_free_event_no_figures(void **state)
 {
 	(void)state;
@@ -128,7 +160,7 @@ static void fragment_window(void **state)
 	for (size_t i = 0; i < r.n; i++)
 		if (r.s[i].t_ms > 5000)
 			r.s[i].rss_mib = 50;
-	bench_frag_figures(&r, &f);
+	bench_frag_figures(&r, 4000, &f);
 	assert_float_equal(f.returned_mib, 64, 1e-9);
 	/* 400 exits in the window for 1/16 GiB. */
 	assert_float_equal(f.exits_per_gib, 400 * 16, 1e-6);
@@ -250,6 +282,7 @@ int main(void)
 		cmocka_unit_test(partial_return_never_reaches),
 		cmocka_unit_test(per_gib_costs),
 		cmocka_unit_test(nothing_returned_gives_null_costs),
+		cmocka_unit_test(returned_while_freeing_counts),
 		cmocka_unit_test(no_free_event_no_figures),
 		cmocka_unit_test(fragment_window),
 		cmocka_unit_test(console_lines_parsed),
