@@ -414,6 +414,18 @@ void balloon_fault_tick(struct balloon_dev *b, uint64_t now_ns)
 		b->hooks.poke(b->hooks.opaque, q);
 }
 
+int balloon_fault_next_ms(const struct balloon_dev *b, uint64_t now_ns)
+{
+	uint64_t due = atomic_load(&b->next_due);
+
+	if (due == NEVER)
+		return -1;
+	if (due <= now_ns)
+		return 1;
+	uint64_t ms = (due - now_ns + 999999) / 1000000;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
 /* --- queue handlers ----------------------------------------------------- */
 
 static void handle_report(struct balloon_dev *b, struct vring_dev *vq)

@@ -109,6 +109,9 @@ enum balloon_queue_role balloon_queue_role(const struct balloon_dev *b, unsigned
  * may take the transport lock (the device worker), never from inside a
  * device callback. */
 void balloon_fault_tick(struct balloon_dev *b, uint64_t now_ns);
+/* ms until the next delayed request is due (rounded up, at least 1), or -1
+ * when none is held: how long the worker may sleep. */
+int balloon_fault_next_ms(const struct balloon_dev *b, uint64_t now_ns);
 /* CLOCK_MONOTONIC in ns: the clock the fault deadlines use. */
 uint64_t balloon_now_ns(void);
 /* How many times an error of this kind was seen. */

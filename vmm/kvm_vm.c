@@ -571,12 +571,10 @@ static void *worker_thread(void *arg)
 			return NULL;
 		}
 	}
+	int sleep_ms = vm->worker_tick ? VM_TICK_MAX_MS : -1;
 	for (;;) {
 		struct epoll_event evs[VIRTIO_MMIO_MAX_QUEUES + 1];
-		int n = epoll_wait(ep, evs, VIRTIO_MMIO_MAX_QUEUES + 1,
-				   vm->worker_tick ? VM_TICK_MS : -1);
-		if (vm->worker_tick)
-			vm->worker_tick(vm->worker_tick_opaque);
+		int n = epoll_wait(ep, evs, VIRTIO_MMIO_MAX_QUEUES + 1, sleep_ms);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -596,6 +594,14 @@ static void *worker_thread(void *arg)
 				continue;
 			atomic_fetch_add(&vm->notifications, cnt);
 			virtio_mmio_notify(vm->vmmio, q);
+		}
+		/* After the notifications, which may have added a timer. A
+		 * request held by a notify on another thread is seen within
+		 * VM_TICK_MAX_MS. */
+		if (vm->worker_tick) {
+			sleep_ms = vm->worker_tick(vm->worker_tick_opaque);
+			if (sleep_ms < 0 || sleep_ms > VM_TICK_MAX_MS)
+				sleep_ms = VM_TICK_MAX_MS;
 		}
 	}
 	close(ep);

@@ -49,7 +49,7 @@ struct vcpu {
 	bool started;
 };
 
-#define VM_TICK_MS 1
+#define VM_TICK_MAX_MS 20	/* longest worker sleep with a worker_tick */
 
 struct vm {
 	int kvm_fd, vm_fd;
@@ -70,9 +70,11 @@ struct vm {
 	pthread_t worker;
 	bool worker_started;
 	atomic_ulong notifications;	/* ioeventfd wake-ups, kicks summed */
-	/* If set (before vm_start), the worker also calls it at least every
-	 * VM_TICK_MS, on its own thread (the faulty-device mode's timers). */
-	void (*worker_tick)(void *opaque);
+	/* If set (before vm_start), the worker also calls it on its own
+	 * thread (the faulty-device mode's timers) after every wake-up; it
+	 * returns how many ms the worker may sleep before the next call
+	 * (-1: nothing pending; it sleeps VM_TICK_MAX_MS at most anyway). */
+	int (*worker_tick)(void *opaque);
 	void *worker_tick_opaque;
 
 	struct exit_stats exits;

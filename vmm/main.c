@@ -46,9 +46,12 @@ static void on_line(void *opaque, const char *line, size_t len, uint64_t host_ns
 	telemetry_print_line(c->tel, line, host_ns);
 }
 
-static void fault_tick(void *balloon)
+/* The device worker's timer in faulty-device mode: run what is due, then
+ * sleep until the next delayed request (or a notification). */
+static int fault_tick(void *balloon)
 {
 	balloon_fault_tick(balloon, balloon_now_ns());
+	return balloon_fault_next_ms(balloon, balloon_now_ns());
 }
 
 /* build/pagehint-guest.elf beside this program. */

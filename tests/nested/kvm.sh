@@ -102,7 +102,7 @@ T_BOOT=$(date +%s)
 # happen, QEMU is stopped 20 s after the last run.
 timeout 720 qemu-system-x86_64 -M pc -cpu max -smp 2 -m 1024 -nographic -no-reboot -nodefaults \
 	-serial stdio -kernel "$W/root/boot/vmlinuz-$kver" -initrd "$W/initrd.cpio" \
-	-device isa-debug-exit,iobase=0x501,iosize=2 \
+	-device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$W/console.log" 2>&1 &
 qpid=$!
 done_at=

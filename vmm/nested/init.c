@@ -102,11 +102,11 @@ int main(void) {
 	printf("init: all runs done\n");
 	fflush(stdout);
 	sync();
-	/* QEMU's isa-debug-exit at 0x501, if the machine has one, ends QEMU
+	/* QEMU's isa-debug-exit at 0xf4 (not 0x501: the L2 guest exits there), if the machine has one, ends QEMU
 	 * at once (power-off has been seen to hang under TCG + SVM). */
-	if (ioperm(0x501, 1, 1) == 0) {
+	if (ioperm(0xf4, 1, 1) == 0) {
 		unsigned char v = 0;
-		__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"((unsigned short)0x501));
+		__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"((unsigned short)0xf4));
 	}
 	reboot(RB_POWER_OFF);
 	return 0;

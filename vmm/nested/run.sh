@@ -41,5 +41,5 @@ python3 "$ROOT/vmm/nested/mkcpio.py" initrd.cpio init=init pagehint=pagehint "${
 # Keep the kernel command line short: it is limited to 2 KiB.
 timeout 1500 qemu-system-x86_64 -M pc -cpu max -smp 2 -m "${NESTED_MEM:-2048}" -nographic -no-reboot -nodefaults \
 	-serial stdio -kernel root/boot/vmlinuz-"$kver" -initrd initrd.cpio \
-	-device isa-debug-exit,iobase=0x501,iosize=2 \
+	-device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-append "console=ttyS0 panic=-1 loglevel=4 $append"
