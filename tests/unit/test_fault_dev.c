@@ -512,9 +512,12 @@ static void fault_delay_acks(void **state)
 	print_result("delay-acks", &r);
 	check_common(&r);
 	assert_true(r.delayed > 0);
-	/* delays up to 60 ms against a 30 ms timeout: some time out, and the
-	 * reset cancels their discards */
-	assert_true(r.delayed > r.canceled);
+	/* Delays up to 60 ms against a 30 ms timeout: some time out and the
+	 * reset cancels their discards, the others complete late. Which
+	 * depends on scheduling (on a loaded host every delayed one may time
+	 * out), so only the bound is asserted: a reset cancels nothing that
+	 * was not held back. */
+	assert_true(r.delayed >= r.canceled);
 }
 
 static void fault_drop_acks(void **state)
