@@ -194,4 +194,34 @@ _Static_assert(sizeof(struct ph_seed_v8_entry) == 16, "seed-v8 entry");
 _Static_assert(offsetof(struct ph_seed_v8_entry, order) == 8, "seed.order");
 #define PH_SEED_V8_MAX_ORDER 10
 
+/*
+ * Not UAPI: pagehint's exitless mode (docs/exitless.md). Offered only by
+ * pagehint's own device. Its queue comes after every other negotiated one;
+ * the driver posts one chain there per device initialisation: this
+ * descriptor (device-readable), then one status byte (device-writable).
+ */
+#define PH_VIRTIO_BALLOON_F_PH_EXITLESS 23
+#define PH_XL_MAP_MAGIC   0x70686d31u /* "phm1" */
+#define PH_XL_MAP_VERSION 1u
+
+struct ph_exitless_map_desc {
+	uint32_t magic;       /* le32 PH_XL_MAP_MAGIC */
+	uint32_t version;     /* le32 PH_XL_MAP_VERSION */
+	uint64_t map_gpa;     /* le64 guest-physical address of the map (header, then entries) */
+	uint64_t first_frame; /* le64 frame 0 covers [first_frame << 21, +2 MiB) */
+	uint32_t nr_frames;   /* le32 entries in the map */
+	uint32_t entry_bytes; /* le32 1 */
+};
+_Static_assert(sizeof(struct ph_exitless_map_desc) == 32, "exitless map desc");
+_Static_assert(offsetof(struct ph_exitless_map_desc, map_gpa) == 8, "xl.map_gpa");
+_Static_assert(offsetof(struct ph_exitless_map_desc, nr_frames) == 24, "xl.nr_frames");
+
+/* The status byte the device writes back. */
+enum ph_xl_map_status {
+	PH_XL_MAP_OK = 0,
+	PH_XL_MAP_BAD_FORMAT = 1,	/* magic, version, entry_bytes, chain shape */
+	PH_XL_MAP_BAD_RANGE = 2,	/* map or frames outside guest RAM, nr_frames */
+	PH_XL_MAP_BUSY = 3,		/* a map is already attached */
+};
+
 #endif
