@@ -52,7 +52,7 @@ void cli_usage(FILE *f)
 "  --fault-delay-ms N      delay-acks' longest delay (default 200)\n"
 "  --help                  this text\n"
 "\n"
-"Exit status: the guest's (the value it writes to port 0x501); 2 bad\n"
+"Exit status: the guest's (the value it writes to port 0x501); 64 bad\n"
 "usage; 124 timeout; 125 VMM or KVM error; 126 the guest crashed (triple\n"
 "fault, KVM internal error) without writing an exit status.\n", f);
 }

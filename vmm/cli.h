@@ -2,7 +2,9 @@
 /*
  * `pagehint run [options] [-- guest command line]`: parsing and checking
  * of every option. A bad flag or value is one line on stderr and exit
- * status 2 (CLI_EXIT_USAGE).
+ * status 64 (CLI_EXIT_USAGE, sysexits' EX_USAGE): not 2, which is the
+ * guest's own "bad command line" status passed through (guest/exit.h), so
+ * a script can tell which side refused its words.
  */
 #ifndef VMM_CLI_H
 #define VMM_CLI_H
@@ -15,7 +17,7 @@
 #include "balloon.h"
 #include "guest_mem.h"
 
-#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_USAGE 64
 #define CLI_CMDLINE_MAX 3800	/* user part of the guest command line */
 #define CLI_MAX_CPUS 64
 

@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "bench"))
 		return bench_main(argc - 1, argv + 1);
 
-	/* 1. Options: a bad one is one line and status 2. */
+	/* 1. Options: a bad one is one line and status 64. */
 	switch (cli_parse(argc, argv, &o, err, sizeof(err))) {
 	case CLI_HELP:
 		cli_usage(stdout);

@@ -7,16 +7,16 @@ PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
 plan 14
 
-# bad NAME ARGS...: exit status 2 and exactly one line on stderr.
+# bad NAME ARGS...: exit status 64 (not the guest's 2) and exactly one line on stderr.
 bad() {
 	local name=$1 err rc
 	shift
 	err=$("$PH" "$@" 2>&1 >/dev/null)
 	rc=$?
-	if [ $rc -eq 2 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && [[ $err == pagehint:* ]]; then
-		ok "$name: exit 2, one line"
+	if [ $rc -eq 64 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && [[ $err == pagehint:* ]]; then
+		ok "$name: exit 64, one line"
 	else
-		not_ok "$name: exit 2, one line (status $rc)"
+		not_ok "$name: exit 64, one line (status $rc)"
 		diag "$err"
 	fi
 }
