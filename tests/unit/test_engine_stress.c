@@ -2,10 +2,14 @@
 /*
  * Every engine under concurrency: threads stand for CPUs and allocate and
  * free (through the per-CPU lists) while a reporter thread runs the
- * engine's work (fake time, advanced in steps). The sink checks that no
- * page in flight is allocated and "discards" it (poisons its memory),
- * which would show up as corrupted data in a live allocation. At the end
- * the allocator is consistent and no page was lost.
+ * engine's work (fake time, advanced in steps: small ones for pagehint, so
+ * its passes overlap the frees). The sink checks that no page in flight
+ * is allocated and that every range is a run of isolated blocks (for the
+ * engines that report single blocks, that it is exactly one, through the
+ * shared recording sink), and "discards" it (poisons its memory), which
+ * would show up as corrupted data in a live allocation. At the end the
+ * allocator is consistent and no page was lost. pagehint also runs with a
+ * small report.hold and capacity, so lock holds and requests are many.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +31,8 @@ static struct {
 	uint64_t held[S_CPUS];		/* pages each CPU holds at the pause */
 	atomic_uint errors;
 	atomic_bool stop;
+	bool merges;			/* the engine reports runs of blocks */
+	uint64_t step_ns;		/* the reporter's fake-time step */
 	pthread_barrier_t start, paused, resume;
 } S;
 
@@ -36,10 +42,34 @@ static void s_err(const char *what, uint64_t pfn)
 		fprintf(stderr, "stress: %s at pfn %llu\n", what, (unsigned long long)pfn);
 }
 
-/* The sink's "device": nothing in flight may be allocated; discard it
- * (poison), then the recording sink checks isolation. */
+/* The sink's "device": nothing in flight may be allocated, every range is
+ * made of isolated blocks; discard it (poison). pagehint sorts its blocks
+ * and merges adjacent ones into one range, which the recording sink would refuse as "not a
+ * block"; the other engines go through it too. */
 static int stress_report(struct ph_report_sink *sk, const struct ph_range *r, unsigned n)
 {
+	struct fsink *s = (struct fsink *)sk;
+
+	if (n == 0 || n > sk->capacity)
+		s_err("bad number of ranges", n);
+	ph_zone_lock(s->z);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t pfn = r[i].addr >> PH_PAGE_SHIFT, end = pfn + (r[i].len >> PH_PAGE_SHIFT);
+
+		if (S.merges && i && r[i - 1].addr + r[i - 1].len > r[i].addr)
+			s_err("ranges not sorted", pfn);	/* pagehint sorts to merge */
+		for (uint64_t p = pfn; p < end;) {
+			struct ph_page_info pi;
+
+			__ph_page_query(s->z, p, &pi);
+			if (pi.kind != PH_PAGE_ISOLATED || pi.head != p || p + (1ull << pi.order) > end) {
+				s_err("range in flight is not made of isolated blocks", p);
+				break;
+			}
+			p += 1ull << pi.order;
+		}
+	}
+	ph_zone_unlock(s->z);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t pfn = r[i].addr >> PH_PAGE_SHIFT, pages = r[i].len >> PH_PAGE_SHIFT;
 		for (uint64_t p = pfn; p < pfn + pages; p++) {
@@ -51,6 +81,10 @@ static int stress_report(struct ph_report_sink *sk, const struct ph_range *r, un
 				s_err("page in flight is allocated", p);
 			S.mem[p - S_BASE] = 0xdeaddeaddeaddeadull;
 		}
+	}
+	if (S.merges) {
+		s->calls++;
+		return 0;
 	}
 	return fsink_report(sk, r, n);
 }
@@ -130,13 +164,14 @@ static void *reporter_thread(void *arg)
 	ph_test_set_cpu(S_REPORTER);
 	pthread_barrier_wait(&S.start);
 	while (!atomic_load(&S.stop)) {
-		fs_advance(&S.f, 200 * MS);
+		fs_advance(&S.f, S.step_ns);
 		sched_yield();
 	}
 	return NULL;
 }
 
-static void stress(const char *engine)
+/* engine words (engine=... first), NULL-terminated */
+static void stress(const char *const *words)
 {
 	struct tzone t;
 	struct ph_zone_config c = tcfg(S_CPUS + 1, 4, 16);
@@ -147,6 +182,8 @@ static void stress(const char *engine)
 	memset(S.owner, 0, sizeof(S.owner));
 	atomic_store(&S.errors, 0);
 	atomic_store(&S.stop, false);
+	S.merges = !strcmp(words[0], "engine=pagehint");
+	S.step_ns = S.merges ? 2 * MS : 200 * MS;
 	tzone_init(&t, S_BASE, S_PAGES, &c);
 	S.z = t.z;
 	fs_init(&S.f, S_CPUS + 1);
@@ -154,7 +191,8 @@ static void stress(const char *engine)
 	fsink_init(&S.s, t.z, 128);
 	S.s.sink.report = stress_report;
 	ph_engine_params_init(&p);
-	assert_null(ph_engine_param(&p, "engine", 6, engine, strlen(engine)));
+	for (; *words; words++)
+		assert_null(ph_engine_param_word(&p, *words, strlen(*words)));
 	struct ph_engine *e = teng_create(t.z, &S.s, &S.f, &p, &mem);
 	ph_test_set_cpu(0);
 	assert_int_equal(ph_zone_free_range(t.z, S_BASE, S_PAGES), 0);
@@ -191,9 +229,12 @@ static void stress(const char *engine)
 	struct ph_engine_stats st;
 	ph_engine_get_stats(e, &st);
 	if (getenv("STRESS_VERBOSE"))
-		fprintf(stderr, "%s: requests %llu ranges %llu pages %llu passes %llu\n", engine,
+		fprintf(stderr, "%s: requests %llu ranges %llu blocks %llu pages %llu passes %llu "
+			"reallocated %llu backoffs %llu max_hold %llu\n", S.merges ? "pagehint" : "",
 			(unsigned long long)st.requests, (unsigned long long)st.ranges,
-			(unsigned long long)st.pages, (unsigned long long)st.passes);
+			(unsigned long long)st.blocks, (unsigned long long)st.pages,
+			(unsigned long long)st.passes, (unsigned long long)st.reallocated,
+			(unsigned long long)st.backoffs, (unsigned long long)st.max_hold);
 	assert_true(st.requests > 0);
 	assert_int_equal(S.s.violations, 0);
 	assert_int_equal(atomic_load(&S.errors), 0);
@@ -207,23 +248,24 @@ static void stress(const char *engine)
 	tzone_fini(&t);
 }
 
-static void stress_upstream(void **state)
-{
-	(void)state;
-	stress("upstream");
-}
+#define STRESS(name, ...)					\
+	static void name(void **state)				\
+	{							\
+		const char *const w[] = { __VA_ARGS__, NULL };	\
+		(void)state;					\
+		stress(w);					\
+	}
 
-static void stress_seed_v8(void **state)
-{
-	(void)state;
-	stress("seed-v8");
-}
-
-static void stress_max_order(void **state)
-{
-	(void)state;
-	stress("max-order");
-}
+STRESS(stress_upstream, "engine=upstream")
+STRESS(stress_seed_v8, "engine=seed-v8")
+STRESS(stress_max_order, "engine=max-order")
+STRESS(stress_pagehint, "engine=pagehint")
+/* a short wait for quiet: passes run while the CPUs free */
+STRESS(stress_pagehint_short_wait, "engine=pagehint", "report.max_delay_ms=10",
+       "report.trigger_mib=8")
+/* many short lock holds, small requests, no waiting for quiet */
+STRESS(stress_pagehint_small_holds, "engine=pagehint", "report.hold=2", "report.capacity=4",
+       "report.delay_ms=0", "report.trigger_mib=0", "report.order=5")
 
 int main(void)
 {
@@ -231,6 +273,9 @@ int main(void)
 		cmocka_unit_test(stress_upstream),
 		cmocka_unit_test(stress_seed_v8),
 		cmocka_unit_test(stress_max_order),
+		cmocka_unit_test(stress_pagehint),
+		cmocka_unit_test(stress_pagehint_short_wait),
+		cmocka_unit_test(stress_pagehint_small_holds),
 	};
 	return cmocka_run_group_tests_name("engine_stress", tests, NULL, NULL);
 }
