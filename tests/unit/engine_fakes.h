@@ -326,4 +326,102 @@ static inline void assert_zone_settled(struct ph_zone *z)
 	assert_int_equal(ph_zone_check(z), 0);
 }
 
+/* ---- an engine scenario: zone, scheduler, recording sink, engine ---- */
+
+struct etest {
+	struct tzone t;
+	struct fsched f;
+	struct fsink s;
+	struct ph_engine *e;
+	void *mem;
+};
+
+/*
+ * npages at base, still allocated (the caller frees them, so it decides
+ * what the engine sees first), 2 CPUs, a recording sink of capacity cap
+ * that checks duplicates and free lists, and the engine named by the
+ * command-line word ("engine=upstream") registered.
+ */
+static inline void etest_setup(struct etest *u, uint64_t base, uint64_t npages, unsigned cap,
+			       const char *engine_word)
+{
+	struct ph_zone_config c = tcfg(2, 4, 16);
+	struct ph_engine_params p;
+
+	tzone_init(&u->t, base, npages, &c);
+	fs_init(&u->f, 2);
+	fsink_init(&u->s, u->t.z, cap);
+	u->s.clock = &u->f;
+	u->s.check_dup = true;
+	u->s.walk_lists = true;
+	ph_engine_params_init(&p);
+	assert_null(ph_engine_param_word(&p, engine_word, strlen(engine_word)));
+	u->e = teng_create(u->t.z, &u->s, &u->f, &p, &u->mem);
+}
+
+static inline void etest_teardown(struct etest *u)
+{
+	assert_int_equal(u->s.violations, 0);
+	assert_int_equal(u->s.dups, 0);
+	teng_destroy(u->e, &u->f, u->mem);
+	assert_zone_settled(u->t.z);
+	fsink_fini(&u->s);
+	tzone_fini(&u->t);
+}
+
+/* ---- random direct allocations and frees with fake time passing ---- */
+
+struct churn {
+	uint64_t seed;
+	unsigned ops;			/* allocations and frees */
+	unsigned max_live;		/* blocks held at most */
+	unsigned orders;		/* orders 0 .. orders-1 */
+	unsigned every;			/* advance the clock every that many ops */
+	uint64_t step_ns;		/* ... by that much */
+	/* told of each allocation (e.g. to forget its earlier reports) */
+	void (*allocated)(void *ctx, uint64_t pfn, unsigned order);
+	void *ctx;
+};
+
+/* 55% allocations; at the end everything held is freed (the clock does
+ * not move after that: the caller runs what is queued). */
+static inline void churn_run(struct ph_zone *z, struct fsched *f, const struct churn *c)
+{
+	uint64_t *live = calloc(c->max_live, sizeof(*live)), seed = c->seed;
+	unsigned *live_o = calloc(c->max_live, sizeof(*live_o)), n = 0;
+
+	assert_non_null(live);
+	assert_non_null(live_o);
+	for (unsigned op = 0; op < c->ops; op++) {
+		uint64_t r = trand(&seed);
+
+		if (n < c->max_live && (n == 0 || r % 100 < 55)) {
+			unsigned o = (unsigned)(r >> 8) % c->orders;
+			uint64_t pfn = ph_alloc_pages_direct(z, o);
+			if (pfn == PH_NO_PFN)
+				continue;
+			if (c->allocated)
+				c->allocated(c->ctx, pfn, o);
+			live[n] = pfn;
+			live_o[n++] = o;
+		} else {
+			unsigned i = (unsigned)(r >> 20) % n;
+			ph_free_pages_direct(z, live[i], live_o[i]);
+			live[i] = live[--n];
+			live_o[i] = live_o[n];
+		}
+		if (op % c->every == 0)
+			fs_advance(f, c->step_ns);
+	}
+	while (n--)
+		ph_free_pages_direct(z, live[n], live_o[n]);
+	free(live);
+	free(live_o);
+}
+
+static inline void churn_fsink_allocated(void *ctx, uint64_t pfn, unsigned order)
+{
+	fsink_allocated(ctx, pfn, order);
+}
+
 #endif

@@ -10,30 +10,11 @@
 #define BASE 0x100000ull
 #define NPAGES 65536u		/* 256 MiB: 64 x 4 MiB */
 
-struct mt {
-	struct tzone t;
-	struct fsched f;
-	struct fsink s;
-	struct ph_engine *e;
-	void *mem;
-};
-
 /* 256 MiB, engine registered before the memory is freed (sink capacity
  * cap), that first reporting run to the end, counters reset. */
-static void mt_setup(struct mt *u, unsigned cap)
+static void mt_setup(struct etest *u, unsigned cap)
 {
-	struct ph_zone_config c = tcfg(2, 4, 16);
-	struct ph_engine_params p;
-
-	tzone_init(&u->t, BASE, NPAGES, &c);
-	fs_init(&u->f, 2);
-	fsink_init(&u->s, u->t.z, cap);
-	u->s.clock = &u->f;
-	u->s.check_dup = true;
-	u->s.walk_lists = true;
-	ph_engine_params_init(&p);
-	assert_null(ph_engine_param_word(&p, "engine=max-order", 16));
-	u->e = teng_create(u->t.z, &u->s, &u->f, &p, &u->mem);
+	etest_setup(u, BASE, NPAGES, cap, "engine=max-order");
 	assert_int_equal(ph_engine_get_params(u->e)->capacity, cap);
 	ph_zone_free_range(u->t.z, BASE, NPAGES);
 	assert_int_equal(fs_pending(&u->f), 1);
@@ -47,32 +28,22 @@ static void mt_setup(struct mt *u, unsigned cap)
 	fsink_reset_counts(&u->s);
 }
 
-static void mt_teardown(struct mt *u)
-{
-	assert_int_equal(u->s.violations, 0);
-	assert_int_equal(u->s.dups, 0);
-	teng_destroy(u->e, &u->f, u->mem);
-	assert_zone_settled(u->t.z);
-	fsink_fini(&u->s);
-	tzone_fini(&u->t);
-}
-
 /* The first pass: 64 blocks in batches of the capacity. */
 static void reports_in_batches_of_capacity(void **state)
 {
 	(void)state;
-	struct mt u;
+	struct etest u;
 
 	mt_setup(&u, 128);	/* one request of 64 */
-	mt_teardown(&u);
+	etest_teardown(&u);
 	mt_setup(&u, 10);	/* 7 requests: 6 x 10 + 4 (checked in setup) */
-	mt_teardown(&u);
+	etest_teardown(&u);
 }
 
 static void batches_of_ten(void **state)
 {
 	(void)state;
-	struct mt u;
+	struct etest u;
 	uint64_t pfn[25];
 
 	mt_setup(&u, 10);
@@ -87,7 +58,7 @@ static void batches_of_ten(void **state)
 	assert_int_equal(u.s.call_n[0], 10);
 	assert_int_equal(u.s.call_n[1], 10);
 	assert_int_equal(u.s.call_n[2], 5);
-	mt_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* 64 MiB freed page by page with one page of each 4 MiB kept: no 4 MiB
@@ -95,7 +66,7 @@ static void batches_of_ten(void **state)
 static void never_reports_below_order_10(void **state)
 {
 	(void)state;
-	struct mt u;
+	struct etest u;
 	static uint64_t pfns[16384];
 
 	mt_setup(&u, 128);
@@ -116,47 +87,26 @@ static void never_reports_below_order_10(void **state)
 	fs_run_all(&u.f, 100);
 	assert_int_equal(u.s.ranges, 16);
 	assert_int_equal(u.s.per_order[10], 16);
-	mt_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* Random churn with passes: only order 10, never twice. */
 static void random_churn_only_4mib_never_twice(void **state)
 {
 	(void)state;
-	struct mt u;
-	uint64_t seed = 7, live[512];
-	unsigned live_o[512], n = 0;
+	struct etest u;
+	const struct churn c = { .seed = 7, .ops = 20000, .max_live = 512, .orders = PH_MAX_ORDER,
+				 .every = 50, .step_ns = 50 * MS,
+				 .allocated = churn_fsink_allocated, .ctx = &u.s };
 
 	mt_setup(&u, 16);
-	for (unsigned step = 0; step < 20000; step++) {
-		uint64_t r = trand(&seed);
-		if (n < 512 && (n == 0 || r % 100 < 55)) {
-			unsigned o = (unsigned)(r >> 8) % PH_MAX_ORDER;
-			uint64_t pfn = ph_alloc_pages_direct(u.t.z, o);
-			if (pfn == PH_NO_PFN)
-				continue;
-			fsink_allocated(&u.s, pfn, o);
-			live[n] = pfn;
-			live_o[n++] = o;
-		} else {
-			unsigned i = (unsigned)(r >> 20) % n;
-			ph_free_pages_direct(u.t.z, live[i], live_o[i]);
-			live[i] = live[--n];
-			live_o[i] = live_o[n];
-		}
-		if (step % 50 == 0)
-			fs_advance(&u.f, 50 * MS);
-	}
-	while (n) {
-		n--;
-		ph_free_pages_direct(u.t.z, live[n], live_o[n]);
-	}
+	churn_run(u.t.z, &u.f, &c);
 	fs_run_all(&u.f, 1000);
 	assert_true(u.s.calls > 10);
 	for (unsigned o = 0; o < 10; o++)
 		assert_int_equal(u.s.per_order[o], 0);
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
-	mt_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* A request during a pass: one more pass. */
@@ -173,7 +123,7 @@ static void free_mid(struct fsink *s, void *arg)
 static void request_during_pass_causes_one_more_pass(void **state)
 {
 	(void)state;
-	struct mt u;
+	struct etest u;
 	struct ph_engine_stats st;
 
 	mt_setup(&u, 128);
@@ -191,14 +141,14 @@ static void request_during_pass_causes_one_more_pass(void **state)
 	assert_int_equal(fs_pending(&u.f), 0);
 	ph_engine_get_stats(u.e, &st);
 	assert_int_equal(st.passes, 3);
-	mt_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* A failing sink: blocks back, unreported; reported by the next pass. */
 static void sink_error_returns_blocks_unreported(void **state)
 {
 	(void)state;
-	struct mt u;
+	struct etest u;
 	uint64_t pfn[3];
 
 	mt_setup(&u, 128);
@@ -219,7 +169,7 @@ static void sink_error_returns_blocks_unreported(void **state)
 	ph_free_pages_direct(u.t.z, x, 10);
 	fs_run_all(&u.f, 100);
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
-	mt_teardown(&u);
+	etest_teardown(&u);
 }
 
 int main(void)

@@ -797,38 +797,22 @@ static void backs_off_when_reported_memory_is_reused(void **state)
 
 /* Nothing is reported twice without an allocation in between: random
  * allocations and frees of every order, passes in between (psink checks). */
+static void churn_ps_allocated(void *ctx, uint64_t pfn, unsigned order)
+{
+	(void)order;
+	ps_allocated(ctx, pfn);
+}
+
 static void random_churn_never_reports_twice(void **state)
 {
 	(void)state;
 	struct ut u;
-	static uint64_t live[2000];
-	static unsigned live_o[2000];
-	unsigned n = 0;
-	uint64_t seed = 42;
+	const struct churn c = { .seed = 42, .ops = 40000, .max_live = 2000, .orders = 11,
+				 .every = 97, .step_ns = 4 * MS,
+				 .allocated = churn_ps_allocated, .ctx = &u.s };
 
 	ut_setup(&u, 65536);
-	for (unsigned op = 0; op < 40000; op++) {
-		uint64_t r = trand(&seed);
-
-		if (n < 2000 && (n == 0 || r % 100 < 55)) {
-			unsigned order = (unsigned)(r >> 8) % 11;
-			uint64_t pfn = ph_alloc_pages_direct(u.t.z, order);
-			if (pfn == PH_NO_PFN)
-				continue;
-			ps_allocated(&u.s, pfn);
-			live[n] = pfn;
-			live_o[n++] = order;
-		} else {
-			unsigned i = (unsigned)(r >> 16) % n;
-			ph_free_pages_direct(u.t.z, live[i], live_o[i]);
-			live[i] = live[--n];
-			live_o[i] = live_o[n];
-		}
-		if (op % 97 == 0)
-			fs_advance(&u.f, 4 * MS);
-	}
-	while (n--)
-		ph_free_pages_direct(u.t.z, live[n], live_o[n]);
+	churn_run(u.t.z, &u.f, &c);
 	fs_run_all(&u.f, 10000);
 	assert_true(stats(&u).requests > 0);
 	assert_int_equal(reported_pages(u.t.z), 65536 + EXTRA);

@@ -10,34 +10,15 @@
 
 #define BASE 0x100000ull	/* pfn of 4 GiB: aligned to every order */
 
-struct ut {
-	struct tzone t;
-	struct fsched f;
-	struct fsink s;
-	struct ph_engine *e;
-	void *mem;
-};
-
 /*
  * A zone of npages at BASE, all free, with an upstream engine (default
  * parameters, sink capacity 128) registered before the memory was freed,
  * and the reporting that follows run to the end: every block of order
  * >= 9 is Reported. Counters reset.
  */
-static void ut_setup(struct ut *u, uint64_t npages)
+static void ut_setup(struct etest *u, uint64_t npages)
 {
-	struct ph_zone_config c = tcfg(2, 4, 16);
-	struct ph_engine_params p;
-
-	tzone_init(&u->t, BASE, npages, &c);
-	fs_init(&u->f, 2);
-	fsink_init(&u->s, u->t.z, 128);
-	u->s.clock = &u->f;
-	u->s.check_dup = true;
-	u->s.walk_lists = true;
-	ph_engine_params_init(&p);
-	assert_null(ph_engine_param_word(&p, "engine=upstream", 15));
-	u->e = teng_create(u->t.z, &u->s, &u->f, &p, &u->mem);
+	etest_setup(u, BASE, npages, 128, "engine=upstream");
 	assert_true(ph_engine_active(u->e));
 	assert_int_equal(ph_zone_free_range(u->t.z, BASE, npages), 0);
 	fs_run_all(&u->f, 1000);
@@ -46,17 +27,7 @@ static void ut_setup(struct ut *u, uint64_t npages)
 	fsink_reset_counts(&u->s);
 }
 
-static void ut_teardown(struct ut *u)
-{
-	assert_int_equal(u->s.violations, 0);
-	assert_int_equal(u->s.dups, 0);
-	teng_destroy(u->e, &u->f, u->mem);
-	assert_zone_settled(u->t.z);
-	fsink_fini(&u->s);
-	tzone_fini(&u->t);
-}
-
-static uint64_t ut_alloc(struct ut *u, unsigned order)
+static uint64_t ut_alloc(struct etest *u, unsigned order)
 {
 	uint64_t pfn = ph_alloc_pages_direct(u->t.z, order);
 
@@ -65,7 +36,7 @@ static uint64_t ut_alloc(struct ut *u, unsigned order)
 	return pfn;
 }
 
-static uint64_t passes(struct ut *u)
+static uint64_t passes(struct etest *u)
 {
 	struct ph_engine_stats st;
 
@@ -78,7 +49,7 @@ static uint64_t passes(struct ut *u)
 static void initial_free_is_reported(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	struct ph_engine_stats st;
 
 	ut_setup(&u, 65536);
@@ -89,7 +60,7 @@ static void initial_free_is_reported(void **state)
 	assert_int_equal(st.pages, 65536);
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
 	assert_int_equal(fs_pending(&u.f), 0);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* Memory already free when the engine starts (boot-time free memory) is
@@ -132,7 +103,7 @@ static void initial_flush_reports_memory_free_before_the_engine(void **state)
 static void small_frees_do_not_request(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	static uint64_t pfn[1024];
 
 	ut_setup(&u, 65536);
@@ -152,7 +123,7 @@ static void small_frees_do_not_request(void **state)
 	fs_advance(&u.f, 2 * SEC);
 	assert_int_equal(u.s.calls, 1);
 	assert_int_equal(u.s.per_order[10], 1);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /*
@@ -163,7 +134,7 @@ static void small_frees_do_not_request(void **state)
 static void freed_64mib_reported_after_2s_only_2mib_up(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	static uint64_t pfns[16384];
 
 	ut_setup(&u, 65536);
@@ -186,14 +157,14 @@ static void freed_64mib_reported_after_2s_only_2mib_up(void **state)
 	assert_int_equal(fs_pending(&u.f), 0);
 	fs_advance(&u.f, 10 * SEC);
 	assert_int_equal(u.s.calls, 1);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* The same 64 MiB freed whole: 16 x 4 MiB in one request. */
 static void freed_64mib_whole_is_16_blocks(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	static uint64_t pfns[16384];
 
 	ut_setup(&u, 65536);
@@ -206,7 +177,7 @@ static void freed_64mib_whole_is_16_blocks(void **state)
 	assert_int_equal(u.s.ranges, 16);
 	assert_int_equal(u.s.per_order[10], 16);
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /*
@@ -217,7 +188,7 @@ static void freed_64mib_whole_is_16_blocks(void **state)
 static void large_free_is_paced_by_budget(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	struct ph_zone_config c = tcfg(2, 4, 16);
 	struct ph_engine_params p;
 	struct ph_engine_stats st;
@@ -250,12 +221,12 @@ static void large_free_is_paced_by_budget(void **state)
 	ph_engine_get_stats(u.e, &st);
 	assert_int_equal(st.requests, 8);
 	assert_int_equal(st.pages, 262144);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* A request during a pass: at its end the pass is scheduled once more. */
 struct mid_pass {
-	struct ut *u;
+	struct etest *u;
 	uint64_t pfn;
 	bool done;
 };
@@ -274,7 +245,7 @@ static void free_during_report(struct fsink *s, void *arg)
 static void request_during_pass_causes_one_more_pass(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	struct mid_pass m = { &u, 0, false };
 
 	ut_setup(&u, 65536);
@@ -298,14 +269,14 @@ static void request_during_pass_causes_one_more_pass(void **state)
 	assert_int_equal(u.s.call_time[1], t0 + 4 * SEC);
 	assert_int_equal(fs_pending(&u.f), 0);
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* Below low watermark + (32 << 9) free pages the pass skips the zone. */
 static void skips_zone_below_watermark(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	struct ph_engine_stats st;
 	uint64_t pfn[32];
 
@@ -324,7 +295,7 @@ static void skips_zone_below_watermark(void **state)
 		ph_free_pages_direct(u.t.z, pfn[i], 10);
 	fs_run_all(&u.f, 100);
 	assert_int_equal(u.s.ranges, 32);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* A failing sink: the blocks come back, unreported, and are reported by
@@ -332,7 +303,7 @@ static void skips_zone_below_watermark(void **state)
 static void sink_error_returns_blocks_unreported(void **state)
 {
 	(void)state;
-	struct ut u;
+	struct etest u;
 	struct ph_engine_stats st;
 	uint64_t pfn[4];
 
@@ -358,7 +329,7 @@ static void sink_error_returns_blocks_unreported(void **state)
 	assert_int_equal(u.s.calls, 2);
 	assert_int_equal(u.s.ranges, 4 + (x == pfn[0] || x == pfn[1] || x == pfn[2] || x == pfn[3] ? 0 : 1));
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 /* Random allocations and frees with passes in between: nothing in flight
@@ -366,38 +337,17 @@ static void sink_error_returns_blocks_unreported(void **state)
 static void random_churn_never_reports_twice(void **state)
 {
 	(void)state;
-	struct ut u;
-	uint64_t seed = 42, live[512];
-	unsigned live_o[512], n = 0;
+	struct etest u;
+	const struct churn c = { .seed = 42, .ops = 20000, .max_live = 512, .orders = PH_MAX_ORDER,
+				 .every = 50, .step_ns = SEC,
+				 .allocated = churn_fsink_allocated, .ctx = &u.s };
 
 	ut_setup(&u, 65536);
-	for (unsigned step = 0; step < 20000; step++) {
-		uint64_t r = trand(&seed);
-		if (n < 512 && (n == 0 || r % 100 < 55)) {
-			unsigned o = (unsigned)(r >> 8) % PH_MAX_ORDER;
-			uint64_t pfn = ph_alloc_pages_direct(u.t.z, o);
-			if (pfn == PH_NO_PFN)
-				continue;
-			fsink_allocated(&u.s, pfn, o);
-			live[n] = pfn;
-			live_o[n++] = o;
-		} else {
-			unsigned i = (unsigned)(r >> 20) % n;
-			ph_free_pages_direct(u.t.z, live[i], live_o[i]);
-			live[i] = live[--n];
-			live_o[i] = live_o[n];
-		}
-		if (step % 50 == 0)
-			fs_advance(&u.f, SEC);
-	}
-	while (n) {
-		n--;
-		ph_free_pages_direct(u.t.z, live[n], live_o[n]);
-	}
+	churn_run(u.t.z, &u.f, &c);
 	fs_run_all(&u.f, 1000);
 	assert_true(u.s.calls > 10);
 	assert_int_equal(ph_zone_nr_reported(u.t.z, 10), 64);
-	ut_teardown(&u);
+	etest_teardown(&u);
 }
 
 int main(void)
