@@ -74,13 +74,41 @@ static bool tails_clean(const struct ph_zone *z, uint32_t idx, unsigned order)
 }
 #endif
 
+/*
+ * block_alloc refused (idx, o), handing out order: the aligned block of
+ * order keep = max(order, min) at idx leaves the allocator (allocated,
+ * never freed), the high halves of the rest go back like expand()'s.
+ */
+static void refuse_block(struct ph_zone *z, uint32_t idx, unsigned o, unsigned order,
+			 unsigned min)
+{
+	unsigned keep = order > min ? order : min;
+
+	del_from_free_list(z, idx, o);
+	while (o > keep) {
+		o--;
+		add_to_free_list(z, idx + (1u << o), o, false);
+	}
+	pg_set_state(&z->memmap[idx], mk_state(PH_PG_HEAD, keep));
+	ctr_add(&z->refused_blocks, 1);
+	ctr_add(&z->refused_pages, 1ll << keep);
+}
+
 uint32_t __ph_rmqueue(struct ph_zone *z, unsigned order)
 {
+retry:
 	for (unsigned o = order; o < PH_MAX_ORDER; o++) {
 		uint32_t idx = z->area[o].list.first;
 
 		if (idx == PH_NIL)
 			continue;
+		/* exitless: the frames must be the guest's before any use */
+		const struct ph_report_hooks *ah = z->alloc_hooks;
+		if (unlikely(ah != NULL) && o >= ah->alloc_min_order &&
+		    ah->block_alloc(ah->ctx, z->base_pfn + idx, order) != 0) {
+			refuse_block(z, idx, o, order, ah->alloc_min_order);
+			goto retry;
+		}
 		/* never taken without a reporting engine: Reported is unset */
 		if (unlikely(pg_state(&z->memmap[idx]) & PH_PG_REPORTED))
 			ctr_add(&z->reported_allocated, 1ll << o);
@@ -264,6 +292,9 @@ int ph_zone_init(struct ph_zone *z, struct ph_page *memmap, uint64_t base_pfn,
 	atomic_init(&z->managed_pages, 0);
 	atomic_init(&z->reported_allocated, 0);
 	z->hooks = NULL;
+	z->alloc_hooks = NULL;
+	atomic_init(&z->refused_blocks, 0);
+	atomic_init(&z->refused_pages, 0);
 	for (unsigned c = 0; c < PH_MAX_CPUS; c++) {
 		struct ph_pcp *p = &z->pcp[c];
 
@@ -380,6 +411,8 @@ uint64_t ph_zone_reported_allocated(const struct ph_zone *z)
 {
 	return ctr_read(&z->reported_allocated);
 }
+uint64_t ph_zone_refused_blocks(const struct ph_zone *z) { return ctr_read(&z->refused_blocks); }
+uint64_t ph_zone_refused_pages(const struct ph_zone *z) { return ctr_read(&z->refused_pages); }
 
 /* ---- core/buddy_report.h ---- */
 
@@ -390,13 +423,15 @@ int ph_zone_register_report_hooks(struct ph_zone *z, const struct ph_report_hook
 {
 	int err = 0;
 
-	if (!hooks || !hooks->block_freed)
+	if (!hooks || !hooks->block_freed || hooks->alloc_min_order >= PH_MAX_ORDER)
 		return -PH_EINVAL;
 	ph_spin_lock(&z->lock);
-	if (z->hooks)
+	if (z->hooks) {
 		err = -PH_EBUSY;
-	else
+	} else {
 		z->hooks = hooks;
+		z->alloc_hooks = hooks->block_alloc ? hooks : NULL;
+	}
 	ph_spin_unlock(&z->lock);
 	return err;
 }
@@ -405,6 +440,7 @@ void ph_zone_unregister_report_hooks(struct ph_zone *z)
 {
 	ph_spin_lock(&z->lock);
 	z->hooks = NULL;
+	z->alloc_hooks = NULL;
 	ph_spin_unlock(&z->lock);
 }
 

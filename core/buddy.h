@@ -139,6 +139,11 @@ struct ph_zone {
 	_Atomic uint64_t reported_allocated; /* pages of Reported blocks that
 					      * allocation took (refaults) */
 	const struct ph_report_hooks *hooks;
+	/* hooks if it has block_alloc, else NULL: the allocation path's
+	 * one branch */
+	const struct ph_report_hooks *alloc_hooks;
+	_Atomic uint64_t refused_blocks; /* blocks block_alloc refused */
+	_Atomic uint64_t refused_pages;	 /* their pages, out for good */
 
 	struct ph_pcp pcp[PH_MAX_CPUS];
 };
@@ -223,6 +228,10 @@ uint64_t ph_zone_managed_pages(const struct ph_zone *zone);
  * was set up (the whole block a split started from): what a reporting
  * engine reads to see its reports being faulted back in. */
 uint64_t ph_zone_reported_allocated(const struct ph_zone *zone);
+/* Blocks, and their pages, that a block_alloc hook refused
+ * (core/buddy_report.h): taken out of the allocator for good. */
+uint64_t ph_zone_refused_blocks(const struct ph_zone *zone);
+uint64_t ph_zone_refused_pages(const struct ph_zone *zone);
 
 /*
  * Consistency check (core/buddy_check.c): takes every pcp lock and the zone

@@ -5,6 +5,9 @@
  * An engine learns about frees through hooks, and takes blocks away from
  * the allocator while the host discards them:
  *
+ *   alloc:   allocation is about to hand out pages of a free block
+ *              -> hooks->block_alloc(ctx, pfn, order)             zone lock held
+ *                 (optional; may refuse: the block leaves the allocator)
  *   free:    a block enters the free lists (after coalescing)
  *              -> hooks->block_freed(ctx, cpu, head_pfn, order)   zone lock held
  *            the free path drops its locks
@@ -57,11 +60,36 @@ struct ph_report_hooks {
 	 */
 	void (*free_done)(void *ctx, unsigned cpu);
 	void *ctx;
+	/*
+	 * Optional (may be NULL): the exitless mode's allocation side
+	 * (docs/exitless.md §3). Allocation took the free block of order o
+	 * >= alloc_min_order at the head of its list and is about to hand
+	 * out [pfn, pfn + 2^order) (order <= o: the whole block, or the low
+	 * part a split keeps; pfn is the block's head). Called with the zone
+	 * lock held, before the block leaves its list, wherever allocation
+	 * takes blocks off the free lists: direct allocation of any order,
+	 * per-CPU refills (once per page taken, order 0), never for
+	 * blocks of lower order, nor for isolation. Returns 0 to let the
+	 * allocation go on, non-zero to refuse: the aligned block of order
+	 * max(order, alloc_min_order) containing pfn is then taken off the
+	 * free lists for good (marked allocated, counted in
+	 * ph_zone_refused_pages; the rest of the order-o block goes back to
+	 * the lists, split) and allocation looks for another block. A
+	 * refusal must mean the memory may not be used; the hook may wait
+	 * (bounded) before deciding, e.g. for the host to finish a discard.
+	 * Must not allocate, free, isolate or put back, nor take the zone
+	 * lock. Without block_alloc an allocation pays one predictable
+	 * branch.
+	 */
+	int (*block_alloc)(void *ctx, uint64_t pfn, unsigned order);
+	unsigned alloc_min_order;	/* < PH_MAX_ORDER; 0: every block */
 };
 
 /*
  * Register hooks on a zone (at most one set; -PH_EBUSY otherwise) or remove
- * them. With none registered a free costs one predictable branch more.
+ * them. With none registered a free costs one predictable branch more, and
+ * so does an allocation without block_alloc. -PH_EINVAL without
+ * block_freed or with alloc_min_order >= PH_MAX_ORDER.
  * The hooks struct and ctx must stay valid until unregistered and until
  * any free path that had already read them returned (free_done runs after
  * the zone lock is dropped).

@@ -42,6 +42,7 @@ size_t ph_xl_mem_bytes(uint64_t first_pfn, uint64_t npages)
 
 static void zero_counters(struct ph_xl_map *m)
 {
+	atomic_init(&m->taken_free, 0);
 	atomic_init(&m->taken_reclaimed, 0);
 	atomic_init(&m->waits, 0);
 	atomic_init(&m->wait_timeouts, 0);
@@ -143,8 +144,7 @@ static int take_frame(struct ph_xl_map *m, int64_t i, uint64_t wait_ns)
 			if (atomic_compare_exchange_strong_explicit(&m->entry[i], &s, PH_XL_USED,
 								    memory_order_acq_rel,
 								    memory_order_acquire)) {
-				if (s == PH_XL_RECLAIMED)
-					count(&m->taken_reclaimed, 1);
+				count(s == PH_XL_RECLAIMED ? &m->taken_reclaimed : &m->taken_free, 1);
 				return 0;
 			}
 			continue;	/* the host claimed it meanwhile: look again */
@@ -180,6 +180,25 @@ int ph_xl_guest_take(struct ph_xl_map *m, uint64_t pfn, unsigned order, uint64_t
 			err = -PH_EBUSY;
 	}
 	return err;
+}
+
+unsigned ph_xl_guest_reset(struct ph_xl_map *m)
+{
+	unsigned left = 0;
+
+	for (uint32_t i = 0; i < m->nr_frames; i++) {
+		uint8_t s = atomic_load_explicit(&m->entry[i], memory_order_acquire);
+
+		while (s == PH_XL_FREE || s == PH_XL_RECLAIMED) {
+			if (atomic_compare_exchange_weak_explicit(&m->entry[i], &s, PH_XL_USED,
+								  memory_order_acq_rel,
+								  memory_order_acquire))
+				break;
+		}
+		if (s == PH_XL_RECLAIMING)
+			left++;
+	}
+	return left;
 }
 
 /* ---- host ---- */

@@ -52,6 +52,7 @@ struct ph_xl_map {
 	uint32_t nr_frames;
 	uint32_t scan_pos;		/* host: where the next scan starts */
 	/* counters (relaxed) */
+	_Atomic uint64_t taken_free;		/* guest took back a FREE frame */
 	_Atomic uint64_t taken_reclaimed;	/* guest took a RECLAIMED frame (refault) */
 	_Atomic uint64_t waits;			/* guest found RECLAIMING and waited */
 	_Atomic uint64_t wait_timeouts;		/* ... and gave up */
@@ -99,6 +100,16 @@ unsigned ph_xl_guest_mark_free(struct ph_xl_map *m, uint64_t pfn, unsigned order
  * not use that memory (take the block off the free lists for good).
  */
 int ph_xl_guest_take(struct ph_xl_map *m, uint64_t pfn, unsigned order, uint64_t wait_ns);
+
+/*
+ * Guest, after a device reset (docs/exitless.md §1): the host no longer
+ * owns any frame, so every FREE and RECLAIMED entry goes back to USED (by
+ * CAS; each returns to FREE when its block is published again). A
+ * RECLAIMING entry, which a correct device never leaves behind, stays:
+ * the allocation path's bounded wait deals with it. Returns how many
+ * entries were left RECLAIMING.
+ */
+unsigned ph_xl_guest_reset(struct ph_xl_map *m);
 
 /* Host: discard [gpa, gpa + len) (madvise); 0 or negative. */
 typedef int (*ph_xl_discard_fn)(void *ctx, uint64_t gpa, uint64_t len);

@@ -347,7 +347,7 @@ static void hooks_register_once(void **state)
 	(void)state;
 	struct tzone t;
 	struct rec r = { 0 };
-	const struct ph_report_hooks h = { rec_block_freed, NULL, &r }, nofn = { 0 };
+	const struct ph_report_hooks h = { rec_block_freed, NULL, &r, NULL, 0 }, nofn = { 0 };
 
 	tzone_init(&t, 0, 16, NULL);
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &nofn), -PH_EINVAL);
@@ -365,7 +365,7 @@ static void hook_sees_merged_block(void **state)
 	(void)state;
 	struct tzone t = setup_all_allocated();
 	struct rec r = { .z = t.z };
-	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r };
+	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r, NULL, 0 };
 
 	ph_free_pages_direct(t.z, 17, 0);
 	ph_free_pages_direct(t.z, 18, 0);
@@ -393,7 +393,7 @@ static void hook_skips_putback_and_pcp(void **state)
 	(void)state;
 	struct tzone t = setup_all_allocated();
 	struct rec r = { .z = t.z };
-	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r };
+	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r, NULL, 0 };
 
 	ph_free_pages_direct(t.z, 100, 0);
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), 0);
@@ -423,7 +423,7 @@ static void hook_sees_pcp_flush(void **state)
 	(void)state;
 	struct tzone t = setup_all_allocated();
 	struct rec r = { .z = t.z };
-	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r };
+	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r, NULL, 0 };
 
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), 0);
 	for (unsigned i = 0; i < 4; i++)
