@@ -26,6 +26,7 @@
 #include <linux/kvm.h>
 
 #include "bench_int.h"
+#include "bench_peers.h"
 #include "cli.h"
 
 #define EXIT_USAGE 2
@@ -75,6 +76,8 @@ static void usage(FILE *f)
 "                          else TCG)\n"
 "  --kernel ELF            guest kernel (default: pagehint-guest.elf beside\n"
 "                          this program)\n"
+"  --peers                 instead: the reclaim scenario on Linux 6.1, our\n"
+"                          guest on QEMU and on pagehint (--peers --help)\n"
 "  --help                  this text\n"
 "\n"
 "Progress goes to stderr. Exit status: 0; 1 if a guest run failed; 2 bad\n"
@@ -247,7 +250,7 @@ static int parse(int argc, char **argv, struct opts *o)
 }
 
 /* Why /dev/kvm can't be used, or NULL if it can. */
-static const char *kvm_unusable(char *buf, size_t cap)
+const char *bench_kvm_unusable(char *buf, size_t cap)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -650,6 +653,9 @@ int bench_main(int argc, char **argv)
 {
 	struct bench b = { 0 };
 	char why[200], self[PATH_MAX], kpath[PATH_MAX + 32];
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--peers"))
+			return bench_peers_main(argc, argv);
 	int r = parse(argc, argv, &b.o);
 	if (r < 0) {
 		usage(stdout);
@@ -659,7 +665,7 @@ int bench_main(int argc, char **argv)
 		return r;
 
 	/* Which hypervisor, and why. */
-	const char *nokvm = kvm_unusable(why, sizeof(why));
+	const char *nokvm = bench_kvm_unusable(why, sizeof(why));
 	b.res = calloc(1, sizeof(*b.res));
 	if (!b.res)
 		return bad("out of memory");

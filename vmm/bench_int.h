@@ -33,6 +33,7 @@ struct bench_job {
 	void (*on_line)(void *arg, const char *line);
 	void (*on_sample)(void *arg, double t_ms, double rss_mib);
 	void *arg;
+	bool keep_trace;		/* pagehint: leave TMPDIR/TAG.trace.csv */
 };
 
 /* 0 when the child ran (r says how it ended), -errno if it could not be
@@ -41,6 +42,8 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 		   volatile sig_atomic_t *stop);
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
 		  volatile sig_atomic_t *stop);
+/* NULL when /dev/kvm is usable, else why not (in buf). */
+const char *bench_kvm_unusable(char *buf, size_t cap);
 /* "QEMU emulator version 7.2.x" → "7.2.x" in buf; false if no QEMU. */
 bool bench_qemu_version(char *buf, size_t cap);
 

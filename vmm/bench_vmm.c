@@ -77,7 +77,8 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 	/* Lines were timed by their prefixes: the telemetry clock. */
 	if (read_trace(trace, r, r->done ? r->done_t_ms : -1) == 0)
 		r->exits_known = r->n > 0;
-	unlink(trace);
+	if (!j->keep_trace)
+		unlink(trace);
 
 	if (!c.timed_out && !c.stopped && WIFEXITED(c.wstatus)) {
 		int code = WEXITSTATUS(c.wstatus);

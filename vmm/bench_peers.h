@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `pagehint bench --peers` (issue 8): the reclaim scenario on Linux 6.1
+ * with its own page reporting, on our guest under QEMU, and on our guest
+ * under our hypervisor, with what each guest asked the host to discard.
+ *
+ *   bench_peers.c      the command line, the runs, the table and files
+ *   bench_peers_fig.c  the request pattern from a host-side trace: report
+ *                      requests, their ranges, range sizes, passes
+ *
+ * The figure code does no I/O beyond reading a FILE it is given, so
+ * tests feed it synthetic traces.
+ */
+#ifndef VMM_BENCH_PEERS_H
+#define VMM_BENCH_PEERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* `pagehint bench --peers ...`; argv[0] is "bench". */
+int bench_peers_main(int argc, char **argv);
+
+/* ---- report requests as the host saw them ---- */
+
+struct peers_req {
+	double t_ms;		/* on the run's sample clock */
+	size_t first;		/* its ranges: len[first .. first + nranges) */
+	unsigned nranges;
+	uint64_t bytes;
+};
+
+struct peers_trace {
+	struct peers_req *req;
+	size_t nreq, req_cap;
+	uint64_t *len;		/* every range's length, request by request */
+	size_t nlen, len_cap;
+	/* false: the source had per-sample counters only, and each range of
+	 * a sample is given the sample's mean size */
+	bool sizes_exact;
+	int queue;		/* QEMU: the reporting queue's index; else -1 */
+};
+
+void peers_trace_init(struct peers_trace *t);
+void peers_trace_free(struct peers_trace *t);
+
+/* QEMU's log trace backend with virtio_queue_notify and
+ * ram_block_discard_range enabled ("PID@SEC.USEC:event args"): a request
+ * is one notify of the queue whose notifies are followed by discards, its
+ * ranges the discards up to the next notify. Times are CLOCK_REALTIME
+ * seconds; t0_real_s (that clock at the run's t = 0) maps them onto the
+ * run's clock. 0, or -errno on a read error (lines it does not know are
+ * skipped). */
+int peers_trace_read_qemu(struct peers_trace *t, FILE *f, double t0_real_s);
+
+/* `pagehint run --trace` CSV (t_ms, ..., reported_mib in column 4,
+ * report_requests and report_ranges in 5 and 6, cumulative): the
+ * requests each 10 ms sample added, at its time. Sizes are not exact. */
+int peers_trace_read_vmm(struct peers_trace *t, FILE *f);
+
+/* ---- the request pattern after the free ---- */
+
+#define PEERS_PASS_GAP_MS 1000.0	/* requests closer than this: one pass */
+#define PEERS_SIZES 4			/* range sizes listed, most common first */
+
+struct peers_size {
+	uint64_t bytes;
+	size_t count;
+};
+
+struct peers_fig {
+	size_t requests, ranges;	/* at or after t0 */
+	size_t requests_before;		/* before t0 (e.g. Linux's initial flush) */
+	double reported_mib;
+	double requests_per_gib, ranges_per_gib;	/* per GiB freed */
+	unsigned passes;
+	/* gaps between the starts of consecutive passes, ms; BENCH_NULL
+	 * below two passes */
+	double pass_gap_med_ms, pass_gap_min_ms, pass_gap_max_ms;
+	char per_pass[96];		/* requests per pass, runs: "4, 2x6, 1" */
+	unsigned nsizes;
+	struct peers_size size[PEERS_SIZES];	/* most common first */
+	size_t other_ranges;		/* of sizes beyond those listed */
+	size_t nsizes_all;		/* distinct sizes */
+};
+
+/* The figures of the requests at or after t0_ms, per GiB of freed_mib. */
+void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
+		   struct peers_fig *f);
+/* "4Mx503, 2Mx11" (+ ", other x N" when more sizes), or "-". */
+void peers_sizes_str(const struct peers_fig *f, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request pattern of `bench --peers` (bench_peers.h): what the guest
+ * asked the host to discard, read on the host's side, so a Linux guest and
+ * ours are measured alike. The grouping is scripts/linux-ref/analyze.py's,
+ * which docs/interop.md's figures came from.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "bench_peers.h"
+
+#define MiB (1024.0 * 1024.0)
+#define MAX_QUEUES 16
+
+void peers_trace_init(struct peers_trace *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->sizes_exact = true;
+	t->queue = -1;
+}
+
+void peers_trace_free(struct peers_trace *t)
+{
+	free(t->req);
+	free(t->len);
+	peers_trace_init(t);
+}
+
+static int add_req(struct peers_trace *t, double t_ms)
+{
+	if (t->nreq == t->req_cap) {
+		size_t cap = t->req_cap ? t->req_cap * 2 : 256;
+		struct peers_req *n = realloc(t->req, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->req = n;
+		t->req_cap = cap;
+	}
+	t->req[t->nreq++] = (struct peers_req){ .t_ms = t_ms, .first = t->nlen };
+	return 0;
+}
+
+/* A range of the last request. */
+static int add_range(struct peers_trace *t, uint64_t len)
+{
+	if (t->nlen == t->len_cap) {
+		size_t cap = t->len_cap ? t->len_cap * 2 : 4096;
+		uint64_t *n = realloc(t->len, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->len = n;
+		t->len_cap = cap;
+	}
+	t->len[t->nlen++] = len;
+	t->req[t->nreq - 1].nranges++;
+	t->req[t->nreq - 1].bytes += len;
+	return 0;
+}
+
+/* ---- QEMU's trace ---- */
+
+/* One notify and the discards after it, before we know which queue
+ * reports. */
+struct group {
+	double t_ms;
+	int key;		/* index into keys[]; -1: discards before any notify */
+	size_t first, n;
+};
+
+struct qkey {
+	char vdev[24];
+	int queue;
+	size_t discards;
+};
+
+int peers_trace_read_qemu(struct peers_trace *t, FILE *f, double t0_real_s)
+{
+	struct group *g = NULL;
+	size_t ng = 0, gcap = 0;
+	uint64_t *lens = NULL;
+	size_t nl = 0, lcap = 0;
+	struct qkey keys[MAX_QUEUES];
+	int nkeys = 0, err = 0;
+	char line[512];
+
+	while (fgets(line, sizeof(line), f)) {
+		/* "PID@SEC.USEC:name args" */
+		char *at = strchr(line, '@'), *colon = at ? strchr(at, ':') : NULL;
+		if (!colon)
+			continue;
+		double t_ms = (strtod(at + 1, NULL) - t0_real_s) * 1e3;
+		const char *ev = colon + 1;
+		if (!strncmp(ev, "virtio_queue_notify ", 20)) {
+			/* "vdev 0x55... n 3 vq 0x7f..." */
+			char vdev[24];
+			int q;
+			if (sscanf(ev + 20, "vdev %23s n %d", vdev, &q) != 2)
+				continue;
+			int k;
+			for (k = 0; k < nkeys; k++)
+				if (keys[k].queue == q && !strcmp(keys[k].vdev, vdev))
+					break;
+			if (k == nkeys) {
+				if (nkeys == MAX_QUEUES)
+					continue;
+				snprintf(keys[k].vdev, sizeof(keys[k].vdev), "%s", vdev);
+				keys[k].queue = q;
+				keys[k].discards = 0;
+				nkeys++;
+			}
+			if (ng == gcap) {
+				gcap = gcap ? gcap * 2 : 256;
+				struct group *n = realloc(g, gcap * sizeof(*n));
+				if (!n) {
+					err = -ENOMEM;
+					break;
+				}
+				g = n;
+			}
+			g[ng++] = (struct group){ .t_ms = t_ms, .key = k, .first = nl };
+		} else if (!strncmp(ev, "ram_block_discard_range ", 24)) {
+			/* "pc.ram@0x7f8f08200000 + 0x400000: madvise: 1 ..." */
+			const char *plus = strstr(ev, " + 0x");
+			if (!plus)
+				continue;
+			uint64_t len = strtoull(plus + 3, NULL, 16);
+			if (nl == lcap) {
+				lcap = lcap ? lcap * 2 : 4096;
+				uint64_t *n = realloc(lens, lcap * sizeof(*n));
+				if (!n) {
+					err = -ENOMEM;
+					break;
+				}
+				lens = n;
+			}
+			lens[nl++] = len;
+			if (ng) {
+				g[ng - 1].n++;
+				if (g[ng - 1].key >= 0)
+					keys[g[ng - 1].key].discards++;
+			}
+		}
+	}
+	if (!err && ferror(f))
+		err = -EIO;
+
+	/* The reporting queue: the one whose notifies discard the most. */
+	int best = -1;
+	for (int k = 0; k < nkeys; k++)
+		if (keys[k].discards && (best < 0 || keys[k].discards > keys[best].discards))
+			best = k;
+	if (!err && best >= 0) {
+		t->queue = keys[best].queue;
+		for (size_t i = 0; i < ng && !err; i++) {
+			if (g[i].key != best)
+				continue;
+			err = add_req(t, g[i].t_ms);
+			for (size_t k = 0; k < g[i].n && !err; k++)
+				err = add_range(t, lens[g[i].first + k]);
+		}
+	}
+	free(g);
+	free(lens);
+	return err;
+}
+
+/* ---- pagehint run's telemetry ---- */
+
+int peers_trace_read_vmm(struct peers_trace *t, FILE *f)
+{
+	char line[1024];
+	double prev_req = 0, prev_rng = 0, prev_mib = 0;
+	int err = 0;
+
+	t->sizes_exact = false;
+	if (!fgets(line, sizeof(line), f))
+		return ferror(f) ? -EIO : 0;	/* the header */
+	while (!err && fgets(line, sizeof(line), f)) {
+		double v[6];
+		char *p = line;
+		int k;
+		for (k = 0; k < 6; k++) {
+			char *end;
+			v[k] = strtod(p, &end);
+			if (end == p)
+				break;
+			p = *end == ',' ? end + 1 : end;
+		}
+		if (k < 6)
+			continue;
+		double dreq = v[4] - prev_req, drng = v[5] - prev_rng, dmib = v[3] - prev_mib;
+		prev_req = v[4];
+		prev_rng = v[5];
+		prev_mib = v[3];
+		if (dreq < 1)
+			continue;
+		size_t nreq = (size_t)dreq, nrng = drng > 0 ? (size_t)drng : 0;
+		/* The sample's mean range, to whole 4 KiB pages. */
+		uint64_t mean = nrng ? (uint64_t)(dmib * MiB / (double)nrng / 4096.0 + 0.5) * 4096 : 0;
+		for (size_t i = 0; i < nreq && !err; i++) {
+			err = add_req(t, v[0]);
+			size_t mine = nrng / nreq + (i < nrng % nreq);
+			for (size_t r = 0; r < mine && !err; r++)
+				err = add_range(t, mean);
+		}
+	}
+	if (!err && ferror(f))
+		err = -EIO;
+	return err;
+}
+
+/* ---- figures ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Most common first; equal counts: the larger size first. */
+static int cmp_size(const void *a, const void *b)
+{
+	const struct peers_size *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* "4, 2x6, 1" from the request counts of the passes. */
+static void runs_str(const unsigned *v, unsigned n, char *buf, size_t cap)
+{
+	size_t len = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i;
+		while (j < n && v[j] == v[i])
+			j++;
+		int w = j - i > 1 ? snprintf(buf + len, cap - len, "%s%ux%u", i ? ", " : "", v[i], j - i)
+				  : snprintf(buf + len, cap - len, "%s%u", i ? ", " : "", v[i]);
+		if (w < 0 || (size_t)w >= cap - len) {
+			/* cut: say so rather than end mid-number */
+			if (cap > 4)
+				snprintf(buf + (len < cap - 4 ? len : cap - 4), 4, "...");
+			return;
+		}
+		len += (size_t)w;
+		i = j;
+	}
+}
+
+void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
+		   struct peers_fig *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->requests_per_gib = f->ranges_per_gib = BENCH_NULL;
+	f->pass_gap_med_ms = f->pass_gap_min_ms = f->pass_gap_max_ms = BENCH_NULL;
+	snprintf(f->per_pass, sizeof(f->per_pass), "-");
+
+	size_t first = 0;
+	while (first < t->nreq && t->req[first].t_ms < t0_ms)
+		first++;
+	f->requests_before = first;
+	f->requests = t->nreq - first;
+
+	unsigned *per = calloc(f->requests ? f->requests : 1, sizeof(*per));
+	double *start = calloc(f->requests ? f->requests : 1, sizeof(*start));
+	uint64_t *lens = NULL;
+	double bytes = 0, last = 0;
+	for (size_t i = first; i < t->nreq && per && start; i++) {
+		const struct peers_req *q = &t->req[i];
+		f->ranges += q->nranges;
+		bytes += (double)q->bytes;
+		if (!f->passes || q->t_ms - last >= PEERS_PASS_GAP_MS)
+			start[f->passes++] = q->t_ms;
+		per[f->passes - 1]++;
+		last = q->t_ms;
+	}
+	f->reported_mib = bytes / MiB;
+	if (freed_mib > 0) {
+		f->requests_per_gib = (double)f->requests / (freed_mib / 1024.0);
+		f->ranges_per_gib = (double)f->ranges / (freed_mib / 1024.0);
+	}
+	if (f->passes)
+		runs_str(per, f->passes, f->per_pass, sizeof(f->per_pass));
+	if (f->passes > 1) {
+		/* gaps, sorted in place over the starts they came from */
+		for (unsigned i = 0; i + 1 < f->passes; i++)
+			start[i] = start[i + 1] - start[i];
+		qsort(start, f->passes - 1, sizeof(*start), cmp_double);
+		unsigned m = f->passes - 1;
+		f->pass_gap_min_ms = start[0];
+		f->pass_gap_max_ms = start[m - 1];
+		f->pass_gap_med_ms = m % 2 ? start[m / 2] : (start[m / 2 - 1] + start[m / 2]) / 2;
+	}
+
+	/* Range sizes: sort the lengths, count runs, keep the most common. */
+	if (f->ranges && (lens = malloc(f->ranges * sizeof(*lens)))) {
+		size_t n = 0;
+		for (size_t i = first; i < t->nreq; i++)
+			for (unsigned k = 0; k < t->req[i].nranges; k++)
+				lens[n++] = t->len[t->req[i].first + k];
+		qsort(lens, n, sizeof(*lens), cmp_u64);
+		struct peers_size *all = malloc(n * sizeof(*all));
+		size_t na = 0;
+		for (size_t i = 0; all && i < n;) {
+			size_t j = i;
+			while (j < n && lens[j] == lens[i])
+				j++;
+			all[na++] = (struct peers_size){ .bytes = lens[i], .count = j - i };
+			i = j;
+		}
+		if (all) {
+			qsort(all, na, sizeof(*all), cmp_size);
+			f->nsizes_all = na;
+			for (size_t i = 0; i < na; i++) {
+				if (i < PEERS_SIZES)
+					f->size[f->nsizes++] = all[i];
+				else
+					f->other_ranges += all[i].count;
+			}
+		}
+		free(all);
+	}
+	free(lens);
+	free(per);
+	free(start);
+}
+
+/* "4M", "512K", "6140K" */
+static void size_name(uint64_t b, char *buf, size_t cap)
+{
+	if (b && !(b & ((1u << 20) - 1)))
+		snprintf(buf, cap, "%lluM", (unsigned long long)(b >> 20));
+	else if (!(b & 1023))
+		snprintf(buf, cap, "%lluK", (unsigned long long)(b >> 10));
+	else
+		snprintf(buf, cap, "%lluB", (unsigned long long)b);
+}
+
+void peers_sizes_str(const struct peers_fig *f, char *buf, size_t cap)
+{
+	size_t len = 0;
+	if (!f->nsizes) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	buf[0] = 0;
+	for (unsigned i = 0; i < f->nsizes && len < cap; i++) {
+		char name[32];
+		size_name(f->size[i].bytes, name, sizeof(name));
+		int w = snprintf(buf + len, cap - len, "%s%sx%zu", i ? ", " : "", name, f->size[i].count);
+		len += w > 0 ? (size_t)w : 0;
+	}
+	if (f->other_ranges && len < cap)
+		snprintf(buf + len, cap - len, ", %zu other sizes x%zu", f->nsizes_all - f->nsizes,
+			 f->other_ranges);
+}
