@@ -337,7 +337,10 @@ static void save_run(const struct peers *p, const struct row *w, const struct be
 	FILE *f;
 	row_file(p, w, "console", path, sizeof(path));
 	if (r->console && (f = fopen(path, "w"))) {
-		fputs(r->console, f);
+		/* without the firmware's terminal escapes: a text file */
+		for (const char *c = r->console; *c; c++)
+			if ((unsigned char)*c >= 0x20 || *c == '\n' || *c == '\t')
+				fputc(*c, f);
 		fclose(f);
 	}
 	row_file(p, w, "rss.csv", path, sizeof(path));
