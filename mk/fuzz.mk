@@ -23,8 +23,8 @@ FUZZ_OBJ     := $(BUILD)/fuzz/obj
 FUZZ_NAMES   := fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 # vmm/fault.c: the faulty-device modes balloon.c calls into (when present)
-FUZZ_DEV_SRCS := vmm/virtio_mmio.c vmm/balloon.c vmm/vring_dev.c vmm/guest_mem.c vmm/log.c \
-                 $(wildcard vmm/fault.c)
+FUZZ_DEV_SRCS := vmm/virtio_mmio.c vmm/balloon.c vmm/balloon_exitless.c vmm/vring_dev.c \
+                 vmm/guest_mem.c vmm/log.c vmm/fault.c core/exitless.c tests/shim/platform.c
 FUZZ_DRV_SRCS := core/virtq.c tests/shim/platform.c
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))

@@ -6,7 +6,10 @@ VMM_LIB_SRCS  := $(filter-out vmm/main.c,$(VMM_SRCS))
 VMM_OBJS      := $(VMM_SRCS:%.c=$(BUILD)/%.o)
 VMM_LIB_OBJS  := $(VMM_LIB_SRCS:%.c=$(BUILD)/%.o)
 VMM_HOST_OBJS := $(VMM_LIB_SRCS:%.c=$(BUILD)/host/%.o)
-VMM_INC       := -Ivmm
+# The balloon's exitless scanner uses core/exitless.c (the host side of
+# the map's state machine), through the hosted platform header.
+VMM_INC       := -Ivmm $(HOSTED_CORE_INC)
+VMM_CORE_OBJS := $(BUILD)/opt/core/exitless.o $(SHIM_OPT_OBJS)
 
 TEST_LIB_OBJS += $(VMM_HOST_OBJS)
 
@@ -25,7 +28,7 @@ $(BUILD)/host/vmm/%.o: vmm/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(VMM_INC) -c $< -o $@
 
-$(BUILD)/pagehint: $(VMM_OBJS)
+$(BUILD)/pagehint: $(VMM_OBJS) $(VMM_CORE_OBJS)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $^ -o $@ -lm
@@ -34,7 +37,7 @@ ALL_TARGETS += $(BUILD)/pagehint
 
 # bench/discard_bench.c: discard throughput through the balloon device vs
 # raw madvise, on the optimized (unsanitized) vmm objects.
-$(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS)
+$(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm

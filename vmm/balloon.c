@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 
 #include "balloon.h"
 #include "log.h"
+#include "virtio_defs.h"
 
 #define BALLOON_PAGE (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
 /* Faulty-device mode: requests held at once (at most one per descriptor
@@ -16,6 +18,7 @@
 #define BALLOON_MAX_HELD 256
 #define BALLOON_MAX_RUNS 4096
 #define NEVER UINT64_MAX
+#define BALLOON_MAX_QUEUES 5	/* inflate, deflate, stats, reporting, map */
 
 static const char *const bal_err_str[BAL_ERR__COUNT] = {
 	[BAL_ERR_OUTSIDE] = "reported range is not inside guest RAM",
@@ -76,6 +79,9 @@ struct balloon_dev {
 	_Atomic uint64_t stats[VIRTIO_BALLOON_S_NR];
 	atomic_ulong err_count[BAL_ERR__COUNT];
 	atomic_uint logged;
+
+	/* The exitless part, when bit 23 is offered (its own lock). */
+	struct xl_dev *xl;
 };
 
 static void bad_input(struct balloon_dev *b, enum balloon_err e, uint64_t a, uint64_t l)
@@ -90,6 +96,25 @@ static void bad_input(struct balloon_dev *b, enum balloon_err e, uint64_t a, uin
 	if (e == BAL_ERR_DISCARD)
 		return;
 	atomic_fetch_add(&b->c.bad_inputs, 1);
+	if (b->hooks.needs_reset)
+		b->hooks.needs_reset(b->hooks.opaque);
+}
+
+static int discard_now(struct balloon_dev *b, uint64_t gpa, uint64_t len);
+
+/* The exitless scanner's discards go through the device's own path (and
+ * its counters and log); called on the scanner thread: all atomics. */
+static int xl_discard(void *opaque, uint64_t gpa, uint64_t len)
+{
+	return discard_now(opaque, gpa, len);
+}
+
+/* A reset fault on the scanner thread: the transport's hook only sets a
+ * status bit and raises the config interrupt (atomics). */
+static void xl_needs_reset(void *opaque)
+{
+	struct balloon_dev *b = opaque;
+
 	if (b->hooks.needs_reset)
 		b->hooks.needs_reset(b->hooks.opaque);
 }
@@ -118,8 +143,24 @@ struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_co
 	if (cfg->fault.modes) {
 		b->runs = calloc(BALLOON_MAX_RUNS, sizeof(*b->runs));
 		if (!b->runs) {
-			free(b->bitmap);
-			free(b);
+			balloon_destroy(b);
+			return NULL;
+		}
+	}
+	if (!cfg->no_exitless) {
+		struct xl_config xc = {
+			.manual = cfg->xl_manual,
+			.rate_frames_per_s = cfg->xl_rate_frames_per_s,
+			.burst_frames = cfg->xl_burst_frames,
+			.fault = cfg->fault,
+			.discard = xl_discard,
+			.discard_opaque = b,
+			.needs_reset = xl_needs_reset,
+			.needs_reset_opaque = b,
+		};
+		b->xl = xl_create(gm, &xc, &b->c.xl);
+		if (!b->xl) {
+			balloon_destroy(b);
 			return NULL;
 		}
 	}
@@ -130,6 +171,7 @@ void balloon_destroy(struct balloon_dev *b)
 {
 	if (!b)
 		return;
+	xl_destroy(b->xl);	/* the scanner first: it discards through b */
 	for (unsigned i = 0; i < b->nheld; i++)
 		free(b->held[i].r);
 	free(b->runs);
@@ -169,8 +211,14 @@ static enum balloon_queue_role role_for(uint64_t f, unsigned q)
 		next++;
 	}
 	/* VIRTIO_BALLOON_F_FREE_PAGE_HINT would come here; never offered. */
-	if ((f & (1ULL << VIRTIO_BALLOON_F_REPORTING)) && q == next)
-		return BQ_REPORT;
+	if (f & (1ULL << VIRTIO_BALLOON_F_REPORTING)) {
+		if (q == next)
+			return BQ_REPORT;
+		next++;
+	}
+	/* docs/exitless.md §1: the map queue comes after every other one. */
+	if ((f & (1ULL << PH_VIRTIO_BALLOON_F_PH_EXITLESS)) && q == next)
+		return BQ_MAP;
 	return BQ_NONE;
 }
 
@@ -193,7 +241,7 @@ static int do_discard(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 	return gm_discard(b->gm, gpa, len);
 }
 
-static void discard_now(struct balloon_dev *b, uint64_t gpa, uint64_t len)
+static int discard_now(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 {
 	int r = do_discard(b, gpa, len);
 	if (r == 0) {
@@ -202,6 +250,7 @@ static void discard_now(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 	} else {
 		bad_input(b, BAL_ERR_DISCARD, gpa, len);
 	}
+	return r;
 }
 
 static void run_flush(struct balloon_dev *b)
@@ -397,7 +446,7 @@ static void fault_reset(struct balloon_dev *b)
 
 static unsigned report_queue(uint64_t f)
 {
-	for (unsigned q = 0; q < 4; q++)
+	for (unsigned q = 0; q < BALLOON_MAX_QUEUES; q++)
 		if (role_for(f, q) == BQ_REPORT)
 			return q;
 	return ~0u;
@@ -607,6 +656,8 @@ static uint64_t ops_features(void *dev)
 		f |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
 	if (!b->cfg.no_reporting)
 		f |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+	if (b->xl)
+		f |= 1ULL << PH_VIRTIO_BALLOON_F_PH_EXITLESS;
 	return f;
 }
 
@@ -614,7 +665,8 @@ static unsigned ops_num_queues(void *dev, uint64_t f)
 {
 	(void)dev;
 	return 2 + !!(f & (1ULL << VIRTIO_BALLOON_F_STATS_VQ)) +
-	       !!(f & (1ULL << VIRTIO_BALLOON_F_REPORTING));
+	       !!(f & (1ULL << VIRTIO_BALLOON_F_REPORTING)) +
+	       !!(f & (1ULL << PH_VIRTIO_BALLOON_F_PH_EXITLESS));
 }
 
 static void ops_set_features(void *dev, uint64_t f)
@@ -660,6 +712,10 @@ static void ops_handle_queue(void *dev, unsigned q, struct vring_dev *vq)
 		else
 			handle_report(b, vq);
 		break;
+	case BQ_MAP:
+		if (b->xl)
+			xl_handle_queue(b->xl, vq);
+		break;
 	case BQ_NONE: break;
 	}
 }
@@ -667,6 +723,10 @@ static void ops_handle_queue(void *dev, unsigned q, struct vring_dev *vq)
 static void ops_reset(void *dev)
 {
 	struct balloon_dev *b = dev;
+
+	/* First: no scan in flight, nothing claimed, once this returns. */
+	if (b->xl)
+		xl_detach(b->xl);
 
 	atomic_store(&b->features, 0);
 	b->stats_held = false;
@@ -678,6 +738,16 @@ static void ops_reset(void *dev)
 	fault_reset(b);
 }
 
+/* The driver gave up on the device (FAILED): forget the map now, as a
+ * reset would (docs/exitless.md §1). */
+static void ops_status(void *dev, uint32_t status)
+{
+	struct balloon_dev *b = dev;
+
+	if ((status & VIRTIO_CONFIG_S_FAILED) && b->xl)
+		xl_detach(b->xl);
+}
+
 static void ops_bind(void *dev, const struct virtio_dev_hooks *hooks)
 {
 	((struct balloon_dev *)dev)->hooks = *hooks;
@@ -686,7 +756,7 @@ static void ops_bind(void *dev, const struct virtio_dev_hooks *hooks)
 const struct virtio_dev_ops balloon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
 	.queue_max = 256,
-	.max_queues = 4,
+	.max_queues = BALLOON_MAX_QUEUES,
 	.config_size = offsetof(struct virtio_balloon_config, free_page_hint_cmd_id),
 	.features = ops_features,
 	.num_queues = ops_num_queues,
@@ -695,6 +765,7 @@ const struct virtio_dev_ops balloon_ops = {
 	.config_write = ops_config_write,
 	.handle_queue = ops_handle_queue,
 	.reset = ops_reset,
+	.status = ops_status,
 	.bind = ops_bind,
 };
 
@@ -713,4 +784,14 @@ void balloon_request_stats(struct balloon_dev *b)
 		return;
 	atomic_store(&b->stats_wanted, true);
 	b->hooks.poke(b->hooks.opaque, q);
+}
+
+bool balloon_xl_attached(struct balloon_dev *b)
+{
+	return b->xl && xl_attached(b->xl);
+}
+
+bool balloon_xl_poll(struct balloon_dev *b, uint64_t now_ns)
+{
+	return b->xl && xl_poll(b->xl, now_ns);
 }

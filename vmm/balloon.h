@@ -5,10 +5,11 @@
  *
  * Queues are numbered as Linux numbers them after negotiation: inflate 0,
  * deflate 1, then stats if STATS_VQ was negotiated, then reporting if
- * REPORTING was (free-page-hint is never offered). With the seed-v8
- * protocol, feature bit 5 instead means the seed RFC's hinting queue at
- * the same position: one device-readable buffer holding an array of
- * struct balloon_seed_hint.
+ * REPORTING was (free-page-hint is never offered), then the exitless map
+ * queue if bit 23 was (balloon_exitless.h, docs/exitless.md). With the
+ * seed-v8 protocol, feature bit 5 instead means the seed RFC's hinting
+ * queue at the same position: one device-readable buffer holding an array
+ * of struct balloon_seed_hint.
  *
  * Every range a driver reports is validated (inside guest RAM, 4 KiB
  * aligned address and length, no overflow, right direction); adjacent
@@ -24,6 +25,7 @@
 #include <stdint.h>
 #include <linux/virtio_balloon.h>
 
+#include "balloon_exitless.h"
 #include "fault.h"
 #include "guest_mem.h"
 #include "virtio_dev.h"
@@ -38,7 +40,7 @@ struct balloon_seed_hint {
 };
 #define BALLOON_SEED_MAX_ORDER 10
 
-enum balloon_queue_role { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_NONE };
+enum balloon_queue_role { BQ_INFLATE, BQ_DEFLATE, BQ_STATS, BQ_REPORT, BQ_MAP, BQ_NONE };
 
 enum balloon_err {
 	BAL_ERR_OUTSIDE,	/* range not wholly inside guest RAM */
@@ -58,6 +60,11 @@ struct balloon_config {
 	enum balloon_protocol protocol;
 	bool no_stats;		/* don't offer STATS_VQ */
 	bool no_reporting;	/* don't offer bit 5 */
+	bool no_exitless;	/* don't offer bit 23 (the exitless map) */
+	/* Exitless: no scanner thread, the owner calls balloon_xl_poll()
+	 * (tests, the fuzzer); and its token bucket (0: defaults). */
+	bool xl_manual;
+	uint32_t xl_rate_frames_per_s, xl_burst_frames;
 	uint32_t target_pages;	/* initial num_pages */
 	/* How to give a range back; NULL: gm_discard(). 0 or -errno. */
 	int (*discard)(void *opaque, uint64_t gpa, uint64_t len);
@@ -84,6 +91,9 @@ struct balloon_counters {
 	atomic_ulong delayed_done;	/* delayed requests discarded and returned */
 	atomic_ulong canceled;		/* held requests a device reset forgot */
 	atomic_ulong canceled_bytes;	/* bytes whose discard was so cancelled */
+	/* The exitless map and its scanner (balloon_exitless.h). Its
+	 * discards are also in discard_calls and discarded_bytes. */
+	struct xl_counters xl;
 };
 
 struct balloon_dev;
@@ -114,6 +124,10 @@ void balloon_fault_tick(struct balloon_dev *b, uint64_t now_ns);
 int balloon_fault_next_ms(const struct balloon_dev *b, uint64_t now_ns);
 /* CLOCK_MONOTONIC in ns: the clock the fault deadlines use. */
 uint64_t balloon_now_ns(void);
+/* Exitless: is a map attached now; one scanner poll at now_ns (for
+ * xl_manual owners: tests, the fuzzer). */
+bool balloon_xl_attached(struct balloon_dev *b);
+bool balloon_xl_poll(struct balloon_dev *b, uint64_t now_ns);
 /* How many times an error of this kind was seen. */
 unsigned long balloon_error_count(const struct balloon_dev *b, enum balloon_err e);
 

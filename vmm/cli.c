@@ -33,6 +33,11 @@ void cli_usage(FILE *f)
 "                          feature bit 5 is virtio free page reporting\n"
 "                          (default) or the seed RFC v8 hinting queue\n"
 "  --balloon-target SIZE   ask the guest to inflate the balloon to SIZE\n"
+"  --no-exitless           don't offer the exitless mode (feature bit 23, a\n"
+"                          state map in guest memory the host scans and\n"
+"                          reclaims with no request; docs/exitless.md);\n"
+"                          offered by default, used only by a guest that\n"
+"                          asks for it\n"
 "  --trace FILE.csv        telemetry samples every 10 ms\n"
 "  --summary-json FILE     a summary of the run at exit\n"
 "  --timeout SECONDS       stop a guest that runs longer (exit status 124)\n"
@@ -46,7 +51,9 @@ void cli_usage(FILE *f)
 "                            reset       half discarded, then the device\n"
 "                                        sets DEVICE_NEEDS_RESET\n"
 "                          'all' is all three; a reset cancels every\n"
-"                          discard not yet done\n"
+"                          discard not yet done. On the exitless map,\n"
+"                          delay-acks and reset apply to each discard run\n"
+"                          (a delayed run keeps its frames RECLAIMING)\n"
 "  --fault-rate P          probability per report request, 0-1 (default 0.05)\n"
 "  --fault-seed N          seed of the fault choices (default 1)\n"
 "  --fault-delay-ms N      delay-acks' longest delay (default 200)\n"
@@ -144,6 +151,10 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, 
 			return CLI_HELP;
 		if (!strcmp(a, "--quiet")) {
 			o->quiet = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-exitless")) {
+			o->no_exitless = true;
 			continue;
 		}
 		if (strncmp(a, "--", 2))

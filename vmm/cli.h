@@ -36,6 +36,7 @@ struct vmm_opts {
 	const char *summary;
 	double timeout;			/* seconds; 0: none */
 	bool quiet;			/* no live status line */
+	bool no_exitless;		/* don't offer the exitless map (bit 23) */
 	struct fault_config fault;	/* --fault*: faulty-device mode */
 	char cmdline[CLI_CMDLINE_MAX];
 };

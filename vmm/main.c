@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 		.protocol = o.protocol,
 		.target_pages = o.has_target ? (uint32_t)(o.target / GM_PAGE_SIZE) : 0,
 		.fault = o.fault,
+		.no_exitless = o.no_exitless,
 	};
 	struct balloon_dev *balloon = balloon_create(&gm, &bc);
 	struct virtio_mmio_dev *vmmio = balloon ? virtio_mmio_create(&gm, &balloon_ops, balloon, dev.base) : NULL;
@@ -251,7 +252,8 @@ int main(int argc, char **argv)
 	s.report_ranges = atomic_load(&bcnt->report_ranges);
 	/* The transport counts every refused input, the device's included,
 	 * and the reset faults we asked for ourselves: not those. */
-	unsigned long terr = atomic_load(&vmmio->errors), fres = atomic_load(&bcnt->faults_reset);
+	unsigned long terr = atomic_load(&vmmio->errors), fres = atomic_load(&bcnt->faults_reset) +
+		atomic_load(&bcnt->xl.faults_reset);
 	s.device_errors = terr > fres ? terr - fres : 0;
 	if (o.fault.modes) {
 		s.fault_modes = fault_modes;
@@ -260,6 +262,24 @@ int main(int argc, char **argv)
 		s.faults_reset = atomic_load(&bcnt->faults_reset);
 		s.faults_canceled = atomic_load(&bcnt->canceled);
 		s.faults_canceled_mib = atomic_load(&bcnt->canceled_bytes) / 1048576.0;
+	}
+	const struct xl_counters *xc = &bcnt->xl;
+	s.xl.offered = !o.no_exitless;
+	s.xl.attaches = atomic_load(&xc->attaches);
+	s.xl.refused = atomic_load(&xc->refused);
+	s.xl.detaches = atomic_load(&xc->detaches);
+	s.xl.scans = atomic_load(&xc->scans);
+	s.xl.reclaimed_frames = atomic_load(&xc->reclaimed_frames);
+	s.xl.discard_calls = atomic_load(&xc->discard_calls);
+	s.xl.discard_errors = atomic_load(&xc->discard_errors);
+	s.xl.violations = atomic_load(&xc->violations);
+	s.xl.throttled = atomic_load(&xc->throttled);
+	if (o.fault.modes) {
+		/* the map's faults count with the report queue's */
+		s.faults_delayed += atomic_load(&xc->faults_delayed);
+		s.faults_reset += atomic_load(&xc->faults_reset);
+		s.faults_canceled += atomic_load(&xc->canceled);
+		s.faults_canceled_mib += atomic_load(&xc->canceled_bytes) / 1048576.0;
 	}
 	struct reclaim rec[CONSOLE_MAX_FREE_EVENTS];
 	s.nreclaim = sink.cs.nfree;

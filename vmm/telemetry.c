@@ -32,12 +32,13 @@ void telemetry_init(struct telemetry *t)
 void telemetry_csv_header(FILE *f)
 {
 	fputs("t_ms,resident_mib,discarded_mib,reported_mib,report_requests,report_ranges,"
-	      "exits,exits_io,exits_mmio,exits_other,notifications,interrupts,balloon_mib,guest_free_mib\n", f);
+	      "exits,exits_io,exits_mmio,exits_other,notifications,interrupts,balloon_mib,guest_free_mib,"
+	      "exitless_mib\n", f);
 }
 
 void telemetry_csv_row(FILE *f, const struct sample *s)
 {
-	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f\n",
+	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f,%.3f\n",
 		s->t_ns / 1e6, s->resident / MiB, s->discarded / MiB, s->reported / MiB,
 		(unsigned long long)s->requests, (unsigned long long)s->ranges,
 		(unsigned long long)s->exits, (unsigned long long)s->exits_io,
@@ -46,7 +47,8 @@ void telemetry_csv_row(FILE *f, const struct sample *s)
 		(unsigned long long)(s->exits > s->exits_io + s->exits_mmio ?
 				     s->exits - s->exits_io - s->exits_mmio : 0),
 		(unsigned long long)s->notifies,
-		(unsigned long long)s->irqs, s->balloon_pages * 4096.0 / MiB, s->guest_free / MiB);
+		(unsigned long long)s->irqs, s->balloon_pages * 4096.0 / MiB, s->guest_free / MiB,
+		s->xl_reclaimed / MiB);
 }
 
 static void live_line(struct telemetry *t, const struct sample *s)
@@ -59,6 +61,8 @@ static void live_line(struct telemetry *t, const struct sample *s)
 	       (unsigned long long)s->exits, (unsigned long long)s->notifies);
 	if (s->guest_free)
 		printf(" | guest free %.0f MiB", s->guest_free / MiB);
+	if (s->xl_reclaimed)
+		printf(" | exitless %.0f MiB", s->xl_reclaimed / MiB);
 	fflush(stdout);
 	t->live_shown = true;
 	pthread_mutex_unlock(&t->out_lock);
@@ -95,6 +99,7 @@ void telemetry_sample(struct telemetry *t)
 		s.requests = atomic_load(&c->report_requests);
 		s.ranges = atomic_load(&c->report_ranges);
 		s.balloon_pages = atomic_load(&c->balloon_pages);
+		s.xl_reclaimed = (uint64_t)atomic_load(&c->xl.reclaimed_frames) << 21;
 		uint64_t v;
 		if (balloon_stat(t->balloon, VIRTIO_BALLOON_S_MEMFREE, &v))
 			s.guest_free = v;
@@ -245,6 +250,16 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 			s->fault_modes, (unsigned long long)s->faults_delayed,
 			(unsigned long long)s->faults_dropped, (unsigned long long)s->faults_reset,
 			(unsigned long long)s->faults_canceled, s->faults_canceled_mib);
+	fprintf(f, "  \"exitless\": {\"offered\": %s, \"attaches\": %llu, \"refused\": %llu, "
+		"\"detaches\": %llu, \"scans\": %llu, \"reclaimed_frames\": %llu, "
+		"\"reclaimed_mib\": %llu, \"discard_calls\": %llu, \"discard_errors\": %llu, "
+		"\"violations\": %llu, \"throttled\": %llu},\n",
+		s->xl.offered ? "true" : "false", (unsigned long long)s->xl.attaches,
+		(unsigned long long)s->xl.refused, (unsigned long long)s->xl.detaches,
+		(unsigned long long)s->xl.scans, (unsigned long long)s->xl.reclaimed_frames,
+		(unsigned long long)s->xl.reclaimed_frames * 2, (unsigned long long)s->xl.discard_calls,
+		(unsigned long long)s->xl.discard_errors, (unsigned long long)s->xl.violations,
+		(unsigned long long)s->xl.throttled);
 	fprintf(f, "  \"exits_total\": %llu,\n", (unsigned long long)s->exits_total);
 	fprintf(f, "  \"data_errors\": %llu,\n", (unsigned long long)s->data_errors);
 	fprintf(f, "  \"reclaim\": [");

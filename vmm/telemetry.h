@@ -44,6 +44,7 @@ struct sample {
 	uint64_t notifies, irqs;
 	uint64_t balloon_pages;
 	uint64_t guest_free;		/* bytes, from the stats queue; 0 if none */
+	uint64_t xl_reclaimed;		/* bytes the exitless scanner reclaimed, cumulative */
 };
 
 /* Where the sampler reads its numbers; any may be NULL. */
@@ -95,6 +96,12 @@ struct summary {
 	uint64_t faults_delayed, faults_dropped, faults_reset, faults_canceled;
 	double faults_canceled_mib;
 	uint64_t device_errors;		/* bad input the device refused */
+	/* The exitless map (docs/exitless.md): written as "exitless". */
+	struct {
+		bool offered;
+		uint64_t attaches, refused, detaches, scans;
+		uint64_t reclaimed_frames, discard_calls, discard_errors, violations, throttled;
+	} xl;
 };
 
 uint64_t telemetry_now_ns(void);

@@ -19,7 +19,9 @@ struct virtio_dev_hooks {
 	 * interrupt. Callable from any thread, outside device callbacks too. */
 	void (*config_changed)(void *opaque);
 	/* The driver gave the device input it cannot act on: set
-	 * DEVICE_NEEDS_RESET and tell the driver. Callable from callbacks. */
+	 * DEVICE_NEEDS_RESET and tell the driver. Callable from callbacks,
+	 * and from a device thread of its own (atomics only) as long as the
+	 * device's reset waits for that thread first. */
 	void (*needs_reset)(void *opaque);
 	/* Ask the transport to run handle_queue(q) (with its usual locking
 	 * and interrupt logic). Never call it from inside a device callback. */
@@ -44,8 +46,13 @@ struct virtio_dev_ops {
 	void (*config_write)(void *dev, uint32_t off, const void *buf, uint32_t len);
 	/* Pop and handle everything available on queue q. */
 	void (*handle_queue)(void *dev, unsigned q, struct vring_dev *vq);
-	/* Device reset: forget everything negotiated and in flight. */
+	/* Device reset: forget everything negotiated and in flight. Called
+	 * before the transport clears its status, so a bit the device sets
+	 * from a thread of its own until reset returns is cleared too. */
 	void (*reset)(void *dev);
+	/* The driver wrote a non-zero status (after the transport took it);
+	 * optional. FAILED tells a device the driver gave up on it. */
+	void (*status)(void *dev, uint32_t status);
 	/* Called once by the transport when it takes the device. */
 	void (*bind)(void *dev, const struct virtio_dev_hooks *hooks);
 };

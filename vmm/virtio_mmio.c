@@ -135,11 +135,14 @@ static void reset_locked(struct virtio_mmio_dev *t)
 	}
 	t->driver_features = 0;
 	t->dev_feat_sel = t->drv_feat_sel = t->queue_sel = 0;
+	/* The device first: one with a thread of its own stops it here, so
+	 * a NEEDS_RESET it set meanwhile is cleared below, not left on the
+	 * fresh device. */
+	t->ops->reset(t->dev);
 	t->offered = offered_features(t);
 	t->nqueues = count_queues(t, t->offered);
 	atomic_store(&t->isr, 0);
 	atomic_store(&t->status, 0);
-	t->ops->reset(t->dev);
 }
 
 static struct vmmio_queue *selected(struct virtio_mmio_dev *t)
@@ -194,8 +197,14 @@ static bool set_status_locked(struct virtio_mmio_dev *t, uint32_t val)
 			t->ops->set_features(t->dev, f);
 		}
 	}
-	/* The device's own bit survives driver writes until reset. */
-	atomic_store(&t->status, val | (old & VIRTIO_CONFIG_S_NEEDS_RESET));
+	/* The device's own bit survives driver writes until reset, even one
+	 * a device thread sets right now. */
+	uint32_t cur = old;
+	while (!atomic_compare_exchange_weak(&t->status, &cur,
+					     val | (cur & VIRTIO_CONFIG_S_NEEDS_RESET)))
+		;
+	if (t->ops->status)
+		t->ops->status(t->dev, val);
 	return (val & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK);
 }
 

@@ -32,6 +32,7 @@ static void defaults(void **state)
 	assert_null(o.summary);
 	assert_false(o.has_target);
 	assert_true(o.timeout == 0);
+	assert_false(o.no_exitless);	/* offered unless turned off */
 	assert_string_equal(o.cmdline, "");
 }
 
@@ -44,7 +45,7 @@ static void every_option(void **state)
 			       "--backing", "memfd", "--thp=off", "--populate", "on", "--discard", "punch",
 			       "--balloon-protocol", "seed-v8", "--balloon-target", "512M",
 			       "--trace", "t.csv", "--summary-json=s.json", "--timeout", "2.5", "--quiet",
-			       "--", "workload=memhog", "memhog.mib=64"), CLI_RUN);
+			       "--no-exitless", "--", "workload=memhog", "memhog.mib=64"), CLI_RUN);
 	assert_string_equal(o.kernel, "k.elf");
 	assert_int_equal(o.mem, 4ULL << 30);
 	assert_int_equal(o.cpus, 4);
@@ -59,6 +60,7 @@ static void every_option(void **state)
 	assert_string_equal(o.summary, "s.json");
 	assert_true(o.timeout == 2.5);
 	assert_true(o.quiet);
+	assert_true(o.no_exitless);
 	assert_string_equal(o.cmdline, "workload=memhog memhog.mib=64");
 }
 
