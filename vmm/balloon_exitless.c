@@ -20,8 +20,7 @@
 #define LOG_ATTACH (1u << (XL_REF__COUNT + 1))
 
 static const char *const refusal_str[XL_REF__COUNT] = {
-	[XL_REF_SHAPE] = "the chain is not one device-readable 32-byte buffer then one "
-			 "device-writable byte",
+	[XL_REF_SHAPE] = "the chain is not a device-readable 32-byte buffer and a writable byte in RAM",
 	[XL_REF_DESC_RAM] = "the descriptor is not inside guest RAM",
 	[XL_REF_MAGIC] = "bad magic",
 	[XL_REF_VERSION] = "unknown version",

@@ -124,6 +124,7 @@ static void role_buffer(struct fz *f, enum balloon_queue_role role, uint64_t *ad
 		*len = fd_len(f);
 		*write = true;
 		return;
+	case BQ_MAP:	/* not negotiated by this harness yet */
 	case BQ_NONE:
 		*addr = fd_addr(f);
 		*len = fd_len(f);
