@@ -7,7 +7,7 @@
 
 struct config cfg;
 
-const char *const workload_names[] = { "memhog", "churn", "fragment", "verify", "none" };
+const char *const workload_names[] = { "memhog", "churn", "fragment", "verify", "burst", "none" };
 static const char *const test_names[] = { "none", "fault", "fault-ap", "clock", "idle", "corrupt", "report", "work", "hostile" };
 
 enum kind { K_U64, K_ENUM, K_FLAG, K_VIRTIO };
@@ -39,6 +39,9 @@ static const struct key keys[] = {
 	U64("fragment.hold_ms", fragment.hold_ms, 0, 86400000),
 	U64("verify.ms", verify.ms, 1, 86400000),
 	U64("verify.mib", verify.mib, 1, 1 << 20),
+	U64("burst.mib", burst.mib, 1, 1 << 20),
+	U64("burst.period_ms", burst.period_ms, 1, 86400000),
+	U64("burst.count", burst.count, 1, 1000000),
 	U64("test.ms", test_ms, 0, 86400000),
 	{ "virtio_mmio.device", K_VIRTIO, 0, 0, 0, 0 },
 };
@@ -60,6 +63,9 @@ static void defaults(void)
 	cfg.fragment.hold_ms = 1000;
 	cfg.verify.ms = 1000;
 	cfg.verify.mib = 32;
+	cfg.burst.mib = 64;
+	cfg.burst.period_ms = 500;
+	cfg.burst.count = 10;
 	cfg.test_ms = 1000;
 }
 

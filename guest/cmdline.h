@@ -13,7 +13,7 @@
 
 #include "../core/engine.h"
 
-enum workload { WL_MEMHOG, WL_CHURN, WL_FRAGMENT, WL_VERIFY, WL_NONE };
+enum workload { WL_MEMHOG, WL_CHURN, WL_FRAGMENT, WL_VERIFY, WL_BURST, WL_NONE };
 enum test_mode { TEST_NONE, TEST_FAULT, TEST_FAULT_AP, TEST_CLOCK, TEST_IDLE, TEST_CORRUPT, TEST_REPORT, TEST_WORK, TEST_HOSTILE };
 
 #define MAX_VIRTIO_MMIO 8
@@ -42,6 +42,9 @@ struct config {
 	struct {
 		uint64_t ms, mib;
 	} verify;
+	struct {
+		uint64_t mib, period_ms, count;
+	} burst;
 	uint64_t test_ms;
 	struct virtio_mmio_arg virtio[MAX_VIRTIO_MMIO];
 	unsigned nr_virtio;

@@ -151,6 +151,7 @@ static void memhog(void)
 		if (got < ch.want * nr_cpus)
 			kprintf("@warn memhog: got %lu of %lu MiB\n", mib(got), mib(ch.want * nr_cpus));
 		msleep(cfg.memhog.hold_ms);
+		kprintf("@event freeing mib=%lu round=%lu\n", mib(got), r + 1);
 		uint64_t t2 = ph_now_ns();
 		on_each_cpu(chain_free, &ch);
 		uint64_t t3 = ph_now_ns();
@@ -205,6 +206,7 @@ static void churn(void)
 {
 	static struct churn c;
 	c.key = round_key(0);
+	kprintf("@event churn ms=%lu\n", cfg.churn.ms);
 	uint64_t t0 = ph_now_ns();
 	c.end_ns = t0 + cfg.churn.ms * 1000000;
 	on_each_cpu(churn_cpu, &c);
@@ -231,6 +233,7 @@ static void fragment(void)
 	ch.keep = (unsigned)cfg.fragment.keep;
 	on_each_cpu(chain_alloc, &ch);
 	kprintf("@event alloc mib=%lu\n", mib(sum(ch.pages)));
+	kprintf("@event freeing\n");
 	on_each_cpu(chain_free, &ch);
 	uint64_t freed = sum(ch.freed), kept = sum(ch.nkept);
 	kprintf("@event free mib=%lu\n", mib(freed));
@@ -243,6 +246,7 @@ static void fragment(void)
 
 	msleep(cfg.fragment.hold_ms);
 	ch.keep = 0;
+	kprintf("@event freeing\n");
 	on_each_cpu(chain_take_kept, &ch);
 	kprintf("@event free mib=%lu\n", mib(sum(ch.freed)));
 	kprintf("@done workload=fragment cpus=%u keep=%u%% freed_mib=%lu kept_mib=%lu\n", nr_cpus,
@@ -326,6 +330,68 @@ static void verify(void)
 		sum(v.ops), sum(v.checked) >> 20, sum(v.oom));
 }
 
+/* ---- burst: a job runner's allocate-use-free every period ---- */
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+/*
+ * Every period_ms a burst allocates mib MiB on all CPUs, writes it (the
+ * allocation time, TSC, covers page_alloc and the first write of every
+ * word: what a job pays when memory the host took back must be faulted
+ * in again), checks it and frees it, then sleeps to the next period. A
+ * burst that overruns its period starts the next at once and counts as
+ * late. The host reads one line per burst and the mean resident memory
+ * from the begin line to @done.
+ */
+static void burst(void)
+{
+	static struct chains ch;
+	uint64_t period = cfg.burst.period_ms * 1000000, count = cfg.burst.count;
+	uint64_t alloc_sum = 0, alloc_max = 0, free_sum = 0, late = 0, got = 0;
+
+	ch.want = (cfg.burst.mib << (20 - PH_PAGE_SHIFT)) / nr_cpus;
+	kprintf("@event bursts count=%lu mib=%lu period_ms=%lu\n", count, cfg.burst.mib,
+		cfg.burst.period_ms);
+	uint64_t next = ph_now_ns();
+	for (uint64_t k = 0; k < count; k++) {
+		ch.key = round_key(k);
+		uint64_t t0 = ph_now_ns();
+		on_each_cpu(chain_alloc, &ch);
+		uint64_t t1 = ph_now_ns();
+		got = sum(ch.pages);
+		if (got < ch.want * nr_cpus)
+			panic_status(EXIT_FAIL, "@fail workload=burst out of memory: got %lu of %lu MiB",
+				     mib(got), mib(ch.want * nr_cpus));
+		on_each_cpu(chain_free, &ch);
+		uint64_t t2 = ph_now_ns();
+		kprintf("@event burst n=%lu mib=%lu alloc_us=%lu free_us=%lu\n", k + 1, mib(got),
+			(t1 - t0) / 1000, (t2 - t1) / 1000);
+		/* The first burst touches never-used memory under every
+		 * engine alike; the steady state starts with the second. */
+		if (k) {
+			alloc_sum += t1 - t0;
+			free_sum += t2 - t1;
+			if (t1 - t0 > alloc_max)
+				alloc_max = t1 - t0;
+		}
+		next += period;
+		if (next < t2) {
+			late++;
+			next = t2;
+		}
+		wait_until(never, 0, next);
+	}
+	uint64_t warm = count > 1 ? count - 1 : 1;
+	kprintf("@done workload=burst cpus=%u count=%lu mib=%lu period_ms=%lu alloc_us_mean=%lu "
+		"alloc_us_max=%lu free_us_mean=%lu late=%lu\n", nr_cpus, count, mib(got),
+		cfg.burst.period_ms, alloc_sum / warm / 1000, alloc_max / 1000, free_sum / warm / 1000,
+		late);
+}
+
 /* ---- the run ---- */
 
 void workload_run(void)
@@ -343,6 +409,9 @@ void workload_run(void)
 		break;
 	case WL_VERIFY:
 		verify();
+		break;
+	case WL_BURST:
+		burst();
 		break;
 	case WL_NONE:
 		return;
