@@ -38,12 +38,17 @@ bool console_parse_line(struct console_state *c, const char *line, uint64_t host
 
 	if (line[0] != '@')
 		return false;
-	if (word_is(line, "@event") && word_is(line + 7, "free")) {
+	if (word_is(line, "@event") && word_is(line + 7, "freeing")) {
+		c->freeing = true;
+		c->freeing_ns = host_ns;
+	} else if (word_is(line, "@event") && word_is(line + 7, "free")) {
+		/* Engines report while the guest frees: time from the start. */
 		if (field_u64(line, "mib", &v) && c->nfree < CONSOLE_MAX_FREE_EVENTS) {
-			c->free[c->nfree].host_ns = host_ns;
+			c->free[c->nfree].host_ns = c->freeing ? c->freeing_ns : host_ns;
 			c->free[c->nfree].mib = v;
 			c->nfree++;
 		}
+		c->freeing = false;
 	} else if (word_is(line, "@fail")) {
 		c->fail_lines++;
 		if (field_u64(line, "errors", &v))

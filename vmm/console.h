@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The guest's results protocol on the console: lines starting with '@'.
- *   @event free mib=N   the guest just freed N MiB (reclaim timing starts
- *                       at this line's host timestamp)
+ *   @event freeing      the guest starts to free memory
+ *   @event free mib=N   the guest just freed N MiB; reclaim timing starts
+ *                       at the freeing line before it (at this line's
+ *                       host timestamp if there was none)
  *   @done ... [errors=N]
  *   @fail ...           a data error (or other failure)
  * Lines are also printed by the VMM with a host timestamp prefix.
@@ -17,13 +19,15 @@
 #define CONSOLE_MAX_FREE_EVENTS 1024
 
 struct free_event {
-	uint64_t host_ns;
+	uint64_t host_ns;	/* when the free started */
 	uint64_t mib;
 };
 
 struct console_state {
 	unsigned nfree;
 	struct free_event free[CONSOLE_MAX_FREE_EVENTS];
+	bool freeing;		/* a freeing line awaits its free line */
+	uint64_t freeing_ns;
 	unsigned fail_lines;
 	uint64_t errors_field;	/* sum of errors=N on @done / @fail lines */
 	bool done;

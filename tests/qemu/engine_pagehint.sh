@@ -3,7 +3,8 @@
 # reporting): memhog allocates and frees, the engine reports, QEMU discards
 # the ranges and its resident memory falls. QEMU's RSS (/proc/PID/status
 # VmRSS) is sampled every ~50 ms against the guest's timestamped console,
-# and the times from the "@event free" line until 50/90/99% of the freed
+# and the times from the "@event freeing" line (the start of the free)
+# until 50/90/99% of the freed
 # memory has left QEMU's RSS are printed as diagnostics (TCG timing is
 # noisy: behaviour is asserted, times are only reported).
 #
@@ -23,10 +24,9 @@ trap "[ -n \"$PH_KEEP\" ] || rm -rf \"$dir\"" EXIT
 # QEMU's RSS; sets OUT, STATUS, and FREED_MIB, DROP_MIB (the peak RSS
 # between the "@event alloc" and "@event free" lines minus the lowest RSS
 # after it), FREE_MS (how long the guest took to free, from its
-# free_mib_s) and T50/T90/T99: ms from the "@event free" line (printed
-# once the free is over; negative when reporting got there during the
-# free) until the RSS is below the peak by that share of the freed
-# memory, "-" if never.
+# free_mib_s) and T50/T90/T99: ms from the "@event freeing" line (the
+# start of the free; the engine reports while the guest frees) until the
+# RSS is below the peak by that share of the freed memory, "-" if never.
 measure() {
 	local cpus=$1 mem=$2 append=$3 rc pid
 	rm -f "$dir/pid" "$dir/console" "$dir/rss"
@@ -58,6 +58,7 @@ measure() {
 	read -r FREED_MIB DROP_MIB FREE_MS T50 T90 T99 < <(awk '
 		FNR == NR {
 			if (!talloc && $2 == "@event" && $3 == "alloc") talloc = $1
+			if (!tstart && $2 == "@event" && $3 == "freeing") tstart = $1
 			if (!tfree && $2 == "@event" && $3 == "free") {
 				tfree = $1; split($4, a, "="); freed = a[2]
 			}
@@ -68,6 +69,7 @@ measure() {
 		{ t[n] = $1; r[n] = $2 / 1024; n++ }
 		END {
 			if (!tfree || !talloc || !n) { print "0 0 0 - - -"; exit }
+			if (!tstart) tstart = tfree
 			# the peak: the largest RSS between the alloc and the free lines
 			r0 = 0; for (i = 0; i < n; i++) if (t[i] >= talloc && t[i] <= tfree && r[i] > r0) r0 = r[i]
 			low = r0; for (i = 0; i < n; i++) if (t[i] >= talloc && r[i] < low) low = r[i]
@@ -76,7 +78,7 @@ measure() {
 			for (k = 1; k <= 3; k++) {
 				want = r0 - p[k] * freed; s = "-"
 				for (i = 0; i < n; i++) if (t[i] >= talloc && r[i] <= want) {
-					s = sprintf("%d", (t[i] - tfree) * 1000); break
+					s = sprintf("%d", (t[i] - tstart) * 1000); break
 				}
 				out = out " " s
 			}
@@ -85,7 +87,7 @@ measure() {
 }
 
 summary() {
-	diag "$1: freed ${FREED_MIB} MiB in ~${FREE_MS} ms, QEMU RSS fell ${DROP_MIB} MiB; 50/90/99% of the freed memory gone ${T50}/${T90}/${T99} ms after the @event free line"
+	diag "$1: freed ${FREED_MIB} MiB in ~${FREE_MS} ms, QEMU RSS fell ${DROP_MIB} MiB; 50/90/99% of the freed memory gone ${T50}/${T90}/${T99} ms after the free started (@event freeing)"
 	diag "$(grep -E '^@(engine name=[a-z0-9-]* requests|done)' <<<"$OUT")"
 }
 

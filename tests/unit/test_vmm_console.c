@@ -154,6 +154,38 @@ static void reclaim_times(void **state)
 	assert_true(r[0].ms[0] < 0);
 }
 
+static void reclaim_from_the_start_of_the_free(void **state)
+{
+	(void)state;
+	/* Resident 1000 MiB until t=100ms, then drops 10 MiB per 10 ms to
+	 * 500: the engine returns the memory while the guest frees it. The
+	 * guest starts freeing 500 MiB at 100 ms and prints its free line at
+	 * 700 ms, when all of it is back. */
+	struct sample s[200];
+	for (int i = 0; i < 200; i++) {
+		s[i] = (struct sample){ .t_ns = i * 10000000ULL };
+		int64_t mib = 1000 - (i > 10 ? (i - 10) * 10 : 0);
+		s[i].resident = (uint64_t)(mib < 500 ? 500 : mib) * MiB;
+	}
+	struct console_state *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	console_parse_line(c, "@event alloc mib=500 round=1", 50000000ULL);
+	console_parse_line(c, "@event freeing mib=500 round=1", 100000000ULL);
+	console_parse_line(c, "@event free mib=500 round=1", 700000000ULL);
+	assert_int_equal(c->nfree, 1);
+	assert_int_equal(c->free[0].host_ns, 100000000ULL);
+	struct reclaim r[1];
+	telemetry_reclaim(s, 200, 0, c->free, c->nfree, r);
+	/* From the freeing line: 250 MiB at 350 ms, 450 at 550, 495 at 600. */
+	assert_true(r[0].ms[0] > 249.9 && r[0].ms[0] < 250.1);
+	assert_true(r[0].ms[1] > 449.9 && r[0].ms[1] < 450.1);
+	assert_true(r[0].ms[2] > 499.9 && r[0].ms[2] < 500.1);
+	/* A free line with no freeing line before it starts at itself. */
+	console_parse_line(c, "@event free mib=8", 900000000ULL);
+	assert_int_equal(c->free[1].host_ns, 900000000ULL);
+	free(c);
+}
+
 static void summary_json(void **state)
 {
 	(void)state;
@@ -253,6 +285,7 @@ int main(void)
 		cmocka_unit_test(serial_registers),
 		cmocka_unit_test(console_protocol),
 		cmocka_unit_test(reclaim_times),
+		cmocka_unit_test(reclaim_from_the_start_of_the_free),
 		cmocka_unit_test(summary_json),
 		cmocka_unit_test(csv_trace),
 		cmocka_unit_test(sampler_runs),
