@@ -35,6 +35,8 @@
 /* The guest idles this much longer than the point measured last (35 s),
  * so that point lies inside the run whatever the guest's clock says. */
 #define IDLE_MARGIN_MS 2000
+/* Issue 9's job runner: a burst every 500 ms. */
+#define BURST_PERIOD_MS 500
 
 static volatile sig_atomic_t stop_flag;
 
@@ -66,6 +68,10 @@ static void usage(FILE *f)
 "  --hold-ms N             fragment: time between its two frees (default\n"
 "                          10000; --quick: 4000)\n"
 "  --churn-ms N            churn duration (default 5000; --quick: 2000)\n"
+"  --burst-mib N           burst: MiB allocated, written and freed per burst\n"
+"                          (default RAM/16)\n"
+"  --bursts N              burst: how many, one every 500 ms (default 20;\n"
+"                          --quick: 8)\n"
 "  --seed N                the guest's seed (default 1)\n"
 "  --out DIR               write DIR/results.json, figures.csv, curves.csv,\n"
 "                          table.txt, plots (gnuplot) and runs/*.console\n"
@@ -91,7 +97,7 @@ struct opts {
 	bool engines_given;
 	unsigned reps, cpus, seed;
 	uint64_t mem;
-	long idle_ms, hold_ms, churn_ms;
+	long idle_ms, hold_ms, churn_ms, burst_mib, bursts;
 	const char *out, *kernel;
 	int hv;				/* -1: choose */
 };
@@ -140,7 +146,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cpus = 2;
 	o->seed = 1;
-	o->idle_ms = o->hold_ms = o->churn_ms = -1;
+	o->idle_ms = o->hold_ms = o->churn_ms = o->burst_mib = o->bursts = -1;
 	o->hv = -1;
 	unsigned long reps = 0;
 
@@ -162,7 +168,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		}
 		static const char *const valued[] = {
 			"--engines", "--reps", "--mem", "--cpus", "--idle-ms", "--hold-ms",
-			"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel",
+			"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel", "--burst-mib",
+			"--bursts",
 		};
 		bool known = false;
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
@@ -201,6 +208,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			if (!parse_uint(v, 3600000, &n) || (!n && strcmp(a, "--hold-ms")))
 				return bad("%s: '%s' is not a number of ms (1-3600000)", a, v);
 			*(a[2] == 'i' ? &o->idle_ms : a[2] == 'h' ? &o->hold_ms : &o->churn_ms) = (long)n;
+		} else if (!strcmp(a, "--burst-mib") || !strcmp(a, "--bursts")) {
+			if (!parse_uint(v, 100000, &n) || n < 2)
+				return bad("%s: '%s' is not a number from 2 to 100000", a, v);
+			*(!strcmp(a, "--bursts") ? &o->bursts : &o->burst_mib) = (long)n;
 		} else if (!strcmp(a, "--seed")) {
 			if (!parse_uint(v, 0xffffffffUL, &n))
 				return bad("--seed: '%s' is not a number", v);
@@ -246,6 +257,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		o->hold_ms = o->quick ? 4000 : 10000;
 	if (o->churn_ms < 0)
 		o->churn_ms = o->quick ? 2000 : 5000;
+	/* RAM/16 (128 MiB in 2 GiB): a burst's alloc, write, check and free
+	 * take ~0.25 s under TCG, inside the 500 ms period. */
+	if (o->burst_mib < 0)
+		o->burst_mib = (long)(o->mem >> 24);
+	if ((uint64_t)o->burst_mib >= (o->mem >> 20) / 2)
+		return bad("--burst-mib: %ld MiB is not below half the guest RAM", o->burst_mib);
+	if (o->bursts < 0)
+		o->bursts = o->quick ? 8 : 20;
 	return 0;
 }
 
@@ -330,7 +349,9 @@ static void on_sample(void *arg, double t_ms, double rss)
 static void on_line(void *arg, const char *line)
 {
 	struct progress *p = arg;
-	if (!strncmp(line, "@event", 6) || !strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6))
+	/* One line per burst would drown the rest. */
+	if ((!strncmp(line, "@event", 6) && strncmp(line, "@event burst ", 13)) ||
+	    !strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6))
 		say(p, "  guest: %s", line);
 }
 
@@ -457,6 +478,114 @@ static void note_failure(struct bench_engine_res *e, const char *tag, const stru
 		 r->first_error[0] ? r->first_error : r->end);
 }
 
+/* The figures of one engine's burst and churn runs. */
+#define NPAIRED 5
+struct paired {
+	double v[NPAIRED];
+};
+static const enum bench_fig paired_fig[NPAIRED] = {
+	FIG_BURST_ALLOC, FIG_BURST_RSS, FIG_BURST_CPU, FIG_PPS, FIG_PPS_CPU,
+};
+static const enum bench_fig paired_ratio[NPAIRED] = {
+	FIG_BURST_RATIO, FIG_NONE, FIG_BURST_CPU_RATIO, FIG_RATIO, FIG_RATIO_CPU,
+};
+
+static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *slot,
+		       struct paired *out)
+{
+	char cmd[512], tag[96], what[128];
+	struct bench_run r;
+
+	for (int k = 0; k < NPAIRED; k++)
+		out->v[k] = BENCH_NULL;
+	snprintf(cmd, sizeof(cmd), "engine=%s workload=burst seed=%u quiet burst.mib=%ld "
+		 "burst.period_ms=%d burst.count=%ld", e->name, b->o.seed, b->o.burst_mib,
+		 BURST_PERIOD_MS, b->o.bursts);
+	snprintf(tag, sizeof(tag), "burst-%s-rep%u%s", e->name, rep + 1, slot);
+	snprintf(what, sizeof(what), "rep %u/%u %s burst", rep + 1, b->o.reps, e->name);
+	/* A burst may overrun its period on a loaded host: 4x is allowed. */
+	double burst_s = b->o.bursts * 4.0 * BURST_PERIOD_MS / 1e3;
+	if (run_guest(b, tag, what, cmd, 90 + burst_s, &r)) {
+		struct bench_burst_fig bf;
+		bench_burst_figures(&r, &bf);
+		out->v[0] = bf.alloc_ms;
+		out->v[1] = bf.resident_mean_mib;
+		out->v[2] = bf.cpu_ms_per_burst;
+	} else if (!e->note[0]) {
+		note_failure(e, tag, &r);
+	}
+	bench_run_free(&r);
+	if (stop_flag)
+		return;
+
+	snprintf(cmd, sizeof(cmd), "engine=%s workload=churn seed=%u quiet churn.ms=%ld",
+		 e->name, b->o.seed, b->o.churn_ms);
+	snprintf(tag, sizeof(tag), "churn-%s-rep%u%s", e->name, rep + 1, slot);
+	snprintf(what, sizeof(what), "rep %u/%u %s overhead", rep + 1, b->o.reps, e->name);
+	if (run_guest(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, &r) && r.pages_per_s >= 0) {
+		out->v[3] = r.pages_per_s;
+		out->v[4] = bench_churn_pages_per_cpu_s(&r);
+	} else if (!e->note[0]) {
+		note_failure(e, tag, &r);
+	}
+	bench_run_free(&r);
+}
+
+/*
+ * The costs on the guest (burst allocation time, churn throughput) are
+ * compared with off run right before and right after the engine, in one
+ * sequence per repetition: off, A, off, B, off, ... Each engine's ratio is
+ * against the mean of its two neighbours, so a machine whose
+ * speed drifts by minutes (other tenants on the 2 cores) hits both sides of
+ * the ratio alike. off's own ratio is the same computation for an off run
+ * between two off runs: what the method reads when nothing changed.
+ */
+static int paired_block(struct bench *b, unsigned rep)
+{
+	struct bench_results *res = b->res;
+	unsigned n = res->nengines - 1;		/* engines besides off */
+	struct paired off[BENCH_MAX_ENGINES], x[BENCH_MAX_ENGINES];
+	char slot[16];
+
+	for (unsigned i = 0; i <= n && !stop_flag; i++) {
+		snprintf(slot, sizeof(slot), n ? ".%u" : "", i + 1);
+		run_paired(b, rep, &res->e[0], slot, &off[i]);
+		if (i < n && !stop_flag)
+			run_paired(b, rep, &res->e[i + 1], "", &x[i + 1]);
+	}
+	if (stop_flag)
+		return -1;
+
+	for (int k = 0; k < NPAIRED; k++) {
+		double v[BENCH_MAX_ENGINES];
+		for (unsigned i = 0; i <= n; i++)
+			v[i] = off[i].v[k];
+		set_fig(&res->e[0], paired_fig[k], rep, bench_stat_of(v, n + 1, false).med);
+		for (unsigned i = 1; i <= n; i++)
+			set_fig(&res->e[i], paired_fig[k], rep, x[i].v[k]);
+		if (paired_ratio[k] == FIG_NONE)
+			continue;
+		for (unsigned i = 1; i <= n; i++)
+			set_fig(&res->e[i], paired_ratio[k], rep,
+				bench_vs_neighbours(x[i].v[k], off[i - 1].v[k], off[i].v[k]));
+		if (n >= 2)
+			set_fig(&res->e[0], paired_ratio[k], rep,
+				bench_vs_neighbours(off[1].v[k], off[0].v[k], off[2].v[k]));
+		else if (n == 1)
+			set_fig(&res->e[0], paired_ratio[k], rep, bench_vs_neighbours(off[1].v[k], off[0].v[k], -1));
+	}
+	/* Mean resident memory against upstream's in the same repetition. */
+	for (unsigned i = 0; i <= n; i++)
+		if (!strcmp(res->e[i].name, "upstream")) {
+			double up = res->e[i].v[FIG_BURST_RSS][rep];
+			for (unsigned j = 0; j <= n && up > 0; j++)
+				if (res->e[j].v[FIG_BURST_RSS][rep] > 0)
+					set_fig(&res->e[j], FIG_BURST_RSS_UP, rep,
+						res->e[j].v[FIG_BURST_RSS][rep] / up);
+		}
+	return 0;
+}
+
 static int bench_rep(struct bench *b, unsigned rep)
 {
 	struct bench_results *res = b->res;
@@ -533,25 +662,8 @@ static int bench_rep(struct bench *b, unsigned rep)
 			note_failure(e, tag, &r);
 		}
 		bench_run_free(&r);
-		if (stop_flag)
-			break;
-
-		/* overhead */
-		snprintf(cmd, sizeof(cmd), "engine=%s workload=churn seed=%u quiet churn.ms=%ld",
-			 e->name, b->o.seed, b->o.churn_ms);
-		snprintf(tag, sizeof(tag), "churn-%s-rep%u", e->name, rep + 1);
-		snprintf(what, sizeof(what), "rep %u/%u %s overhead", rep + 1, b->o.reps, e->name);
-		if (run_guest(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, &r) && r.pages_per_s >= 0) {
-			set_fig(e, FIG_PPS, rep, r.pages_per_s);
-			double off = res->e[0].v[FIG_PPS][rep];
-			if (off > 0)
-				set_fig(e, FIG_RATIO, rep, r.pages_per_s / off);
-		} else if (!e->note[0]) {
-			note_failure(e, tag, &r);
-		}
-		bench_run_free(&r);
 	}
-	return stop_flag ? -1 : 0;
+	return stop_flag ? -1 : paired_block(b, rep);
 }
 
 static void machine_info(struct bench_results *res)
@@ -743,6 +855,9 @@ int bench_main(int argc, char **argv)
 	res->idle_ms = (unsigned)b.o.idle_ms;
 	res->frag_hold_ms = (unsigned)b.o.hold_ms;
 	res->churn_ms = (unsigned)b.o.churn_ms;
+	res->burst_mib = (unsigned)b.o.burst_mib;
+	res->burst_count = (unsigned)b.o.bursts;
+	res->burst_period_ms = BURST_PERIOD_MS;
 	res->seed = b.o.seed;
 	res->reps = b.o.reps;
 	res->quick = b.o.quick;
@@ -755,7 +870,7 @@ int bench_main(int argc, char **argv)
 
 	b.pg.tty = isatty(STDERR_FILENO);
 	b.pg.t_start = now_s();
-	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 3 * b.o.nengines);
+	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * b.o.nengines + 2 * (2 * b.o.nengines - 1));
 	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
 		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",
 		res->hv_reason);
@@ -784,7 +899,7 @@ int bench_main(int argc, char **argv)
 		if (k <= 0 && b.o.engines_given && !stop_flag)
 			b.failures++;
 	}
-	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 3 * res->nengines);
+	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * res->nengines + 2 * (2 * res->nengines - 1));
 	if (!res->nengines || strcmp(res->e[0].name, "off")) {
 		if (!stop_flag)
 			fprintf(stderr, "pagehint bench: the guest does not run with engine=off; giving up\n");

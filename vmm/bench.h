@@ -35,6 +35,7 @@ int bench_main(int argc, char **argv);
 /* ---- one guest run ---- */
 
 #define BENCH_MAX_FREE 8
+#define BENCH_MAX_BURSTS 256
 
 struct bench_sample {
 	double t_ms;		/* since the run's start */
@@ -48,14 +49,32 @@ struct bench_run {
 
 	bool have_alloc;			/* the first "@event alloc" line */
 	double alloc_t_ms, alloc_cpu_ms;
-	unsigned nfree;				/* "@event free mib=N" lines */
-	double free_t_ms[BENCH_MAX_FREE];	/* on the samples' clock */
+	/* Frees: each "@event free mib=N" line, timed from the
+	 * "@event freeing" line before it (the start of the free; the free
+	 * line's own time if there is none). */
+	unsigned nfree;
+	double free_t_ms[BENCH_MAX_FREE];	/* start, on the samples' clock */
+	double free_end_t_ms[BENCH_MAX_FREE];	/* the free line */
 	double free_mib[BENCH_MAX_FREE];
-	double free_cpu_ms[BENCH_MAX_FREE];	/* child CPU time at the line */
+	double free_cpu_ms[BENCH_MAX_FREE];	/* child CPU time at the start */
+	bool freeing;				/* a freeing line awaits its free */
+	double freeing_t_ms, freeing_cpu_ms;
+
+	/* workload=burst: "@event bursts" begins, "@event burst n=I ...
+	 * alloc_us=A" per burst (the first BENCH_MAX_BURSTS kept). */
+	bool have_bursts;
+	double bursts_t_ms, bursts_cpu_ms;
+	unsigned nbursts;
+	double burst_alloc_us[BENCH_MAX_BURSTS];
+
+	/* workload=churn: "@event churn" when it starts, for the CPU the
+	 * hypervisor spent until @done. */
+	bool have_churn;
+	double churn_cpu_ms, done_cpu_ms;
 
 	bool have_engine_counts;		/* "@engine ... requests=" seen */
 	double requests, reported_mib;
-	double pages_per_s;			/* churn's @done; < 0: none */
+	double pages_per_s, pages_total;	/* churn's @done; < 0: none */
 	bool done;				/* an @done line */
 	double done_t_ms;
 	unsigned fail_lines;			/* @fail, @fault */
@@ -93,20 +112,40 @@ struct bench_frag_fig {
 	double returned_mib, exits_per_gib;
 };
 
+struct bench_burst_fig {
+	double alloc_ms;		/* median over the bursts after the first */
+	double resident_mean_mib;	/* samples from the bursts line to @done */
+	double cpu_ms_per_burst;	/* the hypervisor's CPU, bursts line to @done */
+};
+
 /* After the first free event: the figures of the reclaim scenario.
  * Memory back is measured against the resident memory at the first
- * "@event alloc" line (all of it held, nothing freed yet; the free line's
- * if there is none), times in ms after the free line: 0 if it was back
- * before the guest finished freeing. Otherwise as the VMM's
- * telemetry_reclaim: the first sample whose drop reaches 50/90/99%. */
+ * "@event alloc" line (all of it held, nothing freed yet; the free's
+ * start if there is none), times in ms after the free started (its
+ * "@event freeing" line). Otherwise as the VMM's telemetry_reclaim: the
+ * first sample whose drop reaches 50/90/99%. */
 void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f);
-/* From the alloc line until the second free begins (the first free line
- * + hold_ms; the first frees the scattered pages, the second the rest):
- * how much came back, at what cost in exits. */
+/* From the alloc line until the second free begins (its freeing line, or
+ * the first free line + hold_ms; the first frees the scattered pages, the
+ * second the rest): how much came back, at what cost in exits. */
 void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_frag_fig *f);
-/* Share of the first free event's MiB back at_ms after its line (0..1);
+/* workload=burst: the allocation time of a steady-state burst (the first
+ * touches never-used memory under every engine alike and is left out; a
+ * median, as a burst the host descheduled is not the engine's doing), the
+ * mean resident memory over the bursts, and the hypervisor's CPU time per
+ * burst (its vCPUs sleep between bursts: the work of a burst, the
+ * engine's reports and the device's discards, whoever else ran). */
+void bench_burst_figures(const struct bench_run *r, struct bench_burst_fig *f);
+/* workload=churn: pages per second of the hypervisor's CPU time from the
+ * "@event churn" line to @done; BENCH_NULL if not known. */
+double bench_churn_pages_per_cpu_s(const struct bench_run *r);
+/* Share of the first free event's MiB back at_ms after its start (0..1);
  * BENCH_NULL if the run ended before. */
 double bench_returned_at(const struct bench_run *r, double at_ms);
+
+/* x against the mean of the off runs right before and after it
+ * (the one known if the other is not; BENCH_NULL if neither is). */
+double bench_vs_neighbours(double x, double before, double after);
 
 /* min, median and max of the values that are not BENCH_NULL. With
  * null_is_never (times: "never reached"), a null counts as +infinity:

@@ -99,20 +99,39 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 			r->alloc_t_ms = t_ms;
 			r->alloc_cpu_ms = cpu_ms;
 		}
+	} else if (!strcmp(line, "@event freeing") || !strncmp(line, "@event freeing ", 15)) {
+		r->freeing = true;
+		r->freeing_t_ms = t_ms;
+		r->freeing_cpu_ms = cpu_ms;
 	} else if (!strncmp(line, "@event free ", 12) && field(line, "mib", &v)) {
 		if (r->nfree < BENCH_MAX_FREE) {
-			r->free_t_ms[r->nfree] = t_ms;
+			r->free_t_ms[r->nfree] = r->freeing ? r->freeing_t_ms : t_ms;
+			r->free_cpu_ms[r->nfree] = r->freeing ? r->freeing_cpu_ms : cpu_ms;
+			r->free_end_t_ms[r->nfree] = t_ms;
 			r->free_mib[r->nfree] = v;
-			r->free_cpu_ms[r->nfree] = cpu_ms;
 			r->nfree++;
 		}
+		r->freeing = false;
+	} else if (!strncmp(line, "@event bursts ", 14)) {
+		r->have_bursts = true;
+		r->bursts_t_ms = t_ms;
+		r->bursts_cpu_ms = cpu_ms;
+	} else if (!strncmp(line, "@event burst ", 13) && field(line, "alloc_us", &v)) {
+		if (r->nbursts < BENCH_MAX_BURSTS)
+			r->burst_alloc_us[r->nbursts++] = v;
+	} else if (!strcmp(line, "@event churn") || !strncmp(line, "@event churn ", 13)) {
+		r->have_churn = true;
+		r->churn_cpu_ms = cpu_ms;
 	} else if (!strncmp(line, "@engine ", 8) && field(line, "requests", &r->requests)) {
 		r->have_engine_counts = field(line, "mib", &r->reported_mib);
 	} else if (!strncmp(line, "@done ", 6)) {
 		r->done = true;
 		r->done_t_ms = t_ms;
+		r->done_cpu_ms = cpu_ms;
 		if (field(line, "pages_per_s", &v))
 			r->pages_per_s = v;
+		if (field(line, "pages", &v))
+			r->pages_total = v;
 	} else if (!strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6)) {
 		r->fail_lines++;
 		note_error(r, line);
@@ -138,10 +157,12 @@ static double per_gib(double what, double mib)
 
 /* The resident memory the freed MiB are measured against: the sample at
  * or before the "@event alloc" line (the guest holds everything it will
- * free, and has freed nothing yet), else the one at the free line. Why not
- * the free line always: an engine that reports while the guest is still
- * freeing (the free of 1.5 GiB takes seconds under TCG) has returned part
- * of it before the line; measured from there that part would not count. */
+ * free, and has freed nothing yet), else the one at the free's start. Why
+ * not the free's start: between the alloc line and it the guest only
+ * holds its memory, so both give the peak, but a guest without freeing
+ * lines has only the free line, and an engine that reports while the
+ * guest is still freeing (the free of 1.5 GiB takes seconds under TCG)
+ * has returned part of it before that line. */
 static size_t baseline(const struct bench_run *r)
 {
 	if (r->have_alloc && r->alloc_t_ms <= r->free_t_ms[0])
@@ -206,12 +227,12 @@ void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_
 	f->returned_mib = f->exits_per_gib = BENCH_NULL;
 	if (!r->nfree || !r->n)
 		return;
-	/* The second free starts hold_ms after the first line; its own line
-	 * comes when it is done, and what an engine reports while it runs
-	 * is not memory from small free blocks. */
+	/* What an engine reports while the second free runs is not memory
+	 * from small free blocks: the window ends at its start (its freeing
+	 * line; without one, hold_ms after the first free line). */
 	double t1 = r->nfree > 1 ? r->free_t_ms[1] : r->s[r->n - 1].t_ms;
-	if (t1 > r->free_t_ms[0] + hold_ms)
-		t1 = r->free_t_ms[0] + hold_ms;
+	if (t1 > r->free_end_t_ms[0] + hold_ms)
+		t1 = r->free_end_t_ms[0] + hold_ms;
 	size_t i0 = baseline(r), i1 = sample_at(r, t1);
 	double r0 = r->s[i0].rss_mib, low = r0;
 	for (size_t i = i0; i <= i1; i++)
@@ -222,10 +243,54 @@ void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_
 		f->exits_per_gib = per_gib(r->s[i1].exits - r->s[i0].exits, f->returned_mib);
 }
 
+double bench_vs_neighbours(double x, double before, double after)
+{
+	if (x == BENCH_NULL || x <= 0)
+		return BENCH_NULL;
+	if (before > 0 && after > 0)
+		return x / ((before + after) / 2);
+	if (before > 0 || after > 0)
+		return x / (before > 0 ? before : after);
+	return BENCH_NULL;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+void bench_burst_figures(const struct bench_run *r, struct bench_burst_fig *f)
+{
+	f->alloc_ms = f->resident_mean_mib = f->cpu_ms_per_burst = BENCH_NULL;
+	if (r->nbursts > 1) {
+		double w[BENCH_MAX_BURSTS];
+		unsigned m = r->nbursts - 1;
+		memcpy(w, r->burst_alloc_us + 1, m * sizeof(w[0]));
+		qsort(w, m, sizeof(w[0]), cmp_double);
+		f->alloc_ms = (m % 2 ? w[m / 2] : (w[m / 2 - 1] + w[m / 2]) / 2) / 1e3;
+	}
+	if (!r->have_bursts || !r->done)
+		return;
+	/* Samples are every 10 ms: a plain mean is the time average. */
+	double sum = 0;
+	unsigned k = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->s[i].t_ms >= r->bursts_t_ms && r->s[i].t_ms <= r->done_t_ms) {
+			sum += r->s[i].rss_mib;
+			k++;
+		}
+	if (k)
+		f->resident_mean_mib = sum / k;
+	if (r->nbursts && r->done_cpu_ms > r->bursts_cpu_ms)
+		f->cpu_ms_per_burst = (r->done_cpu_ms - r->bursts_cpu_ms) / r->nbursts;
+}
+
+double bench_churn_pages_per_cpu_s(const struct bench_run *r)
+{
+	if (!r->have_churn || !r->done || r->pages_per_s < 0 || r->done_cpu_ms <= r->churn_cpu_ms)
+		return BENCH_NULL;
+	return r->pages_total / ((r->done_cpu_ms - r->churn_cpu_ms) / 1e3);
 }
 
 struct bench_stat bench_stat_of(const double *v, unsigned n, bool null_is_never)

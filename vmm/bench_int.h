@@ -56,7 +56,13 @@ double bench_limit_madvise_gib_s(uint64_t mib);
 enum bench_fig {
 	FIG_T50, FIG_T90, FIG_T99, FIG_RET10, FIG_RET35, FIG_EXITS, FIG_REQS, FIG_CPU,
 	FIG_SPEED,	/* 90% of the freed memory / t90, as a share of the madvise limit */
-	FIG_FRAG_MIB, FIG_FRAG_EXITS, FIG_PPS, FIG_RATIO, FIG_COUNT
+	FIG_FRAG_MIB, FIG_FRAG_EXITS, FIG_PPS, FIG_RATIO,
+	FIG_PPS_CPU,	/* churn pages per second of the hypervisor's CPU time */
+	FIG_RATIO_CPU,
+	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
+	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,
+	FIG_COUNT,
+	FIG_NONE = FIG_COUNT
 };
 
 struct bench_fig_info {
@@ -86,6 +92,7 @@ struct bench_results {
 	unsigned host_cpus, cpus, reps;
 	uint64_t mem_mib, hog_mib, frag_mib;
 	unsigned idle_ms, frag_hold_ms, churn_ms, seed;
+	unsigned burst_mib, burst_count, burst_period_ms;
 	bool quick;
 
 	struct bench_stat limit;	/* GiB/s */
@@ -95,8 +102,26 @@ struct bench_results {
 	struct bench_engine_res e[BENCH_MAX_ENGINES];
 };
 
+/* ---- issue 9's goals ---- */
+
+#define BENCH_MAX_GOALS 12
+
+struct bench_goal {
+	const char *key, *what, *unit;	/* results.json key, table text */
+	bool at_most;			/* met when measured <= target, else >= */
+	double target, measured;	/* BENCH_NULL: not known */
+	int met;			/* 1, 0, or -1: cannot tell */
+	double missed_by;		/* when missed: |measured - target|, else null */
+	char note[96];
+};
+
+/* The goals for engine i of res (its medians; res finished). */
+unsigned bench_goals(const struct bench_results *res, unsigned i, struct bench_goal *g);
+
 void bench_results_finish(struct bench_results *res);
 void bench_report_table(FILE *f, const struct bench_results *res);
+/* The goals section of the table (bench_goals). */
+void bench_report_goals(FILE *f, const struct bench_results *res);
 int bench_report_csv(const char *path, const struct bench_results *res);
 int bench_report_json(FILE *f, const struct bench_results *res);
 int bench_report_curves(const char *path, const struct bench_results *res);

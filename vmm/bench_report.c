@@ -29,6 +29,14 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_FRAG_EXITS] = { "fragmented", "exits_per_gib", "exits/GiB", false },
 	[FIG_PPS]        = { "overhead", "pages_per_s", "pages/s", false },
 	[FIG_RATIO]      = { "overhead", "ratio_vs_off", "ratio", false },
+	[FIG_PPS_CPU]    = { "overhead", "pages_per_cpu_s", "pages/CPU-s", false },
+	[FIG_RATIO_CPU]  = { "overhead", "ratio_vs_off_cpu", "ratio", false },
+	[FIG_BURST_ALLOC] = { "burst", "alloc_ms", "ms", false },
+	[FIG_BURST_RATIO] = { "burst", "alloc_ratio_vs_off", "ratio", false },
+	[FIG_BURST_RSS]  = { "burst", "resident_mean_mib", "MiB", false },
+	[FIG_BURST_RSS_UP] = { "burst", "resident_vs_upstream", "ratio", false },
+	[FIG_BURST_CPU]  = { "burst", "cpu_ms_per_burst", "ms", false },
+	[FIG_BURST_CPU_RATIO] = { "burst", "cpu_ratio_vs_off", "ratio", false },
 };
 
 /* CSV-only name of a figure without a JSON key. */
@@ -98,6 +106,52 @@ static void print_block(FILE *f, const struct bench_results *res, const struct c
 	}
 }
 
+/* A goal's figure in its unit, "-" when not known. */
+static void goal_num(char *buf, size_t cap, double v, const char *unit)
+{
+	int dec = !strcmp(unit, "ms") || !strcmp(unit, "MiB") ? 0 : !strcmp(unit, "x") ||
+		  !strcmp(unit, "exits/GiB") ? 1 : 3;
+	if (v == BENCH_NULL)
+		snprintf(buf, cap, "-");
+	else if (isinf(v))
+		snprintf(buf, cap, "inf");
+	else
+		snprintf(buf, cap, "%.*f", dec, v);
+}
+
+/* Engines the goals are for: not the references. */
+static bool has_goals(const struct bench_engine_res *e)
+{
+	return strcmp(e->name, "off") && strcmp(e->name, "upstream");
+}
+
+void bench_report_goals(FILE *f, const struct bench_results *res)
+{
+	struct bench_goal g[BENCH_MAX_GOALS];
+	for (unsigned i = 0; i < res->nengines; i++) {
+		if (!has_goals(&res->e[i]))
+			continue;
+		unsigned n = bench_goals(res, i, g);
+		fprintf(f, "\ngoals (issue 9) for %s, from the medians above\n", res->e[i].name);
+		fprintf(f, "%-50s %-10s %9s %9s  %s\n", "goal", "unit", "target", "measured", "status");
+		for (unsigned k = 0; k < n; k++) {
+			char t[24], m[24], by[24], st[160];
+			goal_num(t, sizeof(t), g[k].target, g[k].unit);
+			goal_num(m, sizeof(m), g[k].measured, g[k].unit);
+			goal_num(by, sizeof(by), g[k].missed_by, g[k].unit);
+			if (g[k].met > 0)
+				snprintf(st, sizeof(st), "met");
+			else if (!g[k].met && g[k].missed_by != BENCH_NULL)
+				snprintf(st, sizeof(st), "MISSED by %s %s", by, g[k].unit);
+			else
+				snprintf(st, sizeof(st), "%s", g[k].met ? "unknown" : "MISSED");
+			if (g[k].note[0])
+				snprintf(st + strlen(st), sizeof(st) - strlen(st), " (%s)", g[k].note);
+			fprintf(f, "%-50s %-10s %9s %9s  %s\n", g[k].what, g[k].unit, t, m, st);
+		}
+	}
+}
+
 void bench_report_table(FILE *f, const struct bench_results *res)
 {
 	fprintf(f, "pagehint bench  %s  %s, %s, %u host CPUs\n", res->date, res->cpu_model,
@@ -149,16 +203,37 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	print_block(f, res, fc, 2);
 	fputc('\n', f);
 
-	fprintf(f, "overhead: churn (order-0 alloc/free) on all %u vCPUs for %.0f s\n", res->cpus,
-		res->churn_ms / 1e3);
+	fprintf(f, "burst: %u MiB allocated, written, checked and freed every %u ms, %u times; "
+		"allocation time of a burst (guest TSC, median of bursts 2..%u), mean resident MiB, "
+		"hypervisor CPU ms per burst\n",
+		res->burst_mib, res->burst_period_ms, res->burst_count, res->burst_count);
+	static const struct col bc[] = {
+		{ "alloc ms", FIG_BURST_ALLOC, 1, 1, 13, "-" },
+		{ "vs off", FIG_BURST_RATIO, 1, 3, 13, "-" },
+		{ "resident MiB", FIG_BURST_RSS, 1, 0, 13, "-" },
+		{ "vs upstream", FIG_BURST_RSS_UP, 1, 3, 13, "-" },
+		{ "cpu ms", FIG_BURST_CPU, 1, 1, 13, "-" },
+		{ "vs off", FIG_BURST_CPU_RATIO, 1, 3, 13, "-" },
+	};
+	print_block(f, res, bc, 6);
+	fputc('\n', f);
+
+	fprintf(f, "overhead: churn (order-0 alloc/free) on all %u vCPUs for %.0f s; per wall second "
+		"and per second of the hypervisor's CPU time\n", res->cpus, res->churn_ms / 1e3);
 	static const struct col oc[] = {
 		{ "pages/s", FIG_PPS, 1, 0, 13, "-" },
 		{ "vs off", FIG_RATIO, 1, 3, 13, "-" },
+		{ "pages/CPU-s", FIG_PPS_CPU, 1, 0, 13, "-" },
+		{ "vs off", FIG_RATIO_CPU, 1, 3, 13, "-" },
 	};
-	print_block(f, res, oc, 2);
+	print_block(f, res, oc, 4);
+	fprintf(f, "  vs off (burst and churn): each engine's run against the mean of the "
+		"off runs right before and after it (off, A, off, B, off, ... per repetition); off's "
+		"row: its middle run against its neighbours, the method's noise.\n");
 	for (unsigned i = 0; i < res->nengines; i++)
 		if (res->e[i].note[0])
 			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
+	bench_report_goals(f, res);
 }
 
 /* ---- CSV ---- */
@@ -276,10 +351,12 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 	json_str(f, res->exits_source);
 	fprintf(f, ",\n    \"guest_cpus\": %u, \"guest_mem_mib\": %llu, \"memhog_mib\": %llu, "
 		"\"idle_ms\": %u, \"fragment_mib\": %llu, \"fragment_hold_ms\": %u, \"churn_ms\": %u, "
+		"\"burst_mib\": %u, \"burst_period_ms\": %u, \"bursts\": %u, "
 		"\"seed\": %u, \"reps\": %u, \"quick\": %s},\n", res->cpus,
 		(unsigned long long)res->mem_mib, (unsigned long long)res->hog_mib, res->idle_ms,
-		(unsigned long long)res->frag_mib, res->frag_hold_ms, res->churn_ms, res->seed,
-		res->reps, res->quick ? "true" : "false");
+		(unsigned long long)res->frag_mib, res->frag_hold_ms, res->churn_ms, res->burst_mib,
+		res->burst_period_ms, res->burst_count, res->seed, res->reps,
+		res->quick ? "true" : "false");
 	fputs("  \"limit\": {\"madvise_gib_s\": ", f);
 	json_num(f, res->limit.med);
 	fputs("},\n  \"engines\": {", f);
@@ -293,9 +370,42 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		json_figs(f, e, "fragmented");
 		fputs(",\n      ", f);
 		json_figs(f, e, "overhead");
+		fputs(",\n      ", f);
+		json_figs(f, e, "burst");
 		fputs("}", f);
 	}
-	fputs("\n  }\n}\n", f);
+	fputs("\n  },\n  \"goals\": {", f);
+	bool first = true;
+	for (unsigned i = 0; i < res->nengines; i++) {
+		struct bench_goal g[BENCH_MAX_GOALS];
+		if (!has_goals(&res->e[i]))
+			continue;
+		unsigned n = bench_goals(res, i, g);
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		json_str(f, res->e[i].name);
+		fputs(": {", f);
+		for (unsigned k = 0; k < n; k++) {
+			fprintf(f, "%s\n      \"%s\": {\"goal\": ", k ? "," : "", g[k].key);
+			json_str(f, g[k].what);
+			fputs(", \"target\": ", f);
+			json_num(f, g[k].target);
+			fputs(", \"measured\": ", f);
+			json_num(f, g[k].measured);
+			fputs(", \"unit\": ", f);
+			json_str(f, g[k].unit);
+			fprintf(f, ", \"met\": %s, \"missed_by\": ",
+				g[k].met < 0 ? "null" : g[k].met ? "true" : "false");
+			json_num(f, g[k].missed_by);
+			if (g[k].note[0]) {
+				fputs(", \"note\": ", f);
+				json_str(f, g[k].note);
+			}
+			fputs("}", f);
+		}
+		fputs("}", f);
+		first = false;
+	}
+	fputs(first ? "}\n}\n" : "\n  }\n}\n", f);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -327,12 +437,15 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 			fputs("NaN NaN\n", d);
 		fputs("\n\n", d);
 	}
-	fputs("# engine exits_per_gib fragmented_exits_per_gib ratio_vs_off\n", d);
+	fputs("# engine exits_per_gib fragmented_exits_per_gib ratio_vs_off ratio_vs_off_cpu "
+	      "burst_alloc_ratio_vs_off\n", d);
 	for (unsigned i = 0; i < res->nengines; i++) {
 		fprintf(d, "%s", res->e[i].name);
 		gp_num(d, res->e[i].st[FIG_EXITS].med);
 		gp_num(d, res->e[i].st[FIG_FRAG_EXITS].med);
 		gp_num(d, res->e[i].st[FIG_RATIO].med);
+		gp_num(d, res->e[i].st[FIG_RATIO_CPU].med);
+		gp_num(d, res->e[i].st[FIG_BURST_RATIO].med);
 		fputc('\n', d);
 	}
 	fclose(d);
@@ -366,10 +479,12 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 		"plot 'plot-data.txt' index %u using 2:xtic(1) title 'reclaim (memhog)', "
 		"'' index %u using 3 title 'fragmented'\n", hv, res->nengines, res->nengines);
 	fprintf(g, "set output 'overhead.svg'\nunset logscale y\n"
-		"set title 'Guest churn throughput with the engine / with off (%s)'\n"
-		"set ylabel 'ratio vs off'\nset yrange [0:*]\nunset key\n"
-		"plot 'plot-data.txt' index %u using 4:xtic(1) title 'churn', 1 with lines dt 2 lc rgb 'black'\n",
-		hv, res->nengines);
+		"set title 'Guest costs with the engine / with off, paired runs, median (%s)'\n"
+		"set ylabel 'ratio vs off'\nset yrange [0:*]\nset key outside right\n"
+		"plot 'plot-data.txt' index %u using 4:xtic(1) title 'churn pages/s', "
+		"'' index %u using 5 title 'churn pages/CPU-s', "
+		"'' index %u using 6 title 'burst alloc time', 1 with lines dt 2 lc rgb 'black' notitle\n",
+		hv, res->nengines, res->nengines, res->nengines);
 	fclose(g);
 
 	/* gnuplot runs in dir, so the script's relative names work there. */

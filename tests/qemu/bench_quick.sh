@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `pagehint bench --quick` end to end with off and upstream (on QEMU where
 # KVM can't be used): the outputs exist, results.json has the issue's
-# schema with sane values, and upstream gave memory back where off did not.
+# schema with sane values (the burst scenario and the goals included), and
+# upstream gave memory back where off did not.
 # The figures themselves are not asserted beyond that (CI smoke test).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
@@ -16,7 +17,7 @@ else
 	[ -f "$GUEST_ELF" ] || skip_all "$GUEST_ELF not built (run make)"
 fi
 
-plan 8
+plan 9
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -24,6 +25,7 @@ timeout 240 "$PH" bench --quick --engines off,upstream --out "$out" >"$out/stdou
 rc=$?
 if [ $rc -eq 0 ]; then ok "bench --quick exits 0"; else not_ok "bench --quick exits 0 (status $rc)"; diag "$(tail -30 "$out/stderr")"; fi
 check "the table is on stdout" grep -q '^reclaim: memhog' "$out/stdout"
+check "the table has the burst scenario" grep -q '^burst: ' "$out/stdout"
 check "figures.csv has a row per figure" grep -q '^reclaim,upstream,t50_ms,' "$out/figures.csv"
 check "curves.csv has both engines" grep -q '^upstream,' "$out/curves.csv"
 check "a console log per run" test -s "$out/runs/reclaim-upstream-rep1.console"
@@ -40,16 +42,22 @@ r = json.load(open(sys.argv[1]))
 def need(d, keys, where):
     for k in keys:
         assert k in d, f"{where}: no {k}"
-need(r, ["machine", "limit", "engines"], "top")
+need(r, ["machine", "limit", "engines", "goals"], "top")
 need(r["limit"], ["madvise_gib_s"], "limit")
 assert r["limit"]["madvise_gib_s"] > 0, "madvise limit not positive"
 assert set(r["engines"]) == {"off", "upstream"}, f"engines {sorted(r['engines'])}"
 for name, e in r["engines"].items():
-    need(e, ["reclaim", "fragmented", "overhead"], name)
+    need(e, ["reclaim", "fragmented", "overhead", "burst"], name)
     need(e["reclaim"], ["t50_ms", "t90_ms", "t99_ms", "returned_10s", "returned_35s",
                         "exits_per_gib", "requests_per_gib", "host_cpu_ms_per_gib"], name)
     need(e["fragmented"], ["returned_mib", "exits_per_gib"], name)
-    need(e["overhead"], ["pages_per_s", "ratio_vs_off"], name)
+    need(e["overhead"], ["pages_per_s", "ratio_vs_off", "pages_per_cpu_s", "ratio_vs_off_cpu"], name)
+    need(e["burst"], ["alloc_ms", "alloc_ratio_vs_off", "resident_mean_mib", "resident_vs_upstream",
+                      "cpu_ms_per_burst", "cpu_ratio_vs_off"], name)
+    assert e["burst"]["alloc_ms"] > 0, f"{name}: no burst allocation time"
+    assert e["burst"]["resident_mean_mib"] > 0, f"{name}: no burst resident memory"
+    assert e["burst"]["alloc_ratio_vs_off"] > 0, f"{name}: no burst ratio"
+    assert e["overhead"]["ratio_vs_off"] > 0, f"{name}: no churn ratio"
     for k in ("returned_10s", "returned_35s"):
         v = e["reclaim"][k]
         assert v is None or 0 <= v <= 1, f"{name} {k} = {v}"
@@ -60,7 +68,8 @@ t = [up[k] for k in ("t50_ms", "t90_ms", "t99_ms") if up[k] is not None]
 assert t == sorted(t), f"t50/t90/t99 out of order: {t}"
 assert off["t50_ms"] is None, "off returned memory"
 assert up["returned_10s"] > (off["returned_10s"] or 0), "upstream returned no more than off"
-assert r["engines"]["off"]["overhead"]["ratio_vs_off"] == 1
+assert r["engines"]["upstream"]["burst"]["resident_vs_upstream"] == 1
+assert r["goals"] == {}, "goals for a reference engine"
 PY
 )
 if [ -z "$why" ]; then ok "results.json: schema and sane values"; else not_ok "results.json: $why"; diag "$(cat "$out/results.json")"; fi

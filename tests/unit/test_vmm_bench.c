@@ -136,6 +136,219 @@ static void returned_while_freeing_counts(void **state)
 	bench_run_free(&r);
 }
 
+static void times_from_the_freeing_line(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	/* As above, but the guest says when its free starts (2 s): times
+	 * count from there, not from the free line. 50% is back at 2.833 s,
+	 * 90% at 6 s, 99% at 6.9 s. */
+	bench_run_init(&r);
+	for (double t = 0; t <= 20000; t += 10) {
+		double back = t <= 2000 ? 0 : t <= 3000 ? (t - 2000) * 0.6 : 600 + (t - 3000) / 10;
+		if (back > 1000)
+			back = 1000;
+		assert_int_equal(bench_run_add_sample(&r, t, 1100 - back, t / 10), 0);
+	}
+	bench_run_parse_line(&r, "@event alloc mib=1000 round=1", 1000, 952);
+	bench_run_parse_line(&r, "@event freeing mib=1000 round=1", 2000, 1500);
+	bench_run_parse_line(&r, "@event free mib=1000 round=1", 3000, 2000);
+	assert_int_equal(r.nfree, 1);
+	assert_float_equal(r.free_t_ms[0], 2000, 0);
+	assert_float_equal(r.free_end_t_ms[0], 3000, 0);
+	assert_float_equal(r.free_cpu_ms[0], 1500, 0);
+	bench_reclaim_figures(&r, &f);
+	assert_float_equal(f.t_ms[0], 840, 0.5);	/* the first sample past 833 ms */
+	assert_float_equal(f.t_ms[1], 4000, 0.5);
+	assert_float_equal(f.t_ms[2], 4900, 0.5);
+	/* A free line without a freeing line before it is its own start. */
+	bench_run_parse_line(&r, "@event free mib=10", 9000, 0);
+	assert_float_equal(r.free_t_ms[1], 9000, 0);
+	bench_run_free(&r);
+}
+
+static void fragment_window_ends_at_second_freeing(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_frag_fig f;
+	/* The second free starts at 3 s (its freeing line), well before the
+	 * first free line + hold (5 s): what falls after 3 s is not counted. */
+	synth(&r, 8000, 1000, 100, 32, 64);
+	bench_run_parse_line(&r, "@event freeing", 3000, 0);
+	bench_run_parse_line(&r, "@event free mib=100", 6000, 0);
+	bench_frag_figures(&r, 4000, &f);
+	assert_float_equal(f.returned_mib, 64, 1e-9);	/* 32 MiB/s for 2 s */
+	bench_run_free(&r);
+}
+
+static void burst_figures(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_burst_fig f;
+	bench_run_init(&r);
+	/* Resident 300 MiB before the bursts line (1 s), 200 from it to
+	 * @done (5 s), 900 after: the mean over the bursts is 200. */
+	for (double t = 0; t <= 6000; t += 10)
+		bench_run_add_sample(&r, t, t < 1000 ? 300 : t <= 5000 ? 200 : 900, -1);
+	bench_run_parse_line(&r, "@event bursts count=5 mib=64 period_ms=500", 1000, 700);
+	/* The first (cold) burst is left out; the median of the rest. */
+	static const char *const lines[] = {
+		"@event burst n=1 mib=64 alloc_us=900000 free_us=1",
+		"@event burst n=2 mib=64 alloc_us=40000 free_us=1",
+		"@event burst n=3 mib=64 alloc_us=700000 free_us=1",
+		"@event burst n=4 mib=64 alloc_us=20000 free_us=1",
+		"@event burst n=5 mib=64 alloc_us=30000 free_us=1",
+	};
+	for (int k = 0; k < 5; k++)
+		bench_run_parse_line(&r, lines[k], 1500 + k * 500, 0);
+	assert_int_equal(r.nbursts, 5);
+	bench_run_parse_line(&r, "@done workload=burst cpus=2 count=5", 5000, 1700);
+	bench_burst_figures(&r, &f);
+	assert_float_equal(f.alloc_ms, 35, 1e-9);
+	assert_float_equal(f.resident_mean_mib, 200, 1e-9);
+	assert_float_equal(f.cpu_ms_per_burst, 200, 1e-9);	/* 1000 ms of CPU, 5 bursts */
+	bench_run_free(&r);
+	/* No bursts line, one burst: nothing to say. */
+	bench_run_init(&r);
+	bench_run_parse_line(&r, lines[0], 1, 0);
+	bench_burst_figures(&r, &f);
+	assert_true(f.alloc_ms == NUL && f.resident_mean_mib == NUL && f.cpu_ms_per_burst == NUL);
+	bench_run_free(&r);
+}
+
+static void churn_per_cpu_second(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	bench_run_init(&r);
+	/* 6e6 pages in 3000 ms of the hypervisor's CPU (1000 -> 4000). */
+	bench_run_parse_line(&r, "@event churn ms=2000", 10, 1000);
+	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=2000 pages=6000000 pages_per_s=3000000",
+			     2010, 4000);
+	assert_float_equal(bench_churn_pages_per_cpu_s(&r), 2e6, 1e-6);
+	bench_run_free(&r);
+	bench_run_init(&r);	/* no churn line: unknown */
+	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=2000 pages=6 pages_per_s=3", 2010, 4000);
+	assert_true(bench_churn_pages_per_cpu_s(&r) == NUL);
+	bench_run_free(&r);
+}
+
+static void ratio_against_neighbours(void **state)
+{
+	(void)state;
+	/* off ran at 100 before and 300 after: the engine's 190 is 0.95. */
+	assert_float_equal(bench_vs_neighbours(190, 100, 300), 0.95, 1e-12);
+	assert_float_equal(bench_vs_neighbours(50, NUL, 100), 0.5, 1e-12);
+	assert_float_equal(bench_vs_neighbours(50, 200, NUL), 0.25, 1e-12);
+	assert_true(bench_vs_neighbours(50, NUL, NUL) == NUL);
+	assert_true(bench_vs_neighbours(NUL, 1, 1) == NUL);
+}
+
+/* res with off, upstream and pagehint, every figure null, 1 rep. */
+static struct bench_results *three_engines(void)
+{
+	struct bench_results *res = calloc(1, sizeof(*res));
+	assert_non_null(res);
+	res->hypervisor = "qemu";
+	res->accel = "tcg";
+	res->reps = 1;
+	res->nengines = 3;
+	static const char *const names[] = { "off", "upstream", "pagehint" };
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(res->e[i].name, sizeof(res->e[i].name), "%s", names[i]);
+		for (unsigned f = 0; f < FIG_COUNT; f++)
+			for (unsigned r = 0; r < BENCH_MAX_REPS; r++)
+				res->e[i].v[f][r] = NUL;
+	}
+	return res;
+}
+
+static const struct bench_goal *goal(const struct bench_goal *g, unsigned n, const char *key)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (!strcmp(g[k].key, key))
+			return &g[k];
+	fail_msg("no goal %s", key);
+	return NULL;
+}
+
+static void goals_met_and_missed(void **state)
+{
+	(void)state;
+	struct bench_results *res = three_engines();
+	struct bench_engine_res *up = &res->e[1], *ph = &res->e[2];
+	res->hog_mib = 1024;
+	res->limit_v[0] = 10;			/* 1 GiB in 100 ms: target 250 ms */
+	up->v[FIG_T99][0] = 20000;
+	ph->v[FIG_T99][0] = 400;		/* missed by 150 ms; 50x sooner: met */
+	ph->v[FIG_RET10][0] = 1;
+	ph->v[FIG_RATIO][0] = 0.98;		/* missed by 0.01 */
+	ph->v[FIG_RATIO_CPU][0] = 0.995;
+	ph->v[FIG_BURST_RATIO][0] = 1.05;	/* met, just */
+	ph->v[FIG_BURST_RSS_UP][0] = 0.8;
+	ph->v[FIG_EXITS][0] = 3;		/* missed by 1 */
+	up->v[FIG_FRAG_MIB][0] = 0;
+	ph->v[FIG_FRAG_MIB][0] = 0;		/* met: 0 >= 0, exits unknown */
+	bench_results_finish(res);
+
+	struct bench_goal g[BENCH_MAX_GOALS];
+	unsigned n = bench_goals(res, 2, g);
+	assert_true(n >= 10 && n <= BENCH_MAX_GOALS);
+	const struct bench_goal *x = goal(g, n, "reclaim_t99_ms");
+	assert_float_equal(x->target, 250, 1e-9);
+	assert_int_equal(x->met, 0);
+	assert_float_equal(x->missed_by, 150, 1e-9);
+	x = goal(g, n, "reclaim_vs_upstream");
+	assert_float_equal(x->measured, 50, 1e-9);
+	assert_int_equal(x->met, 1);
+	assert_true(x->missed_by == NUL);
+	assert_int_equal(goal(g, n, "returned_10s")->met, 1);
+	x = goal(g, n, "churn_vs_off");
+	assert_int_equal(x->met, 0);
+	assert_float_equal(x->missed_by, 0.01, 1e-9);
+	assert_int_equal(goal(g, n, "churn_vs_off_cpu")->met, 1);
+	assert_int_equal(goal(g, n, "burst_alloc_vs_off")->met, 1);
+	assert_int_equal(goal(g, n, "burst_resident_vs_upstream")->met, 1);
+	x = goal(g, n, "exits_per_gib");
+	assert_int_equal(x->met, 0);
+	assert_float_equal(x->missed_by, 1, 1e-9);
+	assert_int_equal(goal(g, n, "fragmented_vs_upstream")->met, 1);
+	assert_int_equal(goal(g, n, "fragmented_exits_per_gib")->met, -1);
+
+	/* A t99 never reached misses both reclaim-time goals. */
+	ph->v[FIG_T99][0] = NUL;
+	bench_results_finish(res);
+	n = bench_goals(res, 2, g);
+	assert_int_equal(goal(g, n, "reclaim_t99_ms")->met, 0);
+	assert_int_equal(goal(g, n, "reclaim_vs_upstream")->met, 0);
+
+	/* In results.json, for pagehint only (off and upstream are the
+	 * references), and in the table. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(bench_report_json(f, res), 0);
+	fclose(f);
+	if (!strstr(buf, "\"goals\": {\n    \"pagehint\": {") ||
+	    !strstr(buf, "\"exits_per_gib\": {\"goal\": ") ||
+	    !strstr(buf, "\"target\": 2, \"measured\": 3, \"unit\": \"exits/GiB\", \"met\": false, "
+			 "\"missed_by\": 1}") ||
+	    strstr(buf, "\"upstream\": {\n      \"reclaim_t99_ms\""))
+		fail_msg("results.json goals:\n%s", buf);
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	bench_report_goals(f, res);
+	fclose(f);
+	if (!strstr(buf, "goals (issue 9) for pagehint") || !strstr(buf, "MISSED by 1.0 exits/GiB"))
+		fail_msg("goals table:\n%s", buf);
+	free(buf);
+	free(res);
+}
+
 static void no_free_event_no_figures(void **state)
 {
 	(void)state;
@@ -264,7 +477,12 @@ static void results_json_has_the_schema(void **state)
 		"\"returned_10s\": 0.75, \"returned_35s\": null, \"exits_per_gib\": null, "
 		"\"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
 		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null}",
-		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null}",
+		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null, "
+		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null}",
+		"\"burst\": {\"alloc_ms\": null, \"alloc_ratio_vs_off\": null, "
+		"\"resident_mean_mib\": null, \"resident_vs_upstream\": null, "
+		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null}",
+		"\"goals\": {}",
 	};
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
 		if (!strstr(buf, want[k]))
@@ -283,6 +501,12 @@ int main(void)
 		cmocka_unit_test(per_gib_costs),
 		cmocka_unit_test(nothing_returned_gives_null_costs),
 		cmocka_unit_test(returned_while_freeing_counts),
+		cmocka_unit_test(times_from_the_freeing_line),
+		cmocka_unit_test(fragment_window_ends_at_second_freeing),
+		cmocka_unit_test(burst_figures),
+		cmocka_unit_test(churn_per_cpu_second),
+		cmocka_unit_test(ratio_against_neighbours),
+		cmocka_unit_test(goals_met_and_missed),
 		cmocka_unit_test(no_free_event_no_figures),
 		cmocka_unit_test(fragment_window),
 		cmocka_unit_test(console_lines_parsed),

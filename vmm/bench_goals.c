@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Issue 9's goals for an engine, judged from the medians of one bench run:
+ * each goal's target (some are figures of `upstream` or of the madvise
+ * limit measured in the same run), the engine's figure, met or by how much
+ * it misses. No I/O: the table and results.json print what this returns.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_int.h"
+
+static const struct bench_engine_res *find(const struct bench_results *res, const char *name)
+{
+	for (unsigned i = 0; i < res->nengines; i++)
+		if (!strcmp(res->e[i].name, name))
+			return &res->e[i];
+	return NULL;
+}
+
+static double med(const struct bench_engine_res *e, enum bench_fig f)
+{
+	return e ? e->st[f].med : BENCH_NULL;
+}
+
+/* Fill in met and missed_by from target and measured. */
+static void judge(struct bench_goal *g)
+{
+	if (g->target == BENCH_NULL || g->measured == BENCH_NULL) {
+		g->met = -1;
+		return;
+	}
+	bool ok = g->at_most ? g->measured <= g->target : g->measured >= g->target;
+	g->met = ok;
+	if (!ok)
+		g->missed_by = g->at_most ? g->measured - g->target : g->target - g->measured;
+}
+
+static struct bench_goal *add(struct bench_goal *g, unsigned *n, const char *key, const char *what,
+			      const char *unit, bool at_most, double target, double measured)
+{
+	struct bench_goal *x = &g[(*n)++];
+	memset(x, 0, sizeof(*x));
+	x->key = key;
+	x->what = what;
+	x->unit = unit;
+	x->at_most = at_most;
+	x->target = target;
+	x->measured = measured;
+	x->missed_by = BENCH_NULL;
+	judge(x);
+	return x;
+}
+
+unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_goal *g)
+{
+	const struct bench_engine_res *e = &res->e[ei], *up = find(res, "upstream");
+	unsigned n = 0;
+	struct bench_goal *x;
+
+	/* Reclaim: the time raw madvise needs for the memory memhog frees,
+	 * at this run's median throughput. */
+	double t99 = med(e, FIG_T99), lim = res->limit.med, target = BENCH_NULL;
+	if (lim > 0)
+		target = 2.0 * (double)res->hog_mib / 1024.0 / lim * 1e3 + 50.0;
+	x = add(g, &n, "reclaim_t99_ms", "reclaim: t99 <= 2 x madvise time + 50 ms", "ms", true,
+		target, t99);
+	if (t99 == BENCH_NULL) {
+		x->met = 0;
+		snprintf(x->note, sizeof(x->note), "99%% never came back");
+	}
+
+	double up99 = med(up, FIG_T99), sooner = BENCH_NULL;
+	if (up99 != BENCH_NULL && t99 > 0)
+		sooner = up99 / t99;
+	x = add(g, &n, "reclaim_vs_upstream", "reclaim: t99 >= 20 x sooner than upstream's", "x",
+		false, 20, sooner);
+	if (!up)
+		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
+	else if (t99 == BENCH_NULL)
+		x->met = 0, snprintf(x->note, sizeof(x->note), "99%% never came back");
+	else if (t99 == 0 || up99 == BENCH_NULL)
+		x->met = 1, snprintf(x->note, sizeof(x->note), "%s",
+				     t99 == 0 ? "t99 is 0: back before the free started"
+					      : "upstream never reached 99%");
+
+	add(g, &n, "returned_10s", "reclaim: returned at 10 s >= 0.99", "fraction", false, 0.99,
+	    med(e, FIG_RET10));
+
+	/* Two readings of one goal: per second of the hypervisor's CPU (what
+	 * the allocator costs; immune to the host descheduling the vCPUs) and
+	 * per wall second (issue 9's words; what other tenants disturb). */
+	add(g, &n, "churn_vs_off_cpu", "cost: churn pages/CPU-s >= 0.99 x off", "ratio", false,
+	    0.99, med(e, FIG_RATIO_CPU));
+	add(g, &n, "churn_vs_off", "cost: churn pages/s (wall) >= 0.99 x off", "ratio", false, 0.99,
+	    med(e, FIG_RATIO));
+	add(g, &n, "burst_alloc_vs_off", "cost: burst alloc time <= 1.05 x off", "ratio", true, 1.05,
+	    med(e, FIG_BURST_RATIO));
+	x = add(g, &n, "burst_resident_vs_upstream", "cost: burst mean resident <= upstream's",
+		"ratio", true, 1.0, med(e, FIG_BURST_RSS_UP));
+	if (!up)
+		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
+
+	add(g, &n, "exits_per_gib", "exits: <= 2 per GiB reported (standard protocol)", "exits/GiB",
+	    true, 2, med(e, FIG_EXITS));
+
+	x = add(g, &n, "fragmented_vs_upstream", "fragmented: returns >= upstream", "MiB", false,
+		med(up, FIG_FRAG_MIB), med(e, FIG_FRAG_MIB));
+	if (!up)
+		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
+	x = add(g, &n, "fragmented_exits_per_gib", "fragmented: <= 16 exits per GiB", "exits/GiB",
+		true, 16, med(e, FIG_FRAG_EXITS));
+	if (x->measured == BENCH_NULL && med(e, FIG_FRAG_MIB) != BENCH_NULL)
+		snprintf(x->note, sizeof(x->note), "nothing returned: no exits per GiB to judge");
+	return n;
+}
