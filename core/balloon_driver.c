@@ -51,14 +51,14 @@ struct bdrv_req {
 };
 
 /* Non-NULL tokens for the balloon's own chains. */
-static char tok_batch, tok_stats;
+static char tok_batch, tok_stats, tok_xl;
 
 static int bdrv_sink_report(struct ph_report_sink *sink, const struct ph_range *r, unsigned n);
 
 /* ---- arena ---- */
 
 struct layout {
-	size_t ring[BDRV_NQ], slots[BDRV_NQ], pfnbuf, statbuf, seedbuf, scratch, end;
+	size_t ring[BDRV_NQ], slots[BDRV_NQ], pfnbuf, statbuf, seedbuf, scratch, xl, end;
 };
 
 static size_t align_up(size_t v, size_t a)
@@ -101,6 +101,9 @@ static void layout(const struct balloon_drv_config *cfg, struct layout *l)
 	off = align_up(off, 16);
 	l->scratch = off;
 	off += q * sizeof(struct virtq_buf);
+	off = align_up(off, 16);
+	l->xl = off;	/* the map descriptor, then its status byte */
+	off += sizeof(struct ph_exitless_map_desc) + 16;
 	l->end = off;
 }
 
@@ -177,6 +180,13 @@ static void release_inflight(struct balloon_drv *b, int status)
 	}
 	b->seed_busy = false;
 	b->stats_primed = false;
+	if (has_q(b, BDRV_Q_XL) && b->cfg.xl_map) {
+		/* §1: after the reset the host scans no more and owns no frame */
+		b->st.xl_left_reclaiming += ph_xl_guest_reset(b->cfg.xl_map);
+		b->st.xl_resets++;
+		b->xl = BDRV_XL_OFF;
+		b->xl_notify = false;
+	}
 	if (b->op == BDRV_OP_INFLATE) {
 		/* never committed: the pages go back to the allocator */
 		defer_free(b, &b->cfg.pfns[b->actual], b->batch);
@@ -230,6 +240,57 @@ static bool stats_refill(struct balloon_drv *b)
 	return virtq_kick_prepare(&b->vq[BDRV_Q_STATS]);
 }
 
+/* Post the exitless map's descriptor and status byte; true: kick. */
+static bool xl_post(struct balloon_drv *b)
+{
+	const struct ph_xl_map *m = b->cfg.xl_map;
+
+	*b->xldesc = (struct ph_exitless_map_desc){
+		.magic = ph_le32(PH_XL_MAP_MAGIC),
+		.version = ph_le32(PH_XL_MAP_VERSION),
+		.map_gpa = ph_le64(vmdrv_phys(&b->vm, m->hdr)),
+		.first_frame = ph_le64(m->first_frame),
+		.nr_frames = ph_le32(m->nr_frames),
+		.entry_bytes = ph_le32(1),
+	};
+	*b->xlstatus = 0xff;
+	struct virtq_buf bufs[2] = {
+		{ .addr = vmdrv_phys(&b->vm, b->xldesc), .len = sizeof(*b->xldesc) },
+		{ .addr = vmdrv_phys(&b->vm, (const void *)b->xlstatus), .len = 1, .write = true },
+	};
+	if (virtq_add(&b->vq[BDRV_Q_XL], bufs, 2, &tok_xl))
+		return false;
+	b->xl = BDRV_XL_PENDING;
+	b->xl_status = 0xff;
+	b->st.xl_posts++;
+	return virtq_kick_prepare(&b->vq[BDRV_Q_XL]);
+}
+
+/* The device's answer to the map, if it came. */
+static void harvest_xl(struct balloon_drv *b)
+{
+	if (b->broken || !has_q(b, BDRV_Q_XL))
+		return;
+	void *tok;
+	uint32_t len;
+	int r;
+	while ((r = virtq_get_used(&b->vq[BDRV_Q_XL], &tok, &len)) > 0) {
+		if (b->xl != BDRV_XL_PENDING)
+			continue;
+		b->xl_status = len >= 1 ? *b->xlstatus : 0xff;
+		if (b->xl_status == PH_XL_MAP_OK) {
+			b->xl = BDRV_XL_ATTACHED;
+			b->xl_notify = true;
+			b->st.xl_accepted++;
+		} else {
+			b->xl = BDRV_XL_REFUSED;
+			b->st.xl_refused++;
+		}
+	}
+	if (r < 0)
+		device_failed(b, -PH_EIO);
+}
+
 static unsigned pow2_floor(unsigned v)
 {
 	unsigned p = 1;
@@ -248,6 +309,8 @@ static int bring_up(struct balloon_drv *b)
 		want |= 1ull << PH_VIRTIO_BALLOON_F_REPORTING;
 	if (b->cfg.deflate_on_oom)
 		want |= 1ull << PH_VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+	if (b->cfg.xl_map)
+		want |= 1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS;
 
 	for (unsigned role = 0; role < BDRV_NQ; role++)
 		b->qidx[role] = -1;
@@ -256,6 +319,8 @@ static int bring_up(struct balloon_drv *b)
 	b->batch = 0;
 	b->seed_busy = false;
 	b->stats_primed = false;
+	b->xl = BDRV_XL_OFF;
+	b->xl_notify = false;
 	b->epoch++;
 
 	int r = vmdrv_negotiate(&b->vm, want, NULL);
@@ -271,6 +336,8 @@ static int bring_up(struct balloon_drv *b)
 		b->qidx[BDRV_Q_STATS] = idx++;
 	if (vmdrv_has(&b->vm, PH_VIRTIO_BALLOON_F_REPORTING))
 		b->qidx[BDRV_Q_REPORT] = idx++;
+	if (vmdrv_has(&b->vm, PH_VIRTIO_BALLOON_F_PH_EXITLESS))
+		b->qidx[BDRV_Q_XL] = idx++;
 
 	for (unsigned role = 0; role < BDRV_NQ; role++) {
 		if (!has_q(b, role))
@@ -299,9 +366,12 @@ static int bring_up(struct balloon_drv *b)
 	}
 
 	bool kick_stats = stats_refill(b);
+	bool kick_xl = has_q(b, BDRV_Q_XL) && xl_post(b);
 	vmdrv_driver_ok(&b->vm);
 	if (kick_stats)
 		vmdrv_notify(&b->vm, (unsigned)b->qidx[BDRV_Q_STATS]);
+	if (kick_xl)
+		vmdrv_notify(&b->vm, (unsigned)b->qidx[BDRV_Q_XL]);
 	read_target(b);
 	tell_actual(b);
 	b->broken = false;
@@ -331,6 +401,8 @@ int balloon_drv_init(struct balloon_drv *b, const struct vm_regs_ops *regs, void
 		return -PH_EINVAL;
 	if (cfg->max_pages && !cfg->pfns)
 		return -PH_EINVAL;
+	if (cfg->xl_map && (!cfg->xl_map->hdr || !cfg->xl_map->nr_frames))
+		return -PH_EINVAL;
 	if (!cfg->mem || cfg->mem_len < balloon_drv_mem_bytes(cfg) || ((uintptr_t)cfg->mem & 15))
 		return -PH_ENOMEM;
 	b->qsize = q;
@@ -346,6 +418,8 @@ int balloon_drv_init(struct balloon_drv *b, const struct vm_regs_ops *regs, void
 	b->statbuf = (struct ph_virtio_balloon_stat *)(mem + l.statbuf);
 	b->seedbuf = (struct ph_seed_v8_entry *)(mem + l.seedbuf);
 	b->bufs = (struct virtq_buf *)(mem + l.scratch);
+	b->xldesc = (struct ph_exitless_map_desc *)(mem + l.xl);
+	b->xlstatus = mem + l.xl + sizeof(struct ph_exitless_map_desc);
 
 	int r = vmdrv_probe(&b->vm, regs, regs_ctx);
 	if (r)
@@ -717,6 +791,7 @@ bool balloon_drv_poll(struct balloon_drv *b)
 			read_target(b);
 		}
 		harvest_report(b);
+		harvest_xl(b);
 		kick = harvest_balloon(b);
 		if (!b->broken && b->op == BDRV_OP_IDLE)
 			kick |= plan_batch(b, &inflate_n);
@@ -729,7 +804,11 @@ bool balloon_drv_poll(struct balloon_drv *b)
 		if (kick & (1u << role))
 			b->st.kicks++;
 	}
+	bool xl_attached = b->xl_notify && b->xl == BDRV_XL_ATTACHED;
+	b->xl_notify = false;
 	ph_spin_unlock(&b->lock);
+	if (xl_attached && b->ops.xl_attached)
+		b->ops.xl_attached(b->ops.ctx);
 
 	for (unsigned role = 0; role < BDRV_NQ; role++)
 		if (kick & (1u << role))
@@ -750,6 +829,26 @@ bool balloon_drv_poll(struct balloon_drv *b)
 	}
 	ph_spin_unlock(&b->lock);
 	return more;
+}
+
+enum bdrv_xl_state balloon_drv_xl_wait(struct balloon_drv *b, uint64_t timeout_ns)
+{
+	uint64_t start = ph_now_ns();
+
+	for (;;) {
+		ph_spin_lock(&b->lock);
+		harvest_xl(b);
+		enum bdrv_xl_state s = b->xl;
+		if (s != BDRV_XL_PENDING)
+			b->xl_notify = false; /* the caller has the answer */
+		ph_spin_unlock(&b->lock);
+		if (s != BDRV_XL_PENDING || ph_now_ns() - start >= timeout_ns)
+			return s;
+		if (b->ops.wait)
+			b->ops.wait(b->ops.ctx, false);
+		else
+			ph_cpu_relax();
+	}
 }
 
 unsigned balloon_drv_oom_deflate(struct balloon_drv *b, unsigned max)

@@ -9,9 +9,20 @@
  * tell), BALLOON_F_DEFLATE_ON_OOM if the guest asks for it (it needs an
  * OOM path calling balloon_drv_oom_deflate()), BALLOON_F_STATS_VQ whenever offered (as Linux does, so the queue
  * numbering agrees with QEMU, which always creates the stats queue), and
- * BALLOON_F_REPORTING unless the config says no. Queues are numbered as
- * Linux numbers them: inflate 0, deflate 1, stats next if negotiated,
- * (free-page-hint never), reporting next if negotiated.
+ * BALLOON_F_REPORTING unless the config says no, and pagehint's
+ * BALLOON_F_PH_EXITLESS (bit 23) when the guest gives an exitless map and
+ * the device offers it. Queues are numbered as Linux numbers them:
+ * inflate 0, deflate 1, stats next if negotiated, (free-page-hint never),
+ * reporting next if negotiated, then the exitless map queue.
+ *
+ * Exitless (docs/exitless.md §1): the guest sets the map up (ph_xl_init)
+ * and passes it in cfg.xl_map; at each device initialisation the driver
+ * posts its descriptor and a status byte on the map queue, and reads the
+ * device's answer in poll() or balloon_drv_xl_wait(). When a device that
+ * had the map is reset, the driver sets the map's FREE and RECLAIMED
+ * entries back to USED (ph_xl_guest_reset) once the reset completed; when
+ * the device accepts the map again, ops.xl_attached tells the guest to
+ * publish its free blocks again. The driver never touches the allocator.
  *
  * The guest supplies, through struct balloon_drv_ops, page allocation and
  * freeing for the balloon, memory statistics, and how to wait; this file
@@ -38,6 +49,7 @@
 #ifndef PH_BALLOON_DRIVER_H
 #define PH_BALLOON_DRIVER_H
 
+#include "exitless.h"
 #include "platform.h"
 #include "report_sink.h"
 #include "virtio_defs.h"
@@ -67,6 +79,10 @@ struct balloon_drv_ops {
 	 * so the guest may halt until an interrupt (call
 	 * balloon_drv_interrupt() after it) before returning. NULL: spin. */
 	void (*wait)(void *ctx, bool may_halt);
+	/* Optional: the device accepted the exitless map (again, after a
+	 * reset): publish the free blocks. Called from poll() without the
+	 * driver's lock; not for the answer balloon_drv_xl_wait() reads. */
+	void (*xl_attached)(void *ctx);
 };
 
 struct balloon_drv_config {
@@ -84,6 +100,8 @@ struct balloon_drv_config {
 				    report (0: 5 s; UINT64_MAX: never) */
 	unsigned max_restarts;   /* re-inits in a row without a success in
 				    between before giving up (0: 8) */
+	struct ph_xl_map *xl_map; /* exitless requested: the map (ph_xl_init
+				    done, physically contiguous), else NULL */
 	uint32_t *pfns;          /* storage for the balloon's page numbers */
 	uint32_t max_pages;      /* entries in pfns: the balloon's largest size */
 	void *mem;               /* the arena */
@@ -97,13 +115,25 @@ struct balloon_drv_stats {
 	unsigned long inflated, deflated; /* pages, total */
 	unsigned long stats_sent;
 	unsigned long failures, restarts;
+	unsigned long xl_posts, xl_accepted, xl_refused; /* map descriptors */
+	unsigned long xl_resets;      /* maps taken back after a reset */
+	unsigned long xl_left_reclaiming; /* entries a reset found RECLAIMING */
+};
+
+/* The exitless map's standing with the device. */
+enum bdrv_xl_state {
+	BDRV_XL_OFF,      /* not requested, not offered, or the device reset */
+	BDRV_XL_PENDING,  /* descriptor posted, no answer yet */
+	BDRV_XL_ATTACHED, /* status 0: the host may scan the map */
+	BDRV_XL_REFUSED,  /* another status (xl_status), or no status byte */
 };
 
 #define BDRV_Q_INFLATE 0
 #define BDRV_Q_DEFLATE 1
 #define BDRV_Q_STATS   2
 #define BDRV_Q_REPORT  3
-#define BDRV_NQ        4
+#define BDRV_Q_XL      4
+#define BDRV_NQ        5
 #define BDRV_PFNS_PER_BATCH 256
 
 struct balloon_drv {
@@ -123,6 +153,11 @@ struct balloon_drv {
 	struct ph_virtio_balloon_stat *statbuf; /* S_NR entries, device-read */
 	struct ph_seed_v8_entry *seedbuf;       /* report_cap entries */
 	struct virtq_buf *bufs;   /* scratch for building a report chain */
+	struct ph_exitless_map_desc *xldesc; /* device-read */
+	volatile uint8_t *xlstatus;          /* device-written */
+	enum bdrv_xl_state xl;
+	uint8_t xl_status;        /* the last answer; 0xff: none */
+	bool xl_notify;           /* accepted: call ops.xl_attached */
 	bool seed_busy;           /* seedbuf is in flight */
 	bool stats_primed;        /* statbuf is with the device */
 	uint32_t target;          /* num_pages, as last read */
@@ -187,6 +222,18 @@ bool balloon_drv_poll(struct balloon_drv *b);
  * flight: call again). Not with allocator locks held.
  */
 unsigned balloon_drv_oom_deflate(struct balloon_drv *b, unsigned max);
+
+/*
+ * Wait (through ops.wait, at most timeout_ns) until the device answered
+ * the exitless map posted at initialisation; returns the state then
+ * (PENDING after the timeout). Lock not held; not from the IRQ handler.
+ */
+enum bdrv_xl_state balloon_drv_xl_wait(struct balloon_drv *b, uint64_t timeout_ns);
+
+static inline enum bdrv_xl_state balloon_drv_xl_state(const struct balloon_drv *b)
+{
+	return b->xl;
+}
 
 /* Negotiated? */
 static inline bool balloon_drv_has_reporting(const struct balloon_drv *b)

@@ -243,6 +243,167 @@ static void init_rejects_other_devices_and_small_arena(void **state)
 	assert_int_equal(balloon_drv_sink(&b)->capacity, 32);
 }
 
+/* ---- the exitless map (docs/exitless.md §1) ---- */
+
+#define XL_MEM_OFF (2u << 20) /* the map lives in fake RAM at 2 MiB */
+#define XL_FIRST_PFN 256u     /* a 64 MiB guest from 1 MiB: 32 frames */
+#define XL_NPAGES (16384u - 256u)
+
+static struct ph_xl_map xlm;
+static unsigned xl_attached_calls;
+
+static void t_xl_attached(void *ctx)
+{
+	assert_ptr_equal(ctx, &b);
+	assert_int_equal(atomic_load(&b.lock.locked), 0);
+	xl_attached_calls++;
+}
+
+static void xl_request(void)
+{
+	size_t len = ph_xl_mem_bytes(XL_FIRST_PFN, XL_NPAGES);
+	assert_int_equal(ph_xl_init(&xlm, fake_ram + XL_MEM_OFF, len, XL_FIRST_PFN, XL_NPAGES), 0);
+	cfg.xl_map = &xlm;
+	ops.xl_attached = t_xl_attached;
+	xl_attached_calls = 0;
+	fd.offered |= 1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS;
+}
+
+/* Offered and requested: bit 23, the map queue after reporting, one
+ * descriptor naming the map, accepted. */
+static void xl_map_posted_and_accepted(void **state)
+{
+	(void)state;
+	xl_request();
+	fd.ram_base = 1u << 30;
+	assert_int_equal(start(), 0);
+	assert_true(fd.drv_features & 1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_REPORT), 3);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_XL), 4);
+	assert_int_equal(fd.q[4].ready, 1);
+	assert_int_equal(fd.q[4].notifies, 1);
+	assert_int_equal(fd.xl_posts, 1);
+	assert_int_equal(fd.xl_desc.magic, PH_XL_MAP_MAGIC);
+	assert_int_equal(fd.xl_desc.version, PH_XL_MAP_VERSION);
+	assert_int_equal(fd.xl_desc.map_gpa, fd.ram_base + XL_MEM_OFF);
+	assert_int_equal(fd.xl_desc.first_frame, 0);
+	assert_int_equal(fd.xl_desc.nr_frames, 32);
+	assert_int_equal(fd.xl_desc.entry_bytes, 1);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_ATTACHED);
+	assert_int_equal(b.st.xl_accepted, 1);
+	poll_until_idle();
+	assert_int_equal(xl_attached_calls, 0); /* the waiter had the answer */
+	/* reporting still works beside it */
+	struct ph_range r = { fd.ram_base + 0x200000, PG };
+	assert_int_equal(balloon_drv_report(&b, &r, 1), 0);
+}
+
+/* The map queue is numbered after what was negotiated. */
+static void xl_queue_numbering(void **state)
+{
+	(void)state;
+	xl_request();
+	fd.offered &= ~(1ull << PH_VIRTIO_BALLOON_F_STATS_VQ);
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_XL), 3);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_ATTACHED);
+
+	fake_init();
+	xl_request();
+	fd.offered &= ~(1ull << PH_VIRTIO_BALLOON_F_STATS_VQ | 1ull << PH_VIRTIO_BALLOON_F_REPORTING);
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_XL), 2);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_ATTACHED);
+	assert_int_equal(fd.xl_posts, 1);
+}
+
+/* Not offered (QEMU), or not requested: no bit 23, no queue, OFF. */
+static void xl_not_offered_or_not_requested(void **state)
+{
+	(void)state;
+	xl_request();
+	fd.offered &= ~(1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS);
+	assert_int_equal(start(), 0);
+	assert_false(fd.drv_features & 1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_XL), -1);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_OFF);
+
+	fake_init();
+	fd.offered |= 1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS;
+	cfg.xl_map = NULL;
+	assert_int_equal(start(), 0);
+	assert_false(fd.drv_features & 1ull << PH_VIRTIO_BALLOON_F_PH_EXITLESS);
+	assert_int_equal(balloon_drv_queue_index(&b, BDRV_Q_XL), -1);
+	assert_int_equal(fd.xl_posts, 0);
+}
+
+/* A refusal (a status, or no status byte at all) leaves the map unused. */
+static void xl_refused(void **state)
+{
+	(void)state;
+	xl_request();
+	fd.xl_answer = PH_XL_MAP_BUSY;
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_REFUSED);
+	assert_int_equal(b.xl_status, PH_XL_MAP_BUSY);
+	assert_int_equal(b.st.xl_refused, 1);
+
+	fake_init();
+	xl_request();
+	fd.xl_no_status = true;
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_REFUSED);
+	assert_int_equal(b.xl_status, 0xff);
+	poll_until_idle();
+	assert_int_equal(xl_attached_calls, 0);
+}
+
+/* No answer yet: the wait gives up (PENDING); the answer found by poll()
+ * later calls xl_attached. */
+static void xl_late_answer_reaches_poll(void **state)
+{
+	(void)state;
+	xl_request();
+	fd.xl_hold = true;
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000ull), BDRV_XL_PENDING);
+	poll_until_idle();
+	assert_int_equal(xl_attached_calls, 0);
+	fake_xl_release();
+	poll_until_idle();
+	assert_int_equal(balloon_drv_xl_state(&b), BDRV_XL_ATTACHED);
+	assert_int_equal(xl_attached_calls, 1);
+}
+
+/* A reset takes the map back: FREE and RECLAIMED entries become USED,
+ * RECLAIMING stays (counted); the restarted device gets the map again and
+ * the guest is told to publish. */
+static void xl_reset_takes_the_map_back(void **state)
+{
+	(void)state;
+	xl_request();
+	assert_int_equal(start(), 0);
+	assert_int_equal(balloon_drv_xl_wait(&b, 1000000000ull), BDRV_XL_ATTACHED);
+	atomic_store(&xlm.entry[1], PH_XL_FREE);
+	atomic_store(&xlm.entry[2], PH_XL_RECLAIMED);
+	atomic_store(&xlm.entry[3], PH_XL_RECLAIMING);
+	unsigned resets = fd.resets;
+	fake_needs_reset();
+	balloon_drv_interrupt(&b);
+	assert_true(fd.resets > resets);
+	assert_int_equal(b.st.xl_resets, 1);
+	assert_int_equal(b.st.xl_left_reclaiming, 1);
+	assert_int_equal(ph_xl_state_of(&xlm, 1 * 512), PH_XL_USED);
+	assert_int_equal(ph_xl_state_of(&xlm, 2 * 512), PH_XL_USED);
+	assert_int_equal(ph_xl_state_of(&xlm, 3 * 512), PH_XL_RECLAIMING);
+	assert_int_equal(balloon_drv_xl_state(&b), BDRV_XL_OFF);
+	poll_until_idle();
+	assert_int_equal(b.st.restarts, 1);
+	assert_int_equal(fd.xl_posts, 2);
+	assert_int_equal(balloon_drv_xl_state(&b), BDRV_XL_ATTACHED);
+	assert_int_equal(xl_attached_calls, 1);
+}
+
 /* ---- reporting ---- */
 
 /* n ranges -> one chain of n device-writable descriptors, one kick. */
@@ -863,6 +1024,12 @@ int main(void)
 		T(occasional_failures_are_survived),
 		T(restarts_are_bounded),
 		T(concurrent_reports),
+		T(xl_map_posted_and_accepted),
+		T(xl_queue_numbering),
+		T(xl_not_offered_or_not_requested),
+		T(xl_refused),
+		T(xl_late_answer_reaches_poll),
+		T(xl_reset_takes_the_map_back),
 	};
 	return cmocka_run_group_tests_name("balloon_driver", tests, NULL, NULL);
 }

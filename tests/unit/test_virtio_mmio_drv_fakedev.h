@@ -27,7 +27,7 @@
 #define FAKE_MAX_CHAIN 256
 #define FAKE_MAX_RECORD 64
 
-enum fake_role { FR_INFLATE, FR_DEFLATE, FR_STATS, FR_REPORT, FR_NONE };
+enum fake_role { FR_INFLATE, FR_DEFLATE, FR_STATS, FR_REPORT, FR_XL, FR_NONE };
 
 struct fake_desc {
 	uint64_t addr;
@@ -63,6 +63,9 @@ struct fakedev {
 	bool threaded;            /* registers and fake_run() under fake_mu */
 	bool norecord;            /* count report chains instead of keeping them */
 	atomic_uint *page_seen;   /* norecord: per 4 KiB page of fake_ram, reports seen */
+	uint8_t xl_answer;        /* exitless map queue: the status written back */
+	bool xl_no_status;        /* ... or used length 0, nothing written */
+	bool xl_hold;             /* ... or keep the chain (fake_xl_release) */
 
 	/* registers */
 	uint64_t drv_features;
@@ -85,6 +88,10 @@ struct fakedev {
 	unsigned nstats, stats_updates;
 	int stats_head;           /* held stats buffer, -1: none */
 	atomic_uint report_chains, report_descs;
+	unsigned xl_posts;        /* map descriptors seen */
+	struct ph_exitless_map_desc xl_desc; /* the last one */
+	int xl_head;              /* held map chain, -1: none */
+	uint64_t xl_status_gpa;
 };
 
 static _Alignas(4096) uint8_t fake_ram[FAKE_RAM_SIZE];
@@ -106,6 +113,7 @@ static inline void fake_init(void)
 		     1ull << PH_VIRTIO_BALLOON_F_REPORTING;
 	fd.queue_max = 256;
 	fd.stats_head = -1;
+	fd.xl_head = -1;
 }
 
 static inline bool fake_has(unsigned bit)
@@ -124,8 +132,10 @@ static inline enum fake_role fake_role(unsigned qi)
 		     (fd.qemu_numbering && (fd.offered >> PH_VIRTIO_BALLOON_F_STATS_VQ & 1));
 	if (stats && qi == idx++)
 		return FR_STATS;
-	if (fake_has(PH_VIRTIO_BALLOON_F_REPORTING) && qi == idx)
+	if (fake_has(PH_VIRTIO_BALLOON_F_REPORTING) && qi == idx++)
 		return FR_REPORT;
+	if (fake_has(PH_VIRTIO_BALLOON_F_PH_EXITLESS) && qi == idx)
+		return FR_XL;
 	return FR_NONE;
 }
 
@@ -152,6 +162,7 @@ static inline void fake_reset(void)
 	fd.isr = 0;
 	fd.nheld = 0;
 	fd.stats_head = -1;
+	fd.xl_head = -1;
 	memset(fd.q, 0, sizeof(fd.q));
 }
 
@@ -278,6 +289,25 @@ static inline void fake_process(unsigned qi)
 			else
 				fake_push_used(qi, head, 0);
 			break;
+		case FR_XL:
+			/* docs/exitless.md §1: 32 readable bytes, 1 writable */
+			assert_int_equal(c.n, 2);
+			assert_int_equal(c.d[0].len, sizeof(struct ph_exitless_map_desc));
+			assert_int_equal(c.d[0].flags, PH_VRING_DESC_F_NEXT);
+			assert_int_equal(c.d[1].len, 1);
+			assert_int_equal(c.d[1].flags, PH_VRING_DESC_F_WRITE);
+			memcpy(&fd.xl_desc, fake_gpa(c.d[0].addr, c.d[0].len), sizeof(fd.xl_desc));
+			fd.xl_posts++;
+			fd.xl_status_gpa = c.d[1].addr;
+			if (fd.xl_hold) {
+				fd.xl_head = head;
+			} else if (fd.xl_no_status) {
+				fake_push_used(qi, head, 0);
+			} else {
+				*(uint8_t *)fake_gpa(c.d[1].addr, 1) = fd.xl_answer;
+				fake_push_used(qi, head, 1);
+			}
+			break;
 		case FR_NONE:
 			fail_msg("buffer on queue %u with no role", qi);
 		}
@@ -302,6 +332,17 @@ static inline void fake_release_reports(void)
 			for (unsigned i = 0; i < fd.nheld; i++)
 				fake_push_used(qi, fd.held[i], 0);
 	fd.nheld = 0;
+}
+
+/* Answer the held exitless map chain with fd.xl_answer. */
+static inline void fake_xl_release(void)
+{
+	for (unsigned qi = 0; qi < FAKE_NQ; qi++)
+		if (fake_role(qi) == FR_XL && fd.xl_head >= 0) {
+			*(uint8_t *)fake_gpa(fd.xl_status_gpa, 1) = fd.xl_answer;
+			fake_push_used(qi, (uint16_t)fd.xl_head, 1);
+			fd.xl_head = -1;
+		}
 }
 
 /* The host wants fresh stats: return the held buffer. */
