@@ -46,6 +46,7 @@ void ph_engine_params_init(struct ph_engine_params *p)
 	p->max_delay_ms = PH_PARAM_DEFAULT;
 	p->trigger_mib = PH_PARAM_DEFAULT;
 	p->hold = PH_PARAM_DEFAULT;
+	p->mode = PH_PARAM_DEFAULT;
 }
 
 static bool str_is(const char *s, size_t n, const char *lit)
@@ -132,6 +133,15 @@ const char *ph_engine_param(struct ph_engine_params *p, const char *key, size_t 
 			}
 		return "unknown engine (off, seed-v8, max-order, upstream, pagehint)";
 	}
+	if (str_is(key, klen, "report.mode")) {
+		if (str_is(val, vlen, "standard"))
+			p->mode = PH_MODE_STANDARD;
+		else if (str_is(val, vlen, "exitless"))
+			p->mode = PH_MODE_EXITLESS;
+		else
+			return "unknown mode (standard, exitless)";
+		return NULL;
+	}
 	for (unsigned i = 0; i < sizeof(num_keys) / sizeof(num_keys[0]); i++) {
 		const struct num_key *k = &num_keys[i];
 		uint64_t v;
@@ -146,7 +156,7 @@ const char *ph_engine_param(struct ph_engine_params *p, const char *key, size_t 
 		return NULL;
 	}
 	return "unknown key (report.order, report.capacity, report.delay_ms, report.entries, "
-	       "report.max_delay_ms, report.trigger_mib, report.hold)";
+	       "report.max_delay_ms, report.trigger_mib, report.hold, report.mode)";
 }
 
 const char *ph_engine_param_word(struct ph_engine_params *p, const char *word, size_t n)
@@ -178,6 +188,9 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 	const uint64_t D = PH_PARAM_DEFAULT;
 
 	if (r.kind != PH_ENGINE_PAGEHINT && r.kind != PH_ENGINE_OFF) {
+		if (r.mode != D && r.mode != PH_MODE_STANDARD)
+			return "report.mode=exitless needs engine=pagehint";
+		r.mode = PH_MODE_STANDARD;
 		if ((r.max_delay_ms != D && r.max_delay_ms != 0) ||
 		    (r.trigger_mib != D && r.trigger_mib != 0) || (r.hold != D && r.hold != 0))
 			return "report.max_delay_ms, report.trigger_mib, report.hold are pagehint parameters";
@@ -186,7 +199,7 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 	switch (r.kind) {
 	case PH_ENGINE_OFF:
 		if (r.order != D || r.capacity != D || r.delay_ms != D || r.entries != D ||
-		    r.max_delay_ms != D || r.trigger_mib != D || r.hold != D)
+		    r.max_delay_ms != D || r.trigger_mib != D || r.hold != D || r.mode != D)
 			return "report.* parameters need an engine (engine=)";
 		break;
 	case PH_ENGINE_PAGEHINT:
@@ -206,6 +219,8 @@ const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_c
 			r.trigger_mib = PAGEHINT_TRIGGER_MIB;
 		if (r.hold == D)
 			r.hold = PAGEHINT_HOLD;
+		if (r.mode == D)
+			r.mode = PH_MODE_STANDARD;
 		r.entries = 0;		/* not used */
 		break;
 	case PH_ENGINE_UPSTREAM:

@@ -51,6 +51,14 @@ enum ph_engine_kind {
 	PH_ENGINE_NR
 };
 
+/* report.mode= of pagehint (docs/exitless.md). */
+enum ph_report_mode {
+	PH_MODE_STANDARD,	/* reports over the virtio reporting queue */
+	PH_MODE_EXITLESS,	/* the shared state map when the device offers
+				 * it (core/exitless_guest.h, set up by the
+				 * guest instead of an engine), else standard */
+};
+
 /* A parameter the command line did not set; resolve gives the default. */
 #define PH_PARAM_DEFAULT	UINT64_MAX
 
@@ -75,6 +83,10 @@ enum ph_engine_kind {
  * report.trigger_mib= pagehint: 512, unreported free memory in eligible
  *                blocks that starts a pass without waiting for quiet
  * report.hold=   pagehint: 32, most blocks isolated per zone-lock hold
+ * report.mode=   pagehint: standard | exitless (standard). exitless asks
+ *                the device for the shared state map; the engine created
+ *                here is then the fallback, standard, when the device
+ *                does not offer the map (the guest decides, guest/reporting.c)
  * A parameter an engine has no use for is an error (resolve says which);
  * once resolved, those read 0 (seed-v8: order 0 = every order, delay 0 =
  * its worker is woken at once; upstream, max-order: entries 0).
@@ -88,6 +100,7 @@ struct ph_engine_params {
 	uint64_t max_delay_ms;	/* pagehint */
 	uint64_t trigger_mib;	/* pagehint */
 	uint64_t hold;		/* pagehint */
+	uint64_t mode;		/* pagehint: enum ph_report_mode */
 };
 
 /* Everything PH_PARAM_DEFAULT, engine off. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "../core/engine.h"
+#include "../core/exitless_guest.h"
 #include "cmdline.h"
 #include "console.h"
 #include "exit.h"
@@ -38,6 +39,73 @@ static bool env_queue(void *ctx, unsigned cpu, struct ph_engine_work *w, uint64_
 
 static struct ph_engine *engine;
 
+/* ---- exitless (docs/exitless.md): the map replaces the engine ---- */
+
+static struct ph_xl_map xl_map;
+static struct ph_xl_guest xlg;
+static bool xl_requested, xl_active, xl_no_memory;
+
+/* How long init waits for the device's answer to the map (one notify:
+ * the device answers at once; generous for nested TCG). */
+#define XL_ANSWER_NS 2000000000ull
+
+struct ph_xl_map *reporting_xl_map(void)
+{
+	static bool done;
+
+	if (cfg.engine.kind != PH_ENGINE_PAGEHINT || cfg.engine.mode != PH_MODE_EXITLESS)
+		return 0;
+	if (!done) {
+		done = true;
+		size_t len = ph_xl_mem_bytes(zone.base_pfn, zone.npages);
+		void *mem = mem_alloc_contig(len);
+		if (!mem || ph_xl_init(&xl_map, mem, len, zone.base_pfn, zone.npages) != 0) {
+			kprintf("@warn exitless: no memory for the map (%zu bytes)\n", len);
+			xl_no_memory = true;
+			return 0;
+		}
+		xl_requested = true;
+	}
+	return xl_requested ? &xl_map : 0;
+}
+
+void reporting_xl_attached(void)
+{
+	if (xl_active)
+		ph_xl_guest_publish(&xlg);
+}
+
+/* report.mode=exitless: true if the map is in use (no engine then). */
+static bool xl_start(void)
+{
+	const char *why;
+	unsigned status;
+	int accepted = balloon_xl_wait(XL_ANSWER_NS, &why, &status);
+
+	if (xl_no_memory)
+		why = "no-memory";	/* for the map: never posted */
+	else if (accepted) {
+		int err = ph_xl_guest_start(&xlg, &zone, &xl_map, 0);
+		if (err == 0) {
+			xl_active = true;
+			struct ph_xl_guest_stats st;
+			ph_xl_guest_get_stats(&xlg, &st);
+			kprintf("@engine name=pagehint mode=exitless active=1 frames=%u published=%lu "
+				"map_bytes=%zu\n", xl_map.nr_frames, st.published,
+				ph_xl_mem_bytes(zone.base_pfn, zone.npages));
+			return true;
+		}
+		why = "hooks-busy";
+	}
+	/* The standard mode takes over: say so, once, clearly. */
+	if (why[0] == 'r')	/* refused: the device's status byte */
+		kprintf("@engine name=pagehint mode=standard exitless=unavailable reason=%s status=%u\n",
+			why, status);
+	else
+		kprintf("@engine name=pagehint mode=standard exitless=unavailable reason=%s\n", why);
+	return false;
+}
+
 void reporting_init(void)
 {
 	struct ph_report_sink *sink = balloon_sink();
@@ -45,6 +113,8 @@ void reporting_init(void)
 	if (err)
 		panic_status(EXIT_CMDLINE, "pagehint: bad command line: engine=%s: %s",
 			     ph_engine_name(cfg.engine.kind), err);
+	if (cfg.engine.mode == PH_MODE_EXITLESS && xl_start())
+		return;
 
 	static struct ph_engine_env env;
 	env.nr_cpus = nr_cpus;
@@ -68,6 +138,18 @@ void reporting_init(void)
 
 void reporting_summary(void)
 {
+	if (xl_active) {
+		struct ph_xl_guest_stats st;
+		unsigned long posts, resets, left;
+		ph_xl_guest_get_stats(&xlg, &st);
+		balloon_xl_counters(&posts, &resets, &left);
+		kprintf("@xl published=%lu taken_back=%lu refaults=%lu waits=%lu wait_timeouts=%lu "
+			"removed_blocks=%lu removed_mib=%lu walks=%lu posts=%lu resets=%lu "
+			"left_reclaiming=%lu\n", st.published, st.taken_free + st.taken_reclaimed,
+			st.taken_reclaimed, st.waits, st.wait_timeouts, st.removed_blocks,
+			st.removed_pages >> (20 - PH_PAGE_SHIFT), st.walks, posts, resets, left);
+		return;
+	}
 	if (!engine || cfg.engine.kind == PH_ENGINE_OFF)
 		return;
 	struct ph_engine_stats st;

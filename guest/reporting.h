@@ -7,11 +7,22 @@
 #ifndef GUEST_REPORTING_H
 #define GUEST_REPORTING_H
 
+struct ph_xl_map;
+
 /* After virtio_init(): resolve the engine's parameters against the sink
  * (a bad combination is a bad command line) and start the engine. */
 void reporting_init(void);
 
-/* One console line with the engine's counters (nothing when off). */
+/* One console line with the engine's counters (nothing when off); in
+ * exitless mode the map's counters (@xl). */
 void reporting_summary(void);
+
+/* report.mode=exitless: the state map over the zone, set up once (all
+ * USED), for the balloon driver to post; NULL when not asked for. */
+struct ph_xl_map *reporting_xl_map(void);
+
+/* The device accepted the map again after a reset: publish the free
+ * blocks (no lock held). */
+void reporting_xl_attached(void);
 
 #endif

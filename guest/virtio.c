@@ -8,6 +8,7 @@
 #include "irq.h"
 #include "mem.h"
 #include "mptable.h"
+#include "reporting.h"
 #include "sched.h"
 #include "smp.h"
 #include "virtio.h"
@@ -105,6 +106,12 @@ static void b_wait(void *ctx, bool may_halt)
 	irq_dispatch();
 }
 
+static void b_xl_attached(void *ctx)
+{
+	(void)ctx;
+	reporting_xl_attached();
+}
+
 static void balloon_poll_work(struct work *w)
 {
 	if (balloon_drv_poll(&balloon))
@@ -130,8 +137,10 @@ static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 		.page_free = b_page_free,
 		.get_stats = b_stats,
 		.wait = b_wait,
+		.xl_attached = b_xl_attached,
 	};
 	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO };
+	bc.xl_map = reporting_xl_map();	/* NULL unless report.mode=exitless */
 	/* the balloon's largest size: all of RAM, one le32 pfn per page, in
 	 * at most the largest block (4 MiB: a 4 GiB balloon) */
 	uint64_t most = (PH_PAGE_SIZE << (PH_MAX_ORDER - 1)) / 4;
@@ -187,6 +196,39 @@ void balloon_summary(void)
 	kprintf("@balloon target=%u actual=%u inflated=%lu deflated=%lu reports=%lu interrupts=%lu\n",
 		balloon_drv_target(&balloon), balloon_drv_actual(&balloon), st->inflated,
 		st->deflated, st->reports, st->interrupts);
+}
+
+int balloon_xl_wait(uint64_t timeout_ns, const char **why, unsigned *status)
+{
+	*status = 0xff;
+	if (!have_balloon) {
+		*why = "no-balloon";
+		return 0;
+	}
+	enum bdrv_xl_state s = balloon_drv_xl_wait(&balloon, timeout_ns);
+	*status = balloon.xl_status;
+	switch (s) {
+	case BDRV_XL_ATTACHED:
+		*why = "accepted";
+		return 1;
+	case BDRV_XL_OFF:
+		*why = "not-offered";
+		return 0;
+	case BDRV_XL_REFUSED:
+		*why = "refused";
+		return 0;
+	default:
+		*why = "no-answer";
+		return 0;
+	}
+}
+
+void balloon_xl_counters(unsigned long *posts, unsigned long *resets,
+			 unsigned long *left_reclaiming)
+{
+	*posts = have_balloon ? balloon.st.xl_posts : 0;
+	*resets = have_balloon ? balloon.st.xl_resets : 0;
+	*left_reclaiming = have_balloon ? balloon.st.xl_left_reclaiming : 0;
 }
 
 struct ph_report_sink *balloon_sink(void)

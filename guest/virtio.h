@@ -11,6 +11,8 @@
 #ifndef GUEST_VIRTIO_H
 #define GUEST_VIRTIO_H
 
+#include <stdint.h>
+
 #include "../core/report_sink.h"
 
 void virtio_init(void);
@@ -18,6 +20,17 @@ void virtio_init(void);
 /* The balloon's free page reporting sink; NULL without a balloon or
  * without VIRTIO_BALLOON_F_REPORTING (capacity is then 0). */
 struct ph_report_sink *balloon_sink(void);
+
+/*
+ * The exitless map's answer (docs/exitless.md §1), waiting at most
+ * timeout_ns for it: 1 accepted, 0 not (why: "no-balloon", "not-offered",
+ * "refused", "no-answer"; *status the device's status byte, 0xff none).
+ */
+int balloon_xl_wait(uint64_t timeout_ns, const char **why, unsigned *status);
+
+/* The balloon driver's exitless counters (resets, posts); 0 without one. */
+void balloon_xl_counters(unsigned long *posts, unsigned long *resets,
+			 unsigned long *left_reclaiming);
 
 /* One console line: the balloon's target, size and counters. */
 void balloon_summary(void);

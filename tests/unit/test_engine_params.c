@@ -124,6 +124,33 @@ static void resolve_refuses_what_does_not_apply(void **state)
 	assert_null(ph_engine_params_resolve(&p, 256));
 }
 
+/* report.mode: a pagehint word; standard by default. */
+static void report_mode(void **state)
+{
+	(void)state;
+	struct ph_engine_params p;
+
+	ph_engine_params_init(&p);
+	assert_non_null(set(&p, "report.mode=fast"));
+	assert_non_null(set(&p, "report.mode="));
+	assert_null(set(&p, "engine=pagehint"));
+	assert_null(ph_engine_params_resolve(&p, 128));
+	assert_int_equal(p.mode, PH_MODE_STANDARD);
+	ph_engine_params_init(&p);
+	assert_null(set(&p, "engine=pagehint"));
+	assert_null(set(&p, "report.mode=exitless"));
+	assert_int_equal(p.mode, PH_MODE_EXITLESS);
+	assert_null(ph_engine_params_resolve(&p, 0));
+	assert_int_equal(p.mode, PH_MODE_EXITLESS);
+	ph_engine_params_init(&p);
+	assert_null(set(&p, "engine=upstream"));
+	assert_null(set(&p, "report.mode=exitless"));
+	assert_non_null(ph_engine_params_resolve(&p, 128));
+	ph_engine_params_init(&p);
+	assert_null(set(&p, "report.mode=standard"));
+	assert_non_null(ph_engine_params_resolve(&p, 128));	/* engine=off */
+}
+
 /* No sink, a sink without capacity, or engine=off: inert, no hooks. */
 static void no_sink_means_inert(void **state)
 {
@@ -187,6 +214,7 @@ int main(void)
 		cmocka_unit_test(rejects_bad_words),
 		cmocka_unit_test(defaults_are_the_origins),
 		cmocka_unit_test(resolve_refuses_what_does_not_apply),
+		cmocka_unit_test(report_mode),
 		cmocka_unit_test(no_sink_means_inert),
 	};
 	return cmocka_run_group_tests_name("engine_params", tests, NULL, NULL);

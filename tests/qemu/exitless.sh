@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# report.mode=exitless (docs/exitless.md) on QEMU: QEMU's balloon never
+# offers the exitless feature (bit 23), so the guest says so on one
+# @engine line and falls back to pagehint's standard mode, which reports
+# over QEMU's free page reporting queue (QEMU discards the ranges: the
+# memory still goes back). The exitless path itself needs pagehint's own
+# device: tests/nested (the map's @xl counters).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/guest.bash"
+guest_prereqs
+plan 9
+
+run_guest 2 256 "engine=pagehint report.mode=exitless workload=memhog memhog.mib=64 memhog.hold_ms=0 memhog.idle_ms=1000 quiet" "${BALLOON[@]}"
+expect_status "exitless on QEMU: memhog verified" $EXIT_OK
+expect_line "exitless on QEMU: the fallback is said" \
+	"^@engine name=pagehint mode=standard exitless=unavailable reason=not-offered$"
+expect_line "exitless on QEMU: the standard engine runs" "^@engine name=pagehint active=1 "
+expect_line "exitless on QEMU: memory still reported, acknowledged, no errors" \
+	"^@engine name=pagehint requests=[1-9][0-9]* ranges=[1-9][0-9]* mib=[1-9][0-9]* errors=0 "
+if grep -q '^@xl ' <<<"$OUT"; then not_ok "exitless on QEMU: no @xl counters"; else ok "exitless on QEMU: no @xl counters"; fi
+diag "$(grep -E '^@(engine|balloon features)' <<<"$OUT")"
+
+run_guest 1 128 "engine=pagehint report.mode=exitless workload=none quiet"
+expect_status "exitless without a balloon: still runs" $EXIT_OK
+expect_line "exitless without a balloon: said, engine inert" \
+	"^@engine name=pagehint mode=standard exitless=unavailable reason=no-balloon$"
+
+run_guest 1 128 "engine=upstream report.mode=exitless workload=none"
+expect_status "report.mode=exitless with another engine: bad command line" $EXIT_CMDLINE
+
+run_guest 1 128 "engine=pagehint report.mode=fast workload=none"
+expect_status "an unknown report.mode: bad command line" $EXIT_CMDLINE
