@@ -14,6 +14,7 @@
 #include "test_vmm_driver.h"
 
 #include "balloon_driver.h"
+#include "exitless_guest.h"
 
 #define ARENA 0x0u              /* driver arena at gpa 0 (T_MEM_SIZE is 16 MiB) */
 #define ARENA_SIZE (1u << 20)
@@ -203,6 +204,115 @@ static void bad_range_then_recovery(void **state)
 	assert_true(drv.st.restarts >= 1);
 }
 
+/* ---- exitless: the guest's side against the real device ---- */
+
+#define XL_MAP_GPA 0x200000u    /* the map, in guest RAM */
+#define XL_ZONE_PFN 1024u       /* a zone over [4 MiB, 8 MiB): frames 2 and 3 */
+#define XL_ZONE_PAGES 1024u
+
+static struct ph_zone *xz;
+static struct ph_page xmemmap[XL_ZONE_PAGES];
+static struct ph_xl_map xmap;
+static struct ph_xl_guest xg;
+static unsigned xl_attached_calls;
+
+static void j_xl_attached(void *ctx)
+{
+	(void)ctx;
+	xl_attached_calls++;
+	ph_xl_guest_publish(&xg);
+}
+
+static void xl_start(void)
+{
+	static _Alignas(64) struct ph_zone zone;
+	struct balloon_config dc = { .xl_manual = true };
+	static struct balloon_drv_ops ops;
+
+	d = t_dev_new(&dc);
+	xz = &zone;
+	assert_int_equal(ph_zone_init(xz, xmemmap, XL_ZONE_PFN, XL_ZONE_PAGES, NULL), 0);
+	assert_int_equal(ph_zone_free_range(xz, XL_ZONE_PFN, XL_ZONE_PAGES), 0);
+	size_t len = ph_xl_mem_bytes(XL_ZONE_PFN, XL_ZONE_PAGES);
+	assert_int_equal(ph_xl_init(&xmap, d->mem + XL_MAP_GPA, len, XL_ZONE_PFN, XL_ZONE_PAGES), 0);
+	memset(&xg, 0, sizeof(xg));
+	xl_attached_calls = 0;
+	ops = jops;
+	ops.xl_attached = j_xl_attached;
+	memset(taken, 0, sizeof(taken));
+	ntaken = 0;
+	cfg = (struct balloon_drv_config){
+		.protocol = BDRV_PROTO_VIRTIO, .queue_size = 128, .pfns = pfns, .max_pages = POOL_PAGES,
+		.mem = d->mem + ARENA, .mem_len = ARENA_SIZE,
+		.status_every_ns = 1, .report_timeout_ns = 1000000000ull, .xl_map = &xmap,
+	};
+	assert_int_equal(balloon_drv_init(&drv, &jregs, NULL, &ops, &cfg), 0);
+}
+
+/* Both sides agree on bit 23, the map queue's index and the descriptor:
+ * the device accepts, scans what the guest published, discards it in one
+ * call, and the guest takes a RECLAIMED frame back. */
+static void xl_map_accepted_and_scanned(void **state)
+{
+	(void)state;
+	xl_start();
+	assert_true(drv.vm.features & 1ull << 23);
+	assert_int_equal(balloon_drv_queue_index(&drv, BDRV_Q_XL), 4);
+	assert_int_equal(balloon_queue_role(d->b, 4), BQ_MAP);
+	assert_int_equal(balloon_drv_xl_wait(&drv, 1000000000ull), BDRV_XL_ATTACHED);
+	assert_true(balloon_xl_attached(d->b));
+	/* nothing published yet: a poll discards nothing */
+	balloon_xl_poll(d->b, balloon_now_ns());
+	assert_int_equal(d->ndiscards, 0);
+
+	assert_int_equal(ph_xl_guest_start(&xg, xz, &xmap, 0), 0);
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_FREE);
+	balloon_xl_poll(d->b, balloon_now_ns());
+	assert_int_equal(d->ndiscards, 1);	/* two adjacent frames, one call */
+	assert_int_equal(d->discards[0].gpa, (uint64_t)XL_ZONE_PFN * PG);
+	assert_int_equal(d->discards[0].len, (uint64_t)XL_ZONE_PAGES * PG);
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_RECLAIMED);
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN + 512), PH_XL_RECLAIMED);
+
+	uint64_t p = ph_alloc_pages_direct(xz, 0);
+	assert_int_equal(p, XL_ZONE_PFN);
+	struct ph_xl_guest_stats st;
+	ph_xl_guest_get_stats(&xg, &st);
+	assert_int_equal(st.taken_reclaimed, 1);
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_USED);
+	balloon_xl_poll(d->b, balloon_now_ns());
+	assert_int_equal(d->ndiscards, 1);	/* a USED frame is never claimed */
+	assert_int_equal(ph_free_pages_direct(xz, p, 0), 0);
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_FREE);
+	ph_xl_guest_stop(&xg);
+}
+
+/* The device fails (a bad report): the driver resets it (the map comes
+ * back to USED), restarts it, posts the map again, the device accepts,
+ * and the guest publishes again. */
+static void xl_reset_and_reattach(void **state)
+{
+	(void)state;
+	xl_start();
+	assert_int_equal(balloon_drv_xl_wait(&drv, 1000000000ull), BDRV_XL_ATTACHED);
+	assert_int_equal(ph_xl_guest_start(&xg, xz, &xmap, 0), 0);
+	struct ph_range bad = { T_MEM_SIZE, PG };
+	int r = balloon_drv_report(&drv, &bad, 1);
+	assert_true(r == 0 || r == -PH_EIO);
+	balloon_drv_interrupt(&drv);
+	poll_until_idle();
+	assert_true(drv.st.restarts >= 1);
+	assert_int_equal(drv.st.xl_resets, 1);
+	assert_int_equal(drv.st.xl_posts, 2);
+	assert_int_equal(balloon_drv_xl_state(&drv), BDRV_XL_ATTACHED);
+	assert_int_equal(xl_attached_calls, 1);
+	assert_int_equal(atomic_load(&balloon_counters(d->b)->xl.attaches), 2);
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_FREE);	/* published again */
+	balloon_xl_poll(d->b, balloon_now_ns());
+	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_RECLAIMED);
+	ph_xl_guest_stop(&xg);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void)
@@ -215,6 +325,8 @@ int main(void)
 		T(balloon_follows_target),
 		T(stats_reach_the_host),
 		T(bad_range_then_recovery),
+		T(xl_map_accepted_and_scanned),
+		T(xl_reset_and_reattach),
 	};
 	return cmocka_run_group_tests_name("balloon_driver_vmm", tests, NULL, NULL);
 }
