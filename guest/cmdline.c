@@ -8,7 +8,7 @@
 struct config cfg;
 
 const char *const workload_names[] = { "memhog", "churn", "fragment", "verify", "burst", "none" };
-static const char *const test_names[] = { "none", "fault", "fault-ap", "clock", "idle", "corrupt", "report", "work", "hostile" };
+static const char *const test_names[] = { "none", "fault", "fault-ap", "clock", "idle", "corrupt", "report", "work", "hostile", "exitless" };
 
 enum kind { K_U64, K_ENUM, K_FLAG, K_VIRTIO };
 

@@ -4,11 +4,13 @@
 #include "cmdline.h"
 #include "console.h"
 #include "exit.h"
+#include "lib.h"
 #include "mem.h"
 #include "reporting.h"
 #include "sched.h"
 #include "smp.h"
 #include "virtio.h"
+#include "workload.h"
 
 /* The environment: an engine's work item carries a guest work item. */
 _Static_assert(sizeof(struct work) <= sizeof(((struct ph_engine_work *)0)->env_priv),
@@ -134,6 +136,67 @@ void reporting_init(void)
 			ph_engine_name(p->kind), ph_engine_active(engine), p->capacity, p->order,
 			p->delay_ms, p->entries);
 	}
+}
+
+/* ---- test=exitless: a host inside the guest ---- */
+
+static struct work xl_host_work;
+static atomic_bool xl_host_stop, xl_host_done;
+
+/* The host's discard as the guest sees it: the frames read zero after. */
+static int xl_host_discard(void *ctx, uint64_t gpa, uint64_t len)
+{
+	(void)ctx;
+	memset((void *)(uintptr_t)gpa, 0, len);
+	return 0;
+}
+
+static void xl_host_fn(struct work *w)
+{
+	if (atomic_load(&xl_host_stop)) {
+		atomic_store(&xl_host_done, true);
+		kick_cpu(0);
+		return;
+	}
+	/* short runs, as the real host keeps them: a frame stays RECLAIMING
+	 * until the discard of its whole run returned (TCG: ~1 ms a MiB) */
+	ph_xl_host_scan(&xl_map, 4, xl_host_discard, 0);
+	queue_delayed_work_on(nr_cpus - 1, w, 500000);
+}
+
+static bool xl_host_finished(void *arg)
+{
+	(void)arg;
+	return atomic_load(&xl_host_done);
+}
+
+void reporting_xl_selftest(void)
+{
+	if (cfg.engine.kind != PH_ENGINE_OFF)
+		panic_status(EXIT_CMDLINE, "pagehint: bad command line: test=exitless runs with engine=off");
+	size_t len = ph_xl_mem_bytes(zone.base_pfn, zone.npages);
+	void *mem = mem_alloc_contig(len);
+	if (!mem || ph_xl_init(&xl_map, mem, len, zone.base_pfn, zone.npages) != 0)
+		panic("pagehint: test=exitless: no map");
+	int err = ph_xl_guest_start(&xlg, &zone, &xl_map, 0);
+	if (err)
+		panic("pagehint: test=exitless: hooks: %d", err);
+	xl_active = true;
+	struct ph_xl_guest_stats st;
+	ph_xl_guest_get_stats(&xlg, &st);
+	kprintf("@xltest start frames=%u published=%lu host_cpu=%u\n", xl_map.nr_frames,
+		st.published, nr_cpus - 1);
+	work_init(&xl_host_work, xl_host_fn);
+	queue_work_on(nr_cpus - 1, &xl_host_work);
+	workload_run();
+	atomic_store(&xl_host_stop, true);
+	kick_cpu(nr_cpus - 1);
+	wait_until(xl_host_finished, 0, 0);
+	kprintf("@xltest host reclaimed=%lu discard_calls=%lu violations=%lu discard_errors=%lu\n",
+		(unsigned long)atomic_load(&xl_map.reclaimed),
+		(unsigned long)atomic_load(&xl_map.discard_calls),
+		(unsigned long)atomic_load(&xl_map.violations),
+		(unsigned long)atomic_load(&xl_map.discard_errors));
 }
 
 void reporting_summary(void)

@@ -25,4 +25,9 @@ struct ph_xl_map *reporting_xl_map(void);
  * blocks (no lock held). */
 void reporting_xl_attached(void);
 
+/* test=exitless (engine=off): the map's guest side over the zone with a
+ * stand-in host on the last CPU (a work item scanning the map and zeroing
+ * what it claims), around the workload; @xltest lines. */
+void reporting_xl_selftest(void);
+
 #endif

@@ -8,6 +8,7 @@
 #include "console.h"
 #include "irq.h"
 #include "sched.h"
+#include "reporting.h"
 #include "selftest.h"
 #include "smp.h"
 #include "virtio.h"
@@ -130,6 +131,9 @@ void selftest_run(void)
 		break;
 	case TEST_HOSTILE:
 		hostile_run();
+		break;
+	case TEST_EXITLESS:
+		reporting_xl_selftest();
 		break;
 	case TEST_REPORT:
 		/* from a work item on the last CPU: the device's interrupt goes

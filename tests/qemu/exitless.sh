@@ -4,11 +4,14 @@
 # @engine line and falls back to pagehint's standard mode, which reports
 # over QEMU's free page reporting queue (QEMU discards the ranges: the
 # memory still goes back). The exitless path itself needs pagehint's own
-# device: tests/nested (the map's @xl counters).
+# device: tests/nested (the map's @xl counters). Here, test=exitless runs
+# the guest's side of it for real (the hooks in the allocator, memhog
+# checking every word) against a stand-in host on the last CPU that scans
+# the map and zeroes what it claims, as the host's discard would.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 9
+plan 14
 
 run_guest 2 256 "engine=pagehint report.mode=exitless workload=memhog memhog.mib=64 memhog.hold_ms=0 memhog.idle_ms=1000 quiet" "${BALLOON[@]}"
 expect_status "exitless on QEMU: memhog verified" $EXIT_OK
@@ -30,3 +33,15 @@ expect_status "report.mode=exitless with another engine: bad command line" $EXIT
 
 run_guest 1 128 "engine=pagehint report.mode=fast workload=none"
 expect_status "an unknown report.mode: bad command line" $EXIT_CMDLINE
+
+run_guest 2 256 "engine=off test=exitless workload=memhog memhog.rounds=3 memhog.hold_ms=100 memhog.idle_ms=1000 quiet"
+expect_status "test=exitless: memhog verified every word" $EXIT_OK
+expect_line "test=exitless: the stand-in host reclaimed frames, no violation" \
+	"^@xltest host reclaimed=[1-9][0-9]* discard_calls=[0-9]+ violations=0 discard_errors=0$"
+expect_line "test=exitless: published, reclaimed frames taken back, no frame lost" \
+	"^@xl published=[1-9][0-9]* taken_back=[1-9][0-9]* refaults=[1-9][0-9]* waits=[0-9]+ wait_timeouts=0 removed_blocks=0 "
+if grep -q '^@fail' <<<"$OUT"; then not_ok "test=exitless: no @fail"; diag "$(grep '^@fail' <<<"$OUT" | head -3)"; else ok "test=exitless: no @fail"; fi
+diag "$(grep -E '^@(xl|done)' <<<"$OUT")"
+
+run_guest 1 128 "engine=pagehint test=exitless workload=none"
+expect_status "test=exitless with an engine: bad command line" $EXIT_CMDLINE
