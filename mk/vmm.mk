@@ -35,6 +35,15 @@ $(BUILD)/pagehint: $(VMM_OBJS) $(VMM_CORE_OBJS)
 
 ALL_TARGETS += $(BUILD)/pagehint
 
+# The same, linked statically: what the nested-KVM runs (vmm/nested/,
+# tests/nested/kvm.sh) put into their L1 initramfs, which has no libc.
+$(BUILD)/pagehint-static: $(VMM_OBJS) $(VMM_CORE_OBJS)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -static -pthread $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/pagehint-static
+
 # bench/discard_bench.c: discard throughput through the balloon device vs
 # raw madvise, on the optimized (unsanitized) vmm objects.
 $(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)

@@ -23,8 +23,7 @@ why=$(qemu_unusable)
 for tool in gcc python3 dpkg-deb; do
 	command -v $tool >/dev/null || skip_all "$tool is not installed"
 done
-ls "$PH_BUILD"/vmm/*.o >/dev/null 2>&1 && [ -f "$PH_BUILD/pagehint-guest.elf" ] ||
-	skip_all "build/vmm/*.o or the guest not built (run make)"
+[ -f "$PH_BUILD/pagehint-guest.elf" ] || skip_all "the guest is not built (run make)"
 
 W=$PH_BUILD/nested
 mkdir -p "$W"
@@ -55,8 +54,9 @@ K=$W/root/lib/modules/$kver/kernel
 T_FETCH=$(date +%s)
 
 # The static init and pagehint, the initrd with the batch of commands.
-gcc -static -O2 "$PH_ROOT/vmm/nested/init.c" -o "$W/init" 2>"$W/build.log" &&
-	gcc -static -pthread "$PH_BUILD"/vmm/*.o -o "$W/pagehint" -lm 2>>"$W/build.log" ||
+[ -x "$PH_BUILD/pagehint-static" ] || skip_all "$PH_BUILD/pagehint-static not built (run make)"
+cp "$PH_BUILD/pagehint-static" "$W/pagehint"
+gcc -static -O2 "$PH_ROOT/vmm/nested/init.c" -o "$W/init" 2>"$W/build.log" ||
 	skip_all "cannot link statically (static libc missing?): $(head -1 "$W/build.log")"
 
 # One command per line: pagehint's arguments separated by ','; the init

@@ -14,7 +14,7 @@
 # --mem 2G wants 3072). tests/nested/kvm.sh is the test built on this.
 # Each ';'-separated command is one pagehint invocation, its arguments
 # separated by ','; the summary JSON (--summary-json /s.json) is printed
-# after each. Needs make to have built build/vmm/*.o and the guest.
+# after each. Needs make to have built build/pagehint-static and the guest.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${NESTED_WORK:-/tmp/pagehint-nested}
@@ -28,7 +28,7 @@ fi
 kver=$(ls root/lib/modules | head -1)
 K=root/lib/modules/$kver/kernel
 gcc -static -O2 "$ROOT/vmm/nested/init.c" -o init
-gcc -static -pthread "$ROOT"/build/vmm/*.o -o pagehint -lm
+cp "$ROOT/build/pagehint-static" pagehint
 extra=() append="PH=$1"
 if [ -f "$1" ]; then
 	cp "$1" cmds
