@@ -795,3 +795,9 @@ bool balloon_xl_poll(struct balloon_dev *b, uint64_t now_ns)
 {
 	return b->xl && xl_poll(b->xl, now_ns);
 }
+
+bool balloon_xl_map(struct balloon_dev *b, uint64_t *map_gpa, uint64_t *first_frame,
+		    uint32_t *nr_frames)
+{
+	return b->xl && xl_map_info(b->xl, map_gpa, first_frame, nr_frames);
+}

@@ -128,6 +128,9 @@ uint64_t balloon_now_ns(void);
  * xl_manual owners: tests, the fuzzer). */
 bool balloon_xl_attached(struct balloon_dev *b);
 bool balloon_xl_poll(struct balloon_dev *b, uint64_t now_ns);
+/* The attached map (where, which frames): false if none. */
+bool balloon_xl_map(struct balloon_dev *b, uint64_t *map_gpa, uint64_t *first_frame,
+		    uint32_t *nr_frames);
 /* How many times an error of this kind was seen. */
 unsigned long balloon_error_count(const struct balloon_dev *b, enum balloon_err e);
 

@@ -105,6 +105,17 @@ bool xl_attached(struct xl_dev *x)
 	return a;
 }
 
+bool xl_map_info(struct xl_dev *x, uint64_t *map_gpa, uint64_t *first_frame, uint32_t *nr_frames)
+{
+	pthread_mutex_lock(&x->lock);
+	bool a = x->attached;
+	*map_gpa = x->map_gpa;
+	*first_frame = x->first_frame;
+	*nr_frames = x->nr_frames;
+	pthread_mutex_unlock(&x->lock);
+	return a;
+}
+
 /* --- the scanner ------------------------------------------------------------ */
 
 /*
@@ -426,6 +437,9 @@ static uint8_t take_map(struct xl_dev *x, const struct vring_chain *c)
 		x->nseg++;
 	}
 	x->hdr = (struct ph_xl_header *)mem;
+	x->map_gpa = map_gpa;
+	x->first_frame = first;
+	x->nr_frames = nr;
 	x->last_gen = atomic_load_explicit(&x->hdr->free_gen, memory_order_acquire);
 	x->next_sweep_ns = 0;	/* first poll: a full pass */
 	x->tokens_primed = false;

@@ -119,6 +119,8 @@ struct xl_dev {
 	bool scanning;			/* inside a poll (maybe waiting in a delay) */
 	atomic_bool abort;		/* a detach wants the poll to end now */
 	struct ph_xl_header *hdr;
+	uint64_t map_gpa, first_frame;	/* as the descriptor said */
+	uint32_t nr_frames;
 	struct ph_xl_map seg[GM_MAX_REGIONS];
 	uint32_t seg_left[GM_MAX_REGIONS];	/* entries of the current pass to go */
 	unsigned nseg;
@@ -145,6 +147,8 @@ void xl_handle_queue(struct xl_dev *x, struct vring_dev *vq);
  * be claimed until a new map is attached. */
 void xl_detach(struct xl_dev *x);
 bool xl_attached(struct xl_dev *x);
+/* The attached map as its descriptor gave it: false if none. */
+bool xl_map_info(struct xl_dev *x, uint64_t *map_gpa, uint64_t *first_frame, uint32_t *nr_frames);
 
 /* One poll, as the scanner thread makes it, at time now_ns (any clock the
  * caller keeps monotonic: the bucket refills by it). Returns true if

@@ -7,7 +7,15 @@
  *  - RAM is three exact-size heap buffers, so ASan reports any access the
  *    device makes outside guest RAM (two regions adjacent in guest-physical
  *    space but not on the host, then a gap, then a third: a merged discard
- *    run must never cross from one to the next);
+ *    run must never cross from one to the next), and a fourth of 5 MiB at
+ *    4 MiB for the exitless map's 2 MiB frames (2 and 3 wholly in RAM, 4
+ *    half, 0 and 1 only in part): mmap'd between PROT_NONE guard pages and
+ *    zeroed per input with MADV_DONTNEED, which costs only what was
+ *    touched;
+ *  - a discard by the exitless scanner (inside fd_xl_poll) must be whole
+ *    frames inside one region whose entries the scanner itself moved
+ *    FREE -> RECLAIMING: FREE in the snapshot taken before the poll,
+ *    RECLAIMING now (nothing else writes guest RAM during a poll);
  *  - the discard callback checks every discarded range: page aligned,
  *    wholly inside one RAM region, made while a queue that discards
  *    (inflate, reporting) is being handled, and covered exactly by ranges
@@ -27,6 +35,7 @@
 
 #include <endian.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
@@ -41,10 +50,13 @@
 #include "fuzz_input.h"
 
 #define FD_PAGE 4096ULL
-#define FD_NREG 3
-static const uint64_t fd_reg_gpa[FD_NREG] = { 0x0, 0x100000, 0x200000 };
-static const uint64_t fd_reg_size[FD_NREG] = { 0x100000, 0x40000, 0x10000 };
-#define FD_PAGES ((0x100000 + 0x40000 + 0x10000) / FD_PAGE)
+#define FD_NREG 4
+static const uint64_t fd_reg_gpa[FD_NREG] = { 0x0, 0x100000, 0x200000, 0x400000 };
+static const uint64_t fd_reg_size[FD_NREG] = { 0x100000, 0x40000, 0x10000, 0x500000 };
+#define FD_PAGES ((0x100000 + 0x40000 + 0x10000 + 0x500000) / FD_PAGE)
+#define FD_FRAME 0x200000ULL
+#define FD_TOP_FRAMES 5		/* frames up to the top of RAM, 9 MiB, rounded up */
+#define FD_XL_MAX 8		/* an accepted map has at most FD_TOP_FRAMES entries */
 #define FD_MMIO_BASE 0xd0000000ULL
 
 /* Where the harness puts queue q's rings by default (inside region 0). */
@@ -67,6 +79,12 @@ struct fdev {
 	 * pop); guest RAM does not change during one handle_queue call */
 	bool walked;
 	uint16_t walked_avail;
+
+	/* the exitless poll in flight: the map and its entries before it */
+	bool in_poll;
+	uint64_t xl_gpa, xl_first;
+	uint32_t xl_nr;
+	uint8_t xl_snap[FD_XL_MAX];
 
 	unsigned long discards, log_lines;
 	unsigned long bad_seen;		/* balloon bad_inputs already checked */
@@ -254,10 +272,43 @@ static inline void fd_walk_current(enum balloon_queue_role role)
 	}
 }
 
+static inline uint8_t fd_xl_entry(uint32_t i)
+{
+	uint8_t *p = fd_ptr(fd.xl_gpa + 64 + i, 1);
+	return p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
+}
+
+/* A discard by the scanner: whole frames in one region, each claimed by
+ * the scanner in this poll. */
+static inline void fd_xl_discard(uint64_t gpa, uint64_t len)
+{
+	FZ_ASSERT(len && !(gpa % FD_FRAME) && !(len % FD_FRAME) && gpa + len > gpa,
+		  "exitless discard [%#llx, +%#llx) not whole frames", (unsigned long long)gpa,
+		  (unsigned long long)len);
+	FZ_ASSERT(fd_ptr(gpa, len), "exitless discard [%#llx, +%#llx) not inside one RAM region",
+		  (unsigned long long)gpa, (unsigned long long)len);
+	for (uint64_t a = gpa; a < gpa + len; a += FD_FRAME) {
+		uint64_t f = a / FD_FRAME;
+		FZ_ASSERT(f >= fd.xl_first && f - fd.xl_first < fd.xl_nr,
+			  "exitless discard of frame %llu outside the map", (unsigned long long)f);
+		uint32_t i = (uint32_t)(f - fd.xl_first);
+		FZ_ASSERT(fd.xl_snap[i] == 1 && fd_xl_entry(i) == 2,
+			  "exitless discard of frame %llu: entry was %u, is %u (not claimed by the "
+			  "scanner from FREE)", (unsigned long long)f, fd.xl_snap[i], fd_xl_entry(i));
+	}
+}
+
 static int fd_discard(void *opaque, uint64_t gpa, uint64_t len)
 {
 	(void)opaque;
 	fd.discards++;
+	if (fd.in_poll) {
+		fd_xl_discard(gpa, len);
+		if (getenv("FUZZ_VERBOSE"))
+			fprintf(stderr, "exitless discard [%#llx, +%#llx)\n", (unsigned long long)gpa,
+				(unsigned long long)len);
+		return 0;
+	}
 	FZ_ASSERT(fd.cur_vq, "discard of [%#llx, +%#llx) outside queue handling",
 		  (unsigned long long)gpa, (unsigned long long)len);
 	enum balloon_queue_role role = balloon_queue_role(fd.b, fd.cur_q);
@@ -315,15 +366,24 @@ static inline void fd_create(enum balloon_protocol proto, bool no_stats, bool no
 	static uint8_t *ram[FD_NREG];
 	static FILE *log;
 	if (!log) {
-		for (unsigned i = 0; i < FD_NREG; i++)
+		for (unsigned i = 0; i < FD_NREG - 1; i++)
 			ram[i] = malloc(fd_reg_size[i]);	/* exact size: ASan's redzone follows */
+		/* the frames' region: guard pages on both sides */
+		uint64_t big = fd_reg_size[FD_NREG - 1];
+		uint8_t *m = mmap(NULL, big + 2 * FD_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		FZ_ASSERT(m != MAP_FAILED, "mmap");
+		FZ_ASSERT(!mprotect(m + FD_PAGE, big, PROT_READ | PROT_WRITE), "mprotect");
+		ram[FD_NREG - 1] = m + FD_PAGE;
 		log = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = fd_log_write });
 		setvbuf(log, NULL, _IONBF, 0);
 	}
 	memset(&fd, 0, sizeof(fd));
 	for (unsigned i = 0; i < FD_NREG; i++) {
 		fd.ram[i] = ram[i];
-		memset(fd.ram[i], 0, fd_reg_size[i]);
+		if (i < FD_NREG - 1)
+			memset(fd.ram[i], 0, fd_reg_size[i]);
+		else
+			madvise(fd.ram[i], fd_reg_size[i], MADV_DONTNEED);	/* zero again */
 	}
 	fd.log = log;
 	gm_init_buffer(&fd.gm, fd.ram[0], fd_reg_gpa[0], fd_reg_size[0]);
@@ -332,9 +392,11 @@ static inline void fd_create(enum balloon_protocol proto, bool no_stats, bool no
 
 	vmm_log_set_stream(fd.log);
 
+	/* xl_manual: the exitless scanner runs only in fd_xl_poll(), on this
+	 * thread, so an input replays the same way. */
 	fd.cfg = (struct balloon_config){
 		.protocol = proto, .no_stats = no_stats, .no_reporting = no_reporting,
-		.discard = fd_discard,
+		.discard = fd_discard, .xl_manual = true,
 	};
 	fd.b = balloon_create(&fd.gm, &fd.cfg);
 	fd.ops = balloon_ops;
@@ -343,7 +405,7 @@ static inline void fd_create(enum balloon_protocol proto, bool no_stats, bool no
 }
 
 /* Each kind of bad input logged at most once per device. */
-#define FD_LOG_KINDS (VRING_ERR__COUNT + VMMIO_ERR__COUNT + BAL_ERR__COUNT)
+#define FD_LOG_KINDS (VRING_ERR__COUNT + VMMIO_ERR__COUNT + BAL_ERR__COUNT + XL_REF__COUNT + 2)
 
 /* After every action: a bad input the balloon saw left NEEDS_RESET. */
 static inline void fd_check(void)
@@ -356,6 +418,33 @@ static inline void fd_check(void)
 	}
 	FZ_ASSERT(fd.log_lines <= FD_LOG_KINDS, "%lu log lines for %d kinds", fd.log_lines,
 		  FD_LOG_KINDS);
+}
+
+/* One exitless poll at now_ns, checked: an entry the scanner did not
+ * claim from FREE is as it was, a claimed one is published (RECLAIMED;
+ * FREE again if its discard failed), a frame not wholly in one RAM region
+ * is never touched; discards are checked in fd_xl_discard(). */
+static inline void fd_xl_poll(uint64_t now_ns)
+{
+	if (!balloon_xl_map(fd.b, &fd.xl_gpa, &fd.xl_first, &fd.xl_nr)) {
+		balloon_xl_poll(fd.b, now_ns);	/* a discard now fails fd_discard's checks */
+		return;
+	}
+	FZ_ASSERT(fd.xl_nr >= 1 && fd.xl_nr <= FD_XL_MAX && fd_ptr(fd.xl_gpa, 64 + fd.xl_nr),
+		  "attached map of %u frames at %#llx", fd.xl_nr, (unsigned long long)fd.xl_gpa);
+	for (uint32_t i = 0; i < fd.xl_nr; i++)
+		fd.xl_snap[i] = fd_xl_entry(i);
+	fd.in_poll = true;
+	balloon_xl_poll(fd.b, now_ns);
+	fd.in_poll = false;
+	for (uint32_t i = 0; i < fd.xl_nr; i++) {
+		uint8_t before = fd.xl_snap[i], now = fd_xl_entry(i);
+		bool whole = fd_ptr((fd.xl_first + i) * FD_FRAME, FD_FRAME) != NULL;
+		if (before != 1 || !whole)
+			FZ_ASSERT(now == before, "entry %u changed %u -> %u without a claim", i, before, now);
+		else
+			FZ_ASSERT(now == 1 || now == 3, "entry %u left %u after the poll", i, now);
+	}
 }
 
 static inline void fd_destroy(void)

@@ -114,9 +114,38 @@ def mmio_inputs():
 
 
 # ---- fuzz_balloon_dev -------------------------------------------------------
-def cfg(seed_v8=False, no_stats=False, no_report=False, event_idx=False, indirect=False, num_sel=3):
+def cfg(seed_v8=False, no_stats=False, no_report=False, event_idx=False, indirect=False, num_sel=3,
+        xl=False):
     return u8(seed_v8 | no_stats << 1 | no_report << 2 | event_idx << 3 | indirect << 4 |
-              num_sel << 5)
+              num_sel << 5) + u8(xl)
+
+
+# Actions are op % 14; ops 8 and 10 with bit 7 set are their variants.
+OP_STATS_REQ = 0x86     # 8 | 0x80
+OP_READY_REARM = 0x88   # 10 | 0x80
+
+
+def b_map(where=1, first=0, nr=5, sel=0, quirk=6, extra=b""):
+    """op 12: a map descriptor (fuzz_balloon_dev.c post_map): places[where & 3]
+    unless where & 4; first and nr as bytes (where & 0x60 clear)."""
+    return u8(12) + u8(0) + u8(sel) + u8(where) + u8(quirk) + extra + u8(first) + u8(nr)
+
+
+def b_entries(pairs, bump=True):
+    """op 13 sub 0: (index, value byte) pairs (value < 128: FREE, 128-159 USED,
+    160-191 RECLAIMED, 192-223 RECLAIMING, else raw); bump free_gen."""
+    b = u8(13) + u8(0) + u8(0x82 if bump else 0) + u8(len(pairs) - 1)
+    for i, v in pairs:
+        b += u8(i) + u8(v)
+    return b
+
+
+def b_poll(us=1000):
+    return u8(13) + u8(0) + u8(2) + u16(us)
+
+
+def b_failed():
+    return u8(13) + u8(0) + u8(4)
 
 
 def b_chain_report(q, ranges, quirks=0):
@@ -168,7 +197,7 @@ def balloon_inputs():
                                  b_notify(0) + b_chain_pfns(1, [addr_page(0, 0x70000)]) + b_notify(1))
     s["seed-stats"] = (cfg() + u8(0) + u8(2) + u8(0) + u8(0) + u8(2) +
                        u8(4) + u64(12345) + u8(5) + u64(1 << 30) + u8(11) + u64(7) +
-                       b_notify(2) + u8(0x80) + u8(2) + u8(0x08) + u8(2) + u16(100))
+                       b_notify(2) + u8(OP_STATS_REQ) + u8(2) + u8(0x08) + u8(2) + u16(100))
     s["seed-seed-v8"] = (cfg(seed_v8=True) +
                          b_chain_seed(R, [(0, addr_page(0, 0x80000)), (3, addr_page(0, 0x88000)),
                                           (11, addr_page(0, 0)), (9, addr_page(1, 0))]) +
@@ -177,9 +206,25 @@ def balloon_inputs():
                           u8(0) + addr_page(0, 0x90000) + len_pages(1) +
                           u8(0) + addr_page(0, 0x92000) + len_pages(1) + b_notify(R))
     s["seed-reset-ready-flip"] = (cfg() + b_chain_report(R, [(addr_page(0, 0x40000), len_pages(1))]) +
-                                  u8(10) + u8(R) + b_notify(R) + u8(0x82) + u8(R) +
+                                  u8(10) + u8(R) + b_notify(R) + u8(OP_READY_REARM) + u8(R) +
                                   u8(9) + u8(0) + b_chain_report(R, [(addr_page(0, 0x40000), len_pages(1))]) +
                                   b_notify(R) + u8(7) + u8(R) + u16(300) + b_notify(R))
+    # The exitless map (queue 4 with stats and reporting): attach in region
+    # 3 (frames 0-4: 2 and 3 wholly in RAM), mark everything FREE, poll;
+    # flip, poll again; FAILED; post again; reset and post again.
+    s["seed-xl-attach-scan"] = (cfg(xl=True) + b_map() +
+                                b_entries([(i, 0) for i in range(5)]) + b_poll() +
+                                b_entries([(2, 0), (3, 130), (4, 200)]) + b_poll(2000) +
+                                b_failed() + b_map() + b_entries([(2, 0)]) + b_poll() +
+                                u8(9) + u8(0) + b_map() + b_poll() + u8(11) + u8(4))
+    # The map in region 0 (frames 0 and 1 only partly RAM): nothing but 2, 3.
+    s["seed-xl-holes"] = (cfg(xl=True, no_stats=True) + b_map(where=0) +
+                          b_entries([(i, 0) for i in range(5)]) + b_poll() + b_poll(2_000_000))
+    # Refusals: bad magic, misaligned, nr 0, past the top, bad shapes, busy.
+    s["seed-xl-refused"] = (cfg(xl=True) + b_map(sel=7, extra=u32(0x12345678)) +
+                            b_map(where=0x19, extra=u8(8)) + b_map(nr=0) + b_map(first=1) +
+                            b_map(quirk=0) + b_map(quirk=1) + b_map(quirk=2) + b_map(quirk=3) +
+                            b_map() + b_map() + u8(11) + u8(4))
     return s, {}
 
 
