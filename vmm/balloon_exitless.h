@@ -40,11 +40,15 @@
 /* Scanner pacing. It polls free_gen every XL_POLL_MIN_MS while there is
  * work, backing off to XL_POLL_MAX_MS when idle; a full pass every
  * XL_SWEEP_MS whatever free_gen says (frames whose discard failed are
- * FREE again); at most XL_CHUNK entries between checks for a detach. */
+ * FREE again); at most XL_CHUNK entries per ph_xl_host_scan call, which
+ * bounds a run (32 MiB: about 2 ms of madvise even without THP) and so
+ * the time a guest CPU may wait on a RECLAIMING frame (its bound is
+ * 10 ms, after which it gives the block up), and checks for a detach
+ * between calls. */
 #define XL_POLL_MIN_MS 1
 #define XL_POLL_MAX_MS 8
 #define XL_SWEEP_MS 1000
-#define XL_CHUNK 64
+#define XL_CHUNK 16
 /* Discards are bounded by a token bucket of frames: XL_RATE frames a
  * second (8 GiB/s), up to the larger of the map and XL_BURST_MIN at once,
  * so a legitimate guest's free of all its memory goes back in one pass

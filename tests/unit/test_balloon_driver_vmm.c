@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "test_vmm_driver.h"
 
@@ -313,6 +316,142 @@ static void xl_reset_and_reattach(void **state)
 	ph_xl_guest_stop(&xg);
 }
 
+/* ---- exitless under load: the scanner thread against allocating CPUs ---- */
+
+#define XS_ZONE_PFN 1024u       /* [4 MiB, 16 MiB): frames 2..7 */
+#define XS_ZONE_PAGES 3072u
+#define XS_THREADS 2
+#define XS_ROUNDS 4000
+
+static struct ph_page xsmemmap[XS_ZONE_PAGES];
+static atomic_ulong xs_zeroed;
+
+/* The host's discard, as MADV_DONTNEED looks to the guest: zeroes. */
+static int xs_discard(void *opaque, uint64_t gpa, uint64_t len)
+{
+	(void)opaque;
+	usleep(200);	/* a slow discard: CPUs find frames RECLAIMING and wait */
+	memset(d->mem + gpa, 0, len);
+	atomic_fetch_add(&xs_zeroed, len);
+	return 0;
+}
+
+struct xs_cpu {
+	unsigned id;
+	unsigned long bad;	/* a word of ours changed while we held the block */
+};
+
+static void *xs_guest(void *arg)
+{
+	struct xs_cpu *c = arg;
+	uint64_t r = 0x9e3779b97f4a7c15ull * (c->id + 1);
+	static const unsigned orders[] = { 0, 2, 9, 9, 10, 10, 10, 5 };
+
+	ph_test_set_cpu(c->id);
+	for (unsigned i = 0; i < XS_ROUNDS; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		unsigned order = orders[r % 8];
+		uint64_t pfn = ph_alloc_pages_direct(xz, order);
+		if (pfn == PH_NO_PFN)
+			continue;
+		uint64_t tag = (pfn << 8) | c->id | (uint64_t)i << 40;
+		/* first and last word of every page */
+		for (uint64_t p = pfn; p < pfn + (1ull << order); p++) {
+			uint64_t *w = (uint64_t *)(d->mem + p * PG);
+			w[0] = tag ^ p;
+			w[PG / 8 - 1] = ~(tag ^ p);
+		}
+		sched_yield();	/* let the scanner run while we hold it */
+		for (uint64_t p = pfn; p < pfn + (1ull << order); p++) {
+			uint64_t *w = (uint64_t *)(d->mem + p * PG);
+			if (w[0] != (tag ^ p) || w[PG / 8 - 1] != ~(tag ^ p))
+				c->bad++;
+		}
+		assert_int_equal(ph_free_pages_direct(xz, pfn, order), 0);
+	}
+	return NULL;
+}
+
+/* The real scanner thread discards (zeroing) what two guest CPUs free
+ * while they allocate 4 KiB - 4 MiB blocks, write and check them: no word
+ * of a block a CPU holds ever changes; at the end everything free comes
+ * back, and after a reset nothing is RECLAIMING. */
+static void xl_scanner_thread_beside_allocating_cpus(void **state)
+{
+	(void)state;
+	static _Alignas(64) struct ph_zone zone;
+	static struct balloon_drv_ops ops;
+	struct balloon_config dc = { .discard = xs_discard };
+
+	/* t_dev_new() records discards; this test needs them to zero */
+	d = calloc(1, sizeof(*d));
+	t_quiet_logs();
+	d->mem = calloc(1, T_MEM_SIZE);
+	gm_init_buffer(&d->gm, d->mem, 0, T_MEM_SIZE);
+	d->b = balloon_create(&d->gm, &dc);
+	d->t = virtio_mmio_create(&d->gm, &balloon_ops, d->b, 0xd0000000);
+	virtio_mmio_set_irq(d->t, t_irq, d);
+	atomic_store(&xs_zeroed, 0);
+
+	xz = &zone;
+	assert_int_equal(ph_zone_init(xz, xsmemmap, XS_ZONE_PFN, XS_ZONE_PAGES, NULL), 0);
+	assert_int_equal(ph_zone_free_range(xz, XS_ZONE_PFN, XS_ZONE_PAGES), 0);
+	size_t len = ph_xl_mem_bytes(XS_ZONE_PFN, XS_ZONE_PAGES);
+	assert_int_equal(ph_xl_init(&xmap, d->mem + XL_MAP_GPA, len, XS_ZONE_PFN, XS_ZONE_PAGES), 0);
+	memset(&xg, 0, sizeof(xg));
+	ops = jops;
+	ops.xl_attached = j_xl_attached;
+	memset(taken, 0, sizeof(taken));
+	ntaken = 0;
+	cfg = (struct balloon_drv_config){
+		.protocol = BDRV_PROTO_VIRTIO, .queue_size = 128, .pfns = pfns, .max_pages = POOL_PAGES,
+		.mem = d->mem + ARENA, .mem_len = ARENA_SIZE,
+		.status_every_ns = 1, .report_timeout_ns = 1000000000ull, .xl_map = &xmap,
+	};
+	assert_int_equal(balloon_drv_init(&drv, &jregs, NULL, &ops, &cfg), 0);
+	assert_int_equal(balloon_drv_xl_wait(&drv, 1000000000ull), BDRV_XL_ATTACHED);
+	/* a 2 s wait, not 10 ms: this host is loaded, and a CPU giving up
+	 * takes the block out for good (nothing left to interleave) */
+	assert_int_equal(ph_xl_guest_start(&xg, xz, &xmap, 2000000000ull), 0);
+
+	pthread_t th[XS_THREADS];
+	struct xs_cpu cpu[XS_THREADS];
+	for (unsigned i = 0; i < XS_THREADS; i++) {
+		cpu[i] = (struct xs_cpu){ .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, xs_guest, &cpu[i]), 0);
+	}
+	for (unsigned i = 0; i < XS_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(cpu[i].bad, 0);
+	}
+	/* all free again: every frame comes back (RECLAIMED) */
+	for (int i = 0; ; i++) {
+		unsigned n = 0;
+		for (uint64_t p = XS_ZONE_PFN; p < XS_ZONE_PFN + XS_ZONE_PAGES; p += 512)
+			n += ph_xl_state_of(&xmap, p) == PH_XL_RECLAIMED;
+		if (n == XS_ZONE_PAGES / 512)
+			break;
+		if (i > 20000)
+			fail_msg("only %u frames reclaimed", n);
+		usleep(1000);
+	}
+	struct ph_xl_guest_stats st;
+	ph_xl_guest_get_stats(&xg, &st);
+	print_message("# exitless under load: %lu MiB zeroed, %lu discards, %llu waits on "
+		      "RECLAIMING, %llu refaults, %llu blocks removed\n",
+		      atomic_load(&xs_zeroed) >> 20,
+		      atomic_load(&balloon_counters(d->b)->xl.discard_calls),
+		      (unsigned long long)st.waits, (unsigned long long)st.taken_reclaimed,
+		      (unsigned long long)st.removed_blocks);
+	assert_int_equal(atomic_load(&balloon_counters(d->b)->xl.violations), 0);
+	assert_int_equal(st.removed_blocks, 0);
+	/* a reset: when it returns nothing is RECLAIMING, and stays so */
+	t_wr(d, VIRTIO_MMIO_STATUS, 0);
+	for (uint64_t p = XS_ZONE_PFN; p < XS_ZONE_PFN + XS_ZONE_PAGES; p += 512)
+		assert_int_not_equal(ph_xl_state_of(&xmap, p), PH_XL_RECLAIMING);
+	ph_xl_guest_stop(&xg);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void)
@@ -327,6 +466,7 @@ int main(void)
 		T(bad_range_then_recovery),
 		T(xl_map_accepted_and_scanned),
 		T(xl_reset_and_reattach),
+		T(xl_scanner_thread_beside_allocating_cpus),
 	};
 	return cmocka_run_group_tests_name("balloon_driver_vmm", tests, NULL, NULL);
 }
