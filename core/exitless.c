@@ -31,6 +31,14 @@ static void count(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/* The guest's counters change under its zone lock: a load and a store,
+ * not a locked add (this is the allocation path). */
+static void guest_count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 size_t ph_xl_mem_bytes(uint64_t first_pfn, uint64_t npages)
 {
 	if (npages == 0)
@@ -122,8 +130,12 @@ unsigned ph_xl_guest_mark_free(struct ph_xl_map *m, uint64_t pfn, unsigned order
 		atomic_store_explicit(&m->entry[i], PH_XL_FREE, memory_order_release);
 		n++;
 	}
+	/* Only the guest writes free_gen, under its zone lock: a load and a
+	 * store-release, not a locked add (this is the free path). */
 	if (n)
-		atomic_fetch_add_explicit(&m->hdr->free_gen, 1, memory_order_release);
+		atomic_store_explicit(&m->hdr->free_gen,
+				      atomic_load_explicit(&m->hdr->free_gen, memory_order_relaxed) + 1,
+				      memory_order_release);
 	return n;
 }
 
@@ -144,17 +156,17 @@ static int take_frame(struct ph_xl_map *m, int64_t i, uint64_t wait_ns)
 			if (atomic_compare_exchange_strong_explicit(&m->entry[i], &s, PH_XL_USED,
 								    memory_order_acq_rel,
 								    memory_order_acquire)) {
-				count(s == PH_XL_RECLAIMED ? &m->taken_reclaimed : &m->taken_free, 1);
+				guest_count(s == PH_XL_RECLAIMED ? &m->taken_reclaimed : &m->taken_free);
 				return 0;
 			}
 			continue;	/* the host claimed it meanwhile: look again */
 		case PH_XL_RECLAIMING:
 			if (!waited) {
 				waited = true;
-				count(&m->waits, 1);
+				guest_count(&m->waits);
 				deadline = ph_now_ns() + wait_ns;
 			} else if (ph_now_ns() >= deadline) {
-				count(&m->wait_timeouts, 1);
+				guest_count(&m->wait_timeouts);
 				return -PH_EBUSY;
 			}
 			ph_cpu_relax();

@@ -65,7 +65,7 @@ fuzz-long: fuzz
 # TSan does not model a standalone fence, so a report on ring fields that a
 # fence orders needs reading against the comment at the fence.
 TSAN_CC     ?= clang
-TSAN_NAMES  := test_buddy_pcp test_engine_stress test_balloon_driver
+TSAN_NAMES  := test_buddy_pcp test_engine_stress test_balloon_driver test_exitless_buddy
 TSAN_CFLAGS := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -MMD -MP -pthread -fsanitize=thread \
                -DPH_DEBUG=1 $(HOSTED_CORE_INC) -Ivmm -Itests/unit
 TSAN_LIB    := $(BUILD)/tsan/libpagehint-tsan.a
