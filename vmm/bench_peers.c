@@ -95,7 +95,7 @@ static void usage(FILE *f)
 "                          DIR/runs/TAG.{console,rss.csv,requests.csv,trace}\n"
 "  --help                  this text\n"
 "\n"
-"Slow under TCG: about 1.5-2 minutes per row on an idle 2-core machine.\n"
+"Slow under TCG: 1-2 minutes per row.\n"
 "Exit status: 0; 1 if a run failed; 2 bad usage; 130 interrupted. Rows that\n"
 "cannot run here are not failures: the table says why.\n", f);
 }
