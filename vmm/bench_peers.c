@@ -17,9 +17,10 @@
  * figures are bench_peers_fig.c's and bench_figures.c's.
  *
  * Time zero is the start of the free. Linux's memhog prints "@event free"
- * right before munmap; our guest prints it after its free (which checks
- * each page and takes seconds under TCG), so ours is the "@event alloc"
- * line plus the hold, as in docs/interop.md.
+ * right before munmap; our guest prints "@event freeing" before its free
+ * (which checks each page and takes seconds under TCG) and "@event free"
+ * after it. A guest without the freeing line: its "@event alloc" line plus
+ * the hold, as docs/interop.md's first runs did.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -520,7 +521,7 @@ static void finish_ours(struct peers *p, struct row *w, struct bench_run *r, str
 	else if (!r->have_alloc || !r->nfree)
 		fail_row(p, w, r, "no '@event alloc' and '@event free' lines from memhog");
 	else
-		figures(p, w, r, tr, r->alloc_t_ms + (double)p->o.hold_ms);
+		figures(p, w, r, tr, peers_t0_ours(r, (double)p->o.hold_ms));
 }
 
 static void run_qemu_guest(struct peers *p, struct row *w)
@@ -724,7 +725,8 @@ static void print_table(FILE *f, const struct peers *p)
 		"freed, idle %ld s\n", (unsigned long long)(o->mem >> 20), o->cpus,
 		(unsigned long long)o->hog_mib, o->hold_ms / 1000, (o->idle_ms + IDLE_MARGIN_MS) / 1000);
 	fprintf(f, "t = 0 at the start of the free: Linux's '@event free' line (memhog prints it right "
-		"before munmap); our guest's '@event alloc' line + the %ld s hold\n", o->hold_ms / 1000);
+		"before munmap); our guest's '@event freeing' line (a guest without one: its "
+		"'@event alloc' line + the %ld s hold)\n", o->hold_ms / 1000);
 	if (o->platform[PF_LINUX])
 		fprintf(f, "Linux TCG = Debian's Linux %s, QEMU %s TCG (q35, virtio-balloon-pci,"
 			"free-page-reporting=on), its own page reporting (engine 'linux')\n",

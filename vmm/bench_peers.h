@@ -59,6 +59,12 @@ int peers_trace_read_qemu(struct peers_trace *t, FILE *f, double t0_real_s);
  * requests each 10 ms sample added, at its time. Sizes are not exact. */
 int peers_trace_read_vmm(struct peers_trace *t, FILE *f);
 
+/* Our guest's t = 0, the start of its first free: its "@event freeing"
+ * line; from a guest without one, its "@event alloc" line + hold_ms
+ * (memhog's sleep before the free). */
+struct bench_run;
+double peers_t0_ours(const struct bench_run *r, double hold_ms);
+
 /* ---- the request pattern after the free ---- */
 
 #define PEERS_PASS_GAP_MS 1000.0	/* requests closer than this: one pass */

@@ -225,6 +225,25 @@ static void vmm_counters_become_requests_of_mean_size(void **state)
 	peers_trace_free(&t);
 }
 
+static void t0_is_the_freeing_line_else_alloc_plus_hold(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	bench_run_init(&r);
+	bench_run_parse_line(&r, "@event alloc mib=2048 round=1", 5000, 0);
+	bench_run_parse_line(&r, "@event freeing mib=2048 round=1", 25300, 0);
+	bench_run_parse_line(&r, "@event free mib=2048 round=1", 28600, 0);
+	assert_float_equal(peers_t0_ours(&r, 20000), 25300, 1e-9);
+	bench_run_free(&r);
+
+	/* a guest that prints no freeing line */
+	bench_run_init(&r);
+	bench_run_parse_line(&r, "@event alloc mib=2048 round=1", 5000, 0);
+	bench_run_parse_line(&r, "@event free mib=2048 round=1", 28600, 0);
+	assert_float_equal(peers_t0_ours(&r, 20000), 25000, 1e-9);
+	bench_run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +252,7 @@ int main(void)
 		cmocka_unit_test(passes_spacing_and_sizes),
 		cmocka_unit_test(one_pass_has_no_spacing),
 		cmocka_unit_test(vmm_counters_become_requests_of_mean_size),
+		cmocka_unit_test(t0_is_the_freeing_line_else_alloc_plus_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
