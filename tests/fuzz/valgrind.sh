@@ -36,8 +36,8 @@ vg() {
 
 vg "pagehint --help" 0 --help
 vg "pagehint run --help" 0 run --help
-vg "unknown flag" 2 run --frobnicate
-vg "bad size" 2 run --mem 12x --cpus 2
+vg "unknown flag" 64 run --frobnicate
+vg "bad size" 64 run --mem 12x --cpus 2
 
 why=$(kvm_unusable)
 if [ -n "$why" ]; then
