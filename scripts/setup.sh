@@ -2,8 +2,11 @@
 # Install what pagehint's build, tests, demo and bench need on Debian 12.
 # Run as root (or through sudo); does nothing it doesn't have to.
 set -euo pipefail
+# libc6-dbg: valgrind stops at startup without ld.so's symbols, which
+# Debian strips (tests/nested/kvm.sh packs them into its initrd).
 pkgs=(build-essential clang libclang-rt-14-dev linux-libc-dev libcmocka-dev
-      perl python3 bc binutils xz-utils qemu-system-x86 gnuplot-nox spin valgrind)
+      perl python3 bc binutils xz-utils qemu-system-x86 gnuplot-nox spin valgrind
+      libc6-dbg)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

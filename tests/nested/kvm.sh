@@ -8,12 +8,19 @@
 #   fault (dump, status 3); a bad guest command line (status 2); memhog
 #   128 MiB in 256 MiB with each engine on 2 vCPUs (data verified, resident
 #   memory falls after the free for the reporting engines, no device
-#   errors); verify under each --fault mode (0 data errors).
+#   errors); verify under each --fault mode (0 data errors); test=hostile
+#   (the VMM survives bad submissions, logs each kind once, the guest's
+#   canary survives: tests/kvm/hostile_checks.bash, shared with
+#   tests/kvm/hostile.sh); and the dynamically linked pagehint under
+#   valgrind's memcheck for a short memhog with engine=pagehint and a
+#   balloon target (0 errors, no leaks; valgrind, its memcheck files, the
+#   libraries and libc6-dbg's ld.so symbols are packed into the initrd).
 # Skipped (never passed) when /dev/kvm is usable (tests/kvm/ runs pagehint
 # directly), when QEMU is missing, or when the kernel package cannot be
 # downloaded. The kernel is cached in build/nested/. NESTED_KEEP=1 keeps
 # the console log there (build/nested/console.log).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../kvm/hostile_checks.bash"
 
 T0=$(date +%s)
 why=$(kvm_unusable)
@@ -59,8 +66,37 @@ cp "$PH_BUILD/pagehint-static" "$W/pagehint"
 gcc -static -O2 "$PH_ROOT/vmm/nested/init.c" -o "$W/init" 2>"$W/build.log" ||
 	skip_all "cannot link statically (static libc missing?): $(head -1 "$W/build.log")"
 
+# valgrind inside the L1: no shell there, so valgrind.bin (Debian's
+# `valgrind` is a wrapper script), the memcheck tool and its preloads, the
+# libraries valgrind and the dynamic pagehint load, and their detached
+# symbols where libc6-dbg has them: valgrind must find strlen in ld.so,
+# which Debian strips, or it stops at startup.
+vg_why= vg_files=()
+VGLIB=/usr/libexec/valgrind
+if ! command -v valgrind >/dev/null; then vg_why="valgrind is not installed"
+elif [ ! -x /usr/bin/valgrind.bin ] || [ ! -x $VGLIB/memcheck-amd64-linux ]; then
+	vg_why="valgrind's layout is not Debian's (/usr/bin/valgrind.bin, $VGLIB)"
+elif [ ! -x "$PH_BUILD/pagehint" ]; then vg_why="$PH_BUILD/pagehint not built (run make)"
+else
+	vg_files=(/usr/bin/valgrind.bin=usr/bin/valgrind.bin "$PH_BUILD/pagehint=pagehint-dyn")
+	for f in memcheck-amd64-linux vgpreload_core-amd64-linux.so vgpreload_memcheck-amd64-linux.so default.supp; do
+		vg_files+=("$VGLIB/$f=${VGLIB#/}/$f")
+	done
+	for lib in $( (ldd /usr/bin/valgrind.bin; ldd "$PH_BUILD/pagehint") |
+		awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+		vg_files+=("$lib=${lib#/}")
+		id=$(readelf -n "$lib" 2>/dev/null | awk '/Build ID/ {print $3}')
+		dbg=/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+		if [ -n "$id" ] && [ -f "$dbg" ]; then vg_files+=("$dbg=${dbg#/}")
+		elif [[ $lib == */ld-linux* ]]; then
+			vg_why="no symbols for $lib (install libc6-dbg): valgrind stops at startup without them"
+		fi
+	done
+fi
+
 # One command per line: pagehint's arguments separated by ','; the init
-# adds --kernel, --summary-json and --quiet. NAME|COMMAND.
+# adds --kernel, --summary-json and --quiet. Fields before "run" are a
+# wrapper ending with the pagehint to run under it. NAME|COMMAND.
 E='memhog.mib=128,memhog.hold_ms=500,memhog.idle_ms=6000,quiet'
 V='engine=pagehint,workload=verify,verify.ms=8000,verify.mib=200,quiet'
 # seed-v8 on fragment makes many small requests: most faults per second
@@ -84,17 +120,26 @@ fault-delay-acks|run,--cpus,2,--mem,256M,--timeout,180,--fault,delay-acks,--faul
 fault-drop-acks|run,--cpus,2,--mem,256M,--timeout,180,--fault,drop-acks,--fault-rate,0.3,--,$G
 fault-reset|run,--cpus,2,--mem,256M,--timeout,180,--fault,reset,--fault-rate,0.3,--,$G
 fault-all|run,--cpus,2,--mem,256M,--timeout,180,--fault,all,--fault-rate,0.5,--fault-seed,5,--,$V
+hostile|run,--cpus,2,--mem,256M,--timeout,120,--,workload=none,test=hostile
 EOF
+# No --track-origins: it slows valgrind's start enough that the guest can
+# give up on its second vCPU. Leak kinds are memcheck's defaults
+# (definite and possible): ',' is the field separator.
+[ -n "$vg_why" ] || echo "valgrind|/usr/bin/valgrind.bin,--error-exitcode=99,--leak-check=full,--vgdb=no,--log-file=/vg.log,/pagehint-dyn,run,--cpus,2,--mem,64M,--timeout,300,--balloon-target,16M,--,engine=pagehint,workload=memhog,memhog.mib=24,memhog.hold_ms=100,memhog.idle_ms=3000,quiet" >>"$W/runs.txt"
 cut -d'|' -f2 "$W/runs.txt" >"$W/cmds"
 python3 "$PH_ROOT/vmm/nested/mkcpio.py" "$W/initrd.cpio" "$W/init=init" "$W/pagehint=pagehint" \
-	"$W/cmds=cmds" "$PH_BUILD/pagehint-guest.elf=guest.elf" \
+	"$W/cmds=cmds" "$PH_BUILD/pagehint-guest.elf=guest.elf" "${vg_files[@]}" \
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko" ||
 	skip_all "cannot build the initrd (kernel package layout?)"
 
 nruns=$(wc -l <"$W/runs.txt")
-# per run: status, and its own checks (see the table below)
-plan $((2 + nruns * 2 + 8))
+# per run: status and its own check (see below), but hostile has the
+# shared set instead, and valgrind one check more (three skips when it
+# cannot run)
+vg_n=1
+[ -z "$vg_why" ] || vg_n=3
+plan $((2 + (nruns - 1) * 2 + 8 + $(hostile_nchecks) + vg_n))
 
 # The one boot. 12 minutes at most (the test's budget).
 T_BOOT=$(date +%s)
@@ -105,6 +150,7 @@ timeout 720 qemu-system-x86_64 -M pc -cpu max -smp 2 -m 1024 -nographic -no-rebo
 	-device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$W/console.log" 2>&1 &
 qpid=$!
+rm -rf "$W/hostile"
 done_at=
 while kill -0 $qpid 2>/dev/null; do
 	sleep 2
@@ -125,8 +171,8 @@ else not_ok "kvm-amd loaded in the L1 kernel"; diag "$(grep -i 'kvm\|svm' "$W/co
 
 # Parse the console into per-run results and check each; prints
 # "ok|text", "not ok|text", "diag|text" lines.
-python3 - "$W/runs.txt" "$W/console.log" "$W/results.json" >"$W/checks.txt" <<'PY'
-import json, re, sys
+python3 - "$W/runs.txt" "$W/console.log" "$W/results.json" "$W/hostile" >"$W/checks.txt" <<'PY'
+import json, os, re, sys
 runs = [l.rstrip('\n').split('|', 1) for l in open(sys.argv[1]) if l.strip()]
 log = open(sys.argv[2], errors='replace').read().replace('\r', '')
 segs = log.split('init: running ')[1:]
@@ -150,6 +196,17 @@ for i, (name, cmd) in enumerate(runs):
     guest = [l for l in lines if l.startswith('@') or l.startswith('pagehint: bad command line')]
     devlines = [l for l in lines if 'virtio-balloon:' in l or 'virtio-mmio@' in l]
     results[name] = dict(status=status, seconds=secs, summary=js, guest=guest, device_lines=devlines)
+    if name == 'hostile':
+        # hostile_checks.bash judges it: the console (the VMM's log lines
+        # are the ones without a host timestamp), status, discarded MiB
+        h = sys.argv[4]
+        os.makedirs(h, exist_ok=True)
+        open(h + '/console', 'w').write('\n'.join(lines) + '\n')
+        open(h + '/log', 'w').write(''.join(l + '\n' for l in seg.splitlines() if l.startswith('pagehint: ')))
+        open(h + '/status', 'w').write('' if status is None else str(status))
+        d = (js or {}).get('discarded_mib')
+        open(h + '/discarded_mib', 'w').write('' if d is None else str(d))
+        continue
     want = 3 if name == 'fault' else 2 if name == 'badcmd' else 0
     emit(status == want, '%s: exit status %s (want %d)%s' % (name, status, want,
          ', %.1f s' % secs if secs is not None else ''))
@@ -211,6 +268,22 @@ for i, (name, cmd) in enumerate(runs):
         emit(good, 'frag-seed-v8: fragment verified, seed-v8 reports under fragmentation (%s ranges, %s MiB)'
              % (s.get('report_ranges'), s.get('reported_mib')))
         if not good: diag(json.dumps(s))
+    elif name == 'valgrind':
+        # the status check above is memcheck's too: --error-exitcode=99
+        vg = re.search(r'^init: begin /vg.log\n(.*?)^init: end /vg.log', seg, re.M | re.S)
+        vg = vg.group(1) if vg else ''
+        good = s.get('data_errors') == 0 and any(l.startswith('@done workload=memhog') for l in guest) \
+            and s.get('report_ranges', 0) > 0
+        emit(good, 'valgrind: the guest ran memhog under a memchecked VMM (@done, data_errors 0, %s ranges '
+             'reported, %s MiB discarded)' % (s.get('report_ranges'), s.get('discarded_mib')))
+        if not good: diag('\n'.join(lines[-20:]))
+        # leaks (definite, possible) count as errors with --leak-check=full
+        good = 'ERROR SUMMARY: 0 errors' in vg
+        emit(good, 'valgrind: memcheck reports 0 errors, leaks included')
+        if not good: diag('\n'.join(l for l in vg.splitlines() if l.strip('= 0123456789'))[:6000] or seg[-3000:])
+        diag('valgrind: ' + ' '.join(l for l in guest if l.startswith('@boot')) + '; ' +
+             '; '.join(sorted(set(re.findall(r'unhandled ioctl 0x[0-9a-f]+', vg)))) + '; ' +
+             ' '.join(re.findall(r'total heap usage: [^\n]*', vg)))
     elif name.startswith('fault-'):
         f = s.get('faults') or {}
         wl = re.search(r'workload=(\w+)', cmd).group(1)
@@ -234,8 +307,8 @@ emit(all((S(n).get('faults') or {}).get('modes') == ('delay-acks,drop-acks,reset
          for n in fr),
      'the summary names each run\'s fault mode')
 emit(all(not (results.get(n) or {}).get('device_lines') for n in results
-         if not n.startswith('fault-') and n != 'frag-seed-v8'),
-     'no device error lines outside the fault runs')
+         if not n.startswith('fault-') and n not in ('frag-seed-v8', 'hostile')),
+     'no device error lines outside the fault and hostile runs')
 emit(all(S(n).get('data_errors', 1) == 0 for n in results if n not in ('fault', 'badcmd')),
      'data_errors 0 in every summary')
 emit(any(l.startswith('@engine name=pagehint') for l in (results.get('memhog-pagehint') or {}).get('guest', [])),
@@ -264,6 +337,12 @@ while IFS='|' read -r kind text; do
 	diag) diag "$text" ;;
 	esac
 done <"$W/checks.txt"
+mkdir -p "$W/hostile" && touch "$W/hostile/console" "$W/hostile/log"
+hostile_check "$(cat "$W/hostile/status" 2>/dev/null)" "$W/hostile/console" "$W/hostile/log" \
+	"$(cat "$W/hostile/discarded_mib" 2>/dev/null)"
+if [ -n "$vg_why" ]; then
+	for i in 1 2 3; do skip "the VMM under valgrind: $vg_why"; done
+fi
 T_DONE=$(date +%s)
 diag "time: $((T_DONE - T0)) s in all (kernel package/unpack $((T_FETCH - T0)) s, nested boot with $nruns runs $((T_END - T_BOOT)) s)"
 [ -n "${NESTED_KEEP:-}" ] || rm -f "$W/initrd.cpio"

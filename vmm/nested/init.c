@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* /init for vmm/nested/run.sh and tests/nested/kvm.sh: load KVM, run
  * pagehint per command (the lines of /cmds if the initrd has one, else the
- * ';'-separated PH= of the kernel command line), power off. */
+ * ';'-separated PH= of the kernel command line), possibly under a wrapper
+ * such as valgrind, power off. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include <sys/reboot.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 static void load(const char *p, const char *params) {
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -66,8 +68,14 @@ int main(void) {
 	char *save1;
 	for (char *cmd = strtok_r(args, ";\n", &save1); cmd; cmd = strtok_r(NULL, ";\n", &save1)) {
 		char *argv[64], *save2; int n = 0;
-		argv[n++] = "/pagehint";
+		/* Fields before "run" are a wrapper and the pagehint to run under it
+		 * ("/usr/bin/valgrind.bin,--error-exitcode=99,/pagehint-dyn,run,..."). */
 		char *first = strtok_r(cmd, ",", &save2);
+		while (first && strcmp(first, "run") && n < 16) {
+			argv[n++] = first;
+			first = strtok_r(NULL, ",", &save2);
+		}
+		if (!n) argv[n++] = "/pagehint";
 		if (first) argv[n++] = first;	/* "run" */
 		argv[n++] = "--kernel"; argv[n++] = "/guest.elf";
 		argv[n++] = "--summary-json"; argv[n++] = "/s.json";
@@ -76,6 +84,7 @@ int main(void) {
 		argv[n] = NULL;
 		unlink("/s.json");
 		unlink("/t.csv");
+		unlink("/vg.log");
 		printf("init: running"); for (int i = 0; i < n; i++) printf(" %s", argv[i]); printf("\n"); fflush(stdout);
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -96,12 +105,26 @@ int main(void) {
 			printf("(%u rows)\n", nr);
 			fclose(f);
 		}
+		/* a wrapper's log (valgrind --log-file=/vg.log) */
+		f = fopen("/vg.log", "r");
+		if (f) {
+			int c;
+			printf("init: begin /vg.log\n");
+			while ((c = fgetc(f)) != EOF) putchar(c);
+			printf("init: end /vg.log\n");
+			fclose(f);
+		}
 		printf("init: end of run\n");
 		fflush(stdout);
 	}
 	printf("init: all runs done\n");
 	fflush(stdout);
 	sync();
+	/* The console's UART sends after write() returns, and the exit below
+	 * drops what is still queued (a last run's valgrind log and the line
+	 * above were seen cut off). */
+	tcdrain(STDOUT_FILENO);
+	usleep(200000);
 	/* QEMU's isa-debug-exit at 0xf4 (not 0x501: the L2 guest exits there), if the machine has one, ends QEMU
 	 * at once (power-off has been seen to hang under TCG + SVM). */
 	if (ioperm(0xf4, 1, 1) == 0) {
