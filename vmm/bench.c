@@ -387,8 +387,10 @@ static void save_console(struct bench *b, const char *tag, const struct bench_ru
 		for (size_t i = 0; i < r->n; i++)
 			fprintf(f, "%.1f,%.2f,%.0f\n", r->s[i].t_ms, r->s[i].rss_mib,
 				r->exits_known ? r->s[i].exits : -1);
-		fprintf(f, "# alloc_ms=%.1f free_ms=%.1f cpu_ms=%.0f\n", r->have_alloc ? r->alloc_t_ms : -1,
-			r->nfree ? r->free_t_ms[0] : -1, r->cpu_ms);
+		fprintf(f, "# alloc_ms=%.1f free_ms=%.1f free_end_ms=%.1f bursts_ms=%.1f done_ms=%.1f "
+			"cpu_ms=%.0f\n", r->have_alloc ? r->alloc_t_ms : -1,
+			r->nfree ? r->free_t_ms[0] : -1, r->nfree ? r->free_end_t_ms[0] : -1,
+			r->have_bursts ? r->bursts_t_ms : -1, r->done ? r->done_t_ms : -1, r->cpu_ms);
 		fclose(f);
 	}
 }
