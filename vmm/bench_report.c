@@ -185,7 +185,8 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	};
 	print_block(f, res, rc, sizeof(rc) / sizeof(rc[0]));
 	fprintf(f, "  Memory back is measured against the resident memory at the guest's alloc line "
-		"(before the free), times from its free line (0: back before the free ended).\n");
+		"(before the free), times from the start of its free (its freeing line; 0: back before "
+		"it).\n");
 	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s; from the alloc "
 		"line to the end, per GiB returned.\n", res->exits_source);
 	fprintf(f, "  cpu ms/GiB: the hypervisor process's CPU time from the alloc line to the end per "
