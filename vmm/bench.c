@@ -3,10 +3,12 @@
  * `pagehint bench`: the command line, the plan and its progress.
  *
  * Per repetition: the madvise limit, then for each engine (off first, all
- * with the same seed) the three guest scenarios: reclaim (memhog, free,
- * idle), fragmented (workload=fragment) and overhead (workload=churn on
- * every vCPU). Engines are interleaved within a repetition so slow drift
- * of the machine hits them alike. Figures: bench_figures.c; output:
+ * with the same seed) reclaim (memhog, free, idle) and fragmented
+ * (workload=fragment), then the paired sequence off, A, off, B, off of
+ * burst (workload=burst) and overhead (workload=churn on every vCPU) runs,
+ * whose costs are compared with the off runs beside them. Engines are
+ * interleaved within a repetition so slow drift of the machine hits them
+ * alike. Figures: bench_figures.c; goals: bench_goals.c; output:
  * bench_report.c.
  */
 #include <errno.h>
