@@ -43,7 +43,7 @@
  * FREE again); at most XL_CHUNK entries per ph_xl_host_scan call, which
  * bounds a run (32 MiB: about 2 ms of madvise even without THP) and so
  * the time a guest CPU may wait on a RECLAIMING frame (its bound is
- * 10 ms, after which it gives the block up), and checks for a detach
+ * PH_XL_WAIT_NS, after which it gives the block up), and checks for a detach
  * between calls. */
 #define XL_POLL_MIN_MS 1
 #define XL_POLL_MAX_MS 8

@@ -410,8 +410,9 @@ static void xl_scanner_thread_beside_allocating_cpus(void **state)
 	};
 	assert_int_equal(balloon_drv_init(&drv, &jregs, NULL, &ops, &cfg), 0);
 	assert_int_equal(balloon_drv_xl_wait(&drv, 1000000000ull), BDRV_XL_ATTACHED);
-	/* a 2 s wait, not 10 ms: this host is loaded, and a CPU giving up
-	 * takes the block out for good (nothing left to interleave) */
+	/* a 2 s wait, not the default: this host is loaded and the test's
+	 * discard slow, and a CPU giving up takes the block out for good
+	 * (nothing left to interleave) */
 	assert_int_equal(ph_xl_guest_start(&xg, xz, &xmap, 2000000000ull), 0);
 
 	pthread_t th[XS_THREADS];
