@@ -220,9 +220,32 @@ static void refill(struct xl_dev *x, uint64_t now)
 		x->tokens = burst(x);
 }
 
-/* x->lock held. */
+static bool pass_running(const struct xl_dev *x)
+{
+	for (unsigned s = 0; s < x->nseg; s++)
+		if (x->seg_left[s])
+			return true;
+	return false;
+}
+
+static void start_pass(struct xl_dev *x)
+{
+	for (unsigned s = 0; s < x->nseg; s++)
+		x->seg_left[s] = x->seg[s].nr_frames;
+	atomic_fetch_add(&x->c->scans, 1);
+}
+
+/*
+ * x->lock held. A pass covers every entry once (each segment's scan
+ * resumes where it stopped, so a full count from anywhere covers all).
+ * free_gen moving during a pass does not restart it, it queues one more
+ * after it: a guest bumping free_gen every poll gets back-to-back passes,
+ * never the first entries over and over; and one poll scans at most
+ * XL_SCAN_PER_POLL entries, so a huge map costs bounded time per poll.
+ */
 static bool poll_locked(struct xl_dev *x, uint64_t now)
 {
+	unsigned budget = XL_SCAN_PER_POLL;
 	bool work = false;
 
 	if (!x->attached || x->failed || x->scanning)
@@ -232,16 +255,17 @@ static bool poll_locked(struct xl_dev *x, uint64_t now)
 	if (gen != x->last_gen || now >= x->next_sweep_ns) {
 		x->last_gen = gen;
 		x->next_sweep_ns = now + XL_SWEEP_MS * MS;
-		for (unsigned s = 0; s < x->nseg; s++)
-			x->seg_left[s] = x->seg[s].nr_frames;
-		atomic_fetch_add(&x->c->scans, 1);
+		if (pass_running(x))
+			x->pass_pending = true;
+		else
+			start_pass(x);
 	}
 	refill(x, now);
 	x->scanning = true;
 	for (unsigned s = 0; s < x->nseg; s++) {
 		while (x->seg_left[s]) {
 			work = true;
-			if (atomic_load(&x->abort) || x->failed || x->stop)
+			if (atomic_load(&x->abort) || x->failed || x->stop || !budget)
 				goto out;
 			if (x->tokens < 1) {
 				atomic_fetch_add(&x->c->throttled, 1);
@@ -251,9 +275,17 @@ static bool poll_locked(struct xl_dev *x, uint64_t now)
 			unsigned n = x->seg_left[s] < XL_CHUNK ? x->seg_left[s] : XL_CHUNK;
 			if ((double)n > x->tokens)
 				n = (unsigned)x->tokens;
+			if (n > budget)
+				n = budget;
 			scan_seg(x, &x->seg[s], n);
 			x->seg_left[s] -= n;
+			budget -= n;
 		}
+	}
+	if (x->pass_pending) {	/* the next poll starts it */
+		x->pass_pending = false;
+		start_pass(x);
+		work = true;
 	}
 out:
 	x->scanning = false;
@@ -432,7 +464,7 @@ static uint8_t take_map(struct xl_dev *x, const struct vring_chain *c)
 		m->entry += lo - first;
 		m->first_frame = lo;
 		m->nr_frames = (uint32_t)(hi - lo);
-		x->seg_left[x->nseg] = m->nr_frames;
+		x->seg_left[x->nseg] = 0;
 		x->claimable += m->nr_frames;
 		x->nseg++;
 	}
@@ -442,6 +474,7 @@ static uint8_t take_map(struct xl_dev *x, const struct vring_chain *c)
 	x->nr_frames = nr;
 	x->last_gen = atomic_load_explicit(&x->hdr->free_gen, memory_order_acquire);
 	x->next_sweep_ns = 0;	/* first poll: a full pass */
+	x->pass_pending = false;
 	x->tokens_primed = false;
 	x->failed = false;
 	x->attached = true;

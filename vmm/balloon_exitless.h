@@ -49,6 +49,7 @@
 #define XL_POLL_MAX_MS 8
 #define XL_SWEEP_MS 1000
 #define XL_CHUNK 16
+#define XL_SCAN_PER_POLL 65536	/* entries (128 GiB of frames) */
 /* Discards are bounded by a token bucket of frames: XL_RATE frames a
  * second (8 GiB/s), up to the larger of the map and XL_BURST_MIN at once,
  * so a legitimate guest's free of all its memory goes back in one pass
@@ -127,6 +128,7 @@ struct xl_dev {
 	uint32_t nr_frames;
 	struct ph_xl_map seg[GM_MAX_REGIONS];
 	uint32_t seg_left[GM_MAX_REGIONS];	/* entries of the current pass to go */
+	bool pass_pending;		/* free_gen moved during a pass: one more */
 	unsigned nseg;
 	uint32_t claimable;		/* frames in all segments */
 	uint64_t last_gen;

@@ -674,7 +674,8 @@ static void flipping_guest_costs_bounded_discards(void **state)
 	/* 4000 polls x 8 frames = 32000 without a bound */
 	assert_in_range(x->frames, 1000, 16 + 1000 + 8);
 	assert_true(xc(x)->throttled > 0);
-	assert_int_equal(xc(x)->scans, 4000);
+	/* a pass at a time: bumps during one queue the next */
+	assert_in_range(xc(x)->scans, 2, 4000 / 8 + 1);
 	assert_false(x->outside);
 	xt_free(x);
 }
