@@ -52,3 +52,12 @@ $(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_O
 	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/bench/discard_bench
+
+# bench/exitless_bench.c: memory back through the exitless map's scanner
+# thread vs raw madvise, same objects.
+$(BUILD)/bench/exitless_bench: bench/exitless_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/bench/exitless_bench
