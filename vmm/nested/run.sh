@@ -11,7 +11,7 @@
 #   vmm/nested/run.sh FILE     (one such command per line; no length limit)
 #
 # NESTED_MEM sets the L1 machine's RAM (default 2048 MiB; a guest of
-# --mem 2G wants 3072). tests/nested/kvm.sh is the test built on this.
+# --mem 2G wants 3072), NESTED_TIMEOUT the boot's limit (default 1500 s). tests/nested/kvm.sh is the test built on this.
 # Each ';'-separated command is one pagehint invocation, its arguments
 # separated by ','; the summary JSON (--summary-json /s.json) is printed
 # after each. Needs make to have built build/pagehint-static and the guest.
@@ -39,7 +39,7 @@ python3 "$ROOT/vmm/nested/mkcpio.py" initrd.cpio init=init pagehint=pagehint "${
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko"
 # Keep the kernel command line short: it is limited to 2 KiB.
-timeout 1500 qemu-system-x86_64 -M pc -cpu max -smp 2 -m "${NESTED_MEM:-2048}" -nographic -no-reboot -nodefaults \
+timeout "${NESTED_TIMEOUT:-1500}" qemu-system-x86_64 -M pc -cpu max -smp 2 -m "${NESTED_MEM:-2048}" -nographic -no-reboot -nodefaults \
 	-serial stdio -kernel root/boot/vmlinuz-"$kver" -initrd initrd.cpio \
 	-device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-append "console=ttyS0 panic=-1 loglevel=4 $append"
