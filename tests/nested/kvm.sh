@@ -15,6 +15,10 @@
 #   valgrind's memcheck for a short memhog with engine=pagehint and a
 #   balloon target (0 errors, no leaks; valgrind, its memcheck files, the
 #   libraries and libc6-dbg's ld.so symbols are packed into the initrd).
+#   The exitless mode (docs/exitless.md): memhog with the map attached
+#   (frames reclaimed by the scanner, no report request, no violation,
+#   resident memory falls), the fallback when the device does not offer
+#   it (--no-exitless), and verify under reset faults (0 data errors).
 # Skipped (never passed) when /dev/kvm is usable (tests/kvm/ runs pagehint
 # directly), when QEMU is missing, or when the kernel package cannot be
 # downloaded. The kernel is cached in build/nested/. NESTED_KEEP=1 keeps
@@ -121,6 +125,9 @@ fault-drop-acks|run,--cpus,2,--mem,256M,--timeout,180,--fault,drop-acks,--fault-
 fault-reset|run,--cpus,2,--mem,256M,--timeout,180,--fault,reset,--fault-rate,0.3,--,$G
 fault-all|run,--cpus,2,--mem,256M,--timeout,180,--fault,all,--fault-rate,0.5,--fault-seed,5,--,$V
 hostile|run,--cpus,2,--mem,256M,--timeout,120,--,workload=none,test=hostile
+xl-memhog|run,--cpus,2,--mem,256M,--timeout,180,--,engine=pagehint,report.mode=exitless,workload=memhog,$E
+xl-fallback|run,--cpus,2,--mem,256M,--timeout,180,--no-exitless,--,engine=pagehint,report.mode=exitless,workload=memhog,$E
+xl-fault-reset|run,--cpus,2,--mem,256M,--timeout,180,--fault,reset,--fault-rate,0.3,--,engine=pagehint,report.mode=exitless,workload=verify,verify.ms=8000,verify.mib=200,quiet
 EOF
 # No --track-origins: it slows valgrind's start enough that the guest can
 # give up on its second vCPU. Leak kinds are memcheck's defaults
@@ -139,7 +146,7 @@ nruns=$(wc -l <"$W/runs.txt")
 # cannot run)
 vg_n=1
 [ -z "$vg_why" ] || vg_n=3
-plan $((2 + (nruns - 1) * 2 + 8 + $(hostile_nchecks) + vg_n))
+plan $((2 + (nruns - 1) * 2 + 9 + $(hostile_nchecks) + vg_n))
 
 # The one boot. 12 minutes at most (the test's budget).
 T_BOOT=$(date +%s)
@@ -194,7 +201,9 @@ for i, (name, cmd) in enumerate(runs):
         except ValueError: js = None
     lines = [re.sub(r'^\[ *[\d.]+\] ', '', l) for l in seg.splitlines()]
     guest = [l for l in lines if l.startswith('@') or l.startswith('pagehint: bad command line')]
-    devlines = [l for l in lines if 'virtio-balloon:' in l or 'virtio-mmio@' in l]
+    # the device's complaints (an exitless map attached is news, not one)
+    devlines = [l for l in lines if ('virtio-balloon:' in l or 'virtio-mmio@' in l)
+                and 'exitless map attached' not in l]
     results[name] = dict(status=status, seconds=secs, summary=js, guest=guest, device_lines=devlines)
     if name == 'hostile':
         # hostile_checks.bash judges it: the console (the VMM's log lines
@@ -284,6 +293,38 @@ for i, (name, cmd) in enumerate(runs):
         diag('valgrind: ' + ' '.join(l for l in guest if l.startswith('@boot')) + '; ' +
              '; '.join(sorted(set(re.findall(r'unhandled ioctl 0x[0-9a-f]+', vg)))) + '; ' +
              ' '.join(re.findall(r'total heap usage: [^\n]*', vg)))
+    elif name.startswith('xl-'):
+        # the exitless mode (docs/exitless.md): the map attached, frames
+        # reclaimed by the VMM's scanner with no report request, no
+        # protocol violation; --no-exitless: the guest falls back to the
+        # standard mode and says why; under reset faults the verify
+        # workload finds every byte intact
+        x = s.get('exitless') or {}
+        eng = [l for l in guest if l.startswith('@engine name=pagehint')]
+        xl = [l for l in guest if l.startswith('@xl ')]
+        wl = re.search(r'workload=(\w+)', cmd).group(1)
+        done = any(l.startswith('@done workload=' + wl) for l in guest) and \
+            not any(l.startswith('@fail') for l in guest) and s.get('data_errors') == 0
+        if name == 'xl-fallback':
+            good = done and x.get('offered') is False and x.get('attaches', 0) == 0 and \
+                any('mode=standard exitless=unavailable reason=not-offered' in l for l in eng) and \
+                s.get('report_requests', 0) > 0 and s.get('reported_mib', 0) > 0
+            emit(good, 'xl-fallback: --no-exitless: the guest says exitless=unavailable reason=not-offered and '
+                 'reports over the standard queue (%s requests, %s MiB)' % (s.get('report_requests'), s.get('reported_mib')))
+        else:
+            good = done and any('mode=exitless active=1' in l for l in eng) and x.get('attaches', 0) >= 1 and \
+                x.get('reclaimed_mib', 0) > 0 and x.get('violations') == 0 and x.get('discard_errors') == 0 and \
+                bool(xl) and 'wait_timeouts=0' in xl[-1] and 'removed_blocks=0' in xl[-1]
+            if name == 'xl-memhog':
+                good = good and s.get('report_requests', 1) == 0 and not devlines
+            else:
+                good = good and (s.get('faults') or {}).get('reset', 0) > 0
+            emit(good, '%s: exitless: map attached (%s times), %s MiB reclaimed by the scanner in %s discards, '
+                 '%s report requests, %s violations, %s verified%s' % (name, x.get('attaches'),
+                 x.get('reclaimed_mib'), x.get('discard_calls'), s.get('report_requests'), x.get('violations'), wl,
+                 ', %s resets injected' % (s.get('faults') or {}).get('reset') if name != 'xl-memhog' else ''))
+        if not good:
+            diag(json.dumps(s)); diag('\n'.join(eng + xl + devlines[:5]))
     elif name.startswith('fault-'):
         f = s.get('faults') or {}
         wl = re.search(r'workload=(\w+)', cmd).group(1)
@@ -307,7 +348,7 @@ emit(all((S(n).get('faults') or {}).get('modes') == ('delay-acks,drop-acks,reset
          for n in fr),
      'the summary names each run\'s fault mode')
 emit(all(not (results.get(n) or {}).get('device_lines') for n in results
-         if not n.startswith('fault-') and n not in ('frag-seed-v8', 'hostile')),
+         if not n.startswith('fault-') and n not in ('frag-seed-v8', 'hostile', 'xl-fault-reset')),
      'no device error lines outside the fault and hostile runs')
 emit(all(S(n).get('data_errors', 1) == 0 for n in results if n not in ('fault', 'badcmd')),
      'data_errors 0 in every summary')
@@ -316,10 +357,13 @@ emit(any(l.startswith('@engine name=pagehint') for l in (results.get('memhog-pag
 emit(all(S('memhog-' + e).get('report_ranges', 0) > 0 for e in ('max-order', 'upstream', 'pagehint'))
      and S('frag-seed-v8').get('report_ranges', 0) > 0, 'every reporting engine sent ranges (seed-v8 on fragment)')
 emit(S('memhog-off').get('reported_mib', 1) == 0, 'engine=off reports nothing')
+emit(S('xl-memhog').get('resident_end_mib', 1e9) < S('memhog-off').get('resident_end_mib', 0) / 2,
+     'exitless ends with less than half the resident memory of engine=off (%s vs %s MiB)' % (
+     S('xl-memhog').get('resident_end_mib'), S('memhog-off').get('resident_end_mib')))
 # the per-engine table (docs/engines.md)
 diag('engine      requests ranges  MiB  resident peak->end  reclaim ms 50/90/99')
-for e in ['off'] + eng:
-    s = S('memhog-' + e); r = (s.get('reclaim') or [{}])[0]
+for e in ['off'] + eng + ['exitless']:
+    s = S('memhog-' + e if e != 'exitless' else 'xl-memhog'); r = (s.get('reclaim') or [{}])[0]
     diag('%-10s %8s %6s %5s  %6s -> %-6s  %s/%s/%s' % (e, s.get('report_requests'), s.get('report_ranges'),
          s.get('reported_mib'), s.get('resident_peak_mib'), s.get('resident_end_mib'),
          r.get('ms_50'), r.get('ms_90'), r.get('ms_99')))
