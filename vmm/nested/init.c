@@ -4,6 +4,9 @@
  * ';'-separated PH= of the kernel command line), possibly under a wrapper
  * such as valgrind, power off. */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <time.h>
 #include <stdio.h>
@@ -22,6 +25,29 @@ static void load(const char *p, const char *params) {
 	else printf("init: loaded %s\n", p);
 	if (fd >= 0) close(fd);
 }
+static void on_alarm(int sig) { (void)sig; }
+static void still_running(pid_t pid, unsigned secs) {
+	char path[320], wchan[64], sc[128];
+	printf("init: run still going after %u s; threads (wchan, syscall):", secs);
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		wchan[0] = sc[0] = 0;
+		snprintf(path, sizeof path, "/proc/%d/task/%s/wchan", pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f) { if (!fgets(wchan, sizeof wchan, f)) wchan[0] = 0; fclose(f); }
+		snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", pid, e->d_name);
+		f = fopen(path, "r");
+		if (f) { if (!fgets(sc, sizeof sc, f)) sc[0] = 0; fclose(f); }
+		sc[strcspn(sc, " \n")] = 0;	/* the syscall number */
+		printf(" %s=%s/%s", e->d_name, wchan, sc);
+	}
+	if (d) closedir(d);
+	printf("\n");
+	fflush(stdout);
+}
 /* The run's output goes to a file first and is printed after it: under
  * TCG a busy L1 can lose or reorder console output written while KVM_RUN
  * is busy, and the tests parse it. */
@@ -32,7 +58,18 @@ static int run(char **argv) {
 		if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
 		execv(argv[0], argv); perror("execv"); _exit(127);
 	}
-	int st; waitpid(pid, &st, 0);
+	/* A run that hangs is told apart from an L1 that hangs: every 60 s a
+	 * line from here, with where each pagehint thread waits. */
+	int st = 0;
+	unsigned secs = 0;
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(60);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+		still_running(pid, secs += 60);
+		alarm(60);
+	}
+	alarm(0);
 	FILE *f = fopen("/out.txt", "r");
 	if (f) {
 		char buf[4096]; size_t n;
