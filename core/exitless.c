@@ -58,6 +58,7 @@ static void zero_counters(struct ph_xl_map *m)
 	atomic_init(&m->discard_calls, 0);
 	atomic_init(&m->violations, 0);
 	atomic_init(&m->discard_errors, 0);
+	atomic_init(&m->abandoned, 0);
 	m->scan_pos = 0;
 }
 
@@ -215,17 +216,22 @@ unsigned ph_xl_guest_reset(struct ph_xl_map *m)
 
 /* ---- host ---- */
 
-/* Discard the claimed frames [from, to) and publish them. */
-static void host_flush(struct ph_xl_map *m, uint32_t from, uint32_t to, ph_xl_discard_fn discard,
+/* Discard the claimed frames [from, to) and publish them; false if the
+ * discard abandoned them (the scan stops). */
+static bool host_flush(struct ph_xl_map *m, uint32_t from, uint32_t to, ph_xl_discard_fn discard,
 		       void *ctx, unsigned *done)
 {
 	if (from == to)
-		return;
+		return true;
 	uint64_t gpa = ((m->first_frame + from) * FRAME_PAGES) << PH_PAGE_SHIFT;
 	uint64_t len = ((uint64_t)(to - from) * FRAME_PAGES) << PH_PAGE_SHIFT;
 	int err = discard(ctx, gpa, len);
 
 	count(&m->discard_calls, 1);
+	if (err == PH_XL_ABANDON) {
+		count(&m->abandoned, to - from);
+		return false;
+	}
 	if (err)
 		count(&m->discard_errors, 1);
 	for (uint32_t i = from; i < to; i++) {
@@ -242,6 +248,7 @@ static void host_flush(struct ph_xl_map *m, uint32_t from, uint32_t to, ph_xl_di
 	}
 	if (!err)
 		count(&m->reclaimed, to - from);
+	return true;
 }
 
 unsigned ph_xl_host_scan(struct ph_xl_map *m, unsigned max_frames, ph_xl_discard_fn discard,
@@ -264,15 +271,19 @@ unsigned ph_xl_host_scan(struct ph_xl_map *m, unsigned max_frames, ph_xl_discard
 								       memory_order_acquire,
 								       memory_order_relaxed);
 		if (!claimed) {
-			host_flush(m, run, i, discard, ctx, &done);
+			if (!host_flush(m, run, i, discard, ctx, &done))
+				goto out;
 			run = i + 1;
 		}
 		if (++i == n) {		/* wrap: a run never crosses the end */
-			host_flush(m, run, i, discard, ctx, &done);
+			bool go_on = host_flush(m, run, i, discard, ctx, &done);
 			i = run = 0;
+			if (!go_on)
+				goto out;
 		}
 	}
 	host_flush(m, run, i, discard, ctx, &done);
+out:
 	m->scan_pos = i;
 	return done;
 }

@@ -60,6 +60,7 @@ struct ph_xl_map {
 	_Atomic uint64_t discard_calls;		/* host: discard calls (runs) */
 	_Atomic uint64_t violations;		/* host: RECLAIMING changed under it */
 	_Atomic uint64_t discard_errors;	/* host: discard failed */
+	_Atomic uint64_t abandoned;		/* host: frames left RECLAIMING (PH_XL_ABANDON) */
 };
 
 /* Bytes of map memory for pfns [first_pfn, first_pfn + npages). */
@@ -111,8 +112,12 @@ int ph_xl_guest_take(struct ph_xl_map *m, uint64_t pfn, unsigned order, uint64_t
  */
 unsigned ph_xl_guest_reset(struct ph_xl_map *m);
 
-/* Host: discard [gpa, gpa + len) (madvise); 0 or negative. */
+/* Host: discard [gpa, gpa + len) (madvise); 0 or negative, or: */
 typedef int (*ph_xl_discard_fn)(void *ctx, uint64_t gpa, uint64_t len);
+/* The host gives the run up without discarding or publishing it: its
+ * frames stay RECLAIMING (a faulty device that lost the work: the guest's
+ * bounded wait then takes them out), and the scan stops there. */
+#define PH_XL_ABANDON 1
 
 /*
  * Host: scan up to max_frames entries from where the last scan stopped
@@ -120,8 +125,9 @@ typedef int (*ph_xl_discard_fn)(void *ctx, uint64_t gpa, uint64_t len);
  * runs of adjacent claimed frames with one call each, then publish them
  * (CAS RECLAIMING -> RECLAIMED; a failure is a guest protocol violation,
  * counted, the entry left as the guest made it). A failed discard puts
- * the frames back to FREE. Never writes an entry it did not claim.
- * Returns the frames reclaimed.
+ * the frames back to FREE; PH_XL_ABANDON leaves them RECLAIMING and ends
+ * the scan. Never writes an entry it did not claim. Returns the frames
+ * reclaimed.
  */
 unsigned ph_xl_host_scan(struct ph_xl_map *m, unsigned max_frames, ph_xl_discard_fn discard,
 			 void *ctx);

@@ -136,10 +136,16 @@ static int discard_run(void *ctx, uint64_t gpa, uint64_t len)
 		x->unreclaimed += frames;
 		return 0;
 	}
-	if (x->cfg.fault.modes & (FAULT_DELAY | FAULT_RESET)) {
-		struct fault_config fc = x->cfg.fault;
-		fc.modes &= FAULT_DELAY | FAULT_RESET;
-		k = fault_pick(&fc, &x->rng);
+	if (x->cfg.fault.modes)
+		k = fault_pick(&x->cfg.fault, &x->rng);
+	if (k == FAULT_DROP) {
+		/* A device that loses the run: never discarded, never
+		 * published. The frames stay RECLAIMING for good (a reset does
+		 * not give them back: the guest's bounded wait takes their
+		 * blocks out), and this scan call ends. */
+		atomic_fetch_add(&x->c->faults_dropped, 1);
+		atomic_fetch_add(&x->c->canceled_bytes, len);
+		return PH_XL_ABANDON;
 	}
 	if (k == FAULT_DELAY) {
 		/* A slow device: the frames stay RECLAIMING meanwhile, so
@@ -178,13 +184,20 @@ static int discard_run(void *ctx, uint64_t gpa, uint64_t len)
 	return x->cfg.discard(x->cfg.discard_opaque, gpa, len);
 }
 
-static void scan_seg(struct xl_dev *x, struct ph_xl_map *m, unsigned n)
+/* Scan n entries of m; returns how many it did (fewer when a run was
+ * dropped: the core stops there). */
+static unsigned scan_seg(struct xl_dev *x, struct ph_xl_map *m, unsigned n)
 {
 	uint64_t rec = atomic_load(&m->reclaimed), vio = atomic_load(&m->violations);
-	uint64_t err = atomic_load(&m->discard_errors);
+	uint64_t err = atomic_load(&m->discard_errors), ab = atomic_load(&m->abandoned);
+	uint32_t pos = m->scan_pos % m->nr_frames;
 
 	x->unreclaimed = 0;
 	ph_xl_host_scan(m, n, discard_run, x);
+	if (atomic_load(&m->abandoned) != ab) {
+		unsigned did = (m->scan_pos + m->nr_frames - pos) % m->nr_frames;
+		n = did ? did : n;
+	}
 	rec = atomic_load(&m->reclaimed) - rec;
 	atomic_fetch_add(&x->c->reclaimed_frames, rec > x->unreclaimed ? rec - x->unreclaimed : 0);
 	atomic_fetch_add(&x->c->discard_errors, atomic_load(&m->discard_errors) - err);
@@ -198,6 +211,7 @@ static void scan_seg(struct xl_dev *x, struct ph_xl_map *m, unsigned n)
 				(unsigned long long)m->first_frame,
 				(unsigned long long)(m->first_frame + m->nr_frames - 1));
 	}
+	return n;
 }
 
 static double burst(const struct xl_dev *x)
@@ -277,7 +291,7 @@ static bool poll_locked(struct xl_dev *x, uint64_t now)
 				n = (unsigned)x->tokens;
 			if (n > budget)
 				n = budget;
-			scan_seg(x, &x->seg[s], n);
+			n = scan_seg(x, &x->seg[s], n);
 			x->seg_left[s] -= n;
 			budget -= n;
 		}

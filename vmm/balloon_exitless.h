@@ -85,9 +85,10 @@ struct xl_counters {
 	atomic_ulong violations;	/* a RECLAIMING entry the guest changed */
 	atomic_ulong throttled;		/* polls that found the bucket empty */
 	/* faulty-device mode */
-	atomic_ulong faults_delayed, faults_reset, delayed_done;
+	atomic_ulong faults_delayed, faults_dropped, faults_reset, delayed_done;
 	atomic_ulong canceled;		/* delayed runs a detach cancelled */
-	atomic_ulong canceled_bytes;
+	atomic_ulong canceled_bytes;	/* never discarded: cancelled, dropped, a
+					   reset fault's second half */
 };
 
 struct xl_config {
@@ -96,7 +97,8 @@ struct xl_config {
 	/* Token bucket (0: the defaults above). */
 	uint32_t rate_frames_per_s;
 	uint32_t burst_frames;
-	/* Faulty-device mode: delay-acks and reset apply to discard runs. */
+	/* Faulty-device mode: each discard run may be delayed, dropped (left
+	 * RECLAIMING) or fail the device (reset). */
 	struct fault_config fault;
 	/* The device's discard path (it counts and logs); 0 or -errno. */
 	int (*discard)(void *opaque, uint64_t gpa, uint64_t len);

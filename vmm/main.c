@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 	if (o.fault.modes) {
 		/* the map's faults count with the report queue's */
 		s.faults_delayed += atomic_load(&xc->faults_delayed);
+		s.faults_dropped += atomic_load(&xc->faults_dropped);
 		s.faults_reset += atomic_load(&xc->faults_reset);
 		s.faults_canceled += atomic_load(&xc->canceled);
 		s.faults_canceled_mib += atomic_load(&xc->canceled_bytes) / 1048576.0;

@@ -627,6 +627,35 @@ static void reset_fault_fails_the_device(void **state)
 	xt_free(x);
 }
 
+/* drop-acks: the device loses the run: never discarded nor published,
+ * its frames RECLAIMING for good (a reset does not change them: only the
+ * guest's bounded wait does); the pass goes on after it. */
+static void dropped_run_stays_reclaiming(void **state)
+{
+	(void)state;
+	struct balloon_config cfg = { .xl_manual = true };
+	fault_config_init(&cfg.fault);
+	cfg.fault.modes = FAULT_DROP;
+	cfg.fault.rate = 1;
+	struct xt *x = xt_attached(&cfg);
+	mark_free(x, 1);
+	mark_free(x, 2);
+	mark_free(x, 5);
+	balloon_xl_poll(x->d.b, 1000);
+	assert_int_equal(x->n, 0);
+	assert_int_equal(entry(x, 1), PH_XL_RECLAIMING);
+	assert_int_equal(entry(x, 2), PH_XL_RECLAIMING);
+	assert_int_equal(entry(x, 5), PH_XL_RECLAIMING);
+	assert_int_equal(xc(x)->faults_dropped, 2);
+	assert_int_equal(xc(x)->canceled_bytes, 3 * FRAME);
+	assert_false(t_needs_reset(&x->d));
+	assert_int_equal(xc(x)->reclaimed_frames, 0);
+	reset_device(x);
+	assert_int_equal(entry(x, 1), PH_XL_RECLAIMING);
+	assert_int_equal(entry(x, 5), PH_XL_RECLAIMING);
+	xt_free(x);
+}
+
 /* ---- a hostile guest -------------------------------------------------------------- */
 
 /* The guest rewrites entries the host is discarding: the final CAS
@@ -727,6 +756,7 @@ int main(void)
 		cmocka_unit_test(failed_status_forgets_the_map),
 		cmocka_unit_test(delayed_run_cancelled_by_reset),
 		cmocka_unit_test(reset_fault_fails_the_device),
+		cmocka_unit_test(dropped_run_stays_reclaiming),
 		cmocka_unit_test(reclaiming_changed_by_the_guest),
 		cmocka_unit_test(flipping_guest_costs_bounded_discards),
 		cmocka_unit_test(random_entries_beside_the_scanner),

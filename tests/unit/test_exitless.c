@@ -170,6 +170,33 @@ static void host_discard_failure_and_violation(void **state)
 	free(mem);
 }
 
+/* A host that abandons a run (PH_XL_ABANDON, a faulty device): its frames
+ * stay RECLAIMING, the scan stops after it, and the next scan goes on
+ * from there. Frames: 0 1 FREE, 2 USED, 3 FREE. */
+static void host_abandons_a_run(void **state)
+{
+	(void)state;
+	struct ph_xl_map m;
+	struct fake_host h = { .m = &m, .fail = PH_XL_ABANDON };
+	void *mem = map_mem(&m, BASE, 4 * FRAME);
+
+	ph_xl_guest_mark_free(&m, BASE, 10);
+	ph_xl_guest_mark_free(&m, BASE + 3 * FRAME, 9);
+	assert_int_equal(ph_xl_host_scan(&m, 4, record_discard, &h), 0);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.len[0], 2 * FRAME << 12);
+	assert_int_equal(ph_xl_state_of(&m, BASE), PH_XL_RECLAIMING);
+	assert_int_equal(ph_xl_state_of(&m, BASE + FRAME), PH_XL_RECLAIMING);
+	assert_int_equal(ph_xl_state_of(&m, BASE + 3 * FRAME), PH_XL_FREE);	/* not reached */
+	assert_int_equal(atomic_load(&m.abandoned), 2);
+	assert_int_equal(atomic_load(&m.reclaimed), 0);
+	h.fail = 0;
+	assert_int_equal(ph_xl_host_scan(&m, 4, record_discard, &h), 1);
+	assert_int_equal(ph_xl_state_of(&m, BASE + 3 * FRAME), PH_XL_RECLAIMED);
+	assert_int_equal(ph_xl_state_of(&m, BASE), PH_XL_RECLAIMING);	/* never again */
+	free(mem);
+}
+
 /* A frame stuck RECLAIMING (a host that never finishes): the guest waits
  * at most wait_ns and says so; the other frames of the block are taken. */
 static void guest_wait_is_bounded(void **state)
@@ -319,6 +346,7 @@ int main(void)
 		cmocka_unit_test(frame_life_cycle),
 		cmocka_unit_test(host_scan_runs_and_bounds),
 		cmocka_unit_test(host_discard_failure_and_violation),
+		cmocka_unit_test(host_abandons_a_run),
 		cmocka_unit_test(guest_wait_is_bounded),
 		cmocka_unit_test(two_threads_random_interleaving),
 	};
