@@ -4,15 +4,21 @@
 
 _ph_n=0
 _ph_failed=0
+_ph_last_failed=0
 PH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PH_BUILD=${PH_BUILD:-$PH_ROOT/build}
 
 plan()     { echo "1..$1"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-ok()       { _ph_n=$((_ph_n + 1)); echo "ok $_ph_n - $*"; }
-not_ok()   { _ph_n=$((_ph_n + 1)); _ph_failed=$((_ph_failed + 1)); echo "not ok $_ph_n - $*"; }
-skip()     { _ph_n=$((_ph_n + 1)); echo "ok $_ph_n # SKIP $*"; }
-diag()     { sed 's/^/# /' <<<"$*"; }
+ok()       { _ph_n=$((_ph_n + 1)); _ph_last_failed=0; echo "ok $_ph_n - $*"; }
+not_ok()   { _ph_n=$((_ph_n + 1)); _ph_failed=$((_ph_failed + 1)); _ph_last_failed=1
+	     echo "not ok $_ph_n - $*"; echo "# ${0#"$PH_ROOT"/}: failed $_ph_n - $*" >&2; }
+skip()     { _ph_n=$((_ph_n + 1)); _ph_last_failed=0; echo "ok $_ph_n # SKIP $*"; }
+# Diagnostics go with the TAP stream (prove shows them with -v); those
+# right after a failure also go to stderr, which prove always shows, so a
+# failure in CI's log says why without a rerun.
+diag()     { if [ $_ph_last_failed = 1 ]; then sed 's/^/# /' <<<"$*" | tee /dev/stderr
+	     else sed 's/^/# /' <<<"$*"; fi; }
 # check DESCRIPTION COMMAND...: ok if COMMAND succeeds.
 check()    { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 done_testing() { exit $((_ph_failed > 0)); }
