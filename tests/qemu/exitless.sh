@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 14
+plan 15
 
 run_guest 2 256 "engine=pagehint report.mode=exitless workload=memhog memhog.mib=64 memhog.hold_ms=0 memhog.idle_ms=1000 quiet" "${BALLOON[@]}"
 expect_status "exitless on QEMU: memhog verified" $EXIT_OK
@@ -38,8 +38,21 @@ run_guest 2 256 "engine=off test=exitless workload=memhog memhog.rounds=3 memhog
 expect_status "test=exitless: memhog verified every word" $EXIT_OK
 expect_line "test=exitless: the stand-in host reclaimed frames, no violation" \
 	"^@xltest host reclaimed=[1-9][0-9]* discard_calls=[0-9]+ violations=0 discard_errors=0$"
-expect_line "test=exitless: published, reclaimed frames taken back, no frame lost" \
-	"^@xl published=[1-9][0-9]* taken_back=[1-9][0-9]* refaults=[1-9][0-9]* waits=[0-9]+ wait_timeouts=0 removed_blocks=0 "
+expect_line "test=exitless: published, reclaimed frames taken back" \
+	"^@xl published=[1-9][0-9]* taken_back=[1-9][0-9]* refaults=[1-9][0-9]* waits=[0-9]+ "
+# A wait on a RECLAIMING frame gives up after 250 ms and takes its block
+# out for good (docs/exitless.md §3). The stand-in host is a guest CPU
+# under TCG, which a loaded machine can starve that long: then a block is
+# lost by design, so the check is that every timeout removed exactly one
+# block and nothing else did, not that none happened.
+xl=$(grep -E '^@xl ' <<<"$OUT" | tail -1)
+if [[ $xl =~ wait_timeouts=([0-9]+)\ removed_blocks=([0-9]+) ]] &&
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]; then
+	ok "test=exitless: a block removed for each timed-out wait only (${BASH_REMATCH[1]})"
+else
+	not_ok "test=exitless: a block removed for each timed-out wait only"
+	diag "$xl"
+fi
 if grep -q '^@fail' <<<"$OUT"; then not_ok "test=exitless: no @fail"; diag "$(grep '^@fail' <<<"$OUT" | head -3)"; else ok "test=exitless: no @fail"; fi
 diag "$(grep -E '^@(xl|done)' <<<"$OUT")"
 
