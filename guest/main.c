@@ -47,5 +47,6 @@ __attribute__((noreturn)) void kmain(void)
 	else
 		workload_run();
 	reporting_summary();
+	mem_summary();
 	ph_exit(EXIT_OK);
 }

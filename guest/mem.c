@@ -4,6 +4,8 @@
 #include "exit.h"
 #include "lib.h"
 #include "mem.h"
+#include "sched.h"
+#include "x86.h"
 
 struct ph_zone zone;
 uint64_t mem_total_pages;
@@ -108,6 +110,52 @@ void mem_init(unsigned nr_cpus)
 	}
 	kinfo("mem: %lu MiB usable, %lu MiB free, memmap %lu KiB at %lx\n",
 	      mem_total_pages >> 8, mem_free_pages() >> 8, need >> 10, map);
+}
+
+/*
+ * An allocation failed. If free memory is in flight to the host (blocks a
+ * reporting engine isolated for a request), it returns to the free lists
+ * when the device answers, or when the driver gives up on it (its report
+ * timeout, 5 s): wait for that instead of failing an allocation the
+ * memory would satisfy a moment later. A reporting engine keeps only a
+ * small reserve out of its requests (core/engine_pagehint.c), so on a
+ * busy or slow host a burst can meet most free memory in flight. Runs
+ * due work meanwhile (the report may be queued on this CPU). Gives up
+ * when nothing is isolated any more or after ALLOC_WAIT_NS.
+ */
+#define ALLOC_WAIT_NS 10000000000ull	/* longer than the driver's timeout */
+
+static _Atomic uint64_t alloc_waits, alloc_wait_failures;
+
+void *page_alloc_wait(unsigned order)
+{
+	uint64_t deadline = 0;
+
+	for (;;) {
+		if (!ph_zone_isolated_pages(&zone))
+			break;
+		uint64_t now = ph_now_ns();
+		if (!deadline) {
+			deadline = now + ALLOC_WAIT_NS;
+			atomic_fetch_add(&alloc_waits, 1);
+		} else if (now >= deadline) {
+			break;
+		}
+		cond_resched();
+		cpu_relax();
+		uint64_t pfn = ph_alloc_pages(&zone, order);
+		if (pfn != PH_NO_PFN)
+			return (void *)(uintptr_t)(pfn << PH_PAGE_SHIFT);
+	}
+	if (deadline)
+		atomic_fetch_add(&alloc_wait_failures, 1);
+	return 0;
+}
+
+void mem_summary(void)
+{
+	kprintf("@mem alloc_waits=%lu alloc_wait_failures=%lu\n", atomic_load(&alloc_waits),
+		atomic_load(&alloc_wait_failures));
 }
 
 void *mem_alloc_contig(size_t bytes)

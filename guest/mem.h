@@ -19,10 +19,15 @@ extern uint64_t mem_total_pages;	/* usable RAM in the map */
 /* Map RAM above 4 GiB, build the zone; nr_cpus per-CPU lists. */
 void mem_init(unsigned nr_cpus);
 
+/* page_alloc's slow path: the allocation failed (see mem.c). */
+void *page_alloc_wait(unsigned order);
+
 static inline void *page_alloc(unsigned order)
 {
 	uint64_t pfn = ph_alloc_pages(&zone, order);
-	return pfn == PH_NO_PFN ? 0 : (void *)(uintptr_t)(pfn << PH_PAGE_SHIFT);
+	if (__builtin_expect(pfn == PH_NO_PFN, 0))
+		return page_alloc_wait(order);
+	return (void *)(uintptr_t)(pfn << PH_PAGE_SHIFT);
 }
 
 static inline void page_free(void *p, unsigned order)
@@ -33,6 +38,9 @@ static inline void page_free(void *p, unsigned order)
 /* Zeroed, physically contiguous memory for drivers (at most 4 MiB);
  * NULL if there is none. */
 void *mem_alloc_contig(size_t bytes);
+
+/* The end-of-run line: how often allocation waited for memory in flight. */
+void mem_summary(void);
 
 /* Pages the allocator could hand out now (free lists + per-CPU lists). */
 static inline uint64_t mem_free_pages(void)
