@@ -31,7 +31,6 @@
 #include "bench_peers.h"
 #include "cli.h"
 
-#define EXIT_USAGE 2
 #define EXIT_FAILED 1
 #define EXIT_SIGNAL 130
 /* The guest idles this much longer than the point measured last (35 s),
@@ -104,39 +103,15 @@ struct opts {
 	int hv;				/* -1: choose */
 };
 
-static int bad(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("pagehint bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int add_engine(struct opts *o, const char *name, size_t len)
 {
 	if (!len || len >= sizeof(o->engines[0]))
-		return bad("--engines: bad engine name '%.*s'", (int)len, name);
+		return bench_bad("pagehint bench", "--engines: bad engine name '%.*s'", (int)len, name);
 	for (unsigned i = 0; i < o->nengines; i++)
 		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
 			return 0;
 	if (o->nengines == BENCH_MAX_ENGINES)
-		return bad("--engines: at most %d engines", BENCH_MAX_ENGINES);
+		return bench_bad("pagehint bench", "--engines: at most %d engines", BENCH_MAX_ENGINES);
 	memcpy(o->engines[o->nengines], name, len);
 	o->engines[o->nengines++][len] = 0;
 	return 0;
@@ -177,10 +152,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
 			known |= !strcmp(a, valued[k]);
 		if (!known)
-			return bad("unknown option '%s' (try 'pagehint bench --help')", argv[i]);
+			return bench_bad("pagehint bench", "unknown option '%s' (try 'pagehint bench --help')", argv[i]);
 		if (!v) {
 			if (i + 1 >= argc)
-				return bad("%s needs a value", a);
+				return bench_bad("pagehint bench", "%s needs a value", a);
 			v = argv[++i];
 		}
 		unsigned long n;
@@ -197,26 +172,26 @@ static int parse(int argc, char **argv, struct opts *o)
 				p += l + 1;
 			}
 		} else if (!strcmp(a, "--reps")) {
-			if (!parse_uint(v, BENCH_MAX_REPS, &reps) || !reps)
-				return bad("--reps: '%s' is not a number from 1 to %d", v, BENCH_MAX_REPS);
+			if (!bench_parse_ulong(v, BENCH_MAX_REPS, &reps) || !reps)
+				return bench_bad("pagehint bench", "--reps: '%s' is not a number from 1 to %d", v, BENCH_MAX_REPS);
 		} else if (!strcmp(a, "--mem")) {
 			if (!cli_parse_size(v, &o->mem) || o->mem < (64ULL << 20) || o->mem > (64ULL << 30))
-				return bad("--mem: '%s' is not a size from 64M to 64G", v);
+				return bench_bad("pagehint bench", "--mem: '%s' is not a size from 64M to 64G", v);
 		} else if (!strcmp(a, "--cpus")) {
-			if (!parse_uint(v, 16, &n) || !n)
-				return bad("--cpus: '%s' is not a number from 1 to 16", v);
+			if (!bench_parse_ulong(v, 16, &n) || !n)
+				return bench_bad("pagehint bench", "--cpus: '%s' is not a number from 1 to 16", v);
 			o->cpus = (unsigned)n;
 		} else if (!strcmp(a, "--idle-ms") || !strcmp(a, "--hold-ms") || !strcmp(a, "--churn-ms")) {
-			if (!parse_uint(v, 3600000, &n) || (!n && strcmp(a, "--hold-ms")))
-				return bad("%s: '%s' is not a number of ms (1-3600000)", a, v);
+			if (!bench_parse_ulong(v, 3600000, &n) || (!n && strcmp(a, "--hold-ms")))
+				return bench_bad("pagehint bench", "%s: '%s' is not a number of ms (1-3600000)", a, v);
 			*(a[2] == 'i' ? &o->idle_ms : a[2] == 'h' ? &o->hold_ms : &o->churn_ms) = (long)n;
 		} else if (!strcmp(a, "--burst-mib") || !strcmp(a, "--bursts")) {
-			if (!parse_uint(v, 100000, &n) || n < 2)
-				return bad("%s: '%s' is not a number from 2 to 100000", a, v);
+			if (!bench_parse_ulong(v, 100000, &n) || n < 2)
+				return bench_bad("pagehint bench", "%s: '%s' is not a number from 2 to 100000", a, v);
 			*(!strcmp(a, "--bursts") ? &o->bursts : &o->burst_mib) = (long)n;
 		} else if (!strcmp(a, "--seed")) {
-			if (!parse_uint(v, 0xffffffffUL, &n))
-				return bad("--seed: '%s' is not a number", v);
+			if (!bench_parse_ulong(v, 0xffffffffUL, &n))
+				return bench_bad("pagehint bench", "--seed: '%s' is not a number", v);
 			o->seed = (unsigned)n;
 		} else if (!strcmp(a, "--out")) {
 			o->out = v;
@@ -228,7 +203,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			else if (!strcmp(v, "qemu"))
 				o->hv = BENCH_HV_QEMU;
 			else
-				return bad("--hypervisor: '%s' is not pagehint or qemu", v);
+				return bench_bad("pagehint bench", "--hypervisor: '%s' is not pagehint or qemu", v);
 		}
 	}
 	if (!o->engines_given) {
@@ -243,7 +218,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			off = i;
 	if (off == o->nengines) {
 		if (o->nengines == BENCH_MAX_ENGINES)
-			return bad("--engines: at most %d engines with off", BENCH_MAX_ENGINES - 1);
+			return bench_bad("pagehint bench", "--engines: at most %d engines with off", BENCH_MAX_ENGINES - 1);
 		o->nengines++;
 	}
 	for (unsigned i = off; i > 0; i--)
@@ -264,7 +239,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (o->burst_mib < 0)
 		o->burst_mib = (long)(o->mem >> 24);
 	if ((uint64_t)o->burst_mib >= (o->mem >> 20) / 2)
-		return bad("--burst-mib: %ld MiB is not below half the guest RAM", o->burst_mib);
+		return bench_bad("pagehint bench", "--burst-mib: %ld MiB is not below half the guest RAM", o->burst_mib);
 	if (o->bursts < 0)
 		o->bursts = o->quick ? 8 : 20;
 	return 0;
@@ -297,13 +272,6 @@ struct progress {
 	double rss;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void clock_str(char *buf, size_t cap, double s)
 {
 	snprintf(buf, cap, "%u:%02u", (unsigned)(s / 60), (unsigned)s % 60);
@@ -311,7 +279,7 @@ static void clock_str(char *buf, size_t cap, double s)
 
 static void draw(struct progress *p, bool force)
 {
-	double now = now_s();
+	double now = bench_now_s();
 	if (!p->tty || (!force && now - p->last_draw < 0.25))
 		return;
 	p->last_draw = now;
@@ -331,7 +299,7 @@ static void say(struct progress *p, const char *fmt, ...)
 	if (p->tty)
 		fputs("\r\033[K", stderr);
 	char el[16];
-	clock_str(el, sizeof(el), now_s() - p->t_start);
+	clock_str(el, sizeof(el), bench_now_s() - p->t_start);
 	fprintf(stderr, "[%2u/%u %s] ", p->step, p->nsteps, el);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -404,7 +372,7 @@ static bool run_guest(struct bench *b, const char *tag, const char *what, const 
 	struct bench_job j = { .cmdline = cmdline, .timeout_s = timeout_s, .tag = tag,
 			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg };
 	b->pg.step++;
-	b->pg.t_step = now_s();
+	b->pg.t_step = bench_now_s();
 	b->pg.rss = -1;
 	snprintf(b->pg.what, sizeof(b->pg.what), "%s", what);
 	if (!b->pg.tty)
@@ -597,7 +565,7 @@ static int bench_rep(struct bench *b, unsigned rep)
 
 	b->pg.step++;
 	snprintf(b->pg.what, sizeof(b->pg.what), "rep %u: madvise limit", rep + 1);
-	b->pg.t_step = now_s();
+	b->pg.t_step = bench_now_s();
 	b->pg.rss = -1;
 	draw(&b->pg, true);
 	res->limit_v[rep] = bench_limit_madvise_gib_s(b->hog_mib);
@@ -670,60 +638,6 @@ static int bench_rep(struct bench *b, unsigned rep)
 	return stop_flag ? -1 : paired_block(b, rep);
 }
 
-static void machine_info(struct bench_results *res)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(res->date, sizeof(res->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-	snprintf(res->cpu_model, sizeof(res->cpu_model), "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	while (f && fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-			char *v = strchr(line, ':') + 1;
-			v += strspn(v, " \t");
-			v[strcspn(v, "\n")] = 0;
-			snprintf(res->cpu_model, sizeof(res->cpu_model), "%s", v);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	struct utsname u;
-	if (!uname(&u))
-		snprintf(res->kernel, sizeof(res->kernel), "%s %s", u.sysname, u.release);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	res->host_cpus = n > 0 ? (unsigned)n : 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0777) && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	}
-	if (mkdir(buf, 0777) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static const char *default_kernel(char *buf, size_t cap, const char *self)
 {
 	const char *slash = strrchr(self, '/');
@@ -784,7 +698,7 @@ int bench_main(int argc, char **argv)
 	const char *nokvm = bench_kvm_unusable(why, sizeof(why));
 	b.res = calloc(1, sizeof(*b.res));
 	if (!b.res)
-		return bad("out of memory");
+		return bench_bad("pagehint bench", "out of memory");
 	struct bench_results *res = b.res;
 	if (b.o.hv < 0) {
 		b.o.hv = nokvm ? BENCH_HV_QEMU : BENCH_HV_PAGEHINT;
@@ -799,37 +713,37 @@ int bench_main(int argc, char **argv)
 	}
 	if (b.o.hv == BENCH_HV_PAGEHINT && nokvm) {
 		free(b.res);
-		return bad("--hypervisor pagehint needs KVM: %s", nokvm);
+		return bench_bad("pagehint bench", "--hypervisor pagehint needs KVM: %s", nokvm);
 	}
 	if (b.o.hv == BENCH_HV_QEMU && !bench_qemu_version(res->qemu_version, sizeof(res->qemu_version))) {
 		free(b.res);
-		return bad("qemu-system-x86_64 cannot be run (not installed?)");
+		return bench_bad("pagehint bench", "qemu-system-x86_64 cannot be run (not installed?)");
 	}
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (sl <= 0) {
 		free(b.res);
-		return bad("cannot find this program (/proc/self/exe)");
+		return bench_bad("pagehint bench", "cannot find this program (/proc/self/exe)");
 	}
 	self[sl] = 0;
 	const char *kernel = b.o.kernel ? b.o.kernel : default_kernel(kpath, sizeof(kpath), self);
 	if (access(kernel, R_OK)) {
 		free(b.res);
-		return bad("guest kernel %s: %s", kernel, strerror(errno));
+		return bench_bad("pagehint bench", "guest kernel %s: %s", kernel, strerror(errno));
 	}
 
 	/* Where runs leave their files. */
 	if (b.o.out) {
 		snprintf(b.rundir, sizeof(b.rundir), "%s/runs", b.o.out);
-		if ((r = mkdir_p(b.rundir))) {
+		if ((r = bench_mkdir_p(b.rundir))) {
 			free(b.res);
-			return bad("--out %s: %s", b.o.out, strerror(-r));
+			return bench_bad("pagehint bench", "--out %s: %s", b.o.out, strerror(-r));
 		}
 	} else {
 		snprintf(b.rundir, sizeof(b.rundir), "%s/pagehint-bench.XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		if (!mkdtemp(b.rundir)) {
 			free(b.res);
-			return bad("cannot make a temporary directory: %s", strerror(errno));
+			return bench_bad("pagehint bench", "cannot make a temporary directory: %s", strerror(errno));
 		}
 		b.rundir_temp = true;
 	}
@@ -841,7 +755,12 @@ int bench_main(int argc, char **argv)
 	b.hog_mib = (b.o.mem >> 20) * 3 / 4;
 	b.frag_mib = (b.o.mem >> 20) / (b.o.quick ? 8 : 4);
 
-	machine_info(res);
+	struct bench_machine m;
+	bench_machine_info(&m);
+	snprintf(res->date, sizeof(res->date), "%s", m.date);
+	snprintf(res->cpu_model, sizeof(res->cpu_model), "%s", m.cpu_model);
+	snprintf(res->kernel, sizeof(res->kernel), "%s", m.kernel);
+	res->host_cpus = m.host_cpus;
 	res->hypervisor = b.o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint";
 	res->accel = nokvm ? "tcg" : "kvm";
 	if (b.o.hv == BENCH_HV_QEMU)
@@ -873,7 +792,7 @@ int bench_main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	b.pg.tty = isatty(STDERR_FILENO);
-	b.pg.t_start = now_s();
+	b.pg.t_start = bench_now_s();
 	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * b.o.nengines + 2 * (2 * b.o.nengines - 1));
 	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
 		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",
@@ -933,7 +852,7 @@ int bench_main(int argc, char **argv)
 			b.failures > 1 ? "s" : "");
 out:
 	if (b.rundir_temp)
-		nftw(b.rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		bench_rm_tree(b.rundir);
 	for (unsigned i = 0; i < res->nengines; i++) {
 		free(res->e[i].curve_t);
 		free(res->e[i].curve_rss);

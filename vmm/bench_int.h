@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bench.h"
 
@@ -127,5 +128,25 @@ int bench_report_json(FILE *f, const struct bench_results *res);
 int bench_report_curves(const char *path, const struct bench_results *res);
 /* The plots into dir with gnuplot; 0, or a reason in why. */
 int bench_report_plots(const char *dir, const struct bench_results *res, char *why, size_t cap);
+
+/* ---- vmm/bench_util.c ---- */
+
+#define BENCH_EXIT_USAGE 2
+
+/* "WHO: message" on stderr; returns BENCH_EXIT_USAGE. */
+int bench_bad(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A whole decimal number up to max; false for anything else. */
+bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out);
+double bench_now_s(void);		/* CLOCK_MONOTONIC, seconds */
+int bench_mkdir_p(const char *dir);	/* 0 or -errno */
+void bench_rm_tree(const char *dir);
+void bench_json_str(FILE *f, const char *s);
+void bench_json_num(FILE *f, double v);	/* null for BENCH_NULL or not finite */
+
+struct bench_machine {
+	char date[40], cpu_model[128], kernel[160];
+	unsigned host_cpus;
+};
+void bench_machine_info(struct bench_machine *m);
 
 #endif

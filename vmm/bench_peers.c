@@ -42,7 +42,6 @@
 #include "bench_peers.h"
 #include "cli.h"
 
-#define EXIT_USAGE 2
 #define EXIT_FAILED 1
 #define EXIT_SIGNAL 130
 #define QEMU "qemu-system-x86_64"
@@ -137,30 +136,6 @@ struct peers {
 	unsigned nrows, failures;
 };
 
-static int bad(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("pagehint bench --peers: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
-}
-
-static bool parse_num(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* Each comma-separated word of v through add(); an empty word is bad. */
 static int each_word(const char *opt, const char *v, int (*add)(struct popts *, const char *, size_t),
 		     struct popts *o)
@@ -168,7 +143,7 @@ static int each_word(const char *opt, const char *v, int (*add)(struct popts *, 
 	for (const char *p = v;;) {
 		size_t l = strcspn(p, ",");
 		if (!l)
-			return bad("%s: empty item in '%s'", opt, v);
+			return bench_bad("pagehint bench --peers", "%s: empty item in '%s'", opt, v);
 		int r = add(o, p, l);
 		if (r)
 			return r;
@@ -181,12 +156,12 @@ static int each_word(const char *opt, const char *v, int (*add)(struct popts *, 
 static int add_engine(struct popts *o, const char *name, size_t len)
 {
 	if (len >= sizeof(o->engines[0]))
-		return bad("--engines: bad engine name '%.*s'", (int)len, name);
+		return bench_bad("pagehint bench --peers", "--engines: bad engine name '%.*s'", (int)len, name);
 	for (unsigned i = 0; i < o->nengines; i++)
 		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
 			return 0;
 	if (o->nengines == BENCH_MAX_ENGINES)
-		return bad("--engines: at most %d engines", BENCH_MAX_ENGINES);
+		return bench_bad("pagehint bench --peers", "--engines: at most %d engines", BENCH_MAX_ENGINES);
 	memcpy(o->engines[o->nengines], name, len);
 	o->engines[o->nengines++][len] = 0;
 	return 0;
@@ -199,7 +174,7 @@ static int add_platform(struct popts *o, const char *name, size_t len)
 			o->platform[k] = true;
 			return 0;
 		}
-	return bad("--platforms: '%.*s' is not linux, qemu or pagehint", (int)len, name);
+	return bench_bad("pagehint bench --peers", "--platforms: '%.*s' is not linux, qemu or pagehint", (int)len, name);
 }
 
 /* 0, -1 for --help, or an exit status. */
@@ -234,10 +209,10 @@ static int parse(int argc, char **argv, struct popts *o)
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
 			known |= !strcmp(a, valued[k]);
 		if (!known)
-			return bad("unknown option '%s' (try 'pagehint bench --peers --help')", argv[i]);
+			return bench_bad("pagehint bench --peers", "unknown option '%s' (try 'pagehint bench --peers --help')", argv[i]);
 		if (!v) {
 			if (i + 1 >= argc)
-				return bad("%s needs a value", a);
+				return bench_bad("pagehint bench --peers", "%s needs a value", a);
 			v = argv[++i];
 		}
 		unsigned long n;
@@ -252,18 +227,18 @@ static int parse(int argc, char **argv, struct popts *o)
 			r = each_word(a, v, add_platform, o);
 		} else if (!strcmp(a, "--mem")) {
 			if (!cli_parse_size(v, &o->mem) || o->mem < (256ULL << 20) || o->mem > (64ULL << 30))
-				return bad("--mem: '%s' is not a size from 256M to 64G", v);
+				return bench_bad("pagehint bench --peers", "--mem: '%s' is not a size from 256M to 64G", v);
 		} else if (!strcmp(a, "--cpus")) {
-			if (!parse_num(v, 16, &n) || !n)
-				return bad("--cpus: '%s' is not a number from 1 to 16", v);
+			if (!bench_parse_ulong(v, 16, &n) || !n)
+				return bench_bad("pagehint bench --peers", "--cpus: '%s' is not a number from 1 to 16", v);
 			o->cpus = (unsigned)n;
 		} else if (!strcmp(a, "--hog-mib")) {
-			if (!parse_num(v, 64 << 10, &n) || !n)
-				return bad("--hog-mib: '%s' is not a number of MiB", v);
+			if (!bench_parse_ulong(v, 64 << 10, &n) || !n)
+				return bench_bad("pagehint bench --peers", "--hog-mib: '%s' is not a number of MiB", v);
 			o->hog_mib = n;
 		} else if (!strcmp(a, "--hold-ms") || !strcmp(a, "--idle-ms")) {
-			if (!parse_num(v, 3600000, &n) || n < 1000 || n % 1000)
-				return bad("%s: '%s' is not a whole number of seconds in ms (1000-3600000)",
+			if (!bench_parse_ulong(v, 3600000, &n) || n < 1000 || n % 1000)
+				return bench_bad("pagehint bench --peers", "%s: '%s' is not a whole number of seconds in ms (1000-3600000)",
 					   a, v);
 			*(a[2] == 'h' ? &o->hold_ms : &o->idle_ms) = (long)n;
 		} else if (!strcmp(a, "--linux-ref")) {
@@ -287,19 +262,12 @@ static int parse(int argc, char **argv, struct popts *o)
 	if (!o->hog_mib)
 		o->hog_mib = (o->mem >> 20) / 2;
 	if (o->hog_mib > (o->mem >> 20) * 3 / 4)
-		return bad("--hog-mib %llu: at most 3/4 of --mem (%llu MiB)",
+		return bench_bad("pagehint bench --peers", "--hog-mib %llu: at most 3/4 of --mem (%llu MiB)",
 			   (unsigned long long)o->hog_mib, (unsigned long long)(o->mem >> 20) * 3 / 4);
 	return 0;
 }
 
 /* ---- progress ---- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -427,10 +395,10 @@ static int run_qemu(struct peers *p, struct row *w, char **argv, const char *log
 	*c = (struct bench_child){
 		.argv = argv, .timeout_s = timeout_s, .sample_rss = true, .on_line = on_line,
 	};
-	double t = now_s();
+	double t = bench_now_s();
 	bench_run_init(r);
 	int e = bench_child_run(c, r, &stop_flag);
-	w->wall_s = now_s() - t;
+	w->wall_s = bench_now_s() - t;
 	if (e) {
 		fail_row(p, w, NULL, "cannot start " QEMU ": %s", strerror(-e));
 		return -1;
@@ -577,9 +545,9 @@ static void run_vmm_guest(struct peers *p, struct row *w)
 	struct peers_trace tr;
 	peers_trace_init(&tr);
 	bench_run_init(&r);
-	double t = now_s();
+	double t = bench_now_s();
 	int e = bench_vmm_run(&h, &j, &r, &stop_flag);
-	w->wall_s = now_s() - t;
+	w->wall_s = bench_now_s() - t;
 	/* bench_vmm_run's name for it */
 	snprintf(trace, sizeof(trace), "%s/%s.trace.csv", p->rundir, w->tag);
 	if (e) {
@@ -665,33 +633,6 @@ version:;
 	if (f)
 		fclose(f);
 	return NULL;
-}
-
-static void machine_info(struct peers *p)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(p->date, sizeof(p->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(p->cpu_model, sizeof(p->cpu_model), "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	while (f && fgets(line, sizeof(line), f)) {
-		char *v = strchr(line, ':');
-		if (!strncmp(line, "model name", 10) && v) {
-			v += 1 + strspn(v + 1, " \t");
-			v[strcspn(v, "\n")] = 0;
-			snprintf(p->cpu_model, sizeof(p->cpu_model), "%s", v);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	struct utsname u;
-	if (!uname(&u))
-		snprintf(p->host_kernel, sizeof(p->host_kernel), "%s %s", u.sysname, u.release);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	p->host_cpus = n > 0 ? (unsigned)n : 0;
 }
 
 /* ---- the table ---- */
@@ -802,26 +743,11 @@ static void print_table(FILE *f, const struct peers *p)
 
 /* ---- peers.json ---- */
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	fputc('"', f);
-}
-
+/* ", \"key\": value" */
 static void json_num(FILE *f, const char *key, double v)
 {
 	fprintf(f, ", \"%s\": ", key);
-	if (v == BENCH_NULL || !isfinite(v))
-		fputs("null", f);
-	else
-		fprintf(f, "%.6g", v);
+	bench_json_num(f, v);
 }
 
 static int write_json(const char *path, const struct peers *p)
@@ -830,20 +756,20 @@ static int write_json(const char *path, const struct peers *p)
 	if (!f)
 		return -errno;
 	fputs("{\n  \"machine\": {\"date\": ", f);
-	json_str(f, p->date);
+	bench_json_str(f, p->date);
 	fputs(", \"cpu\": ", f);
-	json_str(f, p->cpu_model);
+	bench_json_str(f, p->cpu_model);
 	fputs(", \"kernel\": ", f);
-	json_str(f, p->host_kernel);
+	bench_json_str(f, p->host_kernel);
 	fprintf(f, ", \"host_cpus\": %u, \"qemu_version\": ", p->host_cpus);
-	json_str(f, p->qemu_version);
+	bench_json_str(f, p->qemu_version);
 	fputs(", \"kvm\": ", f);
 	if (p->nokvm)
-		json_str(f, p->nokvm);
+		bench_json_str(f, p->nokvm);
 	else
 		fputs("\"usable\"", f);
 	fputs(", \"linux_version\": ", f);
-	json_str(f, p->linux_version);
+	bench_json_str(f, p->linux_version);
 	fprintf(f, "},\n  \"scenario\": {\"guest_mem_mib\": %llu, \"guest_cpus\": %u, \"memhog_mib\": %llu, "
 		"\"hold_ms\": %ld, \"idle_ms\": %ld, \"pass_gap_ms\": %.0f},\n  \"rows\": [",
 		(unsigned long long)(p->o.mem >> 20), p->o.cpus, (unsigned long long)p->o.hog_mib,
@@ -852,12 +778,12 @@ static int write_json(const char *path, const struct peers *p)
 		const struct row *w = &p->rows[i];
 		fprintf(f, "%s\n    {\"platform\": \"%s\", \"accel\": \"%s\", \"engine\": ", i ? "," : "",
 			pf_names[w->pf], w->pf == PF_LINUX || (w->pf == PF_QEMU && p->nokvm) ? "tcg" : "kvm");
-		json_str(f, w->engine);
+		bench_json_str(f, w->engine);
 		fprintf(f, ", \"status\": \"%s\"", w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed"
 										     : "not run");
 		if (w->st != ROW_OK) {
 			fputs(", \"reason\": ", f);
-			json_str(f, w->why);
+			bench_json_str(f, w->why);
 			fputs("}", f);
 			continue;
 		}
@@ -877,7 +803,7 @@ static int write_json(const char *path, const struct peers *p)
 		json_num(f, "pass_gap_min_ms", w->fig.pass_gap_min_ms);
 		json_num(f, "pass_gap_max_ms", w->fig.pass_gap_max_ms);
 		fputs(", \"requests_per_pass\": ", f);
-		json_str(f, w->fig.per_pass);
+		bench_json_str(f, w->fig.per_pass);
 		fprintf(f, ", \"range_sizes_exact\": %s, \"range_sizes\": {",
 			w->sizes_exact ? "true" : "false");
 		for (unsigned k = 0; k < w->fig.nsizes; k++)
@@ -890,29 +816,6 @@ static int write_json(const char *path, const struct peers *p)
 }
 
 /* ---- the plan ---- */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *s = buf + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			if (mkdir(buf, 0777) && errno != EEXIST)
-				return -errno;
-			*s = '/';
-		}
-	return mkdir(buf, 0777) && errno != EEXIST ? -errno : 0;
-}
 
 static void add_row(struct peers *p, enum platform pf, const char *engine)
 {
@@ -982,7 +885,7 @@ int bench_peers_main(int argc, char **argv)
 {
 	struct peers *p = calloc(1, sizeof(*p));
 	if (!p)
-		return bad("out of memory");
+		return bench_bad("pagehint bench --peers", "out of memory");
 	int ret = parse(argc, argv, &p->o);
 	if (ret < 0) {
 		usage(stdout);
@@ -996,19 +899,19 @@ int bench_peers_main(int argc, char **argv)
 	ssize_t sl = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
 	if (sl <= 0) {
 		free(p);
-		return bad("cannot find this program (/proc/self/exe)");
+		return bench_bad("pagehint bench --peers", "cannot find this program (/proc/self/exe)");
 	}
 	p->self[sl] = 0;
 	default_paths(p);
 	if ((p->o.platform[PF_QEMU] || p->o.platform[PF_VMM]) && access(p->kernel, R_OK)) {
-		ret = bad("guest kernel %s: %s", p->kernel, strerror(errno));
+		ret = bench_bad("pagehint bench --peers", "guest kernel %s: %s", p->kernel, strerror(errno));
 		free(p);
 		return ret;
 	}
 	if (p->o.out) {
 		snprintf(p->rundir, sizeof(p->rundir), "%.*s/runs", PATH_MAX - 8, p->o.out);
-		if ((ret = mkdir_p(p->rundir))) {
-			ret = bad("--out %s: %s", p->o.out, strerror(-ret));
+		if ((ret = bench_mkdir_p(p->rundir))) {
+			ret = bench_bad("pagehint bench --peers", "--out %s: %s", p->o.out, strerror(-ret));
 			free(p);
 			return ret;
 		}
@@ -1016,7 +919,7 @@ int bench_peers_main(int argc, char **argv)
 		snprintf(p->rundir, sizeof(p->rundir), "%s/pagehint-peers.XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		if (!mkdtemp(p->rundir)) {
-			ret = bad("cannot make a temporary directory: %s", strerror(errno));
+			ret = bench_bad("pagehint bench --peers", "cannot make a temporary directory: %s", strerror(errno));
 			free(p);
 			return ret;
 		}
@@ -1029,7 +932,12 @@ int bench_peers_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	machine_info(p);
+	struct bench_machine m;
+	bench_machine_info(&m);
+	snprintf(p->date, sizeof(p->date), "%s", m.date);
+	snprintf(p->cpu_model, sizeof(p->cpu_model), "%s", m.cpu_model);
+	snprintf(p->host_kernel, sizeof(p->host_kernel), "%s", m.kernel);
+	p->host_cpus = m.host_cpus;
 	p->nokvm = bench_kvm_unusable(p->nokvm_buf, sizeof(p->nokvm_buf));
 	p->have_qemu = bench_qemu_version(p->qemu_version, sizeof(p->qemu_version));
 	plan(p);
@@ -1041,14 +949,14 @@ int bench_peers_main(int argc, char **argv)
 	    "idle %ld s)%s%s", todo, (unsigned long long)(p->o.mem >> 20), p->o.cpus,
 	    (unsigned long long)p->o.hog_mib, p->o.hold_ms / 1000, (p->o.idle_ms + IDLE_MARGIN_MS) / 1000,
 	    p->nokvm ? "; QEMU runs our guest with TCG: " : "", p->nokvm ? p->nokvm : "");
-	double t_start = now_s();
+	double t_start = bench_now_s();
 	for (unsigned i = 0; i < p->nrows && !stop_flag; i++) {
 		struct row *w = &p->rows[i];
 		if (w->st != ROW_OK) {
 			say("%s %s: not run: %s", where(p, w->pf), w->engine, w->why);
 			continue;
 		}
-		say("[%u/%u, %.0f s so far] %s %s", ++done, todo, now_s() - t_start, where(p, w->pf),
+		say("[%u/%u, %.0f s so far] %s %s", ++done, todo, bench_now_s() - t_start, where(p, w->pf),
 		    w->engine);
 		if (w->pf == PF_LINUX)
 			run_linux(p, w);
@@ -1086,7 +994,7 @@ int bench_peers_main(int argc, char **argv)
 			p->failures > 1 ? "s" : "");
 out:
 	if (p->rundir_temp)
-		nftw(p->rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		bench_rm_tree(p->rundir);
 	free(p);
 	return ret;
 }

@@ -294,28 +294,6 @@ int bench_report_curves(const char *path, const struct bench_results *res)
 
 /* ---- JSON ---- */
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
-{
-	if (v == BENCH_NULL || !isfinite(v))
-		fputs("null", f);
-	else
-		fprintf(f, "%.6g", v);
-}
-
 static void json_figs(FILE *f, const struct bench_engine_res *e, const char *scenario)
 {
 	bool first = true;
@@ -324,7 +302,7 @@ static void json_figs(FILE *f, const struct bench_engine_res *e, const char *sce
 		if (!bench_figs[k].json_key || strcmp(bench_figs[k].scenario, scenario))
 			continue;
 		fprintf(f, "%s\"%s\": ", first ? "" : ", ", bench_figs[k].json_key);
-		json_num(f, e->st[k].med);
+		bench_json_num(f, e->st[k].med);
 		first = false;
 	}
 	fputs("}", f);
@@ -333,23 +311,23 @@ static void json_figs(FILE *f, const struct bench_engine_res *e, const char *sce
 int bench_report_json(FILE *f, const struct bench_results *res)
 {
 	fputs("{\n  \"machine\": {\"date\": ", f);
-	json_str(f, res->date);
+	bench_json_str(f, res->date);
 	fputs(", \"cpu\": ", f);
-	json_str(f, res->cpu_model);
+	bench_json_str(f, res->cpu_model);
 	fputs(", \"kernel\": ", f);
-	json_str(f, res->kernel);
+	bench_json_str(f, res->kernel);
 	fprintf(f, ", \"host_cpus\": %u,\n    \"hypervisor\": ", res->host_cpus);
-	json_str(f, res->hypervisor);
+	bench_json_str(f, res->hypervisor);
 	fputs(", \"accel\": ", f);
-	json_str(f, res->accel);
+	bench_json_str(f, res->accel);
 	if (res->qemu_version[0]) {
 		fputs(", \"qemu_version\": ", f);
-		json_str(f, res->qemu_version);
+		bench_json_str(f, res->qemu_version);
 	}
 	fputs(", \"hypervisor_reason\": ", f);
-	json_str(f, res->hv_reason);
+	bench_json_str(f, res->hv_reason);
 	fputs(",\n    \"exits_source\": ", f);
-	json_str(f, res->exits_source);
+	bench_json_str(f, res->exits_source);
 	fprintf(f, ",\n    \"guest_cpus\": %u, \"guest_mem_mib\": %llu, \"memhog_mib\": %llu, "
 		"\"idle_ms\": %u, \"fragment_mib\": %llu, \"fragment_hold_ms\": %u, \"churn_ms\": %u, "
 		"\"burst_mib\": %u, \"burst_period_ms\": %u, \"bursts\": %u, "
@@ -359,12 +337,12 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		res->burst_period_ms, res->burst_count, res->seed, res->reps,
 		res->quick ? "true" : "false");
 	fputs("  \"limit\": {\"madvise_gib_s\": ", f);
-	json_num(f, res->limit.med);
+	bench_json_num(f, res->limit.med);
 	fputs("},\n  \"engines\": {", f);
 	for (unsigned i = 0; i < res->nengines; i++) {
 		const struct bench_engine_res *e = &res->e[i];
 		fprintf(f, "%s\n    ", i ? "," : "");
-		json_str(f, e->name);
+		bench_json_str(f, e->name);
 		fputs(": {\n      ", f);
 		json_figs(f, e, "reclaim");
 		fputs(",\n      ", f);
@@ -383,23 +361,23 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 			continue;
 		unsigned n = bench_goals(res, i, g);
 		fprintf(f, "%s\n    ", first ? "" : ",");
-		json_str(f, res->e[i].name);
+		bench_json_str(f, res->e[i].name);
 		fputs(": {", f);
 		for (unsigned k = 0; k < n; k++) {
 			fprintf(f, "%s\n      \"%s\": {\"goal\": ", k ? "," : "", g[k].key);
-			json_str(f, g[k].what);
+			bench_json_str(f, g[k].what);
 			fputs(", \"target\": ", f);
-			json_num(f, g[k].target);
+			bench_json_num(f, g[k].target);
 			fputs(", \"measured\": ", f);
-			json_num(f, g[k].measured);
+			bench_json_num(f, g[k].measured);
 			fputs(", \"unit\": ", f);
-			json_str(f, g[k].unit);
+			bench_json_str(f, g[k].unit);
 			fprintf(f, ", \"met\": %s, \"missed_by\": ",
 				g[k].met < 0 ? "null" : g[k].met ? "true" : "false");
-			json_num(f, g[k].missed_by);
+			bench_json_num(f, g[k].missed_by);
 			if (g[k].note[0]) {
 				fputs(", \"note\": ", f);
-				json_str(f, g[k].note);
+				bench_json_str(f, g[k].note);
 			}
 			fputs("}", f);
 		}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small pieces every bench front end needs (bench.c, bench_peers.c,
+ * bench_report.c): usage errors, numbers from the command line, a clock,
+ * directories, JSON scalars and the machine's description.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_int.h"
+
+int bench_bad(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return BENCH_EXIT_USAGE;
+}
+
+bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+double bench_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int bench_mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (char *s = buf + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(buf, 0777) && errno != EEXIST)
+				return -errno;
+			*s = '/';
+		}
+	return mkdir(buf, 0777) && errno != EEXIST ? -errno : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void bench_rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void bench_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void bench_json_num(FILE *f, double v)
+{
+	if (v == BENCH_NULL || !isfinite(v))
+		fputs("null", f);
+	else
+		fprintf(f, "%.6g", v);
+}
+
+void bench_machine_info(struct bench_machine *m)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	snprintf(m->cpu_model, sizeof(m->cpu_model), "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *v = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && v) {
+			v += 1 + strspn(v + 1, " \t");
+			v[strcspn(v, "\n")] = 0;
+			snprintf(m->cpu_model, sizeof(m->cpu_model), "%s", v);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	struct utsname u;
+	m->kernel[0] = 0;
+	if (!uname(&u))
+		snprintf(m->kernel, sizeof(m->kernel), "%s %s", u.sysname, u.release);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	m->host_cpus = n > 0 ? (unsigned)n : 0;
+}
