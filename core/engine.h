@@ -156,6 +156,10 @@ struct ph_engine_env {
 	 * items (engines are safe with that).
 	 */
 	bool (*queue_work)(void *ctx, unsigned cpu, struct ph_engine_work *w, uint64_t delay_ns);
+	/* Optional: the clock queue_work's delays are in (NULL: ph_now_ns),
+	 * so that a fake scheduler's time drives an engine that reads one.
+	 * Called with or without the zone lock; must not take it. */
+	uint64_t (*now_ns)(void *ctx);
 };
 
 /* ---- 3. Engines ------------------------------------------------------ */
@@ -290,6 +294,12 @@ static inline bool ph_engine_queue(struct ph_engine *e, unsigned cpu, struct ph_
 				   uint64_t delay_ns)
 {
 	return e->env.queue_work(e->env.ctx, cpu, w, delay_ns);
+}
+
+/* The environment's clock (nanoseconds, monotonic). */
+static inline uint64_t ph_engine_now(const struct ph_engine *e)
+{
+	return e->env.now_ns ? e->env.now_ns(e->env.ctx) : ph_now_ns();
 }
 
 void ph_engine_work_init(struct ph_engine *e, struct ph_engine_work *w,

@@ -74,25 +74,33 @@
 #define DECAY_PASSES	4	/* passes without reuse before the delay halves */
 #define QUIET_LOOKS_MAX	4	/* quiet looks needed, at most */
 #define MS_NS		1000000ull
+#define AGE_SHIFT	20	/* the free stamp's unit: 2^20 ns, ~1 ms */
 
 struct pagehint {
 	/* set at init */
 	struct ph_engine *e;
 	unsigned order, capacity, hold;
-	uint64_t min_delay_ns, max_delay_ns, trigger_pages;
+	uint64_t min_delay_ns, max_delay_ns, trigger_pages, idle_ns;
 
 	/* free path and work */
 	struct ph_work_req req;
 	_Atomic uint64_t freed_gen;	/* eligible blocks freed (zone lock) */
 	_Atomic uint64_t seen_gen;	/* freed_gen when the work was queued */
 	_Atomic uint64_t delay_ns;	/* hysteresis: the work writes it */
+	_Atomic uint64_t last_free_ns;	/* the last eligible free (zone lock) */
+	atomic_bool woke;		/* an eligible free after an idle period */
 
 	/* work */
 	uint64_t waited_ns;		/* waiting for frees to settle, so far */
 	unsigned quiet, quiet_looks;	/* quiet looks in a row, and needed */
 	uint64_t ra_mark;		/* ph_zone_reported_allocated after the last pass */
 	uint64_t last_pages;		/* pages the last pass reported */
+	uint64_t last_end_ns;		/* when the last pass ended */
 	unsigned clean;			/* passes in a row without reuse */
+	uint32_t gate, now_c;		/* this pass: the age gate and now, in stamp units */
+	uint32_t ripe;			/* stamp units until the youngest skipped block is old enough */
+	uint64_t young_pages;		/* this pass skipped as too young */
+	bool last_young;		/* the last pass skipped young blocks */
 	unsigned nr;			/* ranges in the request being built */
 	uint64_t req_pages, req_blocks, pass_pages;
 
@@ -143,10 +151,18 @@ static void phe_block_freed(void *ctx, unsigned cpu, uint64_t pfn, unsigned orde
 	struct pagehint *h = ctx;
 
 	(void)cpu;
-	(void)pfn;
 	if (order < h->order)
 		return;
-	wr(&h->freed_gen, rd(&h->freed_gen) + 1);	/* the zone lock serializes writers */
+
+	uint64_t now = ph_engine_now(h->e);
+	uint32_t stamp = (uint32_t)(now >> AGE_SHIFT);
+
+	/* the zone lock serializes writers */
+	if (now - rd(&h->last_free_ns) >= h->idle_ns)
+		atomic_store_explicit(&h->woke, true, memory_order_relaxed);
+	wr(&h->last_free_ns, now);
+	*__ph_engine_word(h->e->zone, pfn) = stamp ? stamp : 1;	/* 0 is "old" */
+	wr(&h->freed_gen, rd(&h->freed_gen) + 1);
 	ph_work_req_request(&h->req);
 }
 
@@ -160,7 +176,10 @@ static void phe_free_done(void *ctx, unsigned cpu)
 		/* the work is neither queued nor running (the request found it
 		 * IDLE): seen_gen is ours to set */
 		wr(&h->seen_gen, rd(&h->freed_gen));
-		ph_engine_queue(h->e, cpu, &h->work, rd(&h->delay_ns));
+		/* after an idle period the work resets the delay: look soon */
+		ph_engine_queue(h->e, cpu, &h->work,
+				atomic_load_explicit(&h->woke, memory_order_relaxed) ?
+				h->min_delay_ns : rd(&h->delay_ns));
 	}
 }
 
@@ -279,6 +298,30 @@ static void note_hold(struct pagehint *h, unsigned isolated)
 }
 
 /*
+ * While backed off (gate > 0): a block freed less than gate ago (its
+ * stamp, written by block_freed) is left for a later pass, so memory a
+ * job frees and takes back within the delay is never isolated. 0 is a
+ * block no free stamped (put back, split, merged without a hook): old.
+ */
+static bool too_young(struct pagehint *h, struct ph_zone *z, uint64_t pfn, unsigned order)
+{
+	uint32_t stamp = *__ph_engine_word(z, pfn);
+	int32_t age;
+
+	if (!h->gate || !stamp)
+		return false;
+	age = (int32_t)(h->now_c - stamp);	/* wraps after ~25 days: then old */
+	if (age < 0)
+		age = 0;			/* freed since the pass began */
+	if ((uint32_t)age >= h->gate)
+		return false;
+	h->young_pages += 1ull << order;
+	if (h->gate - (uint32_t)age < h->ripe)
+		h->ripe = h->gate - (uint32_t)age;
+	return true;
+}
+
+/*
  * One free list, from its first block. Reported blocks are skipped (the
  * first one skipped is the marker: meeting it again means the list went
  * round); unreported ones are isolated into the request. The lock is
@@ -293,7 +336,7 @@ static int cycle(struct pagehint *h, unsigned order)
 	struct ph_engine *e = h->e;
 	struct ph_zone *z = e->zone;
 	uint64_t reserve = ph_zone_managed_pages(z) / RESERVE_DIV;
-	uint64_t marker = PH_NO_PFN, steps, pfn, next;
+	uint64_t marker = PH_NO_PFN, young = PH_NO_PFN, steps, pfn, next;
 	unsigned isolated = 0, skipped = 0;
 	int ret = CYCLE_DONE;
 
@@ -311,6 +354,11 @@ static int cycle(struct pagehint *h, unsigned order)
 		if (__ph_page_reported(z, pfn)) {
 			if (marker == PH_NO_PFN)
 				marker = pfn;
+			if (++skipped < VISIT_MAX)
+				continue;
+		} else if (too_young(h, z, pfn, order)) {
+			if (young == PH_NO_PFN)
+				young = pfn;
 			if (++skipped < VISIT_MAX)
 				continue;
 		} else {
@@ -361,26 +409,43 @@ static int cycle(struct pagehint *h, unsigned order)
 	note_hold(h, isolated);
 	if (!steps)
 		atomic_store(&h->req.state, PH_REQ_REQUESTED);	/* come back for the rest */
+	/* The rotations moved the young blocks behind the Reported ones:
+	 * put the first back in front, so that the job takes its own memory
+	 * again, not Reported memory (no-op if it was taken meanwhile). */
+	if (young != PH_NO_PFN)
+		(void)__ph_free_list_rotate_to_front(z, order, young);
 	ph_zone_unlock(z);
 	return ret;
 }
 
-/* The hysteresis, from how much Reported memory allocations took since
- * the last pass (lost pages). */
-static void adapt(struct pagehint *h, uint64_t lost)
+/*
+ * The hysteresis, from how much Reported memory allocations took since
+ * the last pass (lost pages), which ended `since` ago. Reuse within
+ * max_delay (a job runner: memory freed, reported, taken back) sets the
+ * delay to cover that interval with a margin, at least doubling it;
+ * reuse later than that is no pattern the delay could cover (a boot's
+ * reported memory taken by a program). A pass that skipped young blocks
+ * means the job still runs: no decay.
+ */
+static void adapt(struct pagehint *h, uint64_t lost, uint64_t since)
 {
 	uint64_t d = rd(&h->delay_ns);
 
 	ph_engine_count(&h->reallocated, lost);
+	if (h->last_young)
+		h->clean = 0;
 	if (!h->last_pages)
 		return;		/* nothing was reported to be reused */
-	if (lost >= (1ull << h->order) && lost * 4 >= h->last_pages) {
+	if (lost >= (1ull << h->order) && lost * 4 >= h->last_pages &&
+	    since <= h->max_delay_ns) {
 		d = d ? 2 * d : MS_NS;
+		if (d < since + since / 4)
+			d = since + since / 4;
 		if (d > h->max_delay_ns)
 			d = h->max_delay_ns;
 		ph_engine_count(&h->backoffs, 1);
 		h->clean = 0;
-	} else if (++h->clean >= DECAY_PASSES) {
+	} else if (!h->last_young && ++h->clean >= DECAY_PASSES) {
 		d /= 2;
 		if (d < h->min_delay_ns)
 			d = h->min_delay_ns;
@@ -396,8 +461,16 @@ static void pass(struct pagehint *h)
 	int ret = CYCLE_DONE;
 
 	ph_engine_count(&e->passes, 1);
-	adapt(h, ph_zone_reported_allocated(z) - h->ra_mark);
+	uint64_t now = ph_engine_now(e);
+
+	adapt(h, ph_zone_reported_allocated(z) - h->ra_mark, now - h->last_end_ns);
 	h->pass_pages = 0;
+	h->young_pages = 0;
+	h->ripe = UINT32_MAX;
+	h->gate = 0;
+	h->now_c = (uint32_t)(now >> AGE_SHIFT);
+	if (rd(&h->delay_ns) > h->min_delay_ns)
+		h->gate = (uint32_t)(rd(&h->delay_ns) >> AGE_SHIFT);
 	for (int o = PH_MAX_ORDER - 1; o >= (int)h->order && ret == CYCLE_DONE; o--)
 		ret = cycle(h, (unsigned)o);
 	if (h->nr) {
@@ -406,6 +479,8 @@ static void pass(struct pagehint *h)
 		ph_zone_unlock(z);
 	}
 	h->last_pages = h->pass_pages;
+	h->last_young = h->young_pages != 0;
+	h->last_end_ns = ph_engine_now(e);
 	h->ra_mark = ph_zone_reported_allocated(z);
 }
 
@@ -416,17 +491,26 @@ static void phe_work(struct ph_engine_work *w)
 	struct ph_engine *e = h->e;
 
 	ph_work_req_begin(&h->req);
+	if (atomic_exchange_explicit(&h->woke, false, memory_order_relaxed)) {
+		/* no eligible free for idle_ns: whatever job the delay
+		 * covered is over, or its period is beyond the hysteresis */
+		wr(&h->delay_ns, h->min_delay_ns);
+		h->clean = 0;
+	}
 	if (!ph_engine_stopping(e)) {
 		uint64_t gen = rd(&h->freed_gen), unrep = unreported_pages(h);
 		uint64_t d = rd(&h->delay_ns);
 
-		bool settled;
+		bool settled, backed;
 
 		if (gen != rd(&h->seen_gen))
 			h->quiet = 0;
 		else
 			h->quiet++;
-		settled = h->quiet >= h->quiet_looks;
+		/* backed off, a pass takes only blocks older than the delay,
+		 * which have settled: no need to wait */
+		backed = d > h->min_delay_ns;
+		settled = backed || h->quiet >= h->quiet_looks;
 		if (unrep == 0) {
 			h->waited_ns = 0;
 			h->quiet = 0;
@@ -439,7 +523,7 @@ static void phe_work(struct ph_engine_work *w)
 			ph_engine_queue(e, ph_cpu_id(), &h->work, d);
 			return;
 		} else {
-			bool on_quiet = unrep < h->trigger_pages && settled;
+			bool on_quiet = unrep < h->trigger_pages && settled && !backed;
 
 			h->waited_ns = 0;
 			h->quiet = 0;
@@ -452,6 +536,15 @@ static void phe_work(struct ph_engine_work *w)
 				} else if (h->quiet_looks > 1) {
 					h->quiet_looks--;
 				}
+			}
+			if (h->young_pages && !ph_engine_stopping(e)) {
+				/* come back when the youngest skipped block is
+				 * old enough (REQUESTED: frees queue nothing) */
+				wr(&h->seen_gen, rd(&h->freed_gen));
+				atomic_store(&h->req.state, PH_REQ_REQUESTED);
+				ph_engine_queue(e, ph_cpu_id(), &h->work,
+						((uint64_t)h->ripe << AGE_SHIFT) + MS_NS);
+				return;
 			}
 		}
 	}
@@ -491,9 +584,12 @@ static int phe_init(struct ph_engine *e)
 	h->min_delay_ns = p->delay_ms * MS_NS;
 	h->max_delay_ns = p->max_delay_ms * MS_NS;
 	h->trigger_pages = p->trigger_mib << (20 - PH_PAGE_SHIFT);
+	h->idle_ns = 2 * h->max_delay_ns;
 	atomic_init(&h->req.state, PH_REQ_IDLE);
 	atomic_init(&h->req.kick, false);
 	atomic_init(&h->delay_ns, h->min_delay_ns);
+	atomic_init(&h->last_free_ns, 0);
+	atomic_init(&h->woke, false);
 	h->quiet_looks = 1;
 	ph_engine_work_init(e, &h->work, phe_work, h, 0);
 	e->extra_stats = phe_extra_stats;

@@ -65,6 +65,16 @@ static bool fs_queue(void *ctx, unsigned cpu, struct ph_engine_work *w, uint64_t
 	return true;
 }
 
+static uint64_t fs_now(void *ctx)
+{
+	struct fsched *s = ctx;
+
+	pthread_mutex_lock(&s->mu);
+	uint64_t now = s->now;
+	pthread_mutex_unlock(&s->mu);
+	return now;
+}
+
 static inline void fs_init(struct fsched *s, unsigned nr_cpus)
 {
 	memset(s, 0, sizeof(*s));
@@ -72,6 +82,7 @@ static inline void fs_init(struct fsched *s, unsigned nr_cpus)
 	s->env.ctx = s;
 	s->env.nr_cpus = nr_cpus;
 	s->env.queue_work = fs_queue;
+	s->env.now_ns = fs_now;
 	s->run_as_cpu = -1;
 }
 
