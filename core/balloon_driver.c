@@ -34,7 +34,8 @@
 #define DEFAULT_QSIZE       128u
 #define DEFAULT_SEED_CAP    1000u /* the seed's MAX_FGPT_ENTRIES */
 #define DEFAULT_HALT_NS     200000ull
-#define DEFAULT_STATUS_NS   1000000ull
+#define DEFAULT_STATUS_NS   100000000ull /* a safety net: NEEDS_RESET comes
+					      with a config interrupt */
 #define DEFAULT_RESTARTS    8u
 #define DEFAULT_TIMEOUT_NS  5000000000ull /* a request is 1 ms of host work */
 #define PAGE_SHIFT          PH_VIRTIO_BALLOON_PFN_SHIFT
@@ -302,9 +303,15 @@ static unsigned pow2_floor(unsigned v)
 /* Negotiate and set up all queues; the device is live on return 0. */
 static int bring_up(struct balloon_drv *b)
 {
-	uint64_t want = 1ull << PH_VIRTIO_F_VERSION_1 | 1ull << PH_VIRTIO_RING_F_EVENT_IDX |
-			1ull << PH_VIRTIO_BALLOON_F_MUST_TELL_HOST |
+	uint64_t want = 1ull << PH_VIRTIO_F_VERSION_1 | 1ull << PH_VIRTIO_BALLOON_F_MUST_TELL_HOST |
 			1ull << PH_VIRTIO_BALLOON_F_STATS_VQ;
+	/* Without EVENT_IDX, avail->flags' NO_INTERRUPT silences the polled
+	 * reporting queue; with it, QEMU interrupts for the first used entry
+	 * of each queue whatever used_event says (two exits: InterruptStatus
+	 * and InterruptACK). The balloon gains nothing from EVENT_IDX: it has
+	 * at most a request or a batch per queue in flight. */
+	if (!b->cfg.no_event_idx)
+		want |= 1ull << PH_VIRTIO_RING_F_EVENT_IDX;
 	if (!b->cfg.no_reporting)
 		want |= 1ull << PH_VIRTIO_BALLOON_F_REPORTING;
 	if (b->cfg.deflate_on_oom)

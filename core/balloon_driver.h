@@ -5,7 +5,8 @@
  * stats queue, and the free page reporting queue as a struct
  * ph_report_sink for the reporting engines.
  *
- * Features: VERSION_1, RING_EVENT_IDX, BALLOON_F_MUST_TELL_HOST (we always
+ * Features: VERSION_1, RING_EVENT_IDX (unless cfg.no_event_idx),
+ * BALLOON_F_MUST_TELL_HOST (we always
  * tell), BALLOON_F_DEFLATE_ON_OOM if the guest asks for it (it needs an
  * OOM path calling balloon_drv_oom_deflate()), BALLOON_F_STATS_VQ whenever offered (as Linux does, so the queue
  * numbering agrees with QEMU, which always creates the stats queue), and
@@ -88,6 +89,9 @@ struct balloon_drv_ops {
 struct balloon_drv_config {
 	enum bdrv_protocol protocol;
 	bool no_reporting;       /* don't negotiate REPORTING (engine=off) */
+	bool no_event_idx;       /* don't negotiate RING_EVENT_IDX, so that the
+				    polled reporting queue never interrupts
+				    (QEMU ignores used_event once per queue) */
 	bool deflate_on_oom;     /* negotiate DEFLATE_ON_OOM: the guest calls
 				    balloon_drv_oom_deflate() when out of memory */
 	unsigned queue_size;     /* ring entries wanted per queue (0: 128);
@@ -95,7 +99,8 @@ struct balloon_drv_config {
 	unsigned report_cap;     /* most ranges per report(); virtio: 0 means
 				    the queue size; seed-v8: 0 means 1000 */
 	uint64_t halt_after_ns;  /* poll this long before may_halt (0: 200 us) */
-	uint64_t status_every_ns;/* re-check Status while waiting (0: 1 ms) */
+	uint64_t status_every_ns;/* re-check Status while waiting (0: 100 ms; a
+				    safety net, NEEDS_RESET interrupts) */
 	uint64_t report_timeout_ns; /* then reset the device and fail the
 				    report (0: 5 s; UINT64_MAX: never) */
 	unsigned max_restarts;   /* re-inits in a row without a success in

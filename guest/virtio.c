@@ -139,7 +139,9 @@ static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 		.wait = b_wait,
 		.xl_attached = b_xl_attached,
 	};
-	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO };
+	/* no EVENT_IDX: the reporting queue, which report() polls, then never
+	 * interrupts (docs/virtio-driver.md, "Waiting") */
+	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO, .no_event_idx = true };
 	bc.xl_map = reporting_xl_map();	/* NULL unless report.mode=exitless */
 	/* the balloon's largest size: all of RAM, one le32 pfn per page, in
 	 * at most the largest block (4 MiB: a 4 GiB balloon) */

@@ -46,6 +46,7 @@ struct fake_q {
 	uint64_t desc, avail, used;
 	uint16_t last_avail, used_idx;
 	unsigned notifies;
+	bool signalled;           /* qemu_first_irq: interrupted once already */
 };
 
 struct fakedev {
@@ -66,6 +67,9 @@ struct fakedev {
 	uint8_t xl_answer;        /* exitless map queue: the status written back */
 	bool xl_no_status;        /* ... or used length 0, nothing written */
 	bool xl_hold;             /* ... or keep the chain (fake_xl_release) */
+	bool qemu_first_irq;      /* as QEMU 7.2 does with EVENT_IDX: interrupt
+				     for a queue's first used entry whatever
+				     used_event says */
 
 	/* registers */
 	uint64_t drv_features;
@@ -76,6 +80,8 @@ struct fakedev {
 
 	/* what happened */
 	unsigned resets, irqs, acks, status_writes;
+	unsigned accesses;        /* register reads and writes: VM exits */
+	unsigned status_reads, isr_reads;
 	uint32_t status_log[32];
 	struct fake_chain reports[FAKE_MAX_RECORD];
 	unsigned nreports;
@@ -187,6 +193,9 @@ static inline void fake_push_used(unsigned qi, uint16_t head, uint32_t len)
 	if (fake_has(PH_VIRTIO_RING_F_EVENT_IDX)) {
 		uint16_t ev = __atomic_load_n(&a->ring[q->num], __ATOMIC_RELAXED);
 		irq = (uint16_t)(q->used_idx - ev - 1) < (uint16_t)(q->used_idx - old);
+		if (fd.qemu_first_irq && !q->signalled)
+			irq = true;
+		q->signalled = true;
 	} else {
 		irq = !(__atomic_load_n(&a->flags, __ATOMIC_RELAXED) & PH_VRING_AVAIL_F_NO_INTERRUPT);
 	}
@@ -382,6 +391,7 @@ static inline unsigned fake_nqueues(void)
 static inline uint32_t fake_read32_impl(void *ctx, uint32_t off)
 {
 	(void)ctx;
+	fd.accesses++;
 	if (off >= PH_VIRTIO_MMIO_CONFIG) {
 		assert_int_equal(off % 4, 0);
 		uint32_t coff = off - PH_VIRTIO_MMIO_CONFIG;
@@ -406,8 +416,9 @@ static inline uint32_t fake_read32_impl(void *ctx, uint32_t off)
 	case PH_VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return fd.queue_sel < fake_nqueues() ? fd.queue_max : 0;
 	case PH_VIRTIO_MMIO_QUEUE_READY: return q->ready;
-	case PH_VIRTIO_MMIO_INTERRUPT_STATUS: return fd.isr;
+	case PH_VIRTIO_MMIO_INTERRUPT_STATUS: fd.isr_reads++; return fd.isr;
 	case PH_VIRTIO_MMIO_STATUS:
+		fd.status_reads++;
 		return fd.reset_stuck && fd.status_writes ? 0x80 | fd.status : fd.status;
 	case PH_VIRTIO_MMIO_CONFIG_GENERATION: return fd.generation;
 	}
@@ -435,6 +446,7 @@ static inline void fake_set_status(uint32_t val)
 static inline void fake_write32_impl(void *ctx, uint32_t off, uint32_t val)
 {
 	(void)ctx;
+	fd.accesses++;
 	if (off >= PH_VIRTIO_MMIO_CONFIG) {
 		uint32_t coff = off - PH_VIRTIO_MMIO_CONFIG;
 		assert_int_equal(coff, offsetof(struct ph_virtio_balloon_config, actual));
@@ -497,6 +509,7 @@ static inline void fake_write32_impl(void *ctx, uint32_t off, uint32_t val)
 static inline uint8_t fake_read8_impl(void *ctx, uint32_t off)
 {
 	(void)ctx;
+	fd.accesses++;
 	assert_true(off >= PH_VIRTIO_MMIO_CONFIG && off < PH_VIRTIO_MMIO_CONFIG + sizeof(fd.cfg));
 	if (fd.gen_flips) {
 		fd.gen_flips--;
