@@ -179,7 +179,7 @@ const char *ph_engine_param_word(struct ph_engine_params *p, const char *word, s
 /* pagehint's (ours; docs/engine-pagehint.md) */
 #define PAGEHINT_DELAY_MS	5	/* quiet time before a pass */
 #define PAGEHINT_MAX_DELAY_MS	1000	/* back-off ceiling */
-#define PAGEHINT_TRIGGER_MIB	512	/* a full request's worth: ~1 exit per 512 MiB */
+#define PAGEHINT_TRIGGER_MIB	1024	/* half a full request: <= 1 exit per GiB */
 #define PAGEHINT_HOLD		32	/* blocks isolated per zone-lock hold */
 
 const char *ph_engine_params_resolve(struct ph_engine_params *p, unsigned sink_capacity)

@@ -80,7 +80,7 @@ enum ph_report_mode {
  * report.entries= seed-v8: MAX_FGPT_ENTRIES 1000 (both per-CPU arrays)
  * report.max_delay_ms= pagehint: 1000, the longest hysteresis (back-off
  *                ceiling, and the longest wait for frees to settle)
- * report.trigger_mib= pagehint: 512, unreported free memory in eligible
+ * report.trigger_mib= pagehint: 1024, unreported free memory in eligible
  *                blocks that starts a pass without waiting for quiet
  * report.hold=   pagehint: 32, most blocks isolated per zone-lock hold
  * report.mode=   pagehint: standard | exitless (standard). exitless asks

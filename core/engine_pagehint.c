@@ -11,10 +11,11 @@
  *  - no budget and no fixed delay: a pass reports every unreported eligible
  *    block there is, as soon as frees have settled;
  *  - large requests: up to report.capacity ranges (the device's queue)
- *    and 1 GiB, physically contiguous blocks merged into one range, so a
- *    freed GiB of 4 MiB blocks is one request (one exit), not 8; a
- *    request is sent once full, so memory comes back while a long pass
- *    goes on and at most 1 GiB is in flight;
+ *    and 2 GiB, physically contiguous blocks merged into one range (of at
+ *    most 1 GiB: a descriptor's length is 32 bits), so a freed 1.5 GiB
+ *    of 4 MiB blocks is one request (one exit), not 12; a request is
+ *    sent once full, so memory comes back while a long pass goes on and
+ *    at most 2 GiB is in flight;
  *  - the zone lock is held for at most report.hold isolations (and 256
  *    skipped Reported blocks) at a time, then dropped and retaken;
  *  - the walk goes from order 10 down, the largest blocks first.
@@ -25,12 +26,12 @@
  * the work `delay` later. The work looks at the exact amount of unreported
  * eligible free memory (the zone's per-order counters, no lock):
  *  - none: nothing to do;
- *  - at least report.trigger_mib (512, a full request's worth): a pass now;
+ *  - at least report.trigger_mib (1024, half a full request): a pass now;
  *  - otherwise, if eligible frees came since the last look (freed_gen
  *    moved), the frees have not settled: look again `delay` later, at
  *    most report.max_delay_ms in all, then a pass anyway; if none came
  *    for `quiet_looks` looks in a row, a pass now.
- * So a big free is reported while it happens in requests of >= 512 MiB,
+ * So a big free is reported while it happens in requests of >= 1 GiB,
  * and the rest `delay` after it ends; a trickle waits at most max_delay.
  * quiet_looks (1..4) learns how gappy frees are: a pass started on quiet
  * during which eligible frees came again (the request is REQUESTED at its
@@ -68,7 +69,7 @@
 #include "engine.h"
 
 #define RANGE_MAX_PAGES	(1ull << (30 - PH_PAGE_SHIFT))	/* 1 GiB: a descriptor's length is 32 bits */
-#define REQUEST_MAX_PAGES (1ull << (30 - PH_PAGE_SHIFT))	/* 1 GiB in flight per request */
+#define REQUEST_MAX_PAGES (1ull << (31 - PH_PAGE_SHIFT))	/* 2 GiB in flight per request */
 #define VISIT_MAX	256	/* Reported blocks skipped per lock hold */
 #define RESERVE_DIV	256	/* keep managed / 256 free pages unisolated */
 #define DECAY_PASSES	4	/* passes without reuse before the delay halves */
@@ -186,7 +187,7 @@ static void phe_free_done(void *ctx, unsigned cpu)
 /* ---- the request being built: sorted ranges, contiguous blocks merged ---- */
 
 /* Where a block of len bytes at addr would go: 0 it does not fit (the
- * request is full: capacity ranges it does not extend, or 1 GiB), 1 it
+ * request is full: capacity ranges it does not extend, or 2 GiB), 1 it
  * fits. *at is the insertion index (first range above addr). */
 static int req_fits(struct pagehint *h, uint64_t addr, uint64_t len, unsigned *at)
 {

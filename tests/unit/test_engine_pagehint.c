@@ -300,7 +300,7 @@ static void params_defaults_and_refusals(void **state)
 	assert_int_equal(p.capacity, 128);
 	assert_int_equal(p.delay_ms, 5);
 	assert_int_equal(p.max_delay_ms, 1000);
-	assert_int_equal(p.trigger_mib, 512);
+	assert_int_equal(p.trigger_mib, 1024);
 	assert_int_equal(p.hold, 32);
 	assert_int_equal(p.entries, 0);
 	assert_null(ph_engine_params_resolve(&p, 128));	/* idempotent */
@@ -390,7 +390,8 @@ static void contiguous_blocks_merge_into_ranges(void **state)
  * MiB: freeing 1 GiB at once (contiguous) is one request of one range;
  * freeing every other 4 MiB block (512 MiB in 128 ranges, none
  * contiguous) is one request of the queue's 128; with a queue of 32 it is
- * four; 1.5 GiB is two requests, none above 1 GiB. (The 32 MiB stay
+ * four; 1.5 GiB is one request of two ranges (a range is at most 1 GiB);
+ * 3 GiB is two requests, none above 2 GiB. (The 32 MiB stay
  * free: the reserve never holds anything back.)
  */
 static void requests_per_gib(void **state)
@@ -421,16 +422,27 @@ static void requests_per_gib(void **state)
 	fs_run_all(&u.f, 100);
 	ut_teardown(&u);
 
-	/* 1.5 GiB at once: two requests (at most 1 GiB in flight) */
-	static uint64_t big[392];
+	/* 1.5 GiB at once: one request (one exit), two ranges */
+	static uint64_t big[776];
 	ut_setup(&u, 393216);
 	ut_alloc_all(&u, big, 384);
 	for (unsigned k = 0; k < 384; k++)
 		ph_free_pages_direct(u.t.z, big[k], 10);
 	fs_run_all(&u.f, 100);
-	assert_int_equal(u.s.calls, 2);
+	assert_int_equal(u.s.calls, 1);
 	assert_int_equal(u.s.pages, 393216);
-	assert_true(u.s.call_pages[0] <= 262144 && u.s.call_pages[1] <= 262144);
+	assert_int_equal(u.s.ranges, 2);
+	ut_teardown(&u);
+
+	/* 3 GiB at once: two requests (at most 2 GiB in flight) */
+	ut_setup(&u, 786432);
+	ut_alloc_all(&u, big, 768);
+	for (unsigned k = 0; k < 768; k++)
+		ph_free_pages_direct(u.t.z, big[k], 10);
+	fs_run_all(&u.f, 100);
+	assert_int_equal(u.s.calls, 2);
+	assert_int_equal(u.s.pages, 786432);
+	assert_true(u.s.call_pages[0] <= 524288 && u.s.call_pages[1] <= 524288);
 	ut_teardown(&u);
 
 	ut_setup_with(&u, 262144 + EXTRA, 128, cap32);
