@@ -43,9 +43,22 @@
  * that allocations took (ph_zone_reported_allocated) tells how much of
  * what was reported is being faulted back in. If that is at least a
  * quarter of what the previous pass reported (and at least one block),
- * the delay doubles: memory freed and reused within the delay is then
- * never reported. After 4 passes in a row without such reuse it halves.
- * No clock is read: counts, not times, drive it.
+ * and the previous pass ended at most max_delay ago (a job runner, not a
+ * program taking memory reported at boot), the delay becomes 1.25x that
+ * interval, and at least twice what it was. While the delay is above
+ * delay_ms the blocks are age-gated: block_freed stamps each eligible
+ * block with the time it entered the free lists (the engine word of its
+ * head, in ~1 ms units), a pass skips blocks younger than the delay and
+ * comes back when the youngest is old enough. So memory freed and reused
+ * within the delay is never isolated, however often the work passes,
+ * while memory free for longer is reported at the next pass. A pass
+ * takes only blocks that have settled then, so the work does not wait
+ * for quiet while backed off. The delay halves after 4 passes in a row
+ * that reported memory nobody took back and skipped no young block, and
+ * is back at delay_ms at the first eligible free after 2 x max_delay
+ * without any (a pattern that slow is beyond what the delay can cover).
+ * The clock is the environment's (ph_engine_now: the fake scheduler's in
+ * hosted tests), read on eligible frees and by the work.
  *
  * Never below a reserve: a block is isolated only while the zone keeps
  * managed/256 free pages (upstream's modelled low watermark) besides it,
@@ -57,8 +70,9 @@
  * first block, so unreported memory is reused first (core/buddy's
  * merge_likely tail placement and ph_zone_free_range are the exceptions).
  *
- * Locking: block_freed runs under the zone lock and touches only freed_gen
- * (written only there, so a load and a store) and the request atomics;
+ * Locking: block_freed runs under the zone lock and touches only the
+ * block's engine word, freed_gen and last_free_ns (written only there, so
+ * a load and a store), woke and the request atomics;
  * free_done queues the work. There is one work item: at most one look or
  * pass runs at a time, and only it touches the request being built
  * (ranges[], nr) and the fields marked "work" below. A pass takes the zone
