@@ -72,6 +72,8 @@ static const struct balloon_drv_ops jops = {
 	.page_alloc = j_alloc, .page_free = j_free, .get_stats = j_stats,
 };
 
+static bool no_event_idx;	/* for the next start() */
+
 static void start(const struct balloon_config *dev_cfg, enum bdrv_protocol proto)
 {
 	d = t_dev_new(dev_cfg);
@@ -81,6 +83,7 @@ static void start(const struct balloon_config *dev_cfg, enum bdrv_protocol proto
 		.protocol = proto, .queue_size = 128, .pfns = pfns, .max_pages = POOL_PAGES,
 		.mem = d->mem + ARENA, .mem_len = ARENA_SIZE,
 		.status_every_ns = 1, .report_timeout_ns = 1000000000ull,
+		.no_event_idx = no_event_idx,
 	};
 	assert_int_equal(balloon_drv_init(&drv, &jregs, NULL, &jops, &cfg), 0);
 }
@@ -175,6 +178,34 @@ static void balloon_follows_target(void **state)
 	assert_int_equal(balloon_actual(d->b), 200);
 	assert_int_equal(atomic_load(&balloon_counters(d->b)->balloon_pages), 200);
 	assert_int_equal(ntaken, 200);
+}
+
+/* The guest's configuration (no EVENT_IDX, docs/virtio-driver.md
+ * "Waiting") with vmm/'s device: reports are discarded without an
+ * interrupt (the polled queue says NO_INTERRUPT), the balloon still
+ * follows its target and the stats still arrive. */
+static void without_event_idx(void **state)
+{
+	(void)state;
+	no_event_idx = true;
+	start(NULL, BDRV_PROTO_VIRTIO);
+	no_event_idx = false;
+	assert_false(drv.vm.features & 1ull << VIRTIO_RING_F_EVENT_IDX);
+	struct ph_range r = { 0x200000, 2u << 20 };
+	unsigned irqs = d->irqs;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(balloon_drv_report(&drv, &r, 1), 0);
+	assert_int_equal(d->ndiscards, 10);
+	assert_int_equal(d->irqs, irqs);
+	balloon_set_target(d->b, 300);
+	balloon_drv_interrupt(&drv);
+	poll_until_idle();
+	assert_int_equal(balloon_actual(d->b), 300);
+	balloon_request_stats(d->b);
+	balloon_drv_interrupt(&drv);
+	poll_until_idle();
+	uint64_t v = 0;
+	assert_true(balloon_stat(d->b, VIRTIO_BALLOON_S_MEMFREE, &v));
 }
 
 static void stats_reach_the_host(void **state)
@@ -464,6 +495,7 @@ int main(void)
 		T(no_reporting_device),
 		T(balloon_follows_target),
 		T(stats_reach_the_host),
+		T(without_event_idx),
 		T(bad_range_then_recovery),
 		T(xl_map_accepted_and_scanned),
 		T(xl_reset_and_reattach),
