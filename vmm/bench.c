@@ -127,36 +127,21 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->hv = -1;
 	unsigned long reps = 0;
 
+	static const char *const flags[] = { "--quick", NULL };
+	static const char *const valued[] = {
+		"--engines", "--reps", "--mem", "--cpus", "--idle-ms", "--hold-ms",
+		"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel", "--burst-mib",
+		"--bursts", NULL,
+	};
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		char name[32];
-		const char *eq = strchr(a, '=');
-		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof(name)) {
-			memcpy(name, a, (size_t)(eq - a));
-			name[eq - a] = 0;
-			v = eq + 1;
-			a = name;
-		}
-		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-			return -1;
+		struct bench_arg arg;
+		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint bench", &arg);
+		if (r)
+			return r;
+		const char *a = arg.name, *v = arg.value;
 		if (!strcmp(a, "--quick")) {
 			o->quick = true;
 			continue;
-		}
-		static const char *const valued[] = {
-			"--engines", "--reps", "--mem", "--cpus", "--idle-ms", "--hold-ms",
-			"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel", "--burst-mib",
-			"--bursts",
-		};
-		bool known = false;
-		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
-			known |= !strcmp(a, valued[k]);
-		if (!known)
-			return bench_bad("pagehint bench", "unknown option '%s' (try 'pagehint bench --help')", argv[i]);
-		if (!v) {
-			if (i + 1 >= argc)
-				return bench_bad("pagehint bench", "%s needs a value", a);
-			v = argv[++i];
 		}
 		unsigned long n;
 		if (!strcmp(a, "--engines")) {

@@ -187,36 +187,20 @@ static int parse(int argc, char **argv, struct popts *o)
 	o->idle_ms = 35000;
 	bool engines_given = false, platforms_given = false;
 
+	static const char *const flags[] = { "--peers", NULL };
+	static const char *const valued[] = {
+		"--engines", "--platforms", "--mem", "--cpus", "--hog-mib", "--hold-ms",
+		"--idle-ms", "--linux-ref", "--kernel", "--out", NULL,
+	};
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		char name[32];
-		const char *eq = strchr(a, '=');
-		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof(name)) {
-			memcpy(name, a, (size_t)(eq - a));
-			name[eq - a] = 0;
-			v = eq + 1;
-			a = name;
-		}
-		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-			return -1;
+		struct bench_arg arg;
+		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint bench --peers", &arg);
+		if (r)
+			return r;
+		const char *a = arg.name, *v = arg.value;
 		if (!strcmp(a, "--peers"))
 			continue;
-		static const char *const valued[] = {
-			"--engines", "--platforms", "--mem", "--cpus", "--hog-mib", "--hold-ms",
-			"--idle-ms", "--linux-ref", "--kernel", "--out",
-		};
-		bool known = false;
-		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
-			known |= !strcmp(a, valued[k]);
-		if (!known)
-			return bench_bad("pagehint bench --peers", "unknown option '%s' (try 'pagehint bench --peers --help')", argv[i]);
-		if (!v) {
-			if (i + 1 >= argc)
-				return bench_bad("pagehint bench --peers", "%s needs a value", a);
-			v = argv[++i];
-		}
 		unsigned long n;
-		int r = 0;
 		if (!strcmp(a, "--engines")) {
 			o->nengines = 0;
 			engines_given = true;
