@@ -740,12 +740,7 @@ int bench_main(int argc, char **argv)
 	b.hog_mib = (b.o.mem >> 20) * 3 / 4;
 	b.frag_mib = (b.o.mem >> 20) / (b.o.quick ? 8 : 4);
 
-	struct bench_machine m;
-	bench_machine_info(&m);
-	snprintf(res->date, sizeof(res->date), "%s", m.date);
-	snprintf(res->cpu_model, sizeof(res->cpu_model), "%s", m.cpu_model);
-	snprintf(res->kernel, sizeof(res->kernel), "%s", m.kernel);
-	res->host_cpus = m.host_cpus;
+	bench_machine_info(&res->machine);
 	res->hypervisor = b.o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint";
 	res->accel = nokvm ? "tcg" : "kvm";
 	if (b.o.hv == BENCH_HV_QEMU)

@@ -83,14 +83,20 @@ struct bench_engine_res {
 	char note[200];			/* e.g. why a run failed */
 };
 
+/* The host a bench ran on (bench_machine_info). */
+struct bench_machine {
+	char date[40], cpu_model[128], kernel[160];
+	unsigned host_cpus;
+};
+
 struct bench_results {
-	/* machine */
-	char date[40], cpu_model[128], kernel[160], qemu_version[40];
+	struct bench_machine machine;
+	char qemu_version[40];
 	const char *hypervisor;		/* "pagehint" or "qemu" */
 	const char *accel;		/* "kvm" or "tcg" */
 	char hv_reason[320];		/* why this hypervisor */
 	char exits_source[200];
-	unsigned host_cpus, cpus, reps;
+	unsigned cpus, reps;
 	uint64_t mem_mib, hog_mib, frag_mib;
 	unsigned idle_ms, frag_hold_ms, churn_ms, seed;
 	unsigned burst_mib, burst_count, burst_period_ms;
@@ -156,10 +162,9 @@ void bench_rm_tree(const char *dir);
 void bench_json_str(FILE *f, const char *s);
 void bench_json_num(FILE *f, double v);	/* null for BENCH_NULL or not finite */
 
-struct bench_machine {
-	char date[40], cpu_model[128], kernel[160];
-	unsigned host_cpus;
-};
 void bench_machine_info(struct bench_machine *m);
+/* '{"date": …, "cpu": …, "kernel": …, "host_cpus": N' (the caller adds
+ * its own fields and the closing brace) */
+void bench_json_machine(FILE *f, const struct bench_machine *m);
 
 #endif

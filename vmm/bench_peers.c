@@ -130,8 +130,7 @@ struct peers {
 	const char *nokvm;		/* NULL: KVM usable */
 	bool have_qemu;
 	char qemu_version[40], linux_version[80];
-	char date[40], cpu_model[128], host_kernel[160];
-	unsigned host_cpus;
+	struct bench_machine machine;
 	struct row rows[MAX_ROWS];
 	unsigned nrows, failures;
 };
@@ -644,8 +643,8 @@ static void cell(char *buf, size_t cap, double v, double scale, int dec, const c
 static void print_table(FILE *f, const struct peers *p)
 {
 	const struct popts *o = &p->o;
-	fprintf(f, "pagehint bench --peers  %s  %s, %s, %u host CPUs\n", p->date, p->cpu_model,
-		p->host_kernel, p->host_cpus);
+	fprintf(f, "pagehint bench --peers  %s  %s, %s, %u host CPUs\n", p->machine.date,
+		p->machine.cpu_model, p->machine.kernel, p->machine.host_cpus);
 	fprintf(f, "reclaim, one run per row: guest %llu MiB, %u vCPUs; memhog %llu MiB, held %ld s, "
 		"freed, idle %ld s\n", (unsigned long long)(o->mem >> 20), o->cpus,
 		(unsigned long long)o->hog_mib, o->hold_ms / 1000, (o->idle_ms + IDLE_MARGIN_MS) / 1000);
@@ -739,13 +738,9 @@ static int write_json(const char *path, const struct peers *p)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	fputs("{\n  \"machine\": {\"date\": ", f);
-	bench_json_str(f, p->date);
-	fputs(", \"cpu\": ", f);
-	bench_json_str(f, p->cpu_model);
-	fputs(", \"kernel\": ", f);
-	bench_json_str(f, p->host_kernel);
-	fprintf(f, ", \"host_cpus\": %u, \"qemu_version\": ", p->host_cpus);
+	fputs("{\n  \"machine\": ", f);
+	bench_json_machine(f, &p->machine);
+	fputs(", \"qemu_version\": ", f);
 	bench_json_str(f, p->qemu_version);
 	fputs(", \"kvm\": ", f);
 	if (p->nokvm)
@@ -916,12 +911,7 @@ int bench_peers_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	struct bench_machine m;
-	bench_machine_info(&m);
-	snprintf(p->date, sizeof(p->date), "%s", m.date);
-	snprintf(p->cpu_model, sizeof(p->cpu_model), "%s", m.cpu_model);
-	snprintf(p->host_kernel, sizeof(p->host_kernel), "%s", m.kernel);
-	p->host_cpus = m.host_cpus;
+	bench_machine_info(&p->machine);
 	p->nokvm = bench_kvm_unusable(p->nokvm_buf, sizeof(p->nokvm_buf));
 	p->have_qemu = bench_qemu_version(p->qemu_version, sizeof(p->qemu_version));
 	plan(p);

@@ -154,8 +154,8 @@ void bench_report_goals(FILE *f, const struct bench_results *res)
 
 void bench_report_table(FILE *f, const struct bench_results *res)
 {
-	fprintf(f, "pagehint bench  %s  %s, %s, %u host CPUs\n", res->date, res->cpu_model,
-		res->kernel, res->host_cpus);
+	fprintf(f, "pagehint bench  %s  %s, %s, %u host CPUs\n", res->machine.date,
+		res->machine.cpu_model, res->machine.kernel, res->machine.host_cpus);
 	if (!strcmp(res->hypervisor, "qemu"))
 		fprintf(f, "hypervisor: QEMU %s %s (%s)\n", res->qemu_version,
 			!strcmp(res->accel, "kvm") ? "KVM" : "TCG", res->hv_reason);
@@ -310,13 +310,9 @@ static void json_figs(FILE *f, const struct bench_engine_res *e, const char *sce
 
 int bench_report_json(FILE *f, const struct bench_results *res)
 {
-	fputs("{\n  \"machine\": {\"date\": ", f);
-	bench_json_str(f, res->date);
-	fputs(", \"cpu\": ", f);
-	bench_json_str(f, res->cpu_model);
-	fputs(", \"kernel\": ", f);
-	bench_json_str(f, res->kernel);
-	fprintf(f, ", \"host_cpus\": %u,\n    \"hypervisor\": ", res->host_cpus);
+	fputs("{\n  \"machine\": ", f);
+	bench_json_machine(f, &res->machine);
+	fputs(",\n    \"hypervisor\": ", f);
 	bench_json_str(f, res->hypervisor);
 	fputs(", \"accel\": ", f);
 	bench_json_str(f, res->accel);

@@ -161,3 +161,14 @@ void bench_machine_info(struct bench_machine *m)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	m->host_cpus = n > 0 ? (unsigned)n : 0;
 }
+
+void bench_json_machine(FILE *f, const struct bench_machine *m)
+{
+	fputs("{\"date\": ", f);
+	bench_json_str(f, m->date);
+	fputs(", \"cpu\": ", f);
+	bench_json_str(f, m->cpu_model);
+	fputs(", \"kernel\": ", f);
+	bench_json_str(f, m->kernel);
+	fprintf(f, ", \"host_cpus\": %u", m->host_cpus);
+}

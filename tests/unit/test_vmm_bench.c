@@ -443,8 +443,8 @@ static void results_json_has_the_schema(void **state)
 	(void)state;
 	struct bench_results *res = calloc(1, sizeof(*res));
 	assert_non_null(res);
-	snprintf(res->date, sizeof(res->date), "2026-01-01T00:00:00Z");
-	snprintf(res->cpu_model, sizeof(res->cpu_model), "CPU \"quoted\"");
+	snprintf(res->machine.date, sizeof(res->machine.date), "2026-01-01T00:00:00Z");
+	snprintf(res->machine.cpu_model, sizeof(res->machine.cpu_model), "CPU \"quoted\"");
 	res->hypervisor = "qemu";
 	res->accel = "tcg";
 	res->reps = 2;
