@@ -59,7 +59,7 @@ static void count_done(void *ctx, unsigned cpu)
 	hook_count[cpu].done++;
 }
 
-static const struct ph_report_hooks counting = { count_block, count_done, NULL, NULL, 0 };
+static const struct ph_report_hooks counting = { .block_freed = count_block, .free_done = count_done, .ctx = NULL };
 
 enum scenario { O0_PCP_PAIR, O0_PCP_BURST, O0_DIRECT, O9_PAIR, NR_SCENARIOS };
 

@@ -143,8 +143,7 @@ static inline bool merge_likely(const struct ph_zone *z, uint64_t pfn, unsigned 
 }
 
 uint32_t __ph_free_one(struct ph_zone *z, uint32_t idx, unsigned order,
-		       enum free_where where, const struct ph_report_hooks *hooks,
-		       unsigned cpu)
+		       enum free_where where, struct ph_free_notify *n)
 {
 	uint64_t pfn = z->base_pfn + idx;
 
@@ -168,8 +167,12 @@ uint32_t __ph_free_one(struct ph_zone *z, uint32_t idx, unsigned order,
 		    (where == FREE_AUTO && merge_likely(z, pfn, order));
 	add_to_free_list(z, idx, order, tail);
 
-	if (hooks)
-		hooks->block_freed(hooks->ctx, cpu, pfn, order);
+	/* Linux's page_reporting_notify_free: the order test is inline, so
+	 * the small blocks that are most frees cost no call */
+	if (n && n->hooks && order >= n->hooks->free_min_order) {
+		n->hooks->block_freed(n->hooks->ctx, n->cpu, pfn, order);
+		n->called = true;
+	}
 	return idx;
 }
 
@@ -330,7 +333,7 @@ int ph_zone_free_range(struct ph_zone *z, uint64_t pfn, uint64_t n)
 			return -PH_EINVAL;
 		}
 	}
-	const struct ph_report_hooks *hooks = z->hooks;
+	struct ph_free_notify fn = { z->hooks, cpu, false };
 	uint64_t end = pfn + n;
 
 	for (uint64_t i = 0; i < n; i++)
@@ -341,12 +344,12 @@ int ph_zone_free_range(struct ph_zone *z, uint64_t pfn, uint64_t n)
 
 		while ((pfn & ((1ull << order) - 1)) || pfn + (1ull << order) > end)
 			order--;
-		__ph_free_one(z, (uint32_t)(pfn - z->base_pfn), order, FREE_TO_TAIL, hooks, cpu);
+		__ph_free_one(z, (uint32_t)(pfn - z->base_pfn), order, FREE_TO_TAIL, &fn);
 		pfn += 1ull << order;
 	}
 	ctr_add(&z->managed_pages, (int64_t)n);
 	ph_spin_unlock(&z->lock);
-	ph_call_free_done(hooks, cpu);
+	ph_call_free_done(&fn);
 	return 0;
 }
 
@@ -385,10 +388,10 @@ int ph_free_pages_direct(struct ph_zone *z, uint64_t pfn, unsigned order)
 	unsigned cpu = ph_cpu_id();
 
 	ph_spin_lock(&z->lock);
-	const struct ph_report_hooks *hooks = z->hooks;
-	__ph_free_one(z, (uint32_t)(pfn - z->base_pfn), order, FREE_AUTO, hooks, cpu);
+	struct ph_free_notify fn = { z->hooks, cpu, false };
+	__ph_free_one(z, (uint32_t)(pfn - z->base_pfn), order, FREE_AUTO, &fn);
 	ph_spin_unlock(&z->lock);
-	ph_call_free_done(hooks, cpu);
+	ph_call_free_done(&fn);
 	return 0;
 }
 
@@ -423,7 +426,8 @@ int ph_zone_register_report_hooks(struct ph_zone *z, const struct ph_report_hook
 {
 	int err = 0;
 
-	if (!hooks || !hooks->block_freed || hooks->alloc_min_order >= PH_MAX_ORDER)
+	if (!hooks || !hooks->block_freed || hooks->alloc_min_order >= PH_MAX_ORDER ||
+	    hooks->free_min_order >= PH_MAX_ORDER)
 		return -PH_EINVAL;
 	ph_spin_lock(&z->lock);
 	if (z->hooks) {
@@ -472,7 +476,7 @@ int __ph_putback_block(struct ph_zone *z, uint64_t pfn, unsigned order,
 		return -PH_EINVAL;
 	ctr_add(&z->isolated_pages, -(1ll << order));
 	uint32_t head = __ph_free_one(z, idx, order,
-				      where == PH_TAIL ? FREE_TO_TAIL : FREE_TO_HEAD, NULL, 0);
+				      where == PH_TAIL ? FREE_TO_TAIL : FREE_TO_HEAD, NULL);
 	if (head != idx || st_order(pg_state(&z->memmap[idx])) != order)
 		return 1;	/* merged: a new, unreported block */
 	if (reported) {

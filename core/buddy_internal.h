@@ -116,21 +116,28 @@ uint32_t __ph_rmqueue(struct ph_zone *z, unsigned order);
 
 /*
  * Put the block at idx (whose descriptor the caller owns; its state is
- * overwritten) into the free lists, merging with free buddies. hooks (may
- * be NULL) gets block_freed with the merged block. Returns the merged
- * head's index.
+ * overwritten) into the free lists, merging with free buddies. If n (may
+ * be NULL) has hooks and the merged block is of order >= their
+ * free_min_order, block_freed gets it and n->called is set. Returns the
+ * merged head's index.
  */
+struct ph_free_notify {
+	const struct ph_report_hooks *hooks;	/* z->hooks, read under the zone lock */
+	unsigned cpu;
+	bool called;				/* block_freed was called */
+};
+
 uint32_t __ph_free_one(struct ph_zone *z, uint32_t idx, unsigned order,
-		       enum free_where where, const struct ph_report_hooks *hooks,
-		       unsigned cpu);
+		       enum free_where where, struct ph_free_notify *n);
 
 /* Check a free of (pfn, order) by its owner; 0 or -PH_EINVAL + warning. */
 int ph_check_free(struct ph_zone *z, uint64_t pfn, unsigned order);
 
-static inline void ph_call_free_done(const struct ph_report_hooks *hooks, unsigned cpu)
+/* After the locks are dropped: free_done, if the path called block_freed. */
+static inline void ph_call_free_done(const struct ph_free_notify *n)
 {
-	if (hooks && hooks->free_done)
-		hooks->free_done(hooks->ctx, cpu);
+	if (n->called && n->hooks->free_done)
+		n->hooks->free_done(n->hooks->ctx, n->cpu);
 }
 
 #endif

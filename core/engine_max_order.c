@@ -150,6 +150,7 @@ static int mo_init(struct ph_engine *e)
 	atomic_init(&m->req.kick, false);
 	ph_engine_work_init(e, &m->work, mo_work, m, 0);
 	e->hooks.block_freed = mo_block_freed;
+	e->hooks.free_min_order = m->order;
 	e->hooks.free_done = mo_free_done;
 	e->hooks.ctx = m;
 	return 0;

@@ -609,6 +609,7 @@ static int phe_init(struct ph_engine *e)
 	ph_engine_work_init(e, &h->work, phe_work, h, 0);
 	e->extra_stats = phe_extra_stats;
 	e->hooks.block_freed = phe_block_freed;
+	e->hooks.free_min_order = h->order;
 	e->hooks.free_done = phe_free_done;
 	e->hooks.ctx = h;
 	return 0;

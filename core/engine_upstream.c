@@ -228,6 +228,8 @@ static int up_init(struct ph_engine *e)
 	atomic_init(&u->req.kick, false);
 	ph_engine_work_init(e, &u->work, up_work, u, 0);
 	e->hooks.block_freed = up_block_freed;
+	/* page_reporting_notify_free's inline page_reporting_order test */
+	e->hooks.free_min_order = u->order;
 	e->hooks.free_done = up_free_done;
 	e->hooks.ctx = u;
 	return 0;

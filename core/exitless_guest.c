@@ -70,6 +70,7 @@ int ph_xl_guest_start(struct ph_xl_guest *g, struct ph_zone *zone, struct ph_xl_
 	g->hooks = (struct ph_report_hooks){
 		.block_freed = xl_block_freed,
 		.ctx = g,
+		.free_min_order = PH_XL_FRAME_ORDER,
 		.block_alloc = xl_block_alloc,
 		.alloc_min_order = PH_XL_FRAME_ORDER,
 	};

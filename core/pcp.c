@@ -17,21 +17,20 @@
 #include "buddy_internal.h"
 
 /* Move up to n pages from the tail of pcp to the buddy. pcp lock held;
- * takes the zone lock. Returns the hooks that were called, if any. */
-static const struct ph_report_hooks *pcp_free_bulk(struct ph_zone *z, struct ph_pcp *pcp,
-						  uint32_t n, unsigned cpu)
+ * takes the zone lock. fn: the hooks called, for ph_call_free_done. */
+static void pcp_free_bulk(struct ph_zone *z, struct ph_pcp *pcp, uint32_t n,
+			  struct ph_free_notify *fn)
 {
 	ph_spin_lock(&z->lock);
-	const struct ph_report_hooks *hooks = z->hooks;
+	fn->hooks = z->hooks;
 	while (n-- && pcp->count) {
 		uint32_t idx = pcp->list.last;
 
 		list_del(z->memmap, &pcp->list, idx);
 		pcp->count--;
-		__ph_free_one(z, idx, 0, FREE_AUTO, hooks, cpu);
+		__ph_free_one(z, idx, 0, FREE_AUTO, fn);
 	}
 	ph_spin_unlock(&z->lock);
-	return hooks;
 }
 
 /* Move up to batch pages from the buddy to the tail of pcp. pcp lock held. */
@@ -106,10 +105,11 @@ int ph_free_pages(struct ph_zone *z, uint64_t pfn, unsigned order)
 	list_add_head(z->memmap, &pcp->list, idx);
 	pcp->count++;
 	if (unlikely(pcp->count > pcp->high)) {
-		const struct ph_report_hooks *hooks = pcp_free_bulk(z, pcp, pcp->batch, cpu);
+		struct ph_free_notify fn = { NULL, cpu, false };
 
+		pcp_free_bulk(z, pcp, pcp->batch, &fn);
 		ph_spin_unlock(&pcp->lock);
-		ph_call_free_done(hooks, cpu);
+		ph_call_free_done(&fn);
 		return 0;
 	}
 	ph_spin_unlock(&pcp->lock);	/* the fast path: no hook, no zone lock */
@@ -122,13 +122,13 @@ void ph_drain_cpu(struct ph_zone *z, unsigned cpu)
 		return;
 
 	struct ph_pcp *pcp = &z->pcp[cpu];
-	const struct ph_report_hooks *hooks = NULL;
+	struct ph_free_notify fn = { NULL, ph_cpu_id(), false };
 
 	ph_spin_lock(&pcp->lock);
 	if (pcp->count)
-		hooks = pcp_free_bulk(z, pcp, pcp->count, ph_cpu_id());
+		pcp_free_bulk(z, pcp, pcp->count, &fn);
 	ph_spin_unlock(&pcp->lock);
-	ph_call_free_done(hooks, ph_cpu_id());
+	ph_call_free_done(&fn);
 }
 
 void ph_drain_all(struct ph_zone *z)

@@ -226,7 +226,7 @@ static void stress_free_done(void *ctx, unsigned cpu)
 	atomic_fetch_add_explicit(&hook_done, 1, memory_order_relaxed);
 }
 
-static const struct ph_report_hooks stress_hooks = { stress_block_freed, stress_free_done, NULL, NULL, 0 };
+static const struct ph_report_hooks stress_hooks = { .block_freed = stress_block_freed, .free_done = stress_free_done, .ctx = NULL };
 
 /*
  * A reporting pass while the others allocate and free: isolate up to 8

@@ -347,7 +347,7 @@ static void hooks_register_once(void **state)
 	(void)state;
 	struct tzone t;
 	struct rec r = { 0 };
-	const struct ph_report_hooks h = { rec_block_freed, NULL, &r, NULL, 0 }, nofn = { 0 };
+	const struct ph_report_hooks h = { .block_freed = rec_block_freed, .free_done = NULL, .ctx = &r }, nofn = { 0 };
 
 	tzone_init(&t, 0, 16, NULL);
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &nofn), -PH_EINVAL);
@@ -365,7 +365,7 @@ static void hook_sees_merged_block(void **state)
 	(void)state;
 	struct tzone t = setup_all_allocated();
 	struct rec r = { .z = t.z };
-	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r, NULL, 0 };
+	const struct ph_report_hooks h = { .block_freed = rec_block_freed, .free_done = rec_free_done, .ctx = &r };
 
 	ph_free_pages_direct(t.z, 17, 0);
 	ph_free_pages_direct(t.z, 18, 0);
@@ -393,7 +393,7 @@ static void hook_skips_putback_and_pcp(void **state)
 	(void)state;
 	struct tzone t = setup_all_allocated();
 	struct rec r = { .z = t.z };
-	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r, NULL, 0 };
+	const struct ph_report_hooks h = { .block_freed = rec_block_freed, .free_done = rec_free_done, .ctx = &r };
 
 	ph_free_pages_direct(t.z, 100, 0);
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), 0);
@@ -423,7 +423,7 @@ static void hook_sees_pcp_flush(void **state)
 	(void)state;
 	struct tzone t = setup_all_allocated();
 	struct rec r = { .z = t.z };
-	const struct ph_report_hooks h = { rec_block_freed, rec_free_done, &r, NULL, 0 };
+	const struct ph_report_hooks h = { .block_freed = rec_block_freed, .free_done = rec_free_done, .ctx = &r };
 
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), 0);
 	for (unsigned i = 0; i < 4; i++)
@@ -436,6 +436,38 @@ static void hook_sees_pcp_flush(void **state)
 	/* the coldest ones: 300 and 302 */
 	assert_int_equal(r.pfn[0], 300);
 	assert_int_equal(r.pfn[1], 302);
+	assert_int_equal(r.bad_lock, 0);
+	assert_int_equal(ph_zone_check(t.z), 0);
+	tzone_fini(&t);
+}
+
+/* free_min_order: blocks below it cost no call, neither block_freed nor
+ * free_done, on the direct path and through a pcp flush; the free that
+ * completes a block of that order is seen, once, with free_done after. */
+static void hook_min_order_skips_small_blocks(void **state)
+{
+	(void)state;
+	struct tzone t = setup_all_allocated();
+	struct rec r = { .z = t.z };
+	struct ph_report_hooks h = { .block_freed = rec_block_freed, .free_done = rec_free_done,
+				     .ctx = &r, .free_min_order = PH_MAX_ORDER };
+
+	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), -PH_EINVAL);
+	h.free_min_order = 2;
+	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), 0);
+	ph_free_pages_direct(t.z, 16, 0);		/* order 0 */
+	ph_free_pages_direct(t.z, 17, 0);		/* 16 order 1 */
+	ph_free_pages_direct(t.z, 18, 0);		/* 18 order 0 */
+	assert_int_equal(r.calls + r.done_calls, 0);
+	for (unsigned i = 0; i < 5; i++)		/* pcp: 5 > high 4, batch 2 */
+		ph_free_pages(t.z, 300 + 2 * i, 0);
+	assert_int_equal(ph_pcp_count(t.z, 0), 3);
+	assert_int_equal(r.calls + r.done_calls, 0);
+	ph_free_pages_direct(t.z, 19, 0);		/* 18 order 1, then 16 order 2 */
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.pfn[0], 16);
+	assert_int_equal(r.order[0], 2);
+	assert_int_equal(r.done_calls, 1);
 	assert_int_equal(r.bad_lock, 0);
 	assert_int_equal(ph_zone_check(t.z), 0);
 	tzone_fini(&t);
@@ -504,6 +536,7 @@ int main(void)
 		cmocka_unit_test(hook_sees_merged_block),
 		cmocka_unit_test(hook_skips_putback_and_pcp),
 		cmocka_unit_test(hook_sees_pcp_flush),
+		cmocka_unit_test(hook_min_order_skips_small_blocks),
 		cmocka_unit_test(page_reporting_cycle_shape),
 	};
 	return cmocka_run_group_tests_name("buddy_report", tests, NULL, NULL);
