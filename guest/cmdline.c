@@ -34,6 +34,7 @@ static const struct key keys[] = {
 	U64("memhog.idle_ms", memhog.idle_ms, 0, 86400000),
 	U64("churn.ms", churn.ms, 1, 86400000),
 	U64("churn.batch", churn.batch, 1, 256),
+	U64("churn.mib", churn.mib, 0, 65536),
 	U64("fragment.mib", fragment.mib, 1, 1 << 20),
 	U64("fragment.keep", fragment.keep, 1, 99),
 	U64("fragment.hold_ms", fragment.hold_ms, 0, 86400000),

@@ -35,6 +35,7 @@ struct config {
 	} memhog;
 	struct {
 		uint64_t ms, batch;
+		uint64_t mib;	/* per CPU, page_fault1-like rounds; 0: batch mode */
 	} churn;
 	struct {
 		uint64_t mib, keep, hold_ms;	/* keep: percent of pages kept */

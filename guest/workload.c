@@ -166,24 +166,37 @@ static void memhog(void)
 		total * 1000000000 / (free_ns ? free_ns : 1));
 }
 
-/* ---- churn: order-0 alloc/free as fast as possible (page_fault1) ---- */
+/*
+ * ---- churn: order-0 alloc/write/check/free as fast as possible ----
+ * Two shapes. churn.batch (16): take a batch, free it: the per-CPU lists
+ * absorb it all, so this times the allocator's fast path alone.
+ * churn.mib=N: will-it-scale's page_fault1 (each task maps, touches and
+ * unmaps 128 MiB): every CPU takes N MiB a page at a time, then frees it
+ * all, round after round, so the pages go through the buddy lists,
+ * merge into large blocks and meet the reporting engine on every round.
+ */
 
 struct churn {
 	uint64_t key, end_ns;
 	uint64_t pages[MAX_CPUS];
 };
 
-static void churn_cpu(unsigned cpu, void *arg)
+static uint64_t *churn_page(unsigned cpu)
 {
-	struct churn *c = arg;
+	uint64_t *p = page_alloc(0);
+	if (!p)
+		panic_status(EXIT_FAIL, "@fail workload=churn cpu=%u out of memory", cpu);
+	return p;
+}
+
+static void churn_batches(unsigned cpu, struct churn *c)
+{
 	uint64_t *batch[256], n = 0;
 	unsigned b = (unsigned)cfg.churn.batch;
 
 	while (ph_now_ns() < c->end_ns) {
 		for (unsigned i = 0; i < b; i++) {
-			uint64_t *p = page_alloc(0);
-			if (!p)
-				panic_status(EXIT_FAIL, "@fail workload=churn cpu=%u out of memory", cpu);
+			uint64_t *p = churn_page(cpu);
 			p[0] = (uintptr_t)p ^ c->key;
 			p[WORDS_PER_PAGE - 1] = ~((uintptr_t)p ^ c->key);
 			batch[i] = p;
@@ -202,11 +215,60 @@ static void churn_cpu(unsigned cpu, void *arg)
 	c->pages[cpu] = n;
 }
 
+/* A round's pages are chained through their first word; the second and
+ * the last carry the pattern. The clock is read between rounds only. */
+static void churn_rounds(unsigned cpu, struct churn *c)
+{
+	uint64_t per_round = (cfg.churn.mib << 20) / PH_PAGE_SIZE, n = 0;
+
+	while (ph_now_ns() < c->end_ns) {
+		uint64_t *head = 0;
+		for (uint64_t i = 0; i < per_round; i++) {
+			uint64_t *p = churn_page(cpu);
+			p[0] = (uintptr_t)head;
+			p[1] = (uintptr_t)p ^ c->key;
+			p[WORDS_PER_PAGE - 1] = ~((uintptr_t)p ^ c->key);
+			head = p;
+			if ((i & 1023) == 1023)
+				cond_resched();
+		}
+		for (uint64_t i = 0; head; i++) {
+			uint64_t *p = head, want = (uintptr_t)p ^ c->key;
+			head = next_of(p);
+			if (p[1] != want)
+				fail(p, 1, p[1], want);
+			if (p[WORDS_PER_PAGE - 1] != ~want)
+				fail(p, WORDS_PER_PAGE - 1, p[WORDS_PER_PAGE - 1], ~want);
+			page_free(p, 0);
+			if ((i & 1023) == 1023)
+				cond_resched();
+		}
+		n += per_round;
+	}
+	c->pages[cpu] = n;
+}
+
+static void churn_cpu(unsigned cpu, void *arg)
+{
+	if (cfg.churn.mib)
+		churn_rounds(cpu, arg);
+	else
+		churn_batches(cpu, arg);
+}
+
 static void churn(void)
 {
 	static struct churn c;
+	/* every CPU's round at once, with room to spare for the kernel */
+	if (cfg.churn.mib && cfg.churn.mib * nr_cpus > mib(mem_free_pages()) / 2)
+		panic_status(EXIT_CMDLINE, "pagehint: bad command line: churn.mib=%lu: %u CPUs x %lu MiB "
+			     "is more than half the free memory (%lu MiB)", cfg.churn.mib, nr_cpus,
+			     cfg.churn.mib, mib(mem_free_pages()));
 	c.key = round_key(0);
-	kprintf("@event churn ms=%lu\n", cfg.churn.ms);
+	if (cfg.churn.mib)
+		kprintf("@event churn ms=%lu mib=%lu\n", cfg.churn.ms, cfg.churn.mib);
+	else
+		kprintf("@event churn ms=%lu batch=%lu\n", cfg.churn.ms, cfg.churn.batch);
 	uint64_t t0 = ph_now_ns();
 	c.end_ns = t0 + cfg.churn.ms * 1000000;
 	on_each_cpu(churn_cpu, &c);

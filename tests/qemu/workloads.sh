@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 19
+plan 23
 
 run_guest 2 256 "engine=off workload=memhog memhog.mib=64 memhog.rounds=2 memhog.hold_ms=50 memhog.idle_ms=50 quiet"
 expect_status "memhog: verified" $EXIT_OK
@@ -18,6 +18,21 @@ run_guest 2 256 "engine=off workload=churn churn.ms=300 quiet"
 expect_status "churn: verified" $EXIT_OK
 expect_line "churn: pages/s" "^@done workload=churn cpus=2 ms=[0-9]+ pages=[1-9][0-9]* pages_per_s=[1-9]"
 diag "$(grep '^@done' <<<"$OUT")"
+
+# churn.mib: page_fault1's rounds, every page through the buddy lists; the
+# pages per run are whole rounds (8 MiB = 2048 pages a CPU)
+run_guest 2 256 "engine=upstream workload=churn churn.ms=300 churn.mib=8 quiet" "${BALLOON[@]}"
+expect_status "churn rounds: verified" $EXIT_OK
+expect_line "churn rounds: announced" "^@event churn ms=300 mib=8$"
+pages=$(sed -n 's/^@done workload=churn .* pages=\([0-9]*\) .*/\1/p' <<<"$OUT")
+if [ -n "$pages" ] && [ "$pages" -gt 0 ] && [ $((pages % 2048)) -eq 0 ]; then
+	ok "churn rounds: whole rounds ($pages pages)"
+else
+	not_ok "churn rounds: whole rounds (pages '$pages')"
+	diag "$OUT"
+fi
+run_guest 2 256 "engine=off workload=churn churn.mib=100 quiet"
+expect_status "churn rounds: more than half the free memory is a bad command line" $EXIT_CMDLINE
 
 run_guest 2 256 "engine=off workload=fragment fragment.mib=32 fragment.keep=50 fragment.hold_ms=50 quiet"
 expect_status "fragment: verified" $EXIT_OK
