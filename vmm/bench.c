@@ -69,6 +69,9 @@ static void usage(FILE *f)
 "  --hold-ms N             fragment: time between its two frees (default\n"
 "                          10000; --quick: 4000)\n"
 "  --churn-ms N            churn duration (default 5000; --quick: 2000)\n"
+"  --churn-mib N           churn: MiB each vCPU takes and frees per round, as\n"
+"                          page_fault1 (default 128, at most RAM/4 in all);\n"
+"                          0: batches of 16 pages (the per-CPU lists only)\n"
 "  --burst-mib N           burst: MiB allocated, written and freed per burst\n"
 "                          (default RAM/16)\n"
 "  --bursts N              burst: how many, one every 500 ms (default 20;\n"
@@ -98,7 +101,7 @@ struct opts {
 	bool engines_given;
 	unsigned reps, cpus, seed;
 	uint64_t mem;
-	long idle_ms, hold_ms, churn_ms, burst_mib, bursts;
+	long idle_ms, hold_ms, churn_ms, churn_mib, burst_mib, bursts;
 	const char *out, *kernel;
 	int hv;				/* -1: choose */
 };
@@ -123,7 +126,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cpus = 2;
 	o->seed = 1;
-	o->idle_ms = o->hold_ms = o->churn_ms = o->burst_mib = o->bursts = -1;
+	o->idle_ms = o->hold_ms = o->churn_ms = o->churn_mib = o->burst_mib = o->bursts = -1;
 	o->hv = -1;
 	unsigned long reps = 0;
 
@@ -131,7 +134,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	static const char *const valued[] = {
 		"--engines", "--reps", "--mem", "--cpus", "--idle-ms", "--hold-ms",
 		"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel", "--burst-mib",
-		"--bursts", NULL,
+		"--bursts", "--churn-mib", NULL,
 	};
 	for (int i = 1; i < argc; i++) {
 		struct bench_arg arg;
@@ -174,6 +177,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			if (!bench_parse_ulong(v, 100000, &n) || n < 2)
 				return bench_bad("pagehint bench", "%s: '%s' is not a number from 2 to 100000", a, v);
 			*(!strcmp(a, "--bursts") ? &o->bursts : &o->burst_mib) = (long)n;
+		} else if (!strcmp(a, "--churn-mib")) {
+			if (!bench_parse_ulong(v, 65536, &n))
+				return bench_bad("pagehint bench", "--churn-mib: '%s' is not a number from 0 to 65536", v);
+			o->churn_mib = (long)n;
 		} else if (!strcmp(a, "--seed")) {
 			if (!bench_parse_ulong(v, 0xffffffffUL, &n))
 				return bench_bad("pagehint bench", "--seed: '%s' is not a number", v);
@@ -227,6 +234,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		return bench_bad("pagehint bench", "--burst-mib: %ld MiB is not below half the guest RAM", o->burst_mib);
 	if (o->bursts < 0)
 		o->bursts = o->quick ? 8 : 20;
+	/* page_fault1's 128 MiB a task; the guest wants every vCPU's round
+	 * in half its free memory: RAM/4 in all leaves room */
+	uint64_t churn_max = (o->mem >> 20) / 4 / o->cpus;
+	if (o->churn_mib < 0)
+		o->churn_mib = (long)(churn_max < 128 ? churn_max : 128);
+	if ((uint64_t)o->churn_mib > churn_max)
+		return bench_bad("pagehint bench", "--churn-mib: %ld MiB x %u vCPUs is more than a "
+				 "quarter of the guest RAM", o->churn_mib, o->cpus);
 	return 0;
 }
 
@@ -351,11 +366,12 @@ static void save_console(struct bench *b, const char *tag, const struct bench_ru
 }
 
 /* Run one guest; false (and a note) if it did not end well. */
-static bool run_guest(struct bench *b, const char *tag, const char *what, const char *cmdline,
-		      double timeout_s, struct bench_run *r)
+static bool run_guest_on(struct bench *b, const char *tag, const char *what, const char *cmdline,
+			 double timeout_s, bool icount, struct bench_run *r)
 {
 	struct bench_job j = { .cmdline = cmdline, .timeout_s = timeout_s, .tag = tag,
-			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg };
+			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg,
+			       .icount = icount };
 	b->pg.step++;
 	b->pg.t_step = bench_now_s();
 	b->pg.rss = -1;
@@ -391,6 +407,12 @@ static bool run_guest(struct bench *b, const char *tag, const char *what, const 
 		say(&b->pg, "%s: done in %.1f s", what, r->wall_ms / 1e3);
 	}
 	return good;
+}
+
+static bool run_guest(struct bench *b, const char *tag, const char *what, const char *cmdline,
+		      double timeout_s, struct bench_run *r)
+{
+	return run_guest_on(b, tag, what, cmdline, timeout_s, false, r);
 }
 
 /* Is the engine known to the guest? A workload=none boot says. */
@@ -435,6 +457,13 @@ static void note_failure(struct bench_engine_res *e, const char *tag, const stru
 		 r->first_error[0] ? r->first_error : r->end);
 }
 
+static void churn_cmdline(const struct bench *b, const struct bench_engine_res *e, char *cmd,
+			  size_t cap)
+{
+	snprintf(cmd, cap, "engine=%s workload=churn seed=%u quiet churn.ms=%ld churn.mib=%ld",
+		 e->name, b->o.seed, b->o.churn_ms, b->o.churn_mib);
+}
+
 /* The figures of one engine's burst and churn runs. */
 #define NPAIRED 5
 struct paired {
@@ -475,8 +504,7 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 	if (stop_flag)
 		return;
 
-	snprintf(cmd, sizeof(cmd), "engine=%s workload=churn seed=%u quiet churn.ms=%ld",
-		 e->name, b->o.seed, b->o.churn_ms);
+	churn_cmdline(b, e, cmd, sizeof(cmd));
 	snprintf(tag, sizeof(tag), "churn-%s-rep%u%s", e->name, rep + 1, slot);
 	snprintf(what, sizeof(what), "rep %u/%u %s overhead", rep + 1, b->o.reps, e->name);
 	if (run_guest(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, &r) && r.pages_per_s >= 0) {
@@ -541,6 +569,48 @@ static int paired_block(struct bench *b, unsigned rep)
 						res->e[j].v[FIG_BURST_RSS][rep] / up);
 		}
 	return 0;
+}
+
+/*
+ * Churn counted in guest instructions (TCG only): QEMU's -icount shift=0
+ * makes the guest's clock advance one nanosecond per instruction it
+ * executes, whatever the host does, so pages per guest second are pages
+ * per 10^9 instructions: what the allocator and the engine cost the guest,
+ * repeatable to the page (nothing the host does is in it: its discards and
+ * refaults show in pages/CPU-s). -icount runs the vCPUs in turn on one
+ * host thread, so this is not a throughput. One run per engine and
+ * repetition; each engine against off's run of the same repetition.
+ */
+static int icount_block(struct bench *b, unsigned rep)
+{
+	struct bench_results *res = b->res;
+	char cmd[512], tag[96], what[128];
+	double off = BENCH_NULL;
+
+	if (!res->icount)
+		return 0;
+	for (unsigned i = 0; i < res->nengines && !stop_flag; i++) {
+		struct bench_engine_res *e = &res->e[i];
+		struct bench_run r;
+
+		churn_cmdline(b, e, cmd, sizeof(cmd));
+		snprintf(tag, sizeof(tag), "churn-icount-%s-rep%u", e->name, rep + 1);
+		snprintf(what, sizeof(what), "rep %u/%u %s overhead (icount)", rep + 1, b->o.reps,
+			 e->name);
+		/* one instruction a ns: TCG runs ~0.3-1 G of them a second */
+		if (run_guest_on(b, tag, what, cmd, 90 + 4.0 * b->o.churn_ms / 1e3, true, &r) &&
+		    r.pages_per_s > 0) {
+			set_fig(e, FIG_PPS_INSN, rep, r.pages_per_s);
+			if (i == 0)
+				off = r.pages_per_s;
+			if (off > 0)
+				set_fig(e, FIG_RATIO_INSN, rep, r.pages_per_s / off);
+		} else if (!e->note[0]) {
+			note_failure(e, tag, &r);
+		}
+		bench_run_free(&r);
+	}
+	return stop_flag ? -1 : 0;
 }
 
 static int bench_rep(struct bench *b, unsigned rep)
@@ -620,7 +690,9 @@ static int bench_rep(struct bench *b, unsigned rep)
 		}
 		bench_run_free(&r);
 	}
-	return stop_flag ? -1 : paired_block(b, rep);
+	if (stop_flag || paired_block(b, rep))
+		return -1;
+	return icount_block(b, rep);
 }
 
 static const char *default_kernel(char *buf, size_t cap, const char *self)
@@ -758,12 +830,18 @@ int bench_main(int argc, char **argv)
 	res->idle_ms = (unsigned)b.o.idle_ms;
 	res->frag_hold_ms = (unsigned)b.o.hold_ms;
 	res->churn_ms = (unsigned)b.o.churn_ms;
+	res->churn_mib = (unsigned)b.o.churn_mib;
 	res->burst_mib = (unsigned)b.o.burst_mib;
 	res->burst_count = (unsigned)b.o.bursts;
 	res->burst_period_ms = BURST_PERIOD_MS;
 	res->seed = b.o.seed;
 	res->reps = b.o.reps;
 	res->quick = b.o.quick;
+	res->icount = b.o.hv == BENCH_HV_QEMU && nokvm;
+	if (!res->icount)
+		snprintf(res->icount_note, sizeof(res->icount_note),
+			 "not counted: instruction counting is QEMU TCG's (-icount); this run is on %s",
+			 b.o.hv == BENCH_HV_QEMU ? "QEMU KVM" : "pagehint run (KVM)");
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
@@ -773,7 +851,8 @@ int bench_main(int argc, char **argv)
 
 	b.pg.tty = isatty(STDERR_FILENO);
 	b.pg.t_start = bench_now_s();
-	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * b.o.nengines + 2 * (2 * b.o.nengines - 1));
+	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * b.o.nengines + 2 * (2 * b.o.nengines - 1) +
+						 (res->icount ? b.o.nengines : 0));
 	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
 		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",
 		res->hv_reason);

@@ -35,6 +35,7 @@ struct bench_job {
 	void (*on_sample)(void *arg, double t_ms, double rss_mib);
 	void *arg;
 	bool keep_trace;		/* pagehint: leave TMPDIR/TAG.trace.csv */
+	bool icount;			/* QEMU TCG: -icount shift=0 (a ns per instruction) */
 };
 
 /* 0 when the child ran (r says how it ended), -errno if it could not be
@@ -60,6 +61,8 @@ enum bench_fig {
 	FIG_FRAG_MIB, FIG_FRAG_EXITS, FIG_PPS, FIG_RATIO,
 	FIG_PPS_CPU,	/* churn pages per second of the hypervisor's CPU time */
 	FIG_RATIO_CPU,
+	FIG_PPS_INSN,	/* churn pages per 10^9 guest instructions (TCG -icount) */
+	FIG_RATIO_INSN,
 	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
 	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,
 	FIG_COUNT,
@@ -98,7 +101,9 @@ struct bench_results {
 	char exits_source[200];
 	unsigned cpus, reps;
 	uint64_t mem_mib, hog_mib, frag_mib;
-	unsigned idle_ms, frag_hold_ms, churn_ms, seed;
+	unsigned idle_ms, frag_hold_ms, churn_ms, churn_mib, seed;
+	bool icount;			/* the churn was also counted in instructions */
+	char icount_note[160];		/* why not */
 	unsigned burst_mib, burst_count, burst_period_ms;
 	bool quick;
 

@@ -31,6 +31,8 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_RATIO]      = { "overhead", "ratio_vs_off", "ratio", false },
 	[FIG_PPS_CPU]    = { "overhead", "pages_per_cpu_s", "pages/CPU-s", false },
 	[FIG_RATIO_CPU]  = { "overhead", "ratio_vs_off_cpu", "ratio", false },
+	[FIG_PPS_INSN]   = { "overhead", "pages_per_ginsn", "pages/10^9 instructions", false },
+	[FIG_RATIO_INSN] = { "overhead", "ratio_vs_off_insn", "ratio", false },
 	[FIG_BURST_ALLOC] = { "burst", "alloc_ms", "ms", false },
 	[FIG_BURST_RATIO] = { "burst", "alloc_ratio_vs_off", "ratio", false },
 	[FIG_BURST_RSS]  = { "burst", "resident_mean_mib", "MiB", false },
@@ -219,18 +221,34 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	print_block(f, res, bc, 6);
 	fputc('\n', f);
 
-	fprintf(f, "overhead: churn (order-0 alloc/free) on all %u vCPUs for %.0f s; per wall second "
-		"and per second of the hypervisor's CPU time\n", res->cpus, res->churn_ms / 1e3);
+	if (res->churn_mib)
+		fprintf(f, "overhead: churn on all %u vCPUs for %.0f s, page_fault1-like: each takes "
+			"%u MiB a page at a time, writes, checks and frees it, round after round\n",
+			res->cpus, res->churn_ms / 1e3, res->churn_mib);
+	else
+		fprintf(f, "overhead: churn on all %u vCPUs for %.0f s: batches of 16 pages taken "
+			"and freed (the per-CPU lists only)\n", res->cpus, res->churn_ms / 1e3);
+	fprintf(f, "per wall second, per second of the hypervisor's CPU time, and per 10^9 guest "
+		"instructions (TCG -icount)\n");
 	static const struct col oc[] = {
 		{ "pages/s", FIG_PPS, 1, 0, 13, "-" },
 		{ "vs off", FIG_RATIO, 1, 3, 13, "-" },
 		{ "pages/CPU-s", FIG_PPS_CPU, 1, 0, 13, "-" },
 		{ "vs off", FIG_RATIO_CPU, 1, 3, 13, "-" },
+		{ "pages/Ginsn", FIG_PPS_INSN, 1, 0, 13, "-" },
+		{ "vs off", FIG_RATIO_INSN, 1, 4, 13, "-" },
 	};
-	print_block(f, res, oc, 4);
+	print_block(f, res, oc, 6);
 	fprintf(f, "  vs off (burst and churn): each engine's run against the mean of the "
 		"off runs right before and after it (off, A, off, B, off, ... per repetition); off's "
 		"row: its middle run against its neighbours, the method's noise.\n");
+	if (res->icount)
+		fprintf(f, "  pages/Ginsn: QEMU -icount shift=0, the guest's clock one ns per instruction "
+			"it runs: the allocator's and the engine's cost in guest instructions, the same "
+			"to the page run after run (the host's discards and refaults are not in it: see "
+			"pages/CPU-s); vs off: against off's run of the same repetition.\n");
+	else
+		fprintf(f, "  pages/Ginsn: %s\n", res->icount_note);
 	for (unsigned i = 0; i < res->nengines; i++)
 		if (res->e[i].note[0])
 			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
@@ -326,10 +344,12 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 	bench_json_str(f, res->exits_source);
 	fprintf(f, ",\n    \"guest_cpus\": %u, \"guest_mem_mib\": %llu, \"memhog_mib\": %llu, "
 		"\"idle_ms\": %u, \"fragment_mib\": %llu, \"fragment_hold_ms\": %u, \"churn_ms\": %u, "
+		"\"churn_mib\": %u, \"churn_icount\": %s, "
 		"\"burst_mib\": %u, \"burst_period_ms\": %u, \"bursts\": %u, "
 		"\"seed\": %u, \"reps\": %u, \"quick\": %s},\n", res->cpus,
 		(unsigned long long)res->mem_mib, (unsigned long long)res->hog_mib, res->idle_ms,
-		(unsigned long long)res->frag_mib, res->frag_hold_ms, res->churn_ms, res->burst_mib,
+		(unsigned long long)res->frag_mib, res->frag_hold_ms, res->churn_ms, res->churn_mib,
+		res->icount ? "true" : "false", res->burst_mib,
 		res->burst_period_ms, res->burst_count, res->seed, res->reps,
 		res->quick ? "true" : "false");
 	fputs("  \"limit\": {\"madvise_gib_s\": ", f);

@@ -53,7 +53,11 @@ for name, e in r["engines"].items():
     need(e["reclaim"], ["t50_ms", "t90_ms", "t99_ms", "returned_10s", "returned_35s",
                         "exits_per_gib", "requests_per_gib", "host_cpu_ms_per_gib"], name)
     need(e["fragmented"], ["returned_mib", "exits_per_gib"], name)
-    need(e["overhead"], ["pages_per_s", "ratio_vs_off", "pages_per_cpu_s", "ratio_vs_off_cpu"], name)
+    need(e["overhead"], ["pages_per_s", "ratio_vs_off", "pages_per_cpu_s", "ratio_vs_off_cpu",
+                         "pages_per_ginsn", "ratio_vs_off_insn"], name)
+    if r["machine"]["churn_icount"]:
+        assert e["overhead"]["pages_per_ginsn"] > 0, f"{name}: no churn per instruction"
+        assert e["overhead"]["ratio_vs_off_insn"] > 0, f"{name}: no churn ratio per instruction"
     need(e["burst"], ["alloc_ms", "alloc_ratio_vs_off", "resident_mean_mib", "resident_vs_upstream",
                       "cpu_ms_per_burst", "cpu_ratio_vs_off"], name)
     assert e["burst"]["alloc_ms"] > 0, f"{name}: no burst allocation time"
@@ -72,6 +76,12 @@ assert off["t50_ms"] is None, "off returned memory"
 assert up["returned_10s"] > (off["returned_10s"] or 0), "upstream returned no more than off"
 assert r["engines"]["upstream"]["burst"]["resident_vs_upstream"] == 1
 assert r["goals"] == {}, "goals for a reference engine"
+m = r["machine"]
+assert m["churn_mib"] == 128, f"churn_mib {m['churn_mib']}: page_fault1's 128 MiB a vCPU"
+assert m["churn_icount"] == (m["accel"] == "tcg" and m["hypervisor"] == "qemu"), "icount where TCG"
+if m["churn_icount"]:
+    # -icount: off's ratio to itself is exactly 1
+    assert r["engines"]["off"]["overhead"]["ratio_vs_off_insn"] == 1, "off vs off per instruction"
 PY
 )
 if [ -z "$why" ]; then ok "results.json: schema and sane values"; else not_ok "results.json: $why"; diag "$(cat "$out/results.json")"; fi

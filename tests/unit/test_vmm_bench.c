@@ -310,6 +310,9 @@ static void goals_met_and_missed(void **state)
 	assert_int_equal(x->met, 0);
 	assert_float_equal(x->missed_by, 0.01, 1e-9);
 	assert_int_equal(goal(g, n, "churn_vs_off_cpu")->met, 1);
+	x = goal(g, n, "churn_vs_off_insn");		/* not counted (no -icount) */
+	assert_int_equal(x->met, -1);
+	assert_non_null(strstr(x->note, "icount"));
 	assert_int_equal(goal(g, n, "burst_alloc_vs_off")->met, 1);
 	assert_int_equal(goal(g, n, "burst_resident_vs_upstream")->met, 1);
 	x = goal(g, n, "exits_per_gib");
@@ -317,6 +320,19 @@ static void goals_met_and_missed(void **state)
 	assert_float_equal(x->missed_by, 1, 1e-9);
 	assert_int_equal(goal(g, n, "fragmented_vs_upstream")->met, 1);
 	assert_int_equal(goal(g, n, "fragmented_exits_per_gib")->met, -1);
+
+	/* counted: judged like the others */
+	res->icount = true;
+	ph->v[FIG_RATIO_INSN][0] = 0.9891;
+	bench_results_finish(res);
+	n = bench_goals(res, 2, g);
+	x = goal(g, n, "churn_vs_off_insn");
+	assert_int_equal(x->met, 0);
+	assert_float_equal(x->missed_by, 0.0009, 1e-9);
+	ph->v[FIG_RATIO_INSN][0] = 0.996;
+	bench_results_finish(res);
+	n = bench_goals(res, 2, g);
+	assert_int_equal(goal(g, n, "churn_vs_off_insn")->met, 1);
 
 	/* A t99 never reached misses both reclaim-time goals. */
 	ph->v[FIG_T99][0] = NUL;
@@ -478,7 +494,8 @@ static void results_json_has_the_schema(void **state)
 		"\"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
 		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null}",
 		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null, "
-		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null}",
+		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null, \"pages_per_ginsn\": null, "
+		"\"ratio_vs_off_insn\": null}",
 		"\"burst\": {\"alloc_ms\": null, \"alloc_ratio_vs_off\": null, "
 		"\"resident_mean_mib\": null, \"resident_vs_upstream\": null, "
 		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null}",
