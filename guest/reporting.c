@@ -222,4 +222,8 @@ void reporting_summary(void)
 		ph_engine_name(cfg.engine.kind), st.requests, st.ranges,
 		st.pages >> (20 - PH_PAGE_SHIFT), st.report_errors, st.passes,
 		st.isolate_failures, st.captured, st.dropped, st.rescans);
+	if (cfg.engine.kind == PH_ENGINE_PAGEHINT)
+		kprintf("@engine name=pagehint blocks=%lu reallocated_mib=%lu backoffs=%lu "
+			"max_hold=%lu\n", st.blocks, st.reallocated >> (20 - PH_PAGE_SHIFT),
+			st.backoffs, st.max_hold);
 }

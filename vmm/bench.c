@@ -465,15 +465,15 @@ static void churn_cmdline(const struct bench *b, const struct bench_engine_res *
 }
 
 /* The figures of one engine's burst and churn runs. */
-#define NPAIRED 5
+#define NPAIRED 6
 struct paired {
 	double v[NPAIRED];
 };
 static const enum bench_fig paired_fig[NPAIRED] = {
-	FIG_BURST_ALLOC, FIG_BURST_RSS, FIG_BURST_CPU, FIG_PPS, FIG_PPS_CPU,
+	FIG_BURST_ALLOC, FIG_BURST_RSS, FIG_BURST_CPU, FIG_PPS, FIG_PPS_CPU, FIG_CHURN_TAKEN,
 };
 static const enum bench_fig paired_ratio[NPAIRED] = {
-	FIG_BURST_RATIO, FIG_NONE, FIG_BURST_CPU_RATIO, FIG_RATIO, FIG_RATIO_CPU,
+	FIG_BURST_RATIO, FIG_NONE, FIG_BURST_CPU_RATIO, FIG_RATIO, FIG_RATIO_CPU, FIG_NONE,
 };
 
 static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *slot,
@@ -510,6 +510,7 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 	if (run_guest(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, &r) && r.pages_per_s >= 0) {
 		out->v[3] = r.pages_per_s;
 		out->v[4] = bench_churn_pages_per_cpu_s(&r);
+		out->v[5] = r.reported_taken_mib;
 	} else if (!e->note[0]) {
 		note_failure(e, tag, &r);
 	}

@@ -19,6 +19,7 @@ void bench_run_init(struct bench_run *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->pages_per_s = BENCH_NULL;
+	r->reported_taken_mib = BENCH_NULL;
 	r->guest_exit = -1;
 	r->end = "error";
 }
@@ -124,6 +125,8 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 		r->churn_cpu_ms = cpu_ms;
 	} else if (!strncmp(line, "@engine ", 8) && field(line, "requests", &r->requests)) {
 		r->have_engine_counts = field(line, "mib", &r->reported_mib);
+	} else if (!strncmp(line, "@mem ", 5) && field(line, "reported_taken_mib", &v)) {
+		r->reported_taken_mib = v;
 	} else if (!strncmp(line, "@done ", 6)) {
 		r->done = true;
 		r->done_t_ms = t_ms;

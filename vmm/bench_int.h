@@ -63,6 +63,7 @@ enum bench_fig {
 	FIG_RATIO_CPU,
 	FIG_PPS_INSN,	/* churn pages per 10^9 guest instructions (TCG -icount) */
 	FIG_RATIO_INSN,
+	FIG_CHURN_TAKEN,	/* churn: MiB of Reported memory allocations took (host refaults) */
 	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
 	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,
 	FIG_COUNT,

@@ -33,6 +33,7 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_RATIO_CPU]  = { "overhead", "ratio_vs_off_cpu", "ratio", false },
 	[FIG_PPS_INSN]   = { "overhead", "pages_per_ginsn", "pages/10^9 instructions", false },
 	[FIG_RATIO_INSN] = { "overhead", "ratio_vs_off_insn", "ratio", false },
+	[FIG_CHURN_TAKEN] = { "overhead", "reported_taken_mib", "MiB", false },
 	[FIG_BURST_ALLOC] = { "burst", "alloc_ms", "ms", false },
 	[FIG_BURST_RATIO] = { "burst", "alloc_ratio_vs_off", "ratio", false },
 	[FIG_BURST_RSS]  = { "burst", "resident_mean_mib", "MiB", false },
@@ -237,11 +238,14 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		{ "vs off", FIG_RATIO_CPU, 1, 3, 13, "-" },
 		{ "pages/Ginsn", FIG_PPS_INSN, 1, 0, 13, "-" },
 		{ "vs off", FIG_RATIO_INSN, 1, 4, 13, "-" },
+		{ "refault MiB", FIG_CHURN_TAKEN, 1, 0, 13, "-" },
 	};
-	print_block(f, res, oc, 6);
+	print_block(f, res, oc, 7);
 	fprintf(f, "  vs off (burst and churn): each engine's run against the mean of the "
 		"off runs right before and after it (off, A, off, B, off, ... per repetition); off's "
 		"row: its middle run against its neighbours, the method's noise.\n");
+	fprintf(f, "  refault MiB: Reported memory the churn's allocations took back (each page a "
+		"fault on the host), from the guest's @mem line.\n");
 	if (res->icount)
 		fprintf(f, "  pages/Ginsn: QEMU -icount shift=0, the guest's clock one ns per instruction "
 			"it runs: the allocator's and the engine's cost in guest instructions, the same "

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 23
+plan 24
 
 run_guest 2 256 "engine=off workload=memhog memhog.mib=64 memhog.rounds=2 memhog.hold_ms=50 memhog.idle_ms=50 quiet"
 expect_status "memhog: verified" $EXIT_OK
@@ -24,6 +24,7 @@ diag "$(grep '^@done' <<<"$OUT")"
 run_guest 2 256 "engine=upstream workload=churn churn.ms=300 churn.mib=8 quiet" "${BALLOON[@]}"
 expect_status "churn rounds: verified" $EXIT_OK
 expect_line "churn rounds: announced" "^@event churn ms=300 mib=8$"
+expect_line "churn rounds: refaults counted" "^@mem alloc_waits=0 alloc_wait_failures=0 reported_taken_mib=[0-9]+$"
 pages=$(sed -n 's/^@done workload=churn .* pages=\([0-9]*\) .*/\1/p' <<<"$OUT")
 if [ -n "$pages" ] && [ "$pages" -gt 0 ] && [ $((pages % 2048)) -eq 0 ]; then
 	ok "churn rounds: whole rounds ($pages pages)"

@@ -229,10 +229,17 @@ static void churn_per_cpu_second(void **state)
 	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=2000 pages=6000000 pages_per_s=3000000",
 			     2010, 4000);
 	assert_float_equal(bench_churn_pages_per_cpu_s(&r), 2e6, 1e-6);
+	/* the refaults: the @mem line after @done */
+	assert_true(r.reported_taken_mib == NUL);
+	bench_run_parse_line(&r, "@mem alloc_waits=0 alloc_wait_failures=0 reported_taken_mib=288",
+			     2011, 4000);
+	assert_float_equal(r.reported_taken_mib, 288, 1e-9);
 	bench_run_free(&r);
 	bench_run_init(&r);	/* no churn line: unknown */
 	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=2000 pages=6 pages_per_s=3", 2010, 4000);
 	assert_true(bench_churn_pages_per_cpu_s(&r) == NUL);
+	bench_run_parse_line(&r, "@mem alloc_waits=0 alloc_wait_failures=0", 2011, 4000);
+	assert_true(r.reported_taken_mib == NUL);	/* an older guest */
 	bench_run_free(&r);
 }
 
@@ -495,7 +502,7 @@ static void results_json_has_the_schema(void **state)
 		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null}",
 		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null, "
 		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null, \"pages_per_ginsn\": null, "
-		"\"ratio_vs_off_insn\": null}",
+		"\"ratio_vs_off_insn\": null, \"reported_taken_mib\": null}",
 		"\"burst\": {\"alloc_ms\": null, \"alloc_ratio_vs_off\": null, "
 		"\"resident_mean_mib\": null, \"resident_vs_upstream\": null, "
 		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null}",
