@@ -649,6 +649,8 @@ static int bench_rep(struct bench *b, unsigned rep)
 			set_fig(e, FIG_T50, rep, rf.t_ms[0]);
 			set_fig(e, FIG_T90, rep, rf.t_ms[1]);
 			set_fig(e, FIG_T99, rep, rf.t_ms[2]);
+			set_fig(e, FIG_FREE, rep, rf.free_ms);
+			set_fig(e, FIG_LAG99, rep, rf.lag99_ms);
 			set_fig(e, FIG_RET10, rep, rf.returned_10s);
 			set_fig(e, FIG_RET35, rep, rf.returned_35s);
 			set_fig(e, FIG_EXITS, rep, rf.exits_per_gib);

@@ -105,6 +105,8 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 
 struct bench_reclaim_fig {
 	double t_ms[3];		/* 50, 90, 99 % of the freed memory back */
+	double free_ms;		/* the guest's free itself: freeing line to free line */
+	double lag99_ms;	/* 99 % back, after the free ended (0: by then) */
 	double returned_10s, returned_35s;	/* fractions 0..1 */
 	double exits_per_gib, requests_per_gib, host_cpu_ms_per_gib;
 	double freed_mib, returned_mib;		/* drop by the end of the run */

@@ -19,6 +19,8 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_T50]        = { "reclaim", "t50_ms", "ms", true },
 	[FIG_T90]        = { "reclaim", "t90_ms", "ms", true },
 	[FIG_T99]        = { "reclaim", "t99_ms", "ms", true },
+	[FIG_FREE]       = { "reclaim", "free_ms", "ms", false },
+	[FIG_LAG99]      = { "reclaim", "t99_after_free_ms", "ms", true },
 	[FIG_RET10]      = { "reclaim", "returned_10s", "fraction", false },
 	[FIG_RET35]      = { "reclaim", "returned_35s", "fraction", false },
 	[FIG_EXITS]      = { "reclaim", "exits_per_gib", "exits/GiB", false },
@@ -179,6 +181,8 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		{ "t50 s", FIG_T50, 1e-3, 2, 9, "never" },
 		{ "t90 s", FIG_T90, 1e-3, 2, 9, "never" },
 		{ "t99 s", FIG_T99, 1e-3, 2, 9, "never" },
+		{ "free s", FIG_FREE, 1e-3, 2, 9, "-" },
+		{ "lag99 s", FIG_LAG99, 1e-3, 3, 9, "never" },
 		{ "@10s", FIG_RET10, 1, 2, 9, "-" },
 		{ "@35s", FIG_RET35, 1, 2, 9, "-" },
 		{ "req/GiB", FIG_REQS, 1, 1, 9, "-" },
@@ -189,7 +193,8 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	print_block(f, res, rc, sizeof(rc) / sizeof(rc[0]));
 	fprintf(f, "  Memory back is measured against the resident memory at the guest's alloc line "
 		"(before the free), times from the start of its free (its freeing line; 0: back before "
-		"it).\n");
+		"it). free s: the guest's free itself (freeing line to free line), the same work under "
+		"every engine; lag99 s: 99%% back, after the free ended (0: by then).\n");
 	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s; from the alloc "
 		"line to the end, per GiB returned.\n", res->exits_source);
 	fprintf(f, "  cpu ms/GiB: the hypervisor process's CPU time from the alloc line to the end per "

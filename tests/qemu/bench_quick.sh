@@ -50,7 +50,7 @@ assert r["limit"]["madvise_gib_s"] > 0, "madvise limit not positive"
 assert set(r["engines"]) == {"off", "upstream"}, f"engines {sorted(r['engines'])}"
 for name, e in r["engines"].items():
     need(e, ["reclaim", "fragmented", "overhead", "burst"], name)
-    need(e["reclaim"], ["t50_ms", "t90_ms", "t99_ms", "returned_10s", "returned_35s",
+    need(e["reclaim"], ["t50_ms", "t90_ms", "t99_ms", "free_ms", "t99_after_free_ms", "returned_10s", "returned_35s",
                         "exits_per_gib", "requests_per_gib", "host_cpu_ms_per_gib"], name)
     need(e["fragmented"], ["returned_mib", "exits_per_gib"], name)
     need(e["overhead"], ["pages_per_s", "ratio_vs_off", "pages_per_cpu_s", "ratio_vs_off_cpu",
@@ -72,6 +72,9 @@ up, off = r["engines"]["upstream"]["reclaim"], r["engines"]["off"]["reclaim"]
 assert up["t50_ms"] is not None and up["t50_ms"] > 0, "upstream never returned half"
 t = [up[k] for k in ("t50_ms", "t90_ms", "t99_ms") if up[k] is not None]
 assert t == sorted(t), f"t50/t90/t99 out of order: {t}"
+assert up["free_ms"] is not None and up["free_ms"] >= 0, "no free time"
+if up["t99_ms"] is not None:
+    assert up["t99_after_free_ms"] <= up["t99_ms"], "99% later after the free than from its start"
 assert off["t50_ms"] is None, "off returned memory"
 assert up["returned_10s"] > (off["returned_10s"] or 0), "upstream returned no more than off"
 assert r["engines"]["upstream"]["burst"]["resident_vs_upstream"] == 1

@@ -46,6 +46,8 @@ static void times_from_linear_drop(void **state)
 	assert_float_equal(f.t_ms[0], 4000, 0.5);
 	assert_float_equal(f.t_ms[1], 7200, 0.5);
 	assert_float_equal(f.t_ms[2], 7920, 0.5);
+	assert_float_equal(f.free_ms, 0, 0);		/* no freeing line: a free of no time */
+	assert_float_equal(f.lag99_ms, 7920, 0.5);
 	assert_float_equal(f.returned_10s, 1.0, 1e-9);
 	assert_true(f.returned_35s == NUL);	/* the run ended before 35 s */
 	assert_float_equal(f.freed_mib, 800, 1e-9);
@@ -64,6 +66,7 @@ static void partial_return_never_reaches(void **state)
 	assert_float_equal(f.t_ms[0], 2500, 0.5);
 	assert_true(f.t_ms[1] == NUL);
 	assert_true(f.t_ms[2] == NUL);
+	assert_true(f.lag99_ms == NUL);
 	assert_float_equal(f.returned_10s, 0.6, 1e-9);
 	assert_float_equal(f.returned_35s, 0.6, 1e-9);
 	assert_float_equal(bench_returned_at(&r, 2000), 0.4, 1e-9);
@@ -162,6 +165,9 @@ static void times_from_the_freeing_line(void **state)
 	assert_float_equal(f.t_ms[0], 840, 0.5);	/* the first sample past 833 ms */
 	assert_float_equal(f.t_ms[1], 4000, 0.5);
 	assert_float_equal(f.t_ms[2], 4900, 0.5);
+	/* the free took 1 s; 99% came back 3.9 s after it ended */
+	assert_float_equal(f.free_ms, 1000, 0);
+	assert_float_equal(f.lag99_ms, 3900, 0.5);
 	/* A free line without a freeing line before it is its own start. */
 	bench_run_parse_line(&r, "@event free mib=10", 9000, 0);
 	assert_float_equal(r.free_t_ms[1], 9000, 0);
@@ -291,6 +297,7 @@ static void goals_met_and_missed(void **state)
 	res->limit_v[0] = 10;			/* 1 GiB in 100 ms: target 250 ms */
 	up->v[FIG_T99][0] = 20000;
 	ph->v[FIG_T99][0] = 400;		/* missed by 150 ms; 50x sooner: met */
+	ph->v[FIG_LAG99][0] = 30;		/* after the free: met */
 	ph->v[FIG_RET10][0] = 1;
 	ph->v[FIG_RATIO][0] = 0.98;		/* missed by 0.01 */
 	ph->v[FIG_RATIO_CPU][0] = 0.995;
@@ -308,6 +315,9 @@ static void goals_met_and_missed(void **state)
 	assert_float_equal(x->target, 250, 1e-9);
 	assert_int_equal(x->met, 0);
 	assert_float_equal(x->missed_by, 150, 1e-9);
+	x = goal(g, n, "reclaim_t99_after_free_ms");
+	assert_float_equal(x->target, 250, 1e-9);
+	assert_int_equal(x->met, 1);
 	x = goal(g, n, "reclaim_vs_upstream");
 	assert_float_equal(x->measured, 50, 1e-9);
 	assert_int_equal(x->met, 1);
@@ -497,6 +507,7 @@ static void results_json_has_the_schema(void **state)
 		"\"machine\": {", "\"cpu\": \"CPU \\\"quoted\\\"\"", "\"limit\": {\"madvise_gib_s\": 45}",
 		"\"engines\": {", "\"off\": {", "\"upstream\": {",
 		"\"reclaim\": {\"t50_ms\": 4000, \"t90_ms\": null, \"t99_ms\": null, "
+		"\"free_ms\": null, \"t99_after_free_ms\": null, "
 		"\"returned_10s\": 0.75, \"returned_35s\": null, \"exits_per_gib\": null, "
 		"\"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
 		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null}",
