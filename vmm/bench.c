@@ -614,6 +614,15 @@ static int icount_block(struct bench *b, unsigned rep)
 	return stop_flag ? -1 : 0;
 }
 
+/* The progress line's steps: the probes, then per repetition the limit,
+ * reclaim and fragmented per engine, the paired burst and churn runs
+ * (off once more than the others) and the icount churn runs. */
+static unsigned bench_steps(const struct bench *b, unsigned engines)
+{
+	return b->o.nengines + b->o.reps * (1 + 2 * engines + 2 * (2 * engines - 1) +
+					     (b->res->icount ? engines : 0));
+}
+
 static int bench_rep(struct bench *b, unsigned rep)
 {
 	struct bench_results *res = b->res;
@@ -854,8 +863,7 @@ int bench_main(int argc, char **argv)
 
 	b.pg.tty = isatty(STDERR_FILENO);
 	b.pg.t_start = bench_now_s();
-	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * b.o.nengines + 2 * (2 * b.o.nengines - 1) +
-						 (res->icount ? b.o.nengines : 0));
+	b.pg.nsteps = bench_steps(&b, b.o.nengines);
 	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
 		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",
 		res->hv_reason);
@@ -884,7 +892,7 @@ int bench_main(int argc, char **argv)
 		if (k <= 0 && b.o.engines_given && !stop_flag)
 			b.failures++;
 	}
-	b.pg.nsteps = b.o.nengines + b.o.reps * (1 + 2 * res->nengines + 2 * (2 * res->nengines - 1));
+	b.pg.nsteps = bench_steps(&b, res->nengines);
 	if (!res->nengines || strcmp(res->e[0].name, "off")) {
 		if (!stop_flag)
 			fprintf(stderr, "pagehint bench: the guest does not run with engine=off; giving up\n");
