@@ -42,7 +42,9 @@
  * (1000)): at the start of each pass, core/buddy's count of Reported pages
  * that allocations took (ph_zone_reported_allocated) tells how much of
  * what was reported is being faulted back in. If that is at least a
- * quarter of what the previous pass reported (and at least one block),
+ * quarter of what the previous pass reported (of what it reported that
+ * had been freed less than max_delay before, if any: a job's first free
+ * goes out with all the memory free since boot), and at least one block,
  * and the previous pass ended at most max_delay ago (a job runner, not a
  * program taking memory reported at boot), the delay becomes 1.25x that
  * interval, and at least twice what it was. While the delay is above
@@ -110,6 +112,7 @@ struct pagehint {
 	unsigned quiet, quiet_looks;	/* quiet looks in a row, and needed */
 	uint64_t ra_mark;		/* ph_zone_reported_allocated after the last pass */
 	uint64_t last_pages;		/* pages the last pass reported */
+	uint64_t last_recent;		/* of which freed less than max_delay before */
 	uint64_t last_end_ns;		/* when the last pass ended */
 	unsigned clean;			/* passes in a row without reuse */
 	uint32_t gate, now_c;		/* this pass: the age gate and now, in stamp units */
@@ -118,6 +121,7 @@ struct pagehint {
 	bool last_young;		/* the last pass skipped young blocks */
 	unsigned nr;			/* ranges in the request being built */
 	uint64_t req_pages, req_blocks, pass_pages;
+	uint64_t req_recent, pass_recent;	/* of those, freed within max_delay */
 
 	/* counters (relaxed) */
 	_Atomic uint64_t blocks, reallocated, backoffs, max_hold;
@@ -294,9 +298,10 @@ static int req_flush(struct pagehint *h)
 	if (err == 0) {
 		ph_engine_count(&h->blocks, h->req_blocks);
 		h->pass_pages += h->req_pages;
+		h->pass_recent += h->req_recent;
 	}
 	h->nr = 0;
-	h->req_pages = h->req_blocks = 0;
+	h->req_pages = h->req_blocks = h->req_recent = 0;
 	return err;
 }
 
@@ -318,21 +323,38 @@ static void note_hold(struct pagehint *h, unsigned isolated)
  * job frees and takes back within the delay is never isolated. 0 is a
  * block no free stamped (put back, split, merged without a hook): old.
  */
-static bool too_young(struct pagehint *h, struct ph_zone *z, uint64_t pfn, unsigned order)
+/* The block's age in stamp units; false if no free stamped it. */
+static bool block_age(struct pagehint *h, struct ph_zone *z, uint64_t pfn, uint32_t *age)
 {
 	uint32_t stamp = *__ph_engine_word(z, pfn);
-	int32_t age;
+	int32_t a;
 
-	if (!h->gate || !stamp)
+	if (!stamp)
 		return false;
-	age = (int32_t)(h->now_c - stamp);	/* wraps after ~25 days: then old */
-	if (age < 0)
-		age = 0;			/* freed since the pass began */
-	if ((uint32_t)age >= h->gate)
+	a = (int32_t)(h->now_c - stamp);	/* wraps after ~25 days: then old */
+	*age = a < 0 ? 0 : (uint32_t)a;		/* < 0: freed since the pass began */
+	return true;
+}
+
+/* Freed less than max_delay ago: a job's memory, if it comes back soon. */
+static bool recently_freed(struct pagehint *h, struct ph_zone *z, uint64_t pfn)
+{
+	uint32_t age;
+
+	return block_age(h, z, pfn, &age) && age < (uint32_t)(h->max_delay_ns >> AGE_SHIFT);
+}
+
+static bool too_young(struct pagehint *h, struct ph_zone *z, uint64_t pfn, unsigned order)
+{
+	uint32_t age;
+
+	if (!h->gate || !block_age(h, z, pfn, &age))
+		return false;
+	if (age >= h->gate)
 		return false;
 	h->young_pages += 1ull << order;
-	if (h->gate - (uint32_t)age < h->ripe)
-		h->ripe = h->gate - (uint32_t)age;
+	if (h->gate - age < h->ripe)
+		h->ripe = h->gate - age;
 	return true;
 }
 
@@ -398,11 +420,15 @@ static int cycle(struct pagehint *h, unsigned order)
 				next = __ph_free_list_first(z, order);	/* the cursor is stale */
 				continue;
 			}
+			bool recent = recently_freed(h, z, pfn);
+
 			if (__ph_isolate_free_block(z, pfn, order) != 0) {
 				ph_engine_count(&e->isolate_failures, 1);
 				continue;
 			}
 			req_add(h, addr, len, at);
+			if (recent)
+				h->req_recent += len >> PH_PAGE_SHIFT;
 			if (++isolated < h->hold)
 				continue;
 		}
@@ -451,7 +477,13 @@ static void adapt(struct pagehint *h, uint64_t lost, uint64_t since)
 		h->clean = 0;
 	if (!h->last_pages)
 		return;		/* nothing was reported to be reused */
-	if (lost >= (1ull << h->order) && lost * 4 >= h->last_pages &&
+	/* Against what the last pass took of recently freed memory when it
+	 * took some: a job's first free is reported with all the memory free
+	 * since boot (never freed since, so never reported before), and its
+	 * reuse is a small share of that but all of its own. */
+	uint64_t base = h->last_recent ? h->last_recent : h->last_pages;
+
+	if (lost >= (1ull << h->order) && lost * 4 >= base &&
 	    since <= h->max_delay_ns) {
 		d = d ? 2 * d : MS_NS;
 		if (d < since + since / 4)
@@ -479,7 +511,7 @@ static void pass(struct pagehint *h)
 	uint64_t now = ph_engine_now(e);
 
 	adapt(h, ph_zone_reported_allocated(z) - h->ra_mark, now - h->last_end_ns);
-	h->pass_pages = 0;
+	h->pass_pages = h->pass_recent = 0;
 	h->young_pages = 0;
 	h->ripe = UINT32_MAX;
 	h->gate = 0;
@@ -494,6 +526,7 @@ static void pass(struct pagehint *h)
 		ph_zone_unlock(z);
 	}
 	h->last_pages = h->pass_pages;
+	h->last_recent = h->pass_recent;
 	h->last_young = h->young_pages != 0;
 	h->last_end_ns = ph_engine_now(e);
 	h->ra_mark = ph_zone_reported_allocated(z);

@@ -157,11 +157,13 @@ struct ut {
 
 /*
  * A zone of npages at BASE with engine=pagehint plus the extra words
- * (NULL: defaults) registered before the memory is freed, sink capacity
+ * (NULL: defaults) registered before the memory is freed (booted: after,
+ * as in the guest, so nothing is reported until a free), sink capacity
  * cap, and the reporting that follows the set-up run to its end. Counters
  * reset.
  */
-static void ut_setup_with(struct ut *u, uint64_t npages, unsigned cap, const char *const *words)
+static void ut_setup_full(struct ut *u, uint64_t npages, unsigned cap, const char *const *words,
+			  bool booted)
 {
 	struct ph_zone_config c = tcfg(2, 4, 16);
 	struct ph_engine_params p;
@@ -188,15 +190,23 @@ static void ut_setup_with(struct ut *u, uint64_t npages, unsigned cap, const cha
 	size_t len = ph_engine_mem_bytes(&p, 2);
 	u->mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
 	assert_non_null(u->mem);
+	if (booted)	/* the guest: memory freed at boot, before any engine */
+		assert_int_equal(ph_zone_free_range(u->t.z, BASE, npages), 0);
 	u->e = ph_engine_create(u->mem, len, u->t.z, &u->s.sink, &u->f.env, &p, &err);
 	if (!u->e)
 		fail_msg("create: %s", err);
 	assert_true(ph_engine_active(u->e));
-	assert_int_equal(ph_zone_free_range(u->t.z, BASE, npages), 0);
+	if (!booted)
+		assert_int_equal(ph_zone_free_range(u->t.z, BASE, npages), 0);
 	fs_run_all(&u->f, 1000);
 	assert_int_equal(u->s.violations, 0);
 	assert_int_equal(u->s.dups, 0);
 	ps_reset(&u->s);
+}
+
+static void ut_setup_with(struct ut *u, uint64_t npages, unsigned cap, const char *const *words)
+{
+	ut_setup_full(u, npages, cap, words, false);
 }
 
 /* The same with the defaults and 32 MiB more at the end of the zone, which
@@ -901,6 +911,49 @@ static void burst_job_is_not_reported_once_learnt(void **state)
 	ut_teardown(&u);
 }
 
+/*
+ * The same job in the guest's situation: the memory free since boot was
+ * never reported (the engine came after it and no free has woken it), so
+ * the first pass reports it all with the job's first free, 1 GiB of which
+ * the job's reuse is an eighth. What the pass took of recently freed
+ * memory is the job's own: the first reuse backs off, so the job's memory
+ * is taken back Reported (refaulted) once, in period 1, never again.
+ */
+static void burst_after_boot_refaults_once(void **state)
+{
+	(void)state;
+	struct ut u;
+	uint64_t job[32], per[12];
+
+	ut_setup_full(&u, 262144 + EXTRA, 128, NULL, true);
+	assert_int_equal(u.s.calls, 0);		/* nothing freed since boot */
+	for (unsigned p = 0; p < 12; p++) {
+		uint64_t pages = u.s.pages;
+
+		for (unsigned i = 0; i < 32; i++)
+			job[i] = ut_alloc(&u, 10);
+		ut_run_for(&u, 100);
+		for (unsigned i = 0; i < 32; i++)
+			ph_free_pages_direct(u.t.z, job[i], 10);
+		ut_run_for(&u, 400);
+		per[p] = u.s.pages - pages;
+	}
+	struct ph_engine_stats st = stats(&u);
+	if (getenv("PH_VERBOSE"))
+		for (unsigned p = 0; p < 12; p++)
+			fprintf(stderr, "period %u: %llu MiB reported\n", p,
+				(unsigned long long)(per[p] / MIB_PAGES));
+	assert_true(per[0] >= 1024 * MIB_PAGES);	/* boot memory and the job's */
+	for (unsigned p = 1; p < 12; p++)
+		assert_int_equal(per[p], 0);
+	assert_true(st.backoffs >= 1);
+	/* period 1 took 128 MiB Reported (the job's, or boot memory in its
+	 * place), and nothing later */
+	assert_int_equal(ph_zone_reported_allocated(u.t.z), 128 * MIB_PAGES);
+	fs_run_all(&u.f, 100);
+	ut_teardown(&u);
+}
+
 /* Nothing is reported twice without an allocation in between: random
  * allocations and frees of every order, passes in between (psink checks). */
 static void churn_ps_allocated(void *ctx, uint64_t pfn, unsigned order)
@@ -1043,6 +1096,7 @@ int main(void)
 		cmocka_unit_test(allocation_prefers_unreported),
 		cmocka_unit_test(backs_off_when_reported_memory_is_reused),
 		cmocka_unit_test(burst_job_is_not_reported_once_learnt),
+		cmocka_unit_test(burst_after_boot_refaults_once),
 		cmocka_unit_test(random_churn_never_reports_twice),
 		cmocka_unit_test(fragmented_at_least_upstream),
 		cmocka_unit_test(sink_error_returns_blocks_unreported),
