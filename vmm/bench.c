@@ -465,15 +465,17 @@ static void churn_cmdline(const struct bench *b, const struct bench_engine_res *
 }
 
 /* The figures of one engine's burst and churn runs. */
-#define NPAIRED 6
+#define NPAIRED 7
 struct paired {
 	double v[NPAIRED];
 };
 static const enum bench_fig paired_fig[NPAIRED] = {
 	FIG_BURST_ALLOC, FIG_BURST_RSS, FIG_BURST_CPU, FIG_PPS, FIG_PPS_CPU, FIG_CHURN_TAKEN,
+	FIG_BURST_TAKEN,
 };
 static const enum bench_fig paired_ratio[NPAIRED] = {
 	FIG_BURST_RATIO, FIG_NONE, FIG_BURST_CPU_RATIO, FIG_RATIO, FIG_RATIO_CPU, FIG_NONE,
+	FIG_NONE,
 };
 
 static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *slot,
@@ -497,6 +499,7 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 		out->v[0] = bf.alloc_ms;
 		out->v[1] = bf.resident_mean_mib;
 		out->v[2] = bf.cpu_ms_per_burst;
+		out->v[6] = r.reported_taken_mib;
 	} else if (!e->note[0]) {
 		note_failure(e, tag, &r);
 	}

@@ -69,6 +69,7 @@ enum bench_fig {
 	FIG_CHURN_TAKEN,	/* churn: MiB of Reported memory allocations took (host refaults) */
 	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
 	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,
+	FIG_BURST_TAKEN,	/* burst: MiB of Reported memory allocations took (host refaults) */
 	FIG_COUNT,
 	FIG_NONE = FIG_COUNT
 };

@@ -42,6 +42,7 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_BURST_RSS_UP] = { "burst", "resident_vs_upstream", "ratio", false },
 	[FIG_BURST_CPU]  = { "burst", "cpu_ms_per_burst", "ms", false },
 	[FIG_BURST_CPU_RATIO] = { "burst", "cpu_ratio_vs_off", "ratio", false },
+	[FIG_BURST_TAKEN] = { "burst", "reported_taken_mib", "MiB", false },
 };
 
 /* CSV-only name of a figure without a JSON key. */
@@ -223,8 +224,9 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		{ "vs upstream", FIG_BURST_RSS_UP, 1, 3, 13, "-" },
 		{ "cpu ms", FIG_BURST_CPU, 1, 1, 13, "-" },
 		{ "vs off", FIG_BURST_CPU_RATIO, 1, 3, 13, "-" },
+		{ "refault MiB", FIG_BURST_TAKEN, 1, 0, 13, "-" },
 	};
-	print_block(f, res, bc, 6);
+	print_block(f, res, bc, 7);
 	fputc('\n', f);
 
 	if (res->churn_mib)
