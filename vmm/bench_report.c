@@ -444,7 +444,7 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 		fputs("\n\n", d);
 	}
 	fputs("# engine exits_per_gib fragmented_exits_per_gib ratio_vs_off ratio_vs_off_cpu "
-	      "burst_alloc_ratio_vs_off\n", d);
+	      "burst_alloc_ratio_vs_off ratio_vs_off_insn\n", d);
 	for (unsigned i = 0; i < res->nengines; i++) {
 		fprintf(d, "%s", res->e[i].name);
 		gp_num(d, res->e[i].st[FIG_EXITS].med);
@@ -452,6 +452,7 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 		gp_num(d, res->e[i].st[FIG_RATIO].med);
 		gp_num(d, res->e[i].st[FIG_RATIO_CPU].med);
 		gp_num(d, res->e[i].st[FIG_BURST_RATIO].med);
+		gp_num(d, res->e[i].st[FIG_RATIO_INSN].med);
 		fputc('\n', d);
 	}
 	fclose(d);
@@ -489,8 +490,10 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 		"set ylabel 'ratio vs off'\nset yrange [0:*]\nset key outside right\n"
 		"plot 'plot-data.txt' index %u using 4:xtic(1) title 'churn pages/s', "
 		"'' index %u using 5 title 'churn pages/CPU-s', "
-		"'' index %u using 6 title 'burst alloc time', 1 with lines dt 2 lc rgb 'black' notitle\n",
-		hv, res->nengines, res->nengines, res->nengines);
+		"'' index %u using 6 title 'burst alloc time', "
+		"'' index %u using 7 title 'churn pages/Ginsn (exact)', "
+		"1 with lines dt 2 lc rgb 'black' notitle\n",
+		hv, res->nengines, res->nengines, res->nengines, res->nengines);
 	fclose(g);
 
 	/* gnuplot runs in dir, so the script's relative names work there. */
