@@ -12,6 +12,11 @@
 # and build/opt/core (benchmarks).
 
 BUILD  := build
+# One spelling of the build directory whatever the caller passed (build,
+# ./build, $PWD/build: the test scripts pass it absolute): the dependency
+# files name their targets by it, and make matches them only to rules
+# spelled the same way, so a header change would go unseen.
+override BUILD := $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
 Q      := $(if $(filter 1,$(V)),,@)
 say     = $(if $(Q),@printf '  %-6s %s\n' '$(1)' '$(2)';)
 
