@@ -168,8 +168,10 @@ uint32_t __ph_free_one(struct ph_zone *z, uint32_t idx, unsigned order,
 	add_to_free_list(z, idx, order, tail);
 
 	/* Linux's page_reporting_notify_free: the order test is inline, so
-	 * the small blocks that are most frees cost no call */
-	if (n && n->hooks && order >= n->hooks->free_min_order) {
+	 * the small blocks that are most frees cost no call, and one compare
+	 * with or without hooks (z's copy of free_min_order, set with the
+	 * hooks under the zone lock we hold, as n->hooks was read) */
+	if (order >= z->notify_min_order && n && n->hooks) {
 		n->hooks->block_freed(n->hooks->ctx, n->cpu, pfn, order);
 		n->called = true;
 	}
@@ -296,6 +298,7 @@ int ph_zone_init(struct ph_zone *z, struct ph_page *memmap, uint64_t base_pfn,
 	atomic_init(&z->reported_allocated, 0);
 	z->hooks = NULL;
 	z->alloc_hooks = NULL;
+	z->notify_min_order = PH_MAX_ORDER;
 	atomic_init(&z->refused_blocks, 0);
 	atomic_init(&z->refused_pages, 0);
 	for (unsigned c = 0; c < PH_MAX_CPUS; c++) {
@@ -435,6 +438,7 @@ int ph_zone_register_report_hooks(struct ph_zone *z, const struct ph_report_hook
 	} else {
 		z->hooks = hooks;
 		z->alloc_hooks = hooks->block_alloc ? hooks : NULL;
+		z->notify_min_order = hooks->free_min_order;
 	}
 	ph_spin_unlock(&z->lock);
 	return err;
@@ -445,6 +449,7 @@ void ph_zone_unregister_report_hooks(struct ph_zone *z)
 	ph_spin_lock(&z->lock);
 	z->hooks = NULL;
 	z->alloc_hooks = NULL;
+	z->notify_min_order = PH_MAX_ORDER;
 	ph_spin_unlock(&z->lock);
 }
 

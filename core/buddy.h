@@ -142,6 +142,9 @@ struct ph_zone {
 	/* hooks if it has block_alloc, else NULL: the allocation path's
 	 * one branch */
 	const struct ph_report_hooks *alloc_hooks;
+	/* hooks->free_min_order, PH_MAX_ORDER without hooks: the free path's
+	 * one compare, the same whether an engine is registered or not */
+	unsigned notify_min_order;
 	_Atomic uint64_t refused_blocks; /* blocks block_alloc refused */
 	_Atomic uint64_t refused_pages;	 /* their pages, out for good */
 

@@ -453,8 +453,10 @@ static void hook_min_order_skips_small_blocks(void **state)
 				     .ctx = &r, .free_min_order = PH_MAX_ORDER };
 
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), -PH_EINVAL);
+	assert_int_equal(t.z->notify_min_order, PH_MAX_ORDER);	/* no hooks: never */
 	h.free_min_order = 2;
 	assert_int_equal(ph_zone_register_report_hooks(t.z, &h), 0);
+	assert_int_equal(t.z->notify_min_order, 2);
 	ph_free_pages_direct(t.z, 16, 0);		/* order 0 */
 	ph_free_pages_direct(t.z, 17, 0);		/* 16 order 1 */
 	ph_free_pages_direct(t.z, 18, 0);		/* 18 order 0 */
@@ -469,6 +471,10 @@ static void hook_min_order_skips_small_blocks(void **state)
 	assert_int_equal(r.order[0], 2);
 	assert_int_equal(r.done_calls, 1);
 	assert_int_equal(r.bad_lock, 0);
+	ph_zone_unregister_report_hooks(t.z);
+	assert_int_equal(t.z->notify_min_order, PH_MAX_ORDER);
+	ph_free_pages_direct(t.z, 20, 0);	/* unregistered: no call */
+	assert_int_equal(r.calls, 1);
 	assert_int_equal(ph_zone_check(t.z), 0);
 	tzone_fini(&t);
 }
