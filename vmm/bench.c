@@ -853,10 +853,6 @@ int bench_main(int argc, char **argv)
 	res->reps = b.o.reps;
 	res->quick = b.o.quick;
 	res->icount = b.o.hv == BENCH_HV_QEMU && nokvm;
-	if (!res->icount)
-		snprintf(res->icount_note, sizeof(res->icount_note),
-			 "not counted: instruction counting is QEMU TCG's (-icount); this run is on %s",
-			 b.o.hv == BENCH_HV_QEMU ? "QEMU KVM" : "pagehint run (KVM)");
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);

@@ -108,7 +108,6 @@ struct bench_results {
 	uint64_t mem_mib, hog_mib, frag_mib;
 	unsigned idle_ms, frag_hold_ms, churn_ms, churn_mib, seed;
 	bool icount;			/* the churn was also counted in instructions */
-	char icount_note[160];		/* why not */
 	unsigned burst_mib, burst_count, burst_period_ms;
 	bool quick;
 

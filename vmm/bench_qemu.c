@@ -113,16 +113,10 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 		"-accel", h->kvm ? "kvm" : "tcg",
 		"-msg", "timestamp=on", "-D", log,
 		"-trace", "virtio_mmio_read", "-trace", "virtio_mmio_write_offset",
-		"-append", (char *)j->cmdline, NULL, NULL, NULL,
+		"-append", (char *)j->cmdline,
+		/* last: without it, the NULL in its place ends argv */
+		j->icount && !h->kvm ? "-icount" : NULL, "shift=0,sleep=off", NULL,
 	};
-	if (j->icount && !h->kvm) {
-		/* -icount before "-append" CMDLINE, which move up by two */
-		size_t a = sizeof(argv) / sizeof(argv[0]) - 5;
-		argv[a + 2] = argv[a];
-		argv[a + 3] = argv[a + 1];
-		argv[a] = "-icount";
-		argv[a + 1] = "shift=0,sleep=off";
-	}
 	struct bench_child c = {
 		.argv = argv, .timeout_s = j->timeout_s, .sample_rss = true,
 		.on_line = j->on_line, .on_sample = j->on_sample, .arg = j->arg,

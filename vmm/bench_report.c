@@ -259,7 +259,9 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 			"to the page run after run (the host's discards and refaults are not in it: see "
 			"pages/CPU-s); vs off: against off's run of the same repetition.\n");
 	else
-		fprintf(f, "  pages/Ginsn: %s\n", res->icount_note);
+		fprintf(f, "  pages/Ginsn: not counted: instruction counting is QEMU TCG's (-icount); "
+			"this run is on %s\n",
+			!strcmp(res->hypervisor, "qemu") ? "QEMU KVM" : "pagehint run (KVM)");
 	for (unsigned i = 0; i < res->nengines; i++)
 		if (res->e[i].note[0])
 			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
