@@ -46,7 +46,7 @@ struct ph_report_hooks {
 	 * calls page_reporting_notify_free: direct frees of any order,
 	 * per-CPU lists flushing a batch or being drained, ph_zone_free_range.
 	 * Not called for an order-0 free that stays on a per-CPU list, nor
- 	 * for __ph_putback_block (FPI_SKIP_REPORT_NOTIFY), nor for blocks
+	 * for __ph_putback_block (FPI_SKIP_REPORT_NOTIFY), nor for blocks
 	 * below free_min_order.
 	 * Must be cheap; may use the __ph_* queries below; must not allocate,
 	 * free, isolate or put back, nor take the zone lock.
@@ -65,11 +65,11 @@ struct ph_report_hooks {
 	unsigned free_min_order;
 	/*
 	 * Optional (may be NULL). Called once by a free path that called
-	 * block_freed at least once (none: no call), after it dropped the zone lock and the
-	 * per-CPU lock: the place for heavier work. May call the allocator,
-	 * including frees and drains, which may call free_done again
-	 * (re-entrantly, on this CPU): guard against recursion if that
-	 * matters to the engine.
+	 * block_freed at least once (none: no call), after it dropped the
+	 * zone lock and the per-CPU lock: the place for heavier work. May
+	 * call the allocator, including frees and drains, which may call
+	 * free_done again (re-entrantly, on this CPU): guard against
+	 * recursion if that matters to the engine.
 	 */
 	void (*free_done)(void *ctx, unsigned cpu);
 	void *ctx;

@@ -45,15 +45,15 @@ static size_t mo_priv_bytes(const struct ph_engine_params *p, unsigned nr_cpus)
 	return sizeof(struct maxo) + (size_t)p->capacity * sizeof(struct ph_range);
 }
 
-/* zone lock held */
+/* zone lock held; order >= m->order (free_min_order) */
 static void mo_block_freed(void *ctx, unsigned cpu, uint64_t pfn, unsigned order)
 {
 	struct maxo *m = ctx;
 
 	(void)cpu;
 	(void)pfn;
-	if (order >= m->order)
-		ph_work_req_request(&m->req);
+	(void)order;
+	ph_work_req_request(&m->req);
 }
 
 static void mo_free_done(void *ctx, unsigned cpu)

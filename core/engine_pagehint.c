@@ -164,15 +164,14 @@ static uint64_t unreported_pages(struct pagehint *h)
 
 /* ---- free path ---- */
 
-/* zone lock held: one compare for the small blocks that are most frees */
+/* zone lock held; order >= h->order (the hooks' free_min_order: core/buddy
+ * tests it, the small blocks that are most frees never get here) */
 static void phe_block_freed(void *ctx, unsigned cpu, uint64_t pfn, unsigned order)
 {
 	struct pagehint *h = ctx;
 
 	(void)cpu;
-	if (order < h->order)
-		return;
-
+	(void)order;
 	uint64_t now = ph_engine_now(h->e);
 	uint32_t stamp = (uint32_t)(now >> AGE_SHIFT);
 
@@ -317,13 +316,8 @@ static void note_hold(struct pagehint *h, unsigned isolated)
 		wr(&h->max_hold, isolated);	/* only the work writes it */
 }
 
-/*
- * While backed off (gate > 0): a block freed less than gate ago (its
- * stamp, written by block_freed) is left for a later pass, so memory a
- * job frees and takes back within the delay is never isolated. 0 is a
- * block no free stamped (put back, split, merged without a hook): old.
- */
-/* The block's age in stamp units; false if no free stamped it. */
+/* The block's age in stamp units; false if no free stamped it (0 is a
+ * block no free stamped: put back, split, merged without a hook). */
 static bool block_age(struct pagehint *h, struct ph_zone *z, uint64_t pfn, uint32_t *age)
 {
 	uint32_t stamp = *__ph_engine_word(z, pfn);
@@ -344,6 +338,12 @@ static bool recently_freed(struct pagehint *h, struct ph_zone *z, uint64_t pfn)
 	return block_age(h, z, pfn, &age) && age < (uint32_t)(h->max_delay_ns >> AGE_SHIFT);
 }
 
+/*
+ * While backed off (gate > 0): a block freed less than gate ago (its
+ * stamp, written by block_freed) is left for a later pass, so memory a
+ * job frees and takes back within the delay is never isolated; an
+ * unstamped block is old.
+ */
 static bool too_young(struct pagehint *h, struct ph_zone *z, uint64_t pfn, unsigned order)
 {
 	uint32_t age;

@@ -14,9 +14,7 @@ static void xl_block_freed(void *ctx, unsigned cpu, uint64_t pfn, unsigned order
 {
 	struct ph_xl_guest *g = ctx;
 
-	(void)cpu;
-	if (order < PH_XL_FRAME_ORDER)
-		return;
+	(void)cpu;	/* order >= PH_XL_FRAME_ORDER: the hooks' free_min_order */
 	unsigned n = ph_xl_guest_mark_free(g->map, pfn, order);
 	if (n)	/* zone lock held: a load and a store */
 		atomic_store_explicit(&g->published,
