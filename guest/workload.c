@@ -216,7 +216,9 @@ static void churn_batches(unsigned cpu, struct churn *c)
 }
 
 /* A round's pages are chained through their first word; the second and
- * the last carry the pattern. The clock is read between rounds only. */
+ * the last carry the pattern (page_fault1 touches a byte a page: not
+ * chain_alloc/chain_free, which fill and check every word and would time
+ * memory writes, not the allocator). The clock is read between rounds. */
 static void churn_rounds(unsigned cpu, struct churn *c)
 {
 	uint64_t per_round = (cfg.churn.mib << 20) / PH_PAGE_SIZE, n = 0;
