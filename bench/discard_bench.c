@@ -30,6 +30,7 @@
 #include "balloon.h"
 #include "guest_mem.h"
 #include "virtio_mmio.h"
+#include "vmm_driver.h"
 
 #define RANGE (2ULL << 20)
 #define PER_REQ 32
@@ -58,29 +59,13 @@ static int bringup(struct drv *d, uint64_t ring_gpa)
 {
 	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BALLOON_F_REPORTING);
 
-	wr(d, VIRTIO_MMIO_STATUS, 0);
-	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-	   VIRTIO_CONFIG_S_FEATURES_OK);
-	if (!(rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (!bench_negotiate(d->t, f))
 		return -1;
 	for (unsigned q = 0; q < 3; q++) {
 		uint64_t base = ring_gpa + q * 0x4000ULL;
 		uint64_t desc = base, avail = base + 16 * QSIZE, used = base + 0x2000;
 		memset(gm_translate(d->gm, base, 0x4000), 0, 0x4000);
-		wr(d, VIRTIO_MMIO_QUEUE_SEL, q);
-		wr(d, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-		wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-		wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-		wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
-		wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
-		wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
-		wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
-		wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+		bench_queue(d->t, q, QSIZE, desc, avail, used);
 		if (q == 2) {
 			d->desc = desc;
 			d->avail = avail;

@@ -35,6 +35,7 @@
 #include "guest_mem.h"
 #include "virtio_defs.h"
 #include "virtio_mmio.h"
+#include "vmm_driver.h"
 
 #define FRAME (2ULL << 20)
 #define FIRST 2			/* frames 0-1 hold the ring and the map */
@@ -71,20 +72,9 @@ static int attach(struct guest_mem *gm, uint64_t nr_frames)
 	};
 	uint8_t *status = gm_translate(gm, STATUS_GPA, 1);
 
-	wr(VIRTIO_MMIO_STATUS, 0);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-	   VIRTIO_CONFIG_S_FEATURES_OK);
-	wr(VIRTIO_MMIO_QUEUE_SEL, 2);
-	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
-	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
-	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	if (!bench_negotiate(t, f))
+		return -1;
+	bench_queue(t, 2, QSIZE, desc, avail, used);
 	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
 
 	memcpy(gm_translate(gm, DESC_GPA, sizeof(md)), &md, sizeof(md));
