@@ -8,7 +8,7 @@
 #   tests/fuzz/*.sh       fuzz smoke runs, TSan, valgrind
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/model/*.sh tests/fuzz/*.sh))
+SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh))
 # Our hypervisor under a nested KVM (Linux under TCG): run alone, first,
 # since the emulated L1 kernel soft-locks when it is starved of CPU.
 NESTED_TESTS := $(sort $(wildcard tests/nested/*.sh))
