@@ -26,6 +26,12 @@ ram_block_discard_range events that follow it. Passes are runs of requests
 less than PASS_GAP_MS apart. Without a trace, requests are derived from RSS
 drops (steps of at least STEP_MIB between samples) and labelled so:
 "source": "rss-steps" instead of "qemu-trace".
+
+summary.json's "rounds" has one entry per "@event free" line (memhog's
+rounds), with that free's figures over its own window, up to the next
+round's free (or the end of the recording): QEMU's RSS at the free and
+its lowest in the window, the share of the freed MiB back, t50/t90, and
+the requests in the window.
 """
 import json
 import re
@@ -152,22 +158,29 @@ def main():
     rss = read_rss(d)
     console = read_console(d)
 
-    # the last round's free (the pagehint guest can run memhog.rounds=N)
+    # the last round's free (both guests can run memhog.rounds=N)
     frees = [(t, int(m.group(1))) for t, line in console
              for m in [re.search(r"@event free mib=(\d+)", line)] if m]
     free = frees[-1] if frees else None
     if free is None:
         sys.exit(f"analyze: {d}/console.log has no '@event free mib=N' line")
-    t_free_line, freed_mib = free
-    t_free, t0_rule = t_free_line, "the @event free line"
+    t0_rule = "the @event free line"
+    plus = None
     if "--t0-alloc-plus-ms" in sys.argv:
         plus = float(sys.argv[sys.argv.index("--t0-alloc-plus-ms") + 1])
-        allocs = [t for t, line in console if "@event alloc" in line and t <= t_free_line]
-        alloc = allocs[-1] if allocs else None
-        if alloc is None:
-            sys.exit(f"analyze: {d}/console.log has no '@event alloc' line")
-        t_free = alloc + int(plus * 1000)
         t0_rule = f"the @event alloc line + {plus:.0f} ms"
+
+    def t0_of(t_line):
+        """Time zero of the free whose line arrived at t_line."""
+        if plus is None:
+            return t_line
+        allocs = [t for t, line in console if "@event alloc" in line and t <= t_line]
+        if not allocs:
+            sys.exit(f"analyze: {d}/console.log has no '@event alloc' line")
+        return allocs[-1] + int(plus * 1000)
+
+    t_free_line, freed_mib = free
+    t_free = t0_of(t_free_line)
     before = [k for t, k in rss if t <= t_free]
     if not before:
         sys.exit(f"analyze: no RSS sample before the free")
@@ -224,6 +237,33 @@ def main():
     def t_at(p):
         return first_at(curve, p * freed_mib)
 
+    # each round's free over its own window
+    rounds = []
+    for i, (t_line, mib) in enumerate(frees):
+        t0 = t0_of(t_line)
+        t_end = t0_of(frees[i + 1][0]) if i + 1 < len(frees) else float("inf")
+        at = [k for t, k in rss if t <= t0]
+        window = [(round((t - t0) / 1000, 1), k) for t, k in rss if t0 <= t < t_end]
+        if not at or not window:
+            rounds.append({"round": i + 1, "freed_mib": mib, "rss_at_free_mib": None})
+            continue
+        low = min(k for _, k in window)
+        got = [(t, (at[-1] - k) / 1024) for t, k in window]
+        in_window = [lens for t, lens in reqs if t0 <= t < t_end]
+        rounds.append({
+            "round": i + 1,
+            "freed_mib": mib,
+            "rss_at_free_mib": round(at[-1] / 1024, 1),
+            "rss_low_mib": round(low / 1024, 1),
+            "returned_mib": round((at[-1] - low) / 1024, 1),
+            "returned_share": round((at[-1] - low) / 1024 / mib, 4),
+            "t50_ms": first_at(got, 0.5 * mib),
+            "t90_ms": first_at(got, 0.9 * mib),
+            "window_ms": window[-1][0],
+            "requests": len(in_window),
+            "reported_mib": round(sum(sum(lens) for lens in in_window) / 2**20, 1),
+        })
+
     summary = {
         "label": label,
         "source": source,
@@ -260,6 +300,7 @@ def main():
         "requests_before_free": len(prior),
         "last_request_before_free_ms": prior[-1] if prior else None,
         "qemu_exit": exit_status,
+        "rounds": rounds,
     }
     with open(f"{d}/summary.json", "w") as f:
         json.dump(summary, f, indent=1)

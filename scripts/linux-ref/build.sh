@@ -10,6 +10,13 @@
 #   memhog               scripts/linux-ref/memhog.c, gcc -static
 #   manifest.txt         kernel package and version, modules in load order
 #
+# build.sh --no-modules builds, instead, the initramfs for kernels with
+# virtio-pci and virtio-balloon built in (linux/build.sh's): busybox, memhog
+# and /init with an empty /etc/modules, without Debian's kernel package:
+#
+#   initramfs-builtin.cpio.gz
+#   manifest-builtin.txt  busybox package
+#
 # Packages are fetched with `apt-get download` and unpacked with
 # `dpkg-deb -x`: nothing is installed on the host. Everything is cached:
 # a second run downloads nothing and only rebuilds the initramfs when an
@@ -31,13 +38,23 @@ die()  { say "error: $*"; exit 1; }
 # fetch_fail PKG WHY: the archive (or the package) is not reachable
 fetch_fail() { say "cannot fetch $1 from Debian's archive: $2"; exit 3; }
 
-refresh=0
-[ "${1:-}" = --refresh ] && refresh=1
+refresh=0 builtin=0
+for a in "$@"; do
+	case $a in
+	--refresh)    refresh=1 ;;
+	--no-modules) builtin=1 ;;
+	*) echo "usage: $0 [--refresh] [--no-modules]" >&2; exit 2 ;;
+	esac
+done
 
-for tool in apt-get apt-cache dpkg-deb gcc gzip objcopy; do
+for tool in apt-get apt-cache dpkg-deb gcc gzip objcopy flock; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/setup.sh)"
 done
 mkdir -p "$out" "$debs"
+# One build at a time in $out (tests run in parallel under prove -j2 and
+# share memhog, the unpacked packages and resolved.txt).
+exec 9>"$out/.lock"
+flock 9
 
 # -- 1. the kernel package: linux-image-amd64 is a metapackage; its
 #       Depends names the versioned image package.
@@ -51,7 +68,7 @@ resolved=$out/resolved.txt
 [ $refresh = 0 ] || rm -f "$resolved"
 cached_ver() { [ -f "$resolved" ] && awk -v p="$1" '$1 == p { print $2 }' "$resolved" || true; }
 kpkg=${LINUX_REF_KPKG:-$(awk '$1 ~ /^linux-image-[0-9]/ { print $1; exit }' "$resolved" 2>/dev/null || true)}
-if [ -z "$kpkg" ]; then
+if [ $builtin = 0 ] && [ -z "$kpkg" ]; then
 	kpkg=$(resolve_kpkg)
 	if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ]; then
 		say "linux-image-amd64 unknown to apt-cache; apt-get update"
@@ -82,9 +99,17 @@ fetch() {
 	echo "$file"
 }
 rm -f "$resolved.new"
-kdeb=$(fetch "$kpkg")
-bdeb=$(fetch busybox-static)
-mv "$resolved.new" "$resolved"
+if [ $builtin = 0 ]; then
+	kdeb=$(fetch "$kpkg")
+	bdeb=$(fetch busybox-static)
+	mv "$resolved.new" "$resolved"
+else
+	# only busybox: the kernel's line, if any, stays for the full build
+	bdeb=$(fetch busybox-static)
+	{ grep -v '^busybox-static ' "$resolved" 2>/dev/null || true; cat "$resolved.new"; } >"$resolved.tmp"
+	mv "$resolved.tmp" "$resolved"
+	rm -f "$resolved.new"
+fi
 
 # -- 2. unpack (no installation), once per .deb
 unpack() { # DEB DIR
@@ -95,10 +120,54 @@ unpack() { # DEB DIR
 		basename "$1" >"$2/.from"
 	fi
 }
-unpack "$kdeb" "$out/kernel"
 unpack "$bdeb" "$out/busybox"
 busybox=$out/busybox/bin/busybox
 [ -x "$busybox" ] || die "busybox-static has no bin/busybox"
+
+# -- memhog
+memhog=$out/memhog
+if [ ! -x "$memhog" ] || [ "$here/memhog.c" -nt "$memhog" ]; then
+	say "building memhog"
+	gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$memhog.tmp" "$here/memhog.c"
+	mv "$memhog.tmp" "$memhog"
+fi
+
+# pack TREE CPIO_GZ: cpio newc (busybox's cpio: the host may have none), gzip
+pack() {
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) |
+		gzip -9n >"$2.tmp"
+	mv "$2.tmp" "$2"
+}
+# base_tree TREE: busybox, memhog, /init and an empty /etc/modules
+base_tree() {
+	rm -rf "$1"
+	mkdir -p "$1"/{bin,dev,proc,sys,lib/modules,etc}
+	cp "$busybox" "$1/bin/busybox"
+	ln -s busybox "$1/bin/sh"
+	cp "$memhog" "$1/bin/memhog"
+	: >"$1/etc/modules"
+	install -m 0755 "$here/init.sh" "$1/init"
+}
+
+if [ $builtin = 1 ]; then
+	cpio=$out/initramfs-builtin.cpio.gz
+	if [ -s "$cpio" ] && [ -s "$out/manifest-builtin.txt" ] &&
+		[ -z "$(find "$bdeb" "$memhog" "$here/init.sh" "$0" -newer "$cpio")" ] &&
+		grep -qx "busybox_deb=$(basename "$bdeb")" "$out/manifest-builtin.txt"; then
+		say "up to date: $cpio"
+		exit 0
+	fi
+	base_tree "$out/root-builtin"
+	pack "$out/root-builtin" "$cpio"
+	{
+		echo "busybox_deb=$(basename "$bdeb")"
+		echo "modules="
+	} >"$out/manifest-builtin.txt"
+	say "ready: $cpio ($(du -k "$cpio" | cut -f1) KiB), no modules (for kernels with virtio built in)"
+	exit 0
+fi
+
+unpack "$kdeb" "$out/kernel"
 vmlinuz=$(ls "$out"/kernel/boot/vmlinuz-* 2>/dev/null | head -1)
 [ -n "$vmlinuz" ] || die "$kpkg has no boot/vmlinuz-*"
 kver=${vmlinuz##*/vmlinuz-}
@@ -130,14 +199,7 @@ for name in virtio_balloon virtio_pci; do
 	add_module "$rel"
 done
 
-# -- 4. memhog
-memhog=$out/memhog
-if [ ! -x "$memhog" ] || [ "$here/memhog.c" -nt "$memhog" ]; then
-	say "building memhog"
-	gcc -static -O2 -Wall -Wextra -Werror -o "$memhog" "$here/memhog.c"
-fi
-
-# -- 5. the initramfs tree, unless it is newer than all its inputs
+# -- 4. the initramfs tree, unless it is newer than all its inputs
 if [ -s "$out/initramfs.cpio.gz" ] && [ -s "$out/manifest.txt" ] &&
 	[ -z "$(find "$kdeb" "$bdeb" "$memhog" "$here/init.sh" "$0" -newer "$out/initramfs.cpio.gz")" ] &&
 	grep -qx "kernel_deb=$(basename "$kdeb")" "$out/manifest.txt"; then
@@ -145,12 +207,7 @@ if [ -s "$out/initramfs.cpio.gz" ] && [ -s "$out/manifest.txt" ] &&
 	exit 0
 fi
 tree=$out/root
-rm -rf "$tree"
-mkdir -p "$tree"/{bin,dev,proc,sys,lib/modules,etc}
-cp "$busybox" "$tree/bin/busybox"
-ln -s busybox "$tree/bin/sh"
-cp "$memhog" "$tree/bin/memhog"
-: >"$tree/etc/modules"
+base_tree "$tree"
 for rel in "${order[@]}"; do
 	name=${rel##*/}
 	case $name in
@@ -164,12 +221,9 @@ for rel in "${order[@]}"; do
 	name=${name%%.ko*}
 	echo "$name" >>"$tree/etc/modules"
 done
-install -m 0755 "$here/init.sh" "$tree/init"
 
-# -- 6. pack it: cpio newc (busybox's cpio: the host may have none), gzip
-(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) |
-	gzip -9n >"$out/initramfs.cpio.gz.tmp"
-mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+# -- 5. pack it
+pack "$tree" "$out/initramfs.cpio.gz"
 cp "$vmlinuz" "$out/vmlinuz"
 {
 	echo "kernel_package=$kpkg"

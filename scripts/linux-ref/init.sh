@@ -1,10 +1,14 @@
 #!/bin/sh
 # /init of the Linux reference guest (scripts/linux-ref/build.sh puts it in
-# the initramfs): load the virtio modules, check that virtio_balloon bound a
-# device with free page reporting, run memhog, power off.
+# the initramfs): load the virtio modules (none in the initramfs for
+# kernels with the drivers built in, build.sh --no-modules), check that
+# virtio_balloon bound a device with free page reporting, run memhog, power
+# off.
 #
 # Kernel command line (left in /proc/cmdline; the dotted names are not the
-# kernel's): memhog.mib=N memhog.hold=S memhog.idle=S.
+# kernel's): workload=memhog (default) with memhog.mib=N memhog.hold=S
+# memhog.idle=S memhog.rounds=N, or workload=churn with churn.mib=N
+# churn.rounds=N churn.threads=N churn.nohuge=0|1 (memhog.c).
 # Console lines follow the pagehint guest's protocol (docs/guest.md): @boot,
 # @balloon, @event, @done, @fail, @warn, and @exit status=N at the end.
 /bin/busybox mkdir -p /proc /sys /dev
@@ -21,7 +25,9 @@ param() { # NAME DEFAULT: NAME=value from the kernel command line
 end() { # STATUS
 	echo "@exit status=$1"
 	sync
-	poweroff -f
+	# Without ACPI (acpi=off, or a kernel built without it) there is no
+	# power off: the reset ends QEMU, which runs with -no-reboot.
+	[ -d /sys/firmware/acpi ] && poweroff -f
 	reboot -f
 }
 
@@ -48,7 +54,11 @@ fi
 features=$(cat "/sys/bus/virtio/devices/$dev/features")
 reporting=$(echo "$features" | cut -c6)
 order=$(cat /sys/module/page_reporting/parameters/page_reporting_order 2>/dev/null || echo none)
-echo "@balloon driver=virtio_balloon device=$dev features=$features reporting=$reporting page_reporting_order=$order"
+# the reporting engine, on kernels with pagehint's series (linux/patches)
+engine=
+[ -e /sys/module/page_reporting/parameters/engine ] &&
+	engine=" engine=$(cat /sys/module/page_reporting/parameters/engine 2>/dev/null || echo unreadable)"
+echo "@balloon driver=virtio_balloon device=$dev features=$features reporting=$reporting page_reporting_order=$order$engine"
 [ "$reporting" = 1 ] || echo "@warn free page reporting not negotiated"
 echo "@info memfree_kib=$(awk '/^MemFree/ {print $2}' /proc/meminfo) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 
@@ -64,7 +74,13 @@ zones() { # WHEN
 		END { for (z in c) printf "@info pcp when=%s zone=%s kib=%d\n", w, z, c[z] * 4 }' /proc/zoneinfo
 }
 zones before
-memhog "$(param memhog.mib 2048)" "$(param memhog.hold 20)" "$(param memhog.idle 35)"
+case $(param workload memhog) in
+memhog) memhog "$(param memhog.mib 2048)" "$(param memhog.hold 20)" "$(param memhog.idle 35)" \
+	"$(param memhog.rounds 1)" ;;
+churn)  memhog churn "$(param churn.mib 128)" "$(param churn.rounds 10)" "$(param churn.threads 2)" \
+	"$(param churn.nohuge 0)" ;;
+*)      echo "@fail unknown workload=$(param workload memhog) (memhog, churn)"; false ;;
+esac
 rc=$?
 zones after
 end $rc

@@ -4,19 +4,28 @@
 # frees it and idles --idle s, while the host records QEMU's resident
 # memory, the console and QEMU's trace of each report request.
 #
-#   run.sh [--guest linux|pagehint] [--mem 4G] [--hog-mib 2048] [--hold 20]
-#          [--idle 36] [--engine upstream] [--rounds 1] [--kvm] [--out DIR]
-#          [--timeout S]
+#   run.sh [--guest linux|pagehint] [--kernel BZIMAGE] [--mem 4G]
+#          [--hog-mib 2048] [--hold 20] [--idle 36] [--engine upstream]
+#          [--rounds 1] [--append "WORDS"] [--kvm] [--out DIR] [--timeout S]
 #
 #   --guest linux     Debian's Linux 6.1 (scripts/linux-ref/build.sh), q35,
-#                     virtio-balloon-pci,free-page-reporting=on, -smp 2
+#                     virtio-balloon-pci,free-page-reporting=on, -smp 2;
+#                     --kernel BZIMAGE boots that kernel instead (one of
+#                     linux/build.sh's, virtio built in) with the initramfs
+#                     of build.sh --no-modules
 #   --guest pagehint  build/pagehint-guest.elf, microvm,acpi=off,
 #                     virtio-balloon-device,free-page-reporting=on, -smp 2,
 #                     engine=--engine (as scripts/demo.sh runs it);
-#                     --rounds N runs memhog N times (hold, free, idle
-#                     each) and the figures are the last round's;
 #                     --kvm adds -enable-kvm (where /dev/kvm works; not
 #                     on the machines this was written on)
+#   --rounds N        memhog N times (allocate, verify, hold, verify, free,
+#                     idle each); the summary's figures are the last
+#                     round's, its "rounds" list has each round's
+#   --append WORDS    more words for the guest's command line, after ours
+#                     (e.g. page_reporting.engine=pagehint loglevel=7)
+#                     (Linux: "workload=churn churn.mib=N churn.rounds=R"
+#                     runs memhog's page_fault1 churn instead; the run
+#                     then ends with its @done line, no reclaim figures)
 #
 # --hold lets Linux's initial flush (page_reporting_register reports all
 # boot-time free memory, ~1/16 of each free list per 2 s pass) finish
@@ -34,7 +43,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 lr=${LINUX_REF_DIR:-$root/build/linux-ref}
 
-guest=linux mem=4G hog=2048 hold=20 idle=36 engine=upstream rounds=1 kvm=0 out= limit=
+guest=linux mem=4G hog=2048 hold=20 idle=36 engine=upstream rounds=1 kvm=0 out='' limit=''
+kernel='' append=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--guest)   guest=$2; shift ;;
@@ -44,6 +54,8 @@ while [ $# -gt 0 ]; do
 	--idle)    idle=$2; shift ;;
 	--engine)  engine=$2; shift ;;
 	--rounds)  rounds=$2; shift ;;
+	--kernel)  kernel=$2; shift ;;
+	--append)  append=$2; shift ;;
 	--kvm)     kvm=1 ;;
 	--out)     out=$2; shift ;;
 	--timeout) limit=$2; shift ;;
@@ -53,8 +65,11 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case $guest in linux|pagehint) ;; *) echo "run.sh: --guest linux|pagehint" >&2; exit 2 ;; esac
-[ "$guest" = pagehint ] || { [ "$rounds" = 1 ] && [ $kvm = 0 ]; } ||
-	{ echo "run.sh: --rounds and --kvm are for --guest pagehint (Linux runs under TCG only, DESIGN.md §6)" >&2; exit 2; }
+[ "$guest" = pagehint ] || [ $kvm = 0 ] ||
+	{ echo "run.sh: --kvm is for --guest pagehint (Linux runs under TCG only, DESIGN.md §6)" >&2; exit 2; }
+[ "$guest" = linux ] || [ -z "$kernel" ] || { echo "run.sh: --kernel is for --guest linux" >&2; exit 2; }
+[ -z "$kernel" ] || [ -s "$kernel" ] || { echo "run.sh: --kernel $kernel: no such file" >&2; exit 2; }
+case $rounds in ''|*[!0-9]*|0) echo "run.sh: --rounds takes a count (1 or more)" >&2; exit 2 ;; esac
 out=${out:-$lr/run-$guest}
 # boot + allocation + hold + idle, generously: TCG writes ~300-400 MiB/s
 limit=${limit:-$((120 + rounds * (hog / 50 + ${hold%.*} + ${idle%.*})))}
@@ -62,18 +77,35 @@ limit=${limit:-$((120 + rounds * (hog / 50 + ${hold%.*} + ${idle%.*})))}
 command -v qemu-system-x86_64 >/dev/null || { echo "run.sh: qemu-system-x86_64 is not installed (scripts/setup.sh)" >&2; exit 1; }
 mkdir -p "$lr"
 if [ ! -x "$lr/record" ] || [ "$here/record.c" -nt "$lr/record" ]; then
-	gcc -O2 -Wall -Wextra -Werror -o "$lr/record" "$here/record.c"
+	# to a private name first: tests run run.sh in parallel
+	gcc -O2 -Wall -Wextra -Werror -o "$lr/record.$$" "$here/record.c"
+	mv "$lr/record.$$" "$lr/record"
 fi
 
 rm -rf "$out" && mkdir -p "$out"
 trace=(-msg timestamp=on -D "$out/trace.log" -trace virtio_queue_notify -trace ram_block_discard_range)
 case $guest in
 linux)
-	"$here/build.sh"
-	label="Linux $(sed -n 's/^kernel_version=//p' "$lr/manifest.txt") on QEMU TCG"
+	if [ -z "$kernel" ]; then
+		"$here/build.sh"
+		vmlinuz=$lr/vmlinuz initrd=$lr/initramfs.cpio.gz
+		label="Linux $(sed -n 's/^kernel_version=//p' "$lr/manifest.txt") on QEMU TCG"
+	else
+		"$here/build.sh" --no-modules
+		vmlinuz=$kernel initrd=$lr/initramfs-builtin.cpio.gz
+		# linux/build.sh keeps a manifest beside each kernel
+		kmf=$(dirname "$kernel")/manifest.txt
+		if [ -f "$kmf" ]; then
+			label="Linux $(sed -n 's/^release=//p' "$kmf") ($(sed -n 's/^variant=//p' "$kmf")) on QEMU TCG"
+		else
+			label="Linux $(basename "$kernel") on QEMU TCG"
+		fi
+	fi
+	[ "$rounds" = 1 ] || label="$label, round $rounds of $rounds"
+	# shellcheck disable=SC2054 # the commas are QEMU's
 	qemu=(qemu-system-x86_64 -M q35 -m "$mem" -smp 2 -nographic -no-reboot -nodefaults
-		-serial stdio -kernel "$lr/vmlinuz" -initrd "$lr/initramfs.cpio.gz"
-		-append "console=ttyS0 loglevel=4 panic=-1 memhog.mib=$hog memhog.hold=$hold memhog.idle=$idle"
+		-serial stdio -kernel "$vmlinuz" -initrd "$initrd"
+		-append "console=ttyS0 loglevel=4 panic=-1 memhog.mib=$hog memhog.hold=$hold memhog.idle=$idle memhog.rounds=$rounds${append:+ $append}"
 		-device virtio-balloon-pci,free-page-reporting=on "${trace[@]}")
 	;;
 pagehint)
@@ -83,12 +115,13 @@ pagehint)
 	[ $kvm = 0 ] || accel=(-enable-kvm) how=KVM
 	label="pagehint guest engine=$engine on QEMU $how"
 	[ "$rounds" = 1 ] || label="$label, round $rounds of $rounds"
+	# shellcheck disable=SC2054 # the commas are QEMU's
 	qemu=(qemu-system-x86_64 -M microvm,acpi=off -m "$mem" -smp 2 -nographic -no-reboot
 		-nodefaults -serial stdio -kernel "$elf"
 		-device isa-debug-exit,iobase=0x501,iosize=2
 		-device virtio-balloon-device,free-page-reporting=on
 		-global virtio-mmio.force-legacy=false
-		-append "engine=$engine workload=memhog memhog.mib=$hog memhog.hold_ms=$((${hold%.*} * 1000)) memhog.idle_ms=$((${idle%.*} * 1000)) memhog.rounds=$rounds quiet"
+		-append "engine=$engine workload=memhog memhog.mib=$hog memhog.hold_ms=$((${hold%.*} * 1000)) memhog.idle_ms=$((${idle%.*} * 1000)) memhog.rounds=$rounds quiet${append:+ $append}"
 		"${accel[@]}" "${trace[@]}")
 	;;
 esac
@@ -116,6 +149,11 @@ if grep -q '@fail' "$out/console.log"; then
 	echo "== the guest found a data error:" >&2
 	grep '@fail' "$out/console.log" >&2
 	fail=1
+fi
+# a churn run (--append "workload=churn ...") has no free to time
+if [ "$guest" = linux ] && grep -q '@event churn' "$out/console.log"; then
+	grep -h -o '@done workload=churn.*' "$out/console.log" | sed 's/^/== /' >&2 || fail=1
+	exit $fail
 fi
 t0=()
 [ "$guest" = pagehint ] && t0=(--t0-alloc-plus-ms $((${hold%.*} * 1000)))
