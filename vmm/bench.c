@@ -602,13 +602,14 @@ static int icount_block(struct bench *b, unsigned rep)
 		snprintf(what, sizeof(what), "rep %u/%u %s overhead (icount)", rep + 1, b->o.reps,
 			 e->name);
 		/* one instruction a ns: TCG runs ~0.3-1 G of them a second */
-		if (run_guest_on(b, tag, what, cmd, 90 + 4.0 * b->o.churn_ms / 1e3, true, &r) &&
-		    r.pages_per_s > 0) {
-			set_fig(e, FIG_PPS_INSN, rep, r.pages_per_s);
+		double g = run_guest_on(b, tag, what, cmd, 90 + 4.0 * b->o.churn_ms / 1e3, true, &r)
+				   ? bench_churn_pages_per_ginsn(&r) : BENCH_NULL;
+		if (g > 0) {
+			set_fig(e, FIG_PPS_INSN, rep, g);
 			if (i == 0)
-				off = r.pages_per_s;
+				off = g;
 			if (off > 0)
-				set_fig(e, FIG_RATIO_INSN, rep, r.pages_per_s / off);
+				set_fig(e, FIG_RATIO_INSN, rep, g / off);
 		} else if (!e->note[0]) {
 			note_failure(e, tag, &r);
 		}

@@ -69,9 +69,10 @@ struct bench_run {
 	double burst_alloc_us[BENCH_MAX_BURSTS];
 
 	/* workload=churn: "@event churn" when it starts, for the CPU the
-	 * hypervisor spent until @done. */
+	 * hypervisor spent until @done (and the time, for what the host saw
+	 * in between). */
 	bool have_churn;
-	double churn_cpu_ms, done_cpu_ms;
+	double churn_t_ms, churn_cpu_ms, done_cpu_ms;
 
 	bool have_engine_counts;		/* "@engine ... requests=" seen */
 	double requests, reported_mib;
@@ -143,6 +144,12 @@ void bench_burst_figures(const struct bench_run *r, struct bench_burst_fig *f);
 /* workload=churn: pages per second of the hypervisor's CPU time from the
  * "@event churn" line to @done; BENCH_NULL if not known. */
 double bench_churn_pages_per_cpu_s(const struct bench_run *r);
+/* workload=churn under QEMU TCG's -icount BENCH_ICOUNT_OPTS, where the
+ * guest's clock advances one ns per instruction executed: @done's
+ * pages_per_s is pages per 10^9 guest instructions. BENCH_NULL without a
+ * positive figure. (Our guest's and the Linux guest's @done lines alike.) */
+#define BENCH_ICOUNT_OPTS "shift=0,sleep=off"
+double bench_churn_pages_per_ginsn(const struct bench_run *r);
 /* Share of the first free event's MiB back at_ms after its start (0..1);
  * BENCH_NULL if the run ended before. */
 double bench_returned_at(const struct bench_run *r, double at_ms);

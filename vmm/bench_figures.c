@@ -122,6 +122,7 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 			r->burst_alloc_us[r->nbursts++] = v;
 	} else if (!strcmp(line, "@event churn") || !strncmp(line, "@event churn ", 13)) {
 		r->have_churn = true;
+		r->churn_t_ms = t_ms;
 		r->churn_cpu_ms = cpu_ms;
 	} else if (!strncmp(line, "@engine ", 8) && field(line, "requests", &r->requests)) {
 		r->have_engine_counts = field(line, "mib", &r->reported_mib);
@@ -304,6 +305,13 @@ double bench_churn_pages_per_cpu_s(const struct bench_run *r)
 	if (!r->have_churn || !r->done || r->pages_per_s < 0 || r->done_cpu_ms <= r->churn_cpu_ms)
 		return BENCH_NULL;
 	return r->pages_total / ((r->done_cpu_ms - r->churn_cpu_ms) / 1e3);
+}
+
+double bench_churn_pages_per_ginsn(const struct bench_run *r)
+{
+	/* a ns of guest time is an instruction: pages per guest second are
+	 * pages per 10^9 instructions */
+	return r->done && r->pages_per_s > 0 ? r->pages_per_s : BENCH_NULL;
 }
 
 struct bench_stat bench_stat_of(const double *v, unsigned n, bool null_is_never)

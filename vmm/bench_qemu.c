@@ -115,7 +115,7 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 		"-trace", "virtio_mmio_read", "-trace", "virtio_mmio_write_offset",
 		"-append", (char *)j->cmdline,
 		/* last: without it, the NULL in its place ends argv */
-		j->icount && !h->kvm ? "-icount" : NULL, "shift=0,sleep=off", NULL,
+		j->icount && !h->kvm ? "-icount" : NULL, BENCH_ICOUNT_OPTS, NULL,
 	};
 	struct bench_child c = {
 		.argv = argv, .timeout_s = j->timeout_s, .sample_rss = true,

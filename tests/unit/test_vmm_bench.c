@@ -249,6 +249,27 @@ static void churn_per_cpu_second(void **state)
 	bench_run_free(&r);
 }
 
+/* Under -icount a guest ns is an instruction: @done's pages_per_s, from
+ * our guest or from the Linux guest's memhog churn, is pages/Ginsn. */
+static void churn_per_ginsn(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	bench_run_init(&r);
+	assert_true(bench_churn_pages_per_ginsn(&r) == NUL);	/* no @done */
+	bench_run_parse_line(&r, "@event churn threads=2 mib=128 rounds=300 nohuge=0 t_ms=522.8", 30, 0);
+	assert_float_equal(r.churn_t_ms, 30, 0);
+	bench_run_parse_line(&r, "@done workload=churn threads=2 mib=128 rounds=300 pages=19660800 "
+			     "ms=12528 pages_per_s=1569349", 90, 0);
+	assert_float_equal(bench_churn_pages_per_ginsn(&r), 1569349, 0);
+	assert_float_equal(r.pages_total, 19660800, 0);
+	bench_run_free(&r);
+	bench_run_init(&r);	/* a zero figure is no figure */
+	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=0 pages=0 pages_per_s=0", 1, 0);
+	assert_true(bench_churn_pages_per_ginsn(&r) == NUL);
+	bench_run_free(&r);
+}
+
 static void ratio_against_neighbours(void **state)
 {
 	(void)state;
@@ -540,6 +561,7 @@ int main(void)
 		cmocka_unit_test(fragment_window_ends_at_second_freeing),
 		cmocka_unit_test(burst_figures),
 		cmocka_unit_test(churn_per_cpu_second),
+		cmocka_unit_test(churn_per_ginsn),
 		cmocka_unit_test(ratio_against_neighbours),
 		cmocka_unit_test(goals_met_and_missed),
 		cmocka_unit_test(no_free_event_no_figures),
