@@ -6,6 +6,9 @@
  *
  *   Linux     Debian's Linux 6.1 under QEMU TCG (q35, virtio-balloon-pci)
  *             with its own page reporting (scripts/linux-ref/build.sh)
+ *   built     Linux 6.1 as linux/build.sh builds it, stock and with
+ *             pagehint's series (page_reporting.engine=pagehint), on the
+ *             same QEMU; the bench finds the kernels, never builds them
  *   QEMU      our guest on QEMU's microvm and virtio-balloon: -accel kvm
  *             where KVM is usable, else TCG, and the table says which
  *   pagehint  our guest under `pagehint run` (KVM only; else "not run")
@@ -21,6 +24,12 @@
  * (which checks each page and takes seconds under TCG) and "@event free"
  * after it. A guest without the freeing line: its "@event alloc" line plus
  * the hold, as docs/interop.md's first runs did.
+ *
+ * With the built kernels also a churn counted in guest instructions
+ * (QEMU -icount, as bench.c counts our guest's): memhog's page_fault1
+ * churn on the stock kernel, on the patched one with the pagehint
+ * engine, and on the stock one with reporting off, in pages per 10^9
+ * instructions (bench_churn_pages_per_ginsn) and against off.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -46,10 +55,32 @@
 #define EXIT_SIGNAL 130
 #define QEMU "qemu-system-x86_64"
 #define IDLE_MARGIN_MS 2000	/* as bench.c: the 35 s point lies inside the run */
-#define MAX_ROWS (1 + 2 * BENCH_MAX_ENGINES)
+#define CHURN_MIB 128		/* a thread's, as will-it-scale's page_fault1 */
+#define CHURN_ROUNDS 300	/* default: ~12.5 G instructions, ~1.5 min of TCG */
+#define WHY_LEN 320
+/* Debian's row, the two built kernels', the three churn rows */
+#define MAX_ROWS (1 + 2 + 2 * BENCH_MAX_ENGINES + 3)
 
-enum platform { PF_LINUX, PF_QEMU, PF_VMM, PF_COUNT };
-static const char *const pf_names[PF_COUNT] = { "linux", "qemu", "pagehint" };
+/* PF_LINUX: Debian's kernel; PF_BUILT: linux/build.sh's (reclaim and
+ * churn rows). peers.json's "platform" is the name. */
+enum platform { PF_LINUX, PF_BUILT, PF_QEMU, PF_VMM, PF_COUNT };
+static const char *const pf_names[PF_COUNT] = { "linux", "linux-built", "qemu", "pagehint" };
+
+/* --platforms' words: "linux" is every Linux row. */
+static const struct {
+	const char *word;
+	unsigned mask;
+} pf_words[] = {
+	{ "linux", 1u << PF_LINUX | 1u << PF_BUILT },
+	{ "linux-debian", 1u << PF_LINUX },
+	{ "linux-built", 1u << PF_BUILT },
+	{ "qemu", 1u << PF_QEMU },
+	{ "pagehint", 1u << PF_VMM },
+};
+
+/* linux/build.sh's variants the bench uses */
+enum { K_STOCK, K_PAGEHINT, K_COUNT };
+static const char *const k_names[K_COUNT] = { "stock", "pagehint" };
 
 static volatile sig_atomic_t stop_flag;
 
@@ -64,16 +95,24 @@ static void usage(FILE *f)
 "usage: pagehint bench --peers [options]\n"
 "\n"
 "One reclaim run per row, the same scenario on each: Linux 6.1 (Debian's\n"
-"kernel) on QEMU TCG with its own page reporting; our guest on QEMU's\n"
-"virtio-balloon (KVM if usable, else TCG, and the table says so); our guest\n"
-"on the pagehint hypervisor (KVM only: else the rows say \"not run\" and why).\n"
+"kernel) on QEMU TCG with its own page reporting; Linux 6.1 as linux/build.sh\n"
+"builds it, stock and with pagehint's engine (page_reporting.engine=pagehint),\n"
+"on the same QEMU; our guest on QEMU's virtio-balloon (KVM if usable, else\n"
+"TCG, and the table says so); our guest on the pagehint hypervisor (KVM only:\n"
+"else the rows say \"not run\" and why). A kernel that is not built is \"not\n"
+"run\" too: the bench never builds one (linux/build.sh does, in ~15 min).\n"
 "Figures: time to 50/90/99%, share back at 10 s and 35 s, report requests\n"
 "and ranges per GiB freed, range sizes, passes and their spacing, all from\n"
-"the host's side.\n"
+"the host's side. With the built kernels also a churn counted in guest\n"
+"instructions (QEMU -icount): stock, pagehint and reporting off, in pages\n"
+"per 10^9 instructions and against off.\n"
 "\n"
 "  --engines LIST          our guest's engines (default upstream,max-order,\n"
 "                          pagehint; seed-v8 and off may be added)\n"
-"  --platforms LIST        of linux,qemu,pagehint (default all three)\n"
+"  --platforms LIST        of linux,qemu,pagehint (default all); linux is\n"
+"                          linux-debian (Debian's kernel) and linux-built\n"
+"                          (Linux 6.1 from linux/build.sh, stock and with\n"
+"                          pagehint's series: reclaim rows and the churn)\n"
 "  --mem SIZE              guest RAM (default 4G)\n"
 "  --cpus N                vCPUs (default 2)\n"
 "  --hog-mib N             MiB memhog allocates and frees (default half the\n"
@@ -88,7 +127,16 @@ static void usage(FILE *f)
 "                          linux-ref/ beside this program). Missing: built\n"
 "                          with scripts/linux-ref/build.sh when the source\n"
 "                          tree is beside this program (downloads Debian's\n"
-"                          kernel package, ~70 MB)\n"
+"                          kernel package, ~70 MB); also where\n"
+"                          initramfs-builtin.cpio.gz for the built kernels\n"
+"                          goes (scripts/linux-ref/build.sh --no-modules)\n"
+"  --linux-stock BZIMAGE   the stock Linux 6.1 (default: linux/build.sh\n"
+"                          --path stock beside this program; never built\n"
+"                          here: run linux/build.sh, ~15 min)\n"
+"  --linux-pagehint BZIMAGE  the patched one (default: linux/build.sh --path\n"
+"                          pagehint), booted with page_reporting.engine=pagehint\n"
+"  --linux-churn-rounds N  the built kernels' churn under QEMU -icount: N rounds\n"
+"                          of 128 MiB a thread (default 300; 0: no churn rows)\n"
 "  --kernel ELF            our guest (default: pagehint-guest.elf beside\n"
 "                          this program)\n"
 "  --out DIR               DIR/table.txt, DIR/peers.json and per run\n"
@@ -107,24 +155,45 @@ struct popts {
 	unsigned cpus;
 	uint64_t mem, hog_mib;
 	long hold_ms, idle_ms;
-	const char *out, *kernel, *linux_dir;
+	unsigned churn_rounds;
+	const char *out, *kernel, *linux_dir, *linux_k[K_COUNT];
 };
+
+enum row_st { ROW_OK, ROW_FAILED, ROW_NOT_RUN };
 
 struct row {
 	enum platform pf;
 	char engine[24];
-	enum { ROW_OK, ROW_FAILED, ROW_NOT_RUN } st;
-	char why[320];
+	enum row_st st;
+	char why[WHY_LEN];
 	char tag[64];
+	double wall_s;
+	int kernel;		/* PF_BUILT: K_*; else -1 */
+	/* reclaim */
 	struct bench_reclaim_fig rf;
 	struct peers_fig fig;
 	bool sizes_exact;
-	double wall_s;
+	/* churn (PF_BUILT): -icount, reporting on or off */
+	bool churn, reporting;
+	double pages, ginsn, per_ginsn, ratio_vs_off;
+	size_t churn_requests;	/* the host's, from '@event churn' to @done */
+	double churn_reported_mib;
+};
+
+/* A kernel of linux/build.sh's (or given): its bzImage, or why none. */
+struct built {
+	char path[PATH_MAX];
+	char release[40];
+	const char *why;	/* NULL: there */
+	char why_buf[WHY_LEN];
 };
 
 struct peers {
 	struct popts o;
 	char self[PATH_MAX], kernel[PATH_MAX + 32], linux_dir[PATH_MAX], rundir[PATH_MAX];
+	char src[PATH_MAX];		/* the source tree beside this program, if any */
+	struct built built[K_COUNT];
+	char initrd_builtin[PATH_MAX + 32];	/* scripts/linux-ref/build.sh --no-modules */
 	bool rundir_temp;
 	char nokvm_buf[200];
 	const char *nokvm;		/* NULL: KVM usable */
@@ -168,12 +237,16 @@ static int add_engine(struct popts *o, const char *name, size_t len)
 
 static int add_platform(struct popts *o, const char *name, size_t len)
 {
-	for (int k = 0; k < PF_COUNT; k++)
-		if (strlen(pf_names[k]) == len && !strncmp(pf_names[k], name, len)) {
-			o->platform[k] = true;
+	for (size_t i = 0; i < sizeof(pf_words) / sizeof(pf_words[0]); i++)
+		if (strlen(pf_words[i].word) == len && !strncmp(pf_words[i].word, name, len)) {
+			for (int k = 0; k < PF_COUNT; k++)
+				if (pf_words[i].mask & 1u << k)
+					o->platform[k] = true;
 			return 0;
 		}
-	return bench_bad("pagehint bench --peers", "--platforms: '%.*s' is not linux, qemu or pagehint", (int)len, name);
+	return bench_bad("pagehint bench --peers",
+			 "--platforms: '%.*s' is not linux, linux-debian, linux-built, qemu or pagehint",
+			 (int)len, name);
 }
 
 /* 0, -1 for --help, or an exit status. */
@@ -184,12 +257,14 @@ static int parse(int argc, char **argv, struct popts *o)
 	o->mem = 4ULL << 30;
 	o->hold_ms = 20000;
 	o->idle_ms = 35000;
+	o->churn_rounds = CHURN_ROUNDS;
 	bool engines_given = false, platforms_given = false;
 
 	static const char *const flags[] = { "--peers", NULL };
 	static const char *const valued[] = {
 		"--engines", "--platforms", "--mem", "--cpus", "--hog-mib", "--hold-ms",
-		"--idle-ms", "--linux-ref", "--kernel", "--out", NULL,
+		"--idle-ms", "--linux-ref", "--kernel", "--out", "--linux-stock", "--linux-pagehint",
+		"--linux-churn-rounds", NULL,
 	};
 	for (int i = 1; i < argc; i++) {
 		struct bench_arg arg;
@@ -226,6 +301,15 @@ static int parse(int argc, char **argv, struct popts *o)
 			*(a[2] == 'h' ? &o->hold_ms : &o->idle_ms) = (long)n;
 		} else if (!strcmp(a, "--linux-ref")) {
 			o->linux_dir = v;
+		} else if (!strcmp(a, "--linux-stock") || !strcmp(a, "--linux-pagehint")) {
+			if (!*v)
+				return bench_bad("pagehint bench --peers", "%s: an empty path", a);
+			o->linux_k[a[8] == 's' ? K_STOCK : K_PAGEHINT] = v;
+		} else if (!strcmp(a, "--linux-churn-rounds")) {
+			if (!bench_parse_ulong(v, 100000, &n))
+				return bench_bad("pagehint bench --peers",
+						 "--linux-churn-rounds: '%s' is not a number from 0 to 100000", v);
+			o->churn_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--kernel")) {
 			o->kernel = v;
 		} else {
@@ -371,10 +455,40 @@ static void fail_row(struct peers *p, struct row *w, const struct bench_run *r, 
 	}
 }
 
+/* DIR/runs/TAG.cmd: the run's command line, as a shell would take it. */
+static void save_cmd(const struct peers *p, const struct row *w, char *const *argv)
+{
+	char path[PATH_MAX + 96];
+	if (p->rundir_temp)
+		return;
+	row_file(p, w, "cmd", path, sizeof(path));
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return;
+	for (char *const *a = argv; *a; a++) {
+		fputs(a == argv ? "" : " ", f);
+		if (**a && !(*a)[strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789-_=.,/:+@%")]) {
+			fputs(*a, f);
+			continue;
+		}
+		fputc('\'', f);
+		for (const char *c = *a; *c; c++)
+			if (*c == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(*c, f);
+		fputc('\'', f);
+	}
+	fputc('\n', f);
+	fclose(f);
+}
+
 /* Run argv (QEMU with a trace log at log), then read the trace. */
 static int run_qemu(struct peers *p, struct row *w, char **argv, const char *log, double timeout_s,
 		    struct bench_run *r, struct peers_trace *tr, struct bench_child *c)
 {
+	save_cmd(p, w, argv);
 	*c = (struct bench_child){
 		.argv = argv, .timeout_s = timeout_s, .sample_rss = true, .on_line = on_line,
 	};
@@ -410,47 +524,166 @@ static double hog_s(const struct peers *p)
 	return (double)p->o.hog_mib / 50.0;	/* TCG writes ~300 MiB/s; room for load */
 }
 
+/* QEMU for a Linux guest: q35 under TCG, the kernel's command line after
+ * our console words, virtio-balloon-pci with free page reporting on or
+ * off, QEMU's trace of the requests into log, and last, when asked,
+ * -icount BENCH_ICOUNT_OPTS (a NULL in its place ends argv otherwise). */
+struct linux_qemu {
+	char mem[32], smp[16], append[512];
+	char *argv[48];
+};
+
+static void linux_qemu(const struct peers *p, struct linux_qemu *q, const char *kernel,
+		       const char *initrd, const char *log, bool reporting, bool icount,
+		       const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+static void linux_qemu(const struct peers *p, struct linux_qemu *q, const char *kernel,
+		       const char *initrd, const char *log, bool reporting, bool icount,
+		       const char *fmt, ...)
+{
+	snprintf(q->mem, sizeof(q->mem), "%lluM", (unsigned long long)(p->o.mem >> 20));
+	snprintf(q->smp, sizeof(q->smp), "%u", p->o.cpus);
+	int n = snprintf(q->append, sizeof(q->append), "console=ttyS0 loglevel=4 panic=-1 ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q->append + n, sizeof(q->append) - (size_t)n, fmt, ap);
+	va_end(ap);
+	char *argv[] = {
+		QEMU, "-M", "q35", "-accel", "tcg", "-m", q->mem, "-smp", q->smp,
+		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+		"-kernel", (char *)kernel, "-initrd", (char *)initrd, "-append", q->append,
+		"-device", reporting ? "virtio-balloon-pci,free-page-reporting=on"
+				     : "virtio-balloon-pci,free-page-reporting=off",
+		"-msg", "timestamp=on", "-D", (char *)log,
+		"-trace", "virtio_queue_notify", "-trace", "ram_block_discard_range",
+		icount ? "-icount" : NULL, BENCH_ICOUNT_OPTS, NULL,
+	};
+	_Static_assert(sizeof(argv) <= sizeof(q->argv), "linux_qemu: argv");
+	memcpy(q->argv, argv, sizeof(argv));
+}
+
+/* The Linux guest's verdict: init.sh's "@exit status=N" before it powers
+ * off, no @fail line, and its @balloon line: free page reporting
+ * negotiated as asked and, where asked for, the pagehint engine. NULL,
+ * or why not (in why). */
+static const char *linux_verdict(const struct bench_run *r, bool reporting, bool pagehint,
+				 char *why, size_t cap)
+{
+	const char *ex = NULL;
+	for (const char *s = r->console; s && (s = strstr(s, "@exit status=")); s++)
+		ex = s;
+	int status = ex ? atoi(ex + 13) : -1;
+	if (status != 0 || r->fail_lines) {
+		snprintf(why, cap, "the Linux guest %s%s%.200s", status < 0 ? "did not finish" :
+			 "ended with an error", r->first_error[0] ? ": " : "", r->first_error);
+		return why;
+	}
+	const char *b = r->console ? strstr(r->console, "@balloon ") : NULL;
+	if (!b) {
+		snprintf(why, cap, "no '@balloon' line: the balloon driver did not bind");
+		return why;
+	}
+	size_t bl = strcspn(b, "\n");
+	const char *rep = strstr(b, " reporting=");
+	if (!rep || rep > b + bl || rep[11] != (reporting ? '1' : '0')) {
+		snprintf(why, cap, "free page reporting %snegotiated (%.*s)", reporting ? "not " : "",
+			 (int)(bl > 200 ? 200 : bl), b);
+		return why;
+	}
+	const char *eng = strstr(b, " engine=");
+	if (pagehint && (!eng || eng > b + bl || strncmp(eng + 8, "pagehint", 8))) {
+		snprintf(why, cap, "the kernel does not run the pagehint engine "
+			 "(page_reporting.engine=pagehint not taken: %.*s)", (int)(bl > 200 ? 200 : bl), b);
+		return why;
+	}
+	return NULL;
+}
+
+/* The reclaim scenario on a Linux guest: Debian's (kernel and initramfs
+ * in p->linux_dir) or a built one (w->kernel) with the module-less
+ * initramfs. */
 static void run_linux(struct peers *p, struct row *w)
 {
-	char mem[32], smp[16], append[256], kernel[PATH_MAX + 16], initrd[PATH_MAX + 32];
-	char log[PATH_MAX + 96];
-	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(p->o.mem >> 20));
-	snprintf(smp, sizeof(smp), "%u", p->o.cpus);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", p->linux_dir);
-	snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio.gz", p->linux_dir);
-	snprintf(append, sizeof(append),
-		 "console=ttyS0 loglevel=4 panic=-1 memhog.mib=%llu memhog.hold=%ld memhog.idle=%ld",
-		 (unsigned long long)p->o.hog_mib, p->o.hold_ms / 1000,
-		 (p->o.idle_ms + IDLE_MARGIN_MS) / 1000);
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 32], log[PATH_MAX + 96], why[WHY_LEN];
+	const char *extra = "";
+	bool pagehint = w->pf == PF_BUILT && w->kernel == K_PAGEHINT;
+	if (w->pf == PF_BUILT) {
+		snprintf(kernel, sizeof(kernel), "%s", p->built[w->kernel].path);
+		snprintf(initrd, sizeof(initrd), "%s", p->initrd_builtin);
+		if (pagehint)
+			extra = " page_reporting.engine=pagehint";
+	} else {
+		snprintf(kernel, sizeof(kernel), "%s/vmlinuz", p->linux_dir);
+		snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio.gz", p->linux_dir);
+	}
 	row_file(p, w, "trace", log, sizeof(log));
 	unlink(log);
-	char *argv[] = {
-		QEMU, "-M", "q35", "-accel", "tcg", "-m", mem, "-smp", smp,
-		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-		"-kernel", kernel, "-initrd", initrd, "-append", append,
-		"-device", "virtio-balloon-pci,free-page-reporting=on",
-		"-msg", "timestamp=on", "-D", log,
-		"-trace", "virtio_queue_notify", "-trace", "ram_block_discard_range", NULL,
-	};
+	struct linux_qemu q;
+	linux_qemu(p, &q, kernel, initrd, log, true, false,
+		   "memhog.mib=%llu memhog.hold=%ld memhog.idle=%ld%s", (unsigned long long)p->o.hog_mib,
+		   p->o.hold_ms / 1000,
+		   (p->o.idle_ms + IDLE_MARGIN_MS) / 1000, extra);
 	struct bench_run r;
 	struct peers_trace tr;
 	struct bench_child c;
 	peers_trace_init(&tr);
 	/* Linux boots in ~30 s under TCG, longer on a loaded machine */
 	double timeout = 180 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3;
-	if (!run_qemu(p, w, argv, log, timeout, &r, &tr, &c)) {
-		/* init.sh's verdict: "@exit status=N" before it powers off */
-		const char *ex = NULL;
-		for (const char *s = r.console; s && (s = strstr(s, "@exit status=")); s++)
-			ex = s;
-		int status = ex ? atoi(ex + 13) : -1;
-		if (status != 0 || r.fail_lines)
-			fail_row(p, w, &r, "the Linux guest %s%s%s", status < 0 ? "did not finish" :
-				 "ended with an error", r.first_error[0] ? ": " : "", r.first_error);
+	if (!run_qemu(p, w, q.argv, log, timeout, &r, &tr, &c)) {
+		if (linux_verdict(&r, true, pagehint, why, sizeof(why)))
+			fail_row(p, w, &r, "%s", why);
 		else if (!r.nfree)
 			fail_row(p, w, &r, "no '@event free' line from memhog");
 		else
 			figures(p, w, &r, &tr, r.free_t_ms[0]);
+	}
+	peers_trace_free(&tr);
+	bench_run_free(&r);
+}
+
+/* The churn on a built kernel under -icount: memhog's page_fault1 with a
+ * thread per vCPU, CHURN_MIB each, --linux-churn-rounds rounds. Its
+ * "@done ... pages=P ms=MS pages_per_s=X" is on the guest's clock, a ns
+ * per instruction: X is pages/Ginsn (bench_churn_pages_per_ginsn, as
+ * for our guest). */
+static void run_linux_churn(struct peers *p, struct row *w)
+{
+	char log[PATH_MAX + 96], why[WHY_LEN];
+	row_file(p, w, "trace", log, sizeof(log));
+	unlink(log);
+	struct linux_qemu q;
+	linux_qemu(p, &q, p->built[w->kernel].path, p->initrd_builtin, log, w->reporting, true,
+		   "workload=churn churn.mib=%u churn.rounds=%u churn.threads=%u%s", CHURN_MIB,
+		   p->o.churn_rounds, p->o.cpus,
+		   w->kernel == K_PAGEHINT ? " page_reporting.engine=pagehint" : "");
+	struct bench_run r;
+	struct peers_trace tr;
+	struct bench_child c;
+	peers_trace_init(&tr);
+	/* boot ~20 s; a round of 2 x 128 MiB ~0.2 s of TCG on an idle host */
+	double timeout = 240 + 1.0 * p->o.churn_rounds * p->o.cpus / 2;
+	if (!run_qemu(p, w, q.argv, log, timeout, &r, &tr, &c)) {
+		double g = bench_churn_pages_per_ginsn(&r);
+		if (linux_verdict(&r, w->reporting, w->kernel == K_PAGEHINT, why, sizeof(why))) {
+			fail_row(p, w, &r, "%s", why);
+		} else if (!r.have_churn || g <= 0 || r.pages_total <= 0) {
+			fail_row(p, w, &r, "no '@event churn' and '@done ... pages_per_s=' lines from memhog");
+		} else {
+			w->per_ginsn = g;
+			w->pages = r.pages_total;
+			w->ginsn = r.pages_total / g;
+			w->churn_requests = 0;
+			double bytes = 0;
+			for (size_t i = 0; i < tr.nreq; i++)
+				if (tr.req[i].t_ms >= r.churn_t_ms && tr.req[i].t_ms <= r.done_t_ms) {
+					w->churn_requests++;
+					bytes += (double)tr.req[i].bytes;
+				}
+			w->churn_reported_mib = bytes / (1024.0 * 1024.0);
+			save_run(p, w, &r, &tr, r.churn_t_ms);
+			say("  done in %.0f s: %.0f pages in %.3f G instructions: %.0f pages/Ginsn; "
+			    "%zu requests, %.0f MiB reported during the churn", w->wall_s, w->pages,
+			    w->ginsn, g, w->churn_requests, w->churn_reported_mib);
+		}
 	}
 	peers_trace_free(&tr);
 	bench_run_free(&r);
@@ -618,12 +851,110 @@ version:;
 	return NULL;
 }
 
+/* The last line a child printed, into arg (a char[PATH_MAX]). */
+static void last_line(void *arg, const char *line)
+{
+	snprintf(arg, PATH_MAX, "%s", line);
+}
+
+/* The built kernels: given (--linux-stock, --linux-pagehint), else what
+ * `linux/build.sh --path VARIANT` in the source tree beside this program
+ * prints: a cached kernel's path (exit 1: not built). It builds nothing,
+ * and neither does the bench: a kernel takes ~15 minutes of both cores. */
+static void prepare_built(struct peers *p)
+{
+	char script[PATH_MAX + 32];
+	snprintf(script, sizeof(script), "%.*s/linux/build.sh", PATH_MAX, p->src);
+	for (int k = 0; k < K_COUNT; k++) {
+		struct built *b = &p->built[k];
+		b->why = NULL;
+		if (p->o.linux_k[k]) {
+			snprintf(b->path, sizeof(b->path), "%s", p->o.linux_k[k]);
+		} else if (!p->src[0] || access(script, X_OK)) {
+			snprintf(b->why_buf, sizeof(b->why_buf), "no linux/build.sh beside this program to "
+				 "find the %s kernel (give --linux-%s BZIMAGE)", k_names[k], k_names[k]);
+			b->why = b->why_buf;
+			continue;
+		} else {
+			char *argv[] = { script, "--path", (char *)k_names[k], NULL };
+			struct bench_child c = { .argv = argv, .timeout_s = 60, .on_line = last_line,
+						 .arg = b->path };
+			struct bench_run r;
+			b->path[0] = 0;
+			bench_run_init(&r);
+			int e = bench_child_run(&c, &r, &stop_flag);
+			bench_run_free(&r);
+			int st = e || c.timed_out || !WIFEXITED(c.wstatus) ? -1 : WEXITSTATUS(c.wstatus);
+			if (st != 0 || b->path[0] != '/' || access(b->path, R_OK)) {
+				snprintf(b->why_buf, sizeof(b->why_buf),
+					 "Linux 6.1 %s kernel not built (linux/build.sh --path %s: %s %d): "
+					 "run linux/build.sh (stock and pagehint, ~15 min of 2 cores); "
+					 "the bench does not build kernels", k_names[k], k_names[k],
+					 st < 0 ? "cannot run," : "exit", st < 0 ? e : st);
+				b->why = b->why_buf;
+				continue;
+			}
+		}
+		/* "release=6.1.192" from the manifest linux/build.sh keeps
+		 * beside the bzImage */
+		char path[PATH_MAX + 32], line[256];
+		snprintf(b->release, sizeof(b->release), "6.1");
+		snprintf(path, sizeof(path), "%s", b->path);
+		char *slash = strrchr(path, '/');
+		snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
+			 "manifest.txt");
+		FILE *f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "release=", 8)) {
+				line[strcspn(line, "\n")] = 0;
+				snprintf(b->release, sizeof(b->release), "%.30s", line + 8);
+			}
+		if (f)
+			fclose(f);
+	}
+}
+
+/* The module-less initramfs for the built kernels (virtio built in):
+ * scripts/linux-ref/build.sh --no-modules into p->linux_dir when the
+ * source tree is beside this program (quick, cached: it rebuilds only
+ * when an input changed), else whatever is there. NULL, or why not. */
+static const char *prepare_initrd(struct peers *p, char *why, size_t cap)
+{
+	char script[PATH_MAX + 64];
+	snprintf(p->initrd_builtin, sizeof(p->initrd_builtin), "%s/initramfs-builtin.cpio.gz",
+		 p->linux_dir);
+	snprintf(script, sizeof(script), "%.*s/scripts/linux-ref/build.sh", PATH_MAX, p->src);
+	if (p->src[0] && !access(script, X_OK)) {
+		setenv("LINUX_REF_DIR", p->linux_dir, 1);
+		char *argv[] = { script, "--no-modules", NULL };
+		struct bench_child c = { .argv = argv, .timeout_s = 600, .on_line = build_line };
+		struct bench_run r;
+		bench_run_init(&r);
+		int e = bench_child_run(&c, &r, &stop_flag);
+		bench_run_free(&r);
+		if (e || c.timed_out || !WIFEXITED(c.wstatus) || WEXITSTATUS(c.wstatus)) {
+			snprintf(why, cap, "scripts/linux-ref/build.sh --no-modules did not build %.150s "
+				 "(%s %d; 3: busybox-static could not be fetched)", p->initrd_builtin,
+				 e ? "cannot start:" : "exit status",
+				 e ? e : WIFEXITED(c.wstatus) ? WEXITSTATUS(c.wstatus) : -1);
+			return why;
+		}
+	}
+	if (access(p->initrd_builtin, R_OK)) {
+		snprintf(why, cap, "no %.200s (scripts/linux-ref/build.sh --no-modules builds it)",
+			 p->initrd_builtin);
+		return why;
+	}
+	return NULL;
+}
+
 /* ---- the table ---- */
 
 static const char *where(const struct peers *p, enum platform pf)
 {
 	switch (pf) {
 	case PF_LINUX:
+	case PF_BUILT:
 		return "Linux TCG";
 	case PF_QEMU:
 		return p->nokvm ? "QEMU TCG" : "QEMU KVM";
@@ -638,6 +969,43 @@ static void cell(char *buf, size_t cap, double v, double scale, int dec, const c
 		snprintf(buf, cap, "%s", null);
 	else
 		snprintf(buf, cap, "%.*f", dec, v * scale);
+}
+
+/* The built kernels' churn in guest instructions, if it was planned. */
+static void print_churn(FILE *f, const struct peers *p)
+{
+	bool any = false;
+	for (unsigned i = 0; i < p->nrows; i++)
+		any |= p->rows[i].churn;
+	if (!any)
+		return;
+	fprintf(f, "\nLinux churn in guest instructions: QEMU %s TCG -icount %s (the guest's clock "
+		"advances 1 ns per instruction), q35, guest %llu MiB, %u vCPUs; memhog's page_fault1: "
+		"%u threads each map %u MiB, write a byte a page, check it, unmap; %u rounds\n",
+		p->qemu_version[0] ? p->qemu_version : "?", BENCH_ICOUNT_OPTS,
+		(unsigned long long)(p->o.mem >> 20), p->o.cpus, p->o.cpus, CHURN_MIB, p->o.churn_rounds);
+	fprintf(f, "%-14s %-8s %-9s %10s %8s %11s %7s %8s %12s\n", "engine", "kernel", "reporting",
+		"pages", "Ginsn", "pages/Ginsn", "vs off", "requests", "MiB reported");
+	for (unsigned i = 0; i < p->nrows; i++) {
+		const struct row *w = &p->rows[i];
+		if (!w->churn)
+			continue;
+		fprintf(f, "%-14s %-8s %-9s", w->engine, k_names[w->kernel], w->reporting ? "on" : "off");
+		if (w->st != ROW_OK) {
+			fprintf(f, " %s: %s\n", w->st == ROW_NOT_RUN ? "not run" : "FAILED", w->why);
+			continue;
+		}
+		char ratio[16];
+		cell(ratio, sizeof(ratio), w->ratio_vs_off, 1, 4, "-");
+		fprintf(f, " %10.0f %8.3f %11.0f %7s %8zu %12.0f\n", w->pages, w->ginsn, w->per_ginsn,
+			ratio, w->churn_requests, w->churn_reported_mib);
+	}
+	fprintf(f, "  Ginsn: 10^9 guest instructions from memhog's '@event churn' to its '@done' (the "
+		"guest's ms / 1000; with sleep=off an idle vCPU's wait to its next timer counts too); "
+		"pages/Ginsn: 4 KiB pages churned per Ginsn; vs off: against the reporting-off row;\n"
+		"  requests, MiB reported: the reporting queue's requests and their discards in QEMU's "
+		"trace during the churn (each reported page the churn takes again is a fault on the "
+		"host, which the instruction count leaves out).\n");
 }
 
 static void print_table(FILE *f, const struct peers *p)
@@ -656,6 +1024,13 @@ static void print_table(FILE *f, const struct peers *p)
 			"free-page-reporting=on), its own page reporting (engine 'linux')\n",
 			p->linux_version[0] ? p->linux_version : "6.1",
 			p->qemu_version[0] ? p->qemu_version : "?");
+	if (o->platform[PF_BUILT]) {
+		const struct built *b = &p->built[p->built[K_STOCK].why ? K_PAGEHINT : K_STOCK];
+		fprintf(f, "Linux TCG linux-stock, linux-pagehint = Linux %s as linux/build.sh builds it "
+			"(virtio built in, initramfs-builtin): stock, and with pagehint's series "
+			"(linux/patches) booted with page_reporting.engine=pagehint; QEMU and machine as "
+			"Linux TCG's\n", b->why ? "6.1" : b->release);
+	}
 	if (o->platform[PF_QEMU]) {
 		if (p->nokvm)
 			fprintf(f, "QEMU TCG  = our guest, QEMU %s with TCG, NOT KVM: %s (microvm, "
@@ -670,12 +1045,14 @@ static void print_table(FILE *f, const struct peers *p)
 		fprintf(f, "pagehint  = our guest on the pagehint hypervisor (pagehint run, KVM)\n");
 	fputc('\n', f);
 
-	fprintf(f, "%-10s %-10s %6s %6s %6s %5s %5s %8s %10s %6s %6s %7s\n", "where", "engine", "t50 s",
+	fprintf(f, "%-10s %-14s %6s %6s %6s %5s %5s %8s %10s %6s %6s %7s\n", "where", "engine", "t50 s",
 		"t90 s", "t99 s", "@10s", "@35s", "req/GiB", "ranges/GiB", "passes", "gap s",
 		"before");
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *w = &p->rows[i];
-		fprintf(f, "%-10s %-10s", where(p, w->pf), w->engine);
+		if (w->churn)
+			continue;
+		fprintf(f, "%-10s %-14s", where(p, w->pf), w->engine);
 		if (w->st != ROW_OK) {
 			fprintf(f, " %s: %s\n", w->st == ROW_NOT_RUN ? "not run" : "FAILED", w->why);
 			continue;
@@ -695,11 +1072,11 @@ static void print_table(FILE *f, const struct peers *p)
 			b[5], b[6], b[7], b[8], b[9]);
 	}
 	fputc('\n', f);
-	fprintf(f, "%-10s %-10s %-26s %-13s %s\n", "where", "engine", "requests per pass", "gap min..max",
+	fprintf(f, "%-10s %-14s %-26s %-13s %s\n", "where", "engine", "requests per pass", "gap min..max",
 		"range sizes after the free (x count)");
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *w = &p->rows[i];
-		if (w->st != ROW_OK)
+		if (w->st != ROW_OK || w->churn)
 			continue;
 		char gap[40], sizes[200];
 		if (w->fig.pass_gap_min_ms == BENCH_NULL)
@@ -708,7 +1085,7 @@ static void print_table(FILE *f, const struct peers *p)
 			snprintf(gap, sizeof(gap), "%.2f..%.2f", w->fig.pass_gap_min_ms / 1e3,
 				 w->fig.pass_gap_max_ms / 1e3);
 		peers_sizes_str(&w->fig, sizes, sizeof(sizes));
-		fprintf(f, "%-10s %-10s %-26s %-13s %s%s\n", where(p, w->pf), w->engine, w->fig.per_pass,
+		fprintf(f, "%-10s %-14s %-26s %-13s %s%s\n", where(p, w->pf), w->engine, w->fig.per_pass,
 			gap, w->sizes_exact ? "" : "~", sizes);
 	}
 	fprintf(f, "  t50/t90/t99: seconds until QEMU's (or pagehint run's) resident memory is 50/90/99%% "
@@ -722,6 +1099,7 @@ static void print_table(FILE *f, const struct peers *p)
 	if (o->platform[PF_VMM])
 		fprintf(f, "  pagehint run: requests and ranges from its 10 ms telemetry counters; '~': "
 			"each range given its sample's mean size.\n");
+	print_churn(f, p);
 }
 
 /* ---- peers.json ---- */
@@ -731,6 +1109,22 @@ static void json_num(FILE *f, const char *key, double v)
 {
 	fprintf(f, ", \"%s\": ", key);
 	bench_json_num(f, v);
+}
+
+/* A built kernel's row: which kernel, and what its command line adds. */
+static void json_kernel(FILE *f, const struct peers *p, const struct row *w)
+{
+	if (w->pf != PF_BUILT)
+		return;
+	const struct built *b = &p->built[w->kernel];
+	fprintf(f, ", \"kernel\": \"%s\", \"bzimage\": ", k_names[w->kernel]);
+	if (b->why)
+		fputs("null", f);
+	else
+		bench_json_str(f, b->path);
+	fputs(", \"release\": ", f);
+	bench_json_str(f, b->why ? "" : b->release);
+	fprintf(f, ", \"append\": \"%s\"", w->kernel == K_PAGEHINT ? "page_reporting.engine=pagehint" : "");
 }
 
 static int write_json(const char *path, const struct peers *p)
@@ -753,11 +1147,16 @@ static int write_json(const char *path, const struct peers *p)
 		"\"hold_ms\": %ld, \"idle_ms\": %ld, \"pass_gap_ms\": %.0f},\n  \"rows\": [",
 		(unsigned long long)(p->o.mem >> 20), p->o.cpus, (unsigned long long)p->o.hog_mib,
 		p->o.hold_ms, p->o.idle_ms + IDLE_MARGIN_MS, PEERS_PASS_GAP_MS);
+	unsigned k = 0;
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *w = &p->rows[i];
-		fprintf(f, "%s\n    {\"platform\": \"%s\", \"accel\": \"%s\", \"engine\": ", i ? "," : "",
-			pf_names[w->pf], w->pf == PF_LINUX || (w->pf == PF_QEMU && p->nokvm) ? "tcg" : "kvm");
+		if (w->churn)
+			continue;
+		fprintf(f, "%s\n    {\"platform\": \"%s\", \"accel\": \"%s\", \"engine\": ", k++ ? "," : "",
+			pf_names[w->pf],
+			w->pf == PF_LINUX || w->pf == PF_BUILT || (w->pf == PF_QEMU && p->nokvm) ? "tcg" : "kvm");
 		bench_json_str(f, w->engine);
+		json_kernel(f, p, w);
 		fprintf(f, ", \"status\": \"%s\"", w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed"
 										     : "not run");
 		if (w->st != ROW_OK) {
@@ -790,7 +1189,37 @@ static int write_json(const char *path, const struct peers *p)
 				w->fig.size[k].count);
 		fprintf(f, "}, \"range_sizes_other\": %zu}", w->fig.other_ranges);
 	}
-	fputs("\n  ]\n}\n", f);
+	fputs("\n  ]", f);
+	k = 0;
+	for (unsigned i = 0; i < p->nrows; i++) {
+		const struct row *w = &p->rows[i];
+		if (!w->churn)
+			continue;
+		if (!k++)
+			fprintf(f, ",\n  \"churn\": {\"icount\": \"%s\", \"guest_mem_mib\": %llu, "
+				"\"guest_cpus\": %u, \"threads\": %u, \"mib_per_thread\": %u, \"rounds\": %u, "
+				"\"rows\": [", BENCH_ICOUNT_OPTS, (unsigned long long)(p->o.mem >> 20), p->o.cpus,
+				p->o.cpus, CHURN_MIB, p->o.churn_rounds);
+		fprintf(f, "%s\n    {\"engine\": ", k > 1 ? "," : "");
+		bench_json_str(f, w->engine);
+		json_kernel(f, p, w);
+		fprintf(f, ", \"reporting\": %s, \"status\": \"%s\"", w->reporting ? "true" : "false",
+			w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed" : "not run");
+		if (w->st != ROW_OK) {
+			fputs(", \"reason\": ", f);
+			bench_json_str(f, w->why);
+			fputs("}", f);
+			continue;
+		}
+		json_num(f, "pages", w->pages);
+		json_num(f, "ginsn", w->ginsn);
+		json_num(f, "pages_per_ginsn", w->per_ginsn);
+		json_num(f, "ratio_vs_off", w->ratio_vs_off);
+		fprintf(f, ", \"requests\": %zu", w->churn_requests);
+		json_num(f, "reported_mib", w->churn_reported_mib);
+		fputs("}", f);
+	}
+	fputs(k ? "\n  ]}\n}\n" : "\n}\n", f);
 	return fclose(f) ? -errno : 0;
 }
 
@@ -802,8 +1231,22 @@ static void add_row(struct peers *p, enum platform pf, const char *engine)
 	memset(w, 0, sizeof(*w));
 	w->pf = pf;
 	w->st = ROW_OK;
+	w->kernel = -1;
+	w->rf.t_ms[0] = w->rf.t_ms[1] = w->rf.t_ms[2] = BENCH_NULL;
+	w->per_ginsn = w->ratio_vs_off = BENCH_NULL;
 	snprintf(w->engine, sizeof(w->engine), "%s", engine);
 	snprintf(w->tag, sizeof(w->tag), "%s-%s", pf_names[pf], engine);
+}
+
+/* A built kernel's row: reclaim, or the churn (reporting on or off). */
+static void add_built(struct peers *p, const char *engine, int kernel, bool churn, bool reporting)
+{
+	add_row(p, PF_BUILT, engine);
+	struct row *w = &p->rows[p->nrows - 1];
+	w->kernel = kernel;
+	w->churn = churn;
+	w->reporting = reporting;
+	snprintf(w->tag, sizeof(w->tag), "%s%s", churn ? "churn-" : "", engine);
 }
 
 static void not_run(struct row *w, const char *why)
@@ -821,6 +1264,11 @@ static void plan(struct peers *p)
 		if (!p->have_qemu)
 			not_run(&p->rows[p->nrows - 1], QEMU " cannot be run (not installed?)");
 	}
+	unsigned built0 = p->nrows;
+	if (p->o.platform[PF_BUILT]) {
+		add_built(p, "linux-stock", K_STOCK, false, true);
+		add_built(p, "linux-pagehint", K_PAGEHINT, false, true);
+	}
 	for (int pf = PF_QEMU; pf <= PF_VMM; pf++) {
 		if (!p->o.platform[pf])
 			continue;
@@ -835,10 +1283,34 @@ static void plan(struct peers *p)
 			}
 		}
 	}
+	if (p->o.platform[PF_BUILT] && p->o.churn_rounds) {
+		add_built(p, "linux-stock", K_STOCK, true, true);
+		add_built(p, "linux-pagehint", K_PAGEHINT, true, true);
+		add_built(p, "off", K_STOCK, true, false);
+	}
 	/* Prepared last: building Linux is slow, and pointless when its row
 	 * cannot run anyway. */
 	if (p->o.platform[PF_LINUX] && p->rows[0].st == ROW_OK && prepare_linux(p, why, sizeof(why)))
 		not_run(&p->rows[0], why);
+	if (!p->o.platform[PF_BUILT])
+		return;
+	const char *no_initrd = NULL;
+	if (p->have_qemu) {
+		prepare_built(p);
+		if (!p->built[K_STOCK].why || !p->built[K_PAGEHINT].why)
+			no_initrd = prepare_initrd(p, why, sizeof(why));
+	}
+	for (unsigned i = built0; i < p->nrows; i++) {
+		struct row *w = &p->rows[i];
+		if (w->pf != PF_BUILT || w->st != ROW_OK)
+			continue;
+		if (!p->have_qemu)
+			not_run(w, QEMU " cannot be run (not installed?)");
+		else if (p->built[w->kernel].why)
+			not_run(w, p->built[w->kernel].why);
+		else if (no_initrd)
+			not_run(w, no_initrd);
+	}
 }
 
 static void default_paths(struct peers *p)
@@ -858,6 +1330,8 @@ static void default_paths(struct peers *p)
 		snprintf(p->linux_dir, sizeof(p->linux_dir), "%s", getenv("LINUX_REF_DIR"));
 	else
 		snprintf(p->linux_dir, sizeof(p->linux_dir), "%.*s/linux-ref", PATH_MAX - 16, dir);
+	/* the source tree this program was built in: build/.. */
+	snprintf(p->src, sizeof(p->src), "%.*s/..", PATH_MAX - 8, dir);
 }
 
 int bench_peers_main(int argc, char **argv)
@@ -882,6 +1356,13 @@ int bench_peers_main(int argc, char **argv)
 	}
 	p->self[sl] = 0;
 	default_paths(p);
+	for (int k = 0; k < K_COUNT; k++)
+		if (p->o.linux_k[k] && access(p->o.linux_k[k], R_OK)) {
+			ret = bench_bad("pagehint bench --peers", "--linux-%s %s: %s", k_names[k],
+					p->o.linux_k[k], strerror(errno));
+			free(p);
+			return ret;
+		}
 	if ((p->o.platform[PF_QEMU] || p->o.platform[PF_VMM]) && access(p->kernel, R_OK)) {
 		ret = bench_bad("pagehint bench --peers", "guest kernel %s: %s", p->kernel, strerror(errno));
 		free(p);
@@ -916,23 +1397,32 @@ int bench_peers_main(int argc, char **argv)
 	p->have_qemu = bench_qemu_version(p->qemu_version, sizeof(p->qemu_version));
 	plan(p);
 
-	unsigned todo = 0, done = 0;
-	for (unsigned i = 0; i < p->nrows; i++)
+	unsigned todo = 0, done = 0, churns = 0;
+	for (unsigned i = 0; i < p->nrows; i++) {
 		todo += p->rows[i].st == ROW_OK;
+		churns += p->rows[i].st == ROW_OK && p->rows[i].churn;
+	}
 	say("%u runs of the reclaim scenario (%llu MiB guest, %u vCPUs, memhog %llu MiB, hold %ld s, "
-	    "idle %ld s)%s%s", todo, (unsigned long long)(p->o.mem >> 20), p->o.cpus,
+	    "idle %ld s)%s%s", todo - churns, (unsigned long long)(p->o.mem >> 20), p->o.cpus,
 	    (unsigned long long)p->o.hog_mib, p->o.hold_ms / 1000, (p->o.idle_ms + IDLE_MARGIN_MS) / 1000,
 	    p->nokvm ? "; QEMU runs our guest with TCG: " : "", p->nokvm ? p->nokvm : "");
+	if (churns)
+		say("%u Linux churn runs under -icount (%u threads x %u MiB, %u rounds)", churns, p->o.cpus,
+		    CHURN_MIB, p->o.churn_rounds);
 	double t_start = bench_now_s();
 	for (unsigned i = 0; i < p->nrows && !stop_flag; i++) {
 		struct row *w = &p->rows[i];
 		if (w->st != ROW_OK) {
-			say("%s %s: not run: %s", where(p, w->pf), w->engine, w->why);
+			say("%s %s%s: not run: %s", where(p, w->pf), w->engine, w->churn ? " churn" : "",
+			    w->why);
 			continue;
 		}
-		say("[%u/%u, %.0f s so far] %s %s", ++done, todo, bench_now_s() - t_start, where(p, w->pf),
-		    w->engine);
-		if (w->pf == PF_LINUX)
+		say("[%u/%u, %.0f s so far] %s %s%s", ++done, todo, bench_now_s() - t_start,
+		    where(p, w->pf), w->engine, w->churn ? w->reporting ? " churn (icount)" :
+		    " churn (icount), reporting off" : "");
+		if (w->churn)
+			run_linux_churn(p, w);
+		else if (w->pf == PF_LINUX || w->pf == PF_BUILT)
 			run_linux(p, w);
 		else if (w->pf == PF_QEMU)
 			run_qemu_guest(p, w);
@@ -943,6 +1433,15 @@ int bench_peers_main(int argc, char **argv)
 		fprintf(stderr, "pagehint bench --peers: stopped by signal %d\n", (int)stop_flag);
 		ret = EXIT_SIGNAL;
 		goto out;
+	}
+	/* the churn against reporting off, which is exact (icount) */
+	for (unsigned i = 0; i < p->nrows; i++) {
+		const struct row *off = &p->rows[i];
+		if (!off->churn || off->reporting || off->st != ROW_OK)
+			continue;
+		for (unsigned j = 0; j < p->nrows; j++)
+			if (p->rows[j].churn && p->rows[j].st == ROW_OK)
+				p->rows[j].ratio_vs_off = p->rows[j].per_ginsn / off->per_ginsn;
 	}
 	print_table(stdout, p);
 	fflush(stdout);
