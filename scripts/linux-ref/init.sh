@@ -74,8 +74,15 @@ zones() { # WHEN
 		END { for (z in c) printf "@info pcp when=%s zone=%s kib=%d\n", w, z, c[z] * 4 }' /proc/zoneinfo
 }
 zones before
+# memhog.mib=avail-N: all the memory the kernel says is available but N MiB
+mib=$(param memhog.mib 2048)
+case $mib in
+avail-*) less=${mib#avail-}
+	 mib=$(( $(awk '/^MemAvailable/ {print $2}' /proc/meminfo) / 1024 - less ))
+	 echo "@info memhog.mib=$mib (MemAvailable less $less MiB)" ;;
+esac
 case $(param workload memhog) in
-memhog) memhog "$(param memhog.mib 2048)" "$(param memhog.hold 20)" "$(param memhog.idle 35)" \
+memhog) memhog "$mib" "$(param memhog.hold 20)" "$(param memhog.idle 35)" \
 	"$(param memhog.rounds 1)" ;;
 churn)  memhog churn "$(param churn.mib 128)" "$(param churn.rounds 10)" "$(param churn.threads 2)" \
 	"$(param churn.nohuge 0)" ;;

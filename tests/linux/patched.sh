@@ -10,7 +10,9 @@
 # "rounds", scripts/linux-ref/analyze.py) with report requests in QEMU's
 # trace; a kernel log (loglevel=7, up to init's @exit line) without
 # lockdep, list-debug, KASAN, WARNING, BUG or Call Trace reports; the
-# engine line the series prints. Then page_reporting.engine=bogus: the
+# engine line the series prints. Then memory nearly all taken (memhog takes
+# all but 64 MiB of MemAvailable, 4 rounds without idle): data intact, no
+# OOM kill. Then page_reporting.engine=bogus: the
 # kernel boots, says what is wrong with the value, and reports with the
 # stock engine.
 #
@@ -71,7 +73,7 @@ fi
 # without one, whether the guest has the engine parameter (below)
 kvariant=$(sed -n 's/^variant=//p' "$(dirname "$kernel")/manifest.txt" 2>/dev/null)
 
-plan 15
+plan 17
 ok "the kernel: $built"
 diag "$(cat "$(dirname "$kernel")/manifest.txt" 2>/dev/null)"
 
@@ -196,7 +198,22 @@ else
 fi
 tail_on_failure
 
-# -- 2. page_reporting.engine=bogus: an error naming the value, and the
+# -- 2. memory nearly all taken while reports are in flight: memhog takes
+#       all but 64 MiB of what the kernel says is available, frees it and
+#       takes it again at once, 4 times, so each allocation races the
+#       requests of the free before it
+run tight --hog-mib 512 --hold 0 --idle 0.2 --rounds 4 --timeout 200 \
+	--append "loglevel=7 page_reporting.engine=pagehint memhog.mib=avail-64"
+con=$(klog "$dir")
+verified=$(grep -c '@info verified .*when=held' <<<"$con")
+fails=$(grep -c '@fail' <<<"$con")
+t "tight memory ($(grep -m1 -o '@info memhog.mib=[0-9]*' <<<"$con" | sed 's/@info //' || echo 'memhog.mib=?') MiB x 4, no idle): every round verified ($verified), 0 @fail ($fails), @exit status=0" \
+	finished 4
+absent "tight memory: no OOM kill, and no WARNING, BUG, KASAN, lockdep or list corruption" \
+	'invoked oom-killer|Out of memory|page allocation failure|WARNING: |BUG: |KASAN|Call Trace|list_add corruption|list_del corruption|possible circular locking|inconsistent lock state'
+tail_on_failure
+
+# -- 3. page_reporting.engine=bogus: an error naming the value, and the
 #       stock engine's reporting
 if [ "$patched" = 0 ]; then
 	for c in "boots" "an error naming the bad value" "stock reporting" "kernel log clean"; do
