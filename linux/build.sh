@@ -41,7 +41,12 @@ die() { say "error: $*"; exit 1; }
 unavailable() { say "cannot have $SRC_PKG $SRC_VER: $*"; exit 3; }
 
 # the series in order, without its cover letter (0000-cover-letter.patch)
-patches() { ls "$here"/patches/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '/0000-' | LC_ALL=C sort; }
+patches() {
+	local p
+	for p in "$here"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+		case ${p##*/} in 0000-*) ;; *) [ -f "$p" ] && echo "$p" ;; esac
+	done
+}
 
 # key VARIANT: what the kernel is built from, hashed
 key() {
@@ -195,9 +200,9 @@ build() { # VARIANT
 	# W=1 over the C files the series touches, without and with it: a
 	# change must add no warning (tests/linux/series.sh compares them)
 	local objs
-	objs=$(touched | sed -n 's/\.c$/.o/p')
-	make -s -C "$tree" O="$obj" W=1 $objs >"$out/w1.log" 2>&1 ||
-		{ cat "$out/w1.log" >&2; die "$v: W=1 build of $objs failed"; }
+	mapfile -t objs < <(touched | sed -n 's/\.c$/.o/p')
+	make -s -C "$tree" O="$obj" W=1 "${objs[@]}" >"$out/w1.log" 2>&1 ||
+		{ cat "$out/w1.log" >&2; die "$v: W=1 build of ${objs[*]} failed"; }
 	cp "$obj/arch/x86/boot/bzImage" "$out/bzImage.tmp"
 	cp "$obj/.config" "$out/config"
 	cp "$obj/System.map" "$out/System.map"

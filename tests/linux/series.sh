@@ -4,9 +4,13 @@
 # the kernel's scripts/checkpatch.pl --strict and has what a kernel commit
 # needs, and the C files it touches build without a W=1 warning that the
 # stock files do not have (linux/build.sh records both builds' W=1 output).
+# shellcheck source=tests/lib.sh disable=SC1091
 . "$(dirname "$0")/../lib.sh"
 build=$PH_ROOT/linux/build.sh
-mapfile -t series < <(ls "$PH_ROOT"/linux/patches/[0-9][0-9][0-9][0-9]-*.patch | grep -v '/0000-' | LC_ALL=C sort)
+series=()
+for p in "$PH_ROOT"/linux/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+	case ${p##*/} in 0000-*) ;; *) [ -f "$p" ] && series+=("$p") ;; esac
+done
 [ ${#series[@]} -gt 0 ] || { plan 1; not_ok "linux/patches/ holds a series"; done_testing; }
 
 src=$(timeout 600 "$build" --source 2>/tmp/series.$$.err)
@@ -17,17 +21,20 @@ plan $((4 * ${#series[@]} + 3))
 check "linux/build.sh --source unpacks the source it names" test $rc = 0 -a -f "$src/Makefile"
 [ $rc = 0 ] || diag "$err"
 
+subject_ok() { [[ $1 =~ ^[a-z_/]+:\ .+ ]] && [ ${#1} -le 75 ]; }
+signed() { [ "$1" -ge 3 ] && grep -q '^Signed-off-by: ' "$2"; }
+
 # every patch applies, in order, to a copy of the files the series touches
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for f in $(sed -n 's|^+++ b/||p' "${series[@]}" | sed 's/[[:space:]].*//' | sort -u); do
+while read -r f; do
 	[ -f "$src/$f" ] || continue
 	mkdir -p "$work/$(dirname "$f")" && cp "$src/$f" "$work/$f"
-done
+done < <(sed -n 's|^+++ b/||p' "${series[@]}" | sed 's/[[:space:]].*//' | sort -u)
 for p in "${series[@]}"; do
 	n=${p##*/}
-	out=$(patch -d "$work" -p1 --batch --forward <"$p" 2>&1)
-	if [ $? = 0 ] && ! grep -qi 'fuzz\|offset' <<<"$out"; then
+	if out=$(patch -d "$work" -p1 --batch --forward <"$p" 2>&1) &&
+	   ! grep -qi 'fuzz\|offset' <<<"$out"; then
 		ok "$n applies cleanly (no fuzz, no offset)"
 	else
 		not_ok "$n applies cleanly"; diag "$out"
@@ -42,11 +49,11 @@ for p in "${series[@]}"; do
 	subject=$(awk '/^Subject: / { s = $0; f = 1; next } f && /^[ \t]/ { s = s $0; next } f { exit } END { print s }' "$p" |
 		sed 's/^Subject: \[PATCH[^]]*\] //')
 	check "$n: subject 'subsystem: summary', at most 75 characters ($subject)" \
-		eval '[[ "$subject" =~ ^[a-z_/]+:\ .+ ]] && [ ${#subject} -le 75 ]'
+		subject_ok "$subject"
 	# a body of at least three lines before the Signed-off-by
 	body=$(awk '/^$/ && !b { b = 1; next } b && /^Signed-off-by:/ { exit } b { n++ } END { print n + 0 }' "$p")
 	check "$n: says why in its body ($body lines) and is signed off" \
-		eval '[ "$body" -ge 3 ] && grep -q "^Signed-off-by: " "$p"'
+		signed "$body" "$p"
 done
 check "the boot parameter is documented in kernel-parameters.txt" \
 	grep -q '^	page_reporting.engine=' "$work/Documentation/admin-guide/kernel-parameters.txt"
