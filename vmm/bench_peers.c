@@ -660,9 +660,16 @@ static void run_linux_churn(struct peers *p, struct row *w)
 	char log[PATH_MAX + 96], why[WHY_LEN];
 	row_file(p, w, "trace", log, sizeof(log));
 	unlink(log);
+	/*
+	 * norandmaps: with address space randomization each round's mmap
+	 * starts at a random offset from 2 MiB, THP covers more or less of
+	 * it, and pages/Ginsn moved by up to 0.2% run to run (off, 4 runs:
+	 * more than reporting costs); with it two runs of off gave the same
+	 * figure to the instruction.
+	 */
 	struct linux_qemu q;
 	linux_qemu(p, &q, p->built[w->kernel].path, p->initrd_builtin, log, w->reporting, true,
-		   "workload=churn churn.mib=%u churn.rounds=%u churn.threads=%u%s", CHURN_MIB,
+		   "norandmaps workload=churn churn.mib=%u churn.rounds=%u churn.threads=%u%s", CHURN_MIB,
 		   p->o.churn_rounds, p->o.cpus,
 		   w->kernel == K_PAGEHINT ? " page_reporting.engine=pagehint" : "");
 	struct bench_run r;
