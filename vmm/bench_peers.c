@@ -817,6 +817,24 @@ static void build_line(void *arg, const char *line)
 	fprintf(stderr, "         %s\n", line);
 }
 
+/* KEY's value in a manifest of KEY=VALUE lines (the last one), into buf;
+ * "6.1" when the file or the key is missing. */
+static void manifest_value(const char *path, const char *key, char *buf, size_t cap)
+{
+	char line[256];
+	size_t n = strlen(key);
+	FILE *f = fopen(path, "r");
+
+	snprintf(buf, cap, "6.1");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(buf, cap, "%.60s", line + n);
+		}
+	if (f)
+		fclose(f);
+}
+
 /* The Linux reference guest in p->linux_dir: there, or built by
  * scripts/linux-ref/build.sh from the source tree this program was built
  * in. NULL, or why not (in why). */
@@ -854,17 +872,9 @@ static const char *prepare_linux(struct peers *p, char *why, size_t cap)
 	}
 version:;
 	/* "kernel_version=6.1.0-56-amd64" from the manifest */
-	char path[PATH_MAX + 32], line[256];
+	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/manifest.txt", p->linux_dir);
-	snprintf(p->linux_version, sizeof(p->linux_version), "6.1");
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "kernel_version=", 15)) {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(p->linux_version, sizeof(p->linux_version), "%.60s", line + 15);
-		}
-	if (f)
-		fclose(f);
+	manifest_value(path, "kernel_version=", p->linux_version, sizeof(p->linux_version));
 	return NULL;
 }
 
@@ -914,20 +924,12 @@ static void prepare_built(struct peers *p)
 		}
 		/* "release=6.1.192" from the manifest linux/build.sh keeps
 		 * beside the bzImage */
-		char path[PATH_MAX + 32], line[256];
-		snprintf(b->release, sizeof(b->release), "6.1");
+		char path[PATH_MAX + 32];
 		snprintf(path, sizeof(path), "%s", b->path);
 		char *slash = strrchr(path, '/');
 		snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
 			 "manifest.txt");
-		FILE *f = fopen(path, "r");
-		while (f && fgets(line, sizeof(line), f))
-			if (!strncmp(line, "release=", 8)) {
-				line[strcspn(line, "\n")] = 0;
-				snprintf(b->release, sizeof(b->release), "%.30s", line + 8);
-			}
-		if (f)
-			fclose(f);
+		manifest_value(path, "release=", b->release, sizeof(b->release));
 	}
 }
 
