@@ -817,6 +817,21 @@ static void build_line(void *arg, const char *line)
 	fprintf(stderr, "         %s\n", line);
 }
 
+/* Run a helper script to its end: its exit status, or -1 when it could
+ * not start (*err: bench_child_run's error), was killed or timed out. */
+static int run_script(char **argv, double timeout_s, void (*on_line)(void *, const char *),
+		      void *arg, int *err)
+{
+	struct bench_child c = { .argv = argv, .timeout_s = timeout_s, .on_line = on_line,
+				 .arg = arg };
+	struct bench_run r;
+
+	bench_run_init(&r);
+	*err = bench_child_run(&c, &r, &stop_flag);
+	bench_run_free(&r);
+	return *err || c.timed_out || !WIFEXITED(c.wstatus) ? -1 : WEXITSTATUS(c.wstatus);
+}
+
 /* KEY's value in a manifest of KEY=VALUE lines (the last one), into buf;
  * "6.1" when the file or the key is missing. */
 static void manifest_value(const char *path, const char *key, char *buf, size_t cap)
@@ -857,17 +872,11 @@ static const char *prepare_linux(struct peers *p, char *why, size_t cap)
 	    p->linux_dir, script);
 	setenv("LINUX_REF_DIR", p->linux_dir, 1);
 	char *argv[] = { script, NULL };
-	struct bench_child c = { .argv = argv, .timeout_s = 1800, .on_line = build_line };
-	struct bench_run r;
-	bench_run_init(&r);
-	int e = bench_child_run(&c, &r, &stop_flag);
-	bench_run_free(&r);
-	if (e || c.timed_out || !WIFEXITED(c.wstatus) || WEXITSTATUS(c.wstatus) ||
-	    !linux_ready(p->linux_dir)) {
+	int e, st = run_script(argv, 1800, build_line, NULL, &e);
+	if (st != 0 || !linux_ready(p->linux_dir)) {
 		snprintf(why, cap, "scripts/linux-ref/build.sh did not build the Linux reference guest "
 			 "in %.150s (%s %d; 3: a Debian package could not be fetched)", p->linux_dir,
-			 e ? "cannot start:" : "exit status",
-			 e ? e : WIFEXITED(c.wstatus) ? WEXITSTATUS(c.wstatus) : -1);
+			 e ? "cannot start:" : "exit status", e ? e : st);
 		return why;
 	}
 version:;
@@ -904,14 +913,8 @@ static void prepare_built(struct peers *p)
 			continue;
 		} else {
 			char *argv[] = { script, "--path", (char *)k_names[k], NULL };
-			struct bench_child c = { .argv = argv, .timeout_s = 60, .on_line = last_line,
-						 .arg = b->path };
-			struct bench_run r;
 			b->path[0] = 0;
-			bench_run_init(&r);
-			int e = bench_child_run(&c, &r, &stop_flag);
-			bench_run_free(&r);
-			int st = e || c.timed_out || !WIFEXITED(c.wstatus) ? -1 : WEXITSTATUS(c.wstatus);
+			int e, st = run_script(argv, 60, last_line, b->path, &e);
 			if (st != 0 || b->path[0] != '/' || access(b->path, R_OK)) {
 				snprintf(b->why_buf, sizeof(b->why_buf),
 					 "Linux 6.1 %s kernel not built (linux/build.sh --path %s: %s %d): "
@@ -946,16 +949,11 @@ static const char *prepare_initrd(struct peers *p, char *why, size_t cap)
 	if (p->src[0] && !access(script, X_OK)) {
 		setenv("LINUX_REF_DIR", p->linux_dir, 1);
 		char *argv[] = { script, "--no-modules", NULL };
-		struct bench_child c = { .argv = argv, .timeout_s = 600, .on_line = build_line };
-		struct bench_run r;
-		bench_run_init(&r);
-		int e = bench_child_run(&c, &r, &stop_flag);
-		bench_run_free(&r);
-		if (e || c.timed_out || !WIFEXITED(c.wstatus) || WEXITSTATUS(c.wstatus)) {
+		int e, st = run_script(argv, 600, build_line, NULL, &e);
+		if (st != 0) {
 			snprintf(why, cap, "scripts/linux-ref/build.sh --no-modules did not build %.150s "
 				 "(%s %d; 3: busybox-static could not be fetched)", p->initrd_builtin,
-				 e ? "cannot start:" : "exit status",
-				 e ? e : WIFEXITED(c.wstatus) ? WEXITSTATUS(c.wstatus) : -1);
+				 e ? "cannot start:" : "exit status", e ? e : st);
 			return why;
 		}
 	}
