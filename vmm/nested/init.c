@@ -60,6 +60,12 @@ static int run(char **argv) {
 	}
 	/* A run that hangs is told apart from an L1 that hangs: every 60 s a
 	 * line from here, with where each pagehint thread waits. */
+	/* A run still going 60 s past its own --timeout is killed, so one
+	 * stuck run costs the batch a minute, not the rest of its runs. */
+	unsigned limit = 0;
+	for (int i = 0; argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], "--timeout"))
+			limit = (unsigned)strtoul(argv[i + 1], NULL, 10) + 60;
 	int st = 0;
 	unsigned secs = 0;
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
@@ -67,6 +73,11 @@ static int run(char **argv) {
 	alarm(60);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
 		still_running(pid, secs += 60);
+		if (limit && secs >= limit) {
+			printf("init: run killed after %u s (its --timeout + 60 s)\n", secs);
+			fflush(stdout);
+			kill(pid, SIGKILL);
+		}
 		alarm(60);
 	}
 	alarm(0);
