@@ -88,6 +88,9 @@ for tool in apt-get dpkg-deb tar xz make gcc flex bison bc perl; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/setup.sh)"
 done
 mkdir -p "$cache"
+# one build at a time: tests run in parallel and share the trees
+exec 9>"$cache/.lock"
+flock 9
 
 # -- the source: the exact package version, unpacked once
 src=$cache/src/$SRC_PKG-$SRC_VER
