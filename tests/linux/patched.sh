@@ -30,126 +30,13 @@
 # stay in build/linux-patched/VARIANT/.
 # shellcheck source=tests/lib.sh disable=SC1091
 . "$(dirname "$0")/../lib.sh"
-why=$(qemu_unusable)
-[ -z "$why" ] || skip_all "$why"
-command -v python3 >/dev/null || skip_all "python3 is not installed"
-variant=${LINUX_TEST_VARIANT:-pagehint-debug}
-lr=$PH_ROOT/scripts/linux-ref
-out=$PH_BUILD/linux-patched/$variant
-mkdir -p "$out"
-SECONDS=0
-
-# -- the initramfs (busybox from Debian's archive) and the kernel
-log=$(timeout 600 "$lr/build.sh" --no-modules 2>&1)
-rc=$?
-[ $rc -ne 3 ] || skip_all "Debian's archive can't be reached: $(grep 'cannot fetch' <<<"$log" | head -1)"
-if [ $rc -ne 0 ]; then
-	plan 1
-	not_ok "scripts/linux-ref/build.sh --no-modules (exit $rc)"
-	diag "$log"
-	done_testing
-fi
-
-if [ -n "${LINUX_TEST_KERNEL:-}" ]; then
-	kernel=$LINUX_TEST_KERNEL
-	[ -s "$kernel" ] || skip_all "LINUX_TEST_KERNEL=$kernel: no such file"
-	built="LINUX_TEST_KERNEL=$kernel"
-else
-	[ -x "$PH_ROOT/linux/build.sh" ] || skip_all "linux/build.sh is missing"
-	log=$(timeout 1200 "$PH_ROOT/linux/build.sh" "$variant" 2>&1)
-	rc=$?
-	printf '%s\n' "$log" >"$out/build.log"
-	[ $rc -ne 3 ] || skip_all "linux/build.sh $variant: $(grep -m1 'cannot have' <<<"$log" || tail -1 <<<"$log")"
-	kernel=$("$PH_ROOT/linux/build.sh" --path "$variant" 2>/dev/null)
-	if [ $rc -ne 0 ] || [ ! -s "$kernel" ]; then
-		plan 1
-		not_ok "linux/build.sh $variant (exit $rc$([ $rc = 124 ] && echo ', over 20 min'))"
-		diag "$(tail -30 <<<"$log")"
-		done_testing
-	fi
-	built="linux/build.sh $variant: $kernel (${SECONDS} s)"
-fi
-# stock or patched: the variant linux/build.sh recorded beside the kernel;
-# without one, whether the guest has the engine parameter (below)
-kvariant=$(sed -n 's/^variant=//p' "$(dirname "$kernel")/manifest.txt" 2>/dev/null)
+# shellcheck source=tests/linux/common.bash disable=SC1091
+. "$(dirname "$0")/common.bash"
+linux_setup linux-patched
 
 plan 17
 ok "the kernel: $built"
 diag "$(cat "$(dirname "$kernel")/manifest.txt" 2>/dev/null)"
-
-# run NAME ARGS...: scripts/linux-ref/run.sh --guest linux with this
-# kernel into $out/NAME; sets dir and runrc, keeps run.sh's output in
-# $dir.run.log
-run() {
-	local name=$1
-	shift
-	dir=$out/$name
-	timeout 300 "$lr/run.sh" --guest linux --kernel "$kernel" --mem 1G --out "$dir" "$@" \
-		>"$dir.run.log" 2>&1
-	runrc=$?
-	diag "$(grep -E '^(==|  guest: @(boot|balloon|exit|fail))' "$dir.run.log")"
-	diag "$name: run.sh exit $runrc, ${SECONDS} s since the start"
-}
-# t DESCRIPTION COMMAND...: lib.sh's check, and bad=1 when it fails
-bad=0
-t() {
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; bad=1; fi
-}
-# klog DIR: the console without the host's stamps, up to init's @exit
-# line (what follows is the reset that ends the VM)
-klog() { sed 's/^[0-9]* //' "$1/console.log" 2>/dev/null | sed '/@exit status=/q'; }
-# absent DESCRIPTION ERE: ok when the kernel log (which must be there) has
-# no line matching ERE; else not ok, with the lines
-absent() {
-	local hits
-	hits=$(klog "$dir" | grep -E "$2")
-	if ! klog "$dir" | grep -q 'Linux version'; then
-		not_ok "$1 (no kernel log)"
-		bad=1
-	elif [ -z "$hits" ]; then
-		ok "$1"
-	else
-		not_ok "$1"
-		bad=1
-		diag "$(head -20 <<<"$hits")"
-	fi
-}
-# rounds_ok DIR N SHARE: prints each round of summary.json; exit status
-# 0 when it has N rounds, after each free QEMU's RSS fell by SHARE of the
-# freed memory or more, and QEMU's trace has report requests; else 1 for
-# the RSS, 2 for the requests, 3 for both
-rounds_ok() {
-	python3 - "$1/summary.json" "$2" "$3" <<'PY'
-import json, sys
-try:
-    s = json.load(open(sys.argv[1]))
-except (OSError, ValueError) as e:
-    print(f"no summary: {e}")
-    sys.exit(3)
-want, share = int(sys.argv[2]), float(sys.argv[3])
-rounds = s.get("rounds") or []
-f = lambda v: "never" if v is None else f"{v / 1000:.1f} s"
-rss = reqs = len(rounds) == want
-reqs = reqs and s.get("source") == "qemu-trace"
-for r in rounds:
-    back = r.get("returned_share") or 0
-    rss = rss and back >= share
-    reqs = reqs and (r.get("requests") or 0) >= 1
-    print(f"round {r['round']}: freed {r['freed_mib']} MiB; QEMU RSS {r.get('rss_at_free_mib')} -> "
-          f"{r.get('rss_low_mib')} MiB, {100 * back:.0f}% back (t50 {f(r.get('t50_ms'))}, "
-          f"t90 {f(r.get('t90_ms'))}); {r.get('requests')} requests, {r.get('reported_mib')} MiB reported")
-print(f"{len(rounds)} of {want} rounds, requests from {s.get('source')}")
-sys.exit((0 if rss else 1) | (0 if reqs else 2))
-PY
-}
-# the console's tail, when a check of this run failed
-tail_on_failure() {
-	[ $bad = 0 ] || diag "console tail ($dir/console.log):
-$(klog "$dir" | tail -40)"
-	bad=0
-}
 
 # -- 1. engine=pagehint, 512 MiB x 3 rounds; "most of the freed memory
 #       back" is 3/4 of it (Linux 6.1 gives back ~96% in 4 s here)
@@ -171,13 +58,6 @@ t "virtio_balloon bound, free page reporting negotiated, page_reporting_order=9"
 	grep -q 'reporting=1 page_reporting_order=9' <<<"$balloon"
 verified=$(grep -c '@info verified .*when=held' <<<"$con")
 fails=$(grep -c '@fail' <<<"$con")
-# shellcheck disable=SC2317 # called through t
-# finished ROUNDS: every round verified, memhog done, init's verdict 0,
-# run.sh's too (analysis included)
-finished() {
-	[ "$verified" = "$1" ] && [ "$fails" = 0 ] && grep -q '@done workload=memhog' <<<"$con" &&
-		grep -q '@exit status=0$' <<<"$con" && [ "$runrc" = 0 ]
-}
 t "memhog: 512 MiB verified after the write and after the hold in each of $rounds rounds ($verified), 0 @fail ($fails), @exit status=0" \
 	finished $rounds
 res=$(rounds_ok "$dir" $rounds $back)
