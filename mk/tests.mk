@@ -27,6 +27,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 
 ALL_TARGETS += $(UNIT_TESTS)
 
+# A preload library for QEMU that slows its balloon device's answers
+# (tests/linux/slow_device.sh).
+$(BUILD)/tests/slow_discard.so: tests/linux/slow_discard.c
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -fPIC -shared $< -ldl -o $@
+
+ALL_TARGETS += $(BUILD)/tests/slow_discard.so
+
 # prove runs the unit binaries directly (--exec '') and the scripts by
 # their shebang; -j2 matches the machine. PROVE_ARGS=-v for detail. The
 # nested-KVM tests go first and alone; everything else then runs in
