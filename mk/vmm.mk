@@ -61,3 +61,12 @@ $(BUILD)/bench/exitless_bench: bench/exitless_bench.c $(VMM_LIB_OBJS) $(VMM_CORE
 	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/bench/exitless_bench
+
+# bench/resident_bench.c: the cost of one resident-memory sample of the
+# telemetry by guest RAM size, same objects.
+$(BUILD)/bench/resident_bench: bench/resident_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/bench/resident_bench

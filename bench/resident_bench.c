@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cost of one resident-memory sample of the VMM's telemetry, by guest
+ * RAM size: guest RAM mapped as `pagehint run` maps it (gm_create: anon,
+ * THP), TOUCHED MiB of it written, then each source timed (median of
+ * ROUNDS calls):
+ *   mincore   gm_resident_bytes(): mincore over all guest RAM
+ *
+ *   build/bench/resident_bench [GiB ...] [--touch MiB] [--rounds N]
+ *
+ * Default sizes 2 and 16 GiB with 256 MiB touched. The mapping is
+ * MAP_NORESERVE: only the touched part takes host memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "guest_mem.h"
+
+#define MAX_ROUNDS 1000
+#define MAX_SIZES 8
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median ns of rounds calls of f(gm); *last gets its last value. */
+static double time_source(int64_t (*f)(struct guest_mem *), struct guest_mem *gm, int rounds,
+			  int64_t *last)
+{
+	static uint64_t ns[MAX_ROUNDS];
+	for (int i = 0; i < rounds; i++) {
+		uint64_t t = now_ns();
+		*last = f(gm);
+		ns[i] = now_ns() - t;
+	}
+	qsort(ns, (size_t)rounds, sizeof(ns[0]), cmp_u64);
+	return (double)ns[rounds / 2];
+}
+
+int main(int argc, char **argv)
+{
+	unsigned gib[MAX_SIZES], nsizes = 0;
+	unsigned long touch_mib = 256;
+	int rounds = 20;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--touch") && i + 1 < argc)
+			touch_mib = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+			rounds = atoi(argv[++i]);
+		else if (nsizes < MAX_SIZES && atoi(argv[i]) > 0)
+			gib[nsizes++] = (unsigned)atoi(argv[i]);
+		else {
+			fprintf(stderr, "usage: %s [GiB ...] [--touch MiB] [--rounds N]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (!nsizes) {
+		gib[0] = 2;
+		gib[1] = 16;
+		nsizes = 2;
+	}
+	if (rounds < 1 || rounds > MAX_ROUNDS)
+		rounds = 20;
+
+	printf("%-8s %-10s %-12s %14s %14s\n", "GiB", "touched", "source", "ns/sample", "resident MiB");
+	for (unsigned k = 0; k < nsizes; k++) {
+		struct guest_mem gm;
+		struct gm_options o = { .ram_bytes = (uint64_t)gib[k] << 30, .backing = GM_BACKING_ANON,
+					.discard = GM_DISCARD_DONTNEED, .thp = true };
+		if (gm_create(&gm, &o)) {
+			fprintf(stderr, "cannot map %u GiB\n", gib[k]);
+			return 1;
+		}
+		uint64_t touch = (uint64_t)touch_mib << 20;
+		if (touch > gm.map_size)
+			touch = gm.map_size;
+		memset(gm.map, 1, touch);
+
+		int64_t last;
+		double ns = time_source(gm_resident_bytes, &gm, rounds, &last);
+		printf("%-8u %-10lu %-12s %14.0f %14.1f\n", gib[k], touch_mib, "mincore", ns,
+		       last / 1048576.0);
+		gm_destroy(&gm);
+	}
+	return 0;
+}
