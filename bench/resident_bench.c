@@ -4,7 +4,12 @@
  * RAM size: guest RAM mapped as `pagehint run` maps it (gm_create: anon,
  * THP), TOUCHED MiB of it written, then each source timed (median of
  * ROUNDS calls):
- *   mincore   gm_resident_bytes(): mincore over all guest RAM
+ *   mincore   gm_resident_bytes(): mincore over all guest RAM (the exact
+ *             figure; --trace samples and the end of a run)
+ *   statm     gm_resident_fast(): the process's anon RSS minus what was not
+ *             guest RAM at the last mincore (every other sample)
+ * and how far statm is from mincore after TOUCHED more MiB are written
+ * and half of them discarded, with no mincore in between.
  *
  *   build/bench/resident_bench [GiB ...] [--touch MiB] [--rounds N]
  *
@@ -92,6 +97,20 @@ int main(int argc, char **argv)
 		double ns = time_source(gm_resident_bytes, &gm, rounds, &last);
 		printf("%-8u %-10lu %-12s %14.0f %14.1f\n", gib[k], touch_mib, "mincore", ns,
 		       last / 1048576.0);
+		ns = time_source(gm_resident_fast, &gm, rounds, &last);
+		printf("%-8u %-10lu %-12s %14.0f %14.1f\n", gib[k], touch_mib, "statm", ns,
+		       last / 1048576.0);
+
+		/* Drift: memory moves after the calibration. */
+		uint64_t more = touch;
+		if (touch + more > gm.map_size)
+			more = gm.map_size - touch;
+		memset(gm.map + touch, 2, more);
+		gm_discard_host(GM_DISCARD_DONTNEED, gm.map + touch, more / 2 & ~(GM_HUGE_SIZE - 1), -1, 0);
+		int64_t fast = gm_resident_fast(&gm), exact = gm_resident_bytes(&gm);
+		printf("%-8u %-10s %-12s %14s %14.3f  (statm %.3f, mincore %.3f)\n", gib[k], "+moved",
+		       "statm-error", "", (fast - exact) / 1048576.0, fast / 1048576.0,
+		       exact / 1048576.0);
 		gm_destroy(&gm);
 	}
 	return 0;

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest_mem.h"
@@ -13,10 +15,18 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/* mincore() is called per chunk with a small vector on the stack: no
+ * vector the size of guest RAM (4 MiB of host memory per 16 GiB). */
+#define MINCORE_CHUNK_PAGES 16384
+/* A calibration is kept only if anon RSS moved less than this during its
+ * scan: else guest RAM was moving and the scan saw some point in between. */
+#define CALIBRATE_SLACK (256ULL << 10)
+
 void gm_init_buffer(struct guest_mem *gm, void *buf, uint64_t gpa, uint64_t size)
 {
 	memset(gm, 0, sizeof(*gm));
 	gm->fd = -1;
+	gm->statm_fd = -1;
 	gm->backing = GM_BACKING_BUFFER;
 	gm->discard = GM_DISCARD_DONTNEED;
 	gm_add_region(gm, buf, gpa, size);
@@ -58,6 +68,7 @@ int gm_create(struct guest_mem *gm, const struct gm_options *opt)
 
 	memset(gm, 0, sizeof(*gm));
 	gm->fd = -1;
+	gm->statm_fd = -1;
 	gm->backing = opt->backing;
 	gm->discard = opt->discard;
 	if (size == 0 || size % GM_PAGE_SIZE)
@@ -98,11 +109,8 @@ int gm_create(struct guest_mem *gm, const struct gm_options *opt)
 	if (opt->populate && madvise(gm->map, size, MADV_POPULATE_WRITE) < 0)
 		vmm_log("warning: madvise(MADV_POPULATE_WRITE) on guest RAM: %s", strerror(errno));
 
-	gm->mincore_vec = malloc(size / GM_PAGE_SIZE);
-	if (!gm->mincore_vec) {
-		err = -ENOMEM;
-		goto fail;
-	}
+	if (opt->backing == GM_BACKING_ANON)
+		gm->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
 	uint64_t low = size < GM_LOW_RAM_END ? size : GM_LOW_RAM_END;
 	gm_add_region(gm, gm->map, 0, low);
@@ -121,9 +129,11 @@ void gm_destroy(struct guest_mem *gm)
 		munmap(gm->map_raw, gm->map_raw_size);
 	if (gm->fd >= 0)
 		close(gm->fd);
-	free(gm->mincore_vec);
+	if (gm->statm_fd >= 0)
+		close(gm->statm_fd);
 	memset(gm, 0, sizeof(*gm));
 	gm->fd = -1;
+	gm->statm_fd = -1;
 }
 
 int gm_discard_host(enum gm_discard how, void *host, uint64_t len, int fd, uint64_t offset)
@@ -163,17 +173,78 @@ int gm_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	return gm_discard_host(gm->discard, host, len, gm->fd, (uint64_t)(host - gm->map));
 }
 
+/* Pages marked resident in vec[0..n): 8 bytes at a time. */
+static size_t count_resident(const unsigned char *vec, size_t n)
+{
+	size_t c = 0, i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, vec + i, 8);
+		/* each byte 0 or 1: the multiply sums them into the top byte */
+		c += (size_t)(((w & 0x0101010101010101ull) * 0x0101010101010101ull) >> 56);
+	}
+	for (; i < n; i++)
+		c += vec[i] & 1;
+	return c;
+}
+
+int64_t gm_anon_rss(struct guest_mem *gm)
+{
+	char buf[128];
+	unsigned long long size, res, shared;
+
+	if (gm->statm_fd < 0)
+		return -1;
+	ssize_t n = pread(gm->statm_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) != 3 || shared > res)
+		return -1;
+	return (int64_t)((res - shared) * (unsigned long long)sysconf(_SC_PAGESIZE));
+}
+
 int64_t gm_resident_bytes(struct guest_mem *gm)
 {
+	unsigned char vec[MINCORE_CHUNK_PAGES];
 	size_t pages = gm->map_size / GM_PAGE_SIZE, n = 0;
 
-	if (!gm->map || !gm->mincore_vec)
+	if (!gm->map)
 		return -1;
-	if (mincore(gm->map, gm->map_size, gm->mincore_vec) < 0)
+	int64_t before = gm_anon_rss(gm);
+	for (size_t p = 0; p < pages; p += MINCORE_CHUNK_PAGES) {
+		size_t k = pages - p < MINCORE_CHUNK_PAGES ? pages - p : MINCORE_CHUNK_PAGES;
+		if (mincore(gm->map + p * GM_PAGE_SIZE, k * GM_PAGE_SIZE, vec) < 0)
+			return -1;
+		n += count_resident(vec, k);
+	}
+	int64_t bytes = (int64_t)(n * GM_PAGE_SIZE), after = gm_anon_rss(gm);
+	if (before >= 0 && after >= 0 && (uint64_t)llabs(after - before) < CALIBRATE_SLACK) {
+		gm->anon_other = after - bytes;
+		gm->calibrated = true;
+	}
+	return bytes;
+}
+
+int64_t gm_resident_fast(struct guest_mem *gm)
+{
+	if (gm->backing == GM_BACKING_MEMFD) {
+		struct stat st;
+		if (gm->fd < 0 || fstat(gm->fd, &st) < 0)
+			return -1;
+		return (int64_t)st.st_blocks * 512;
+	}
+	if (gm->backing != GM_BACKING_ANON || !gm->calibrated)
 		return -1;
-	for (size_t i = 0; i < pages; i++)
-		n += gm->mincore_vec[i] & 1;
-	return (int64_t)(n * GM_PAGE_SIZE);
+	int64_t anon = gm_anon_rss(gm);
+	if (anon < 0)
+		return -1;
+	int64_t r = anon - gm->anon_other;
+	/* Other anon memory freed since the calibration can't make guest
+	 * RAM negative or larger than itself. */
+	if (r < 0)
+		return 0;
+	return r > (int64_t)gm->map_size ? (int64_t)gm->map_size : r;
 }
 
 const char *gm_discard_name(enum gm_discard d)

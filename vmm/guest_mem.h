@@ -44,7 +44,9 @@ struct guest_mem {
 	void *map_raw;		/* what mmap returned, before alignment */
 	size_t map_raw_size;
 	uint64_t ram_bytes;	/* sum of region sizes */
-	unsigned char *mincore_vec; /* one byte per page of map, for resident() */
+	int statm_fd;		/* /proc/self/statm (anon backing), or -1 */
+	int64_t anon_other;	/* anon RSS that is not guest RAM, at the last calibration */
+	bool calibrated;
 };
 
 struct gm_options {
@@ -76,9 +78,21 @@ int gm_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len);
  * fd/offset used only for PUNCH. */
 int gm_discard_host(enum gm_discard how, void *host, uint64_t len, int fd, uint64_t offset);
 
-/* Bytes of guest RAM resident on the host now (mincore over the mapping);
- * -1 for a buffer-backed guest_mem. Not thread-safe against itself. */
+/* Bytes of guest RAM resident on the host now (mincore over the mapping,
+ * O(guest RAM)); -1 for a buffer-backed guest_mem. With anon backing it
+ * also calibrates gm_resident_fast() when the process's anon RSS held still
+ * during the scan. Not thread-safe against itself. */
 int64_t gm_resident_bytes(struct guest_mem *gm);
+
+/* The same figure in O(1): memfd, the file's allocated blocks (exact);
+ * anon, the process's anon RSS (/proc/self/statm) minus what was not guest
+ * RAM at the last calibration (docs/vmm.md, "Telemetry", has its error).
+ * -1 for a buffer-backed or never calibrated guest_mem, or on error. */
+int64_t gm_resident_fast(struct guest_mem *gm);
+
+/* The process's anon RSS in bytes (/proc/self/statm: resident - shared),
+ * or -1. */
+int64_t gm_anon_rss(struct guest_mem *gm);
 
 const char *gm_discard_name(enum gm_discard d);
 

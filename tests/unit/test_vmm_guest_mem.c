@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -114,6 +115,31 @@ static void punch_needs_fd(void **state)
 	munmap(p, 1 * MiB);
 }
 
+/* gm_resident_fast() against mincore as memory is touched and discarded;
+ * anon: within slack, as other anon memory of the process moves too (here
+ * ASan's shadow: 1/8 of what the test touches). */
+static void check_fast(enum gm_backing backing, enum gm_discard how, int64_t slack)
+{
+	struct guest_mem gm;
+	struct gm_options o = { .ram_bytes = 64 * MiB, .backing = backing, .discard = how,
+				.thp = true };
+	assert_int_equal(gm_create(&gm, &o), 0);
+	if (backing == GM_BACKING_ANON)
+		assert_int_equal(gm_resident_fast(&gm), -1);	/* not calibrated */
+	assert_int_equal(gm_resident_bytes(&gm), 0);
+	assert_true(llabs(gm_resident_fast(&gm)) <= slack);
+	uint8_t *p = gm_translate(&gm, 0, 64 * MiB);
+	touch(p, 32 * MiB);
+	assert_true(llabs(gm_resident_fast(&gm) - 32 * (int64_t)MiB) <= slack);
+	assert_int_equal(gm_discard(&gm, 8 * MiB, 16 * MiB), 0);
+	assert_true(llabs(gm_resident_fast(&gm) - 16 * (int64_t)MiB) <= slack);
+	assert_int_equal(gm_resident_bytes(&gm), 16 * MiB);
+	gm_destroy(&gm);
+}
+
+static void fast_resident_anon(void **state) { (void)state; check_fast(GM_BACKING_ANON, GM_DISCARD_DONTNEED, 1 * MiB + 32 * MiB / 8); }
+static void fast_resident_memfd(void **state) { (void)state; check_fast(GM_BACKING_MEMFD, GM_DISCARD_PUNCH, 0); }
+
 static void buffer_memory_is_never_discarded(void **state)
 {
 	(void)state;
@@ -124,6 +150,7 @@ static void buffer_memory_is_never_discarded(void **state)
 	assert_int_not_equal(gm_discard(&gm, 0, 4096), 0);
 	assert_int_equal(buf[0], 0x5a);
 	assert_int_equal(gm_resident_bytes(&gm), -1);
+	assert_int_equal(gm_resident_fast(&gm), -1);
 }
 
 int main(void)
@@ -135,6 +162,8 @@ int main(void)
 		cmocka_unit_test(discard_punch_memfd),
 		cmocka_unit_test(discard_free_anon),
 		cmocka_unit_test(punch_needs_fd),
+		cmocka_unit_test(fast_resident_anon),
+		cmocka_unit_test(fast_resident_memfd),
 		cmocka_unit_test(buffer_memory_is_never_discarded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
