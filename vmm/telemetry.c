@@ -12,8 +12,8 @@
 #include "virtio_mmio.h"
 
 #define MiB (1024.0 * 1024.0)
-#define LIVE_EVERY 10			/* samples between live-line updates */
-#define STATS_EVERY 100			/* samples between stats requests (1 s) */
+#define LIVE_EVERY_NS 100000000ull	/* live-line updates */
+#define STATS_EVERY_NS 1000000000ull	/* stats requests */
 
 uint64_t telemetry_now_ns(void)
 {
@@ -24,9 +24,18 @@ uint64_t telemetry_now_ns(void)
 
 void telemetry_init(struct telemetry *t)
 {
+	pthread_condattr_t ca;
+
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->out_lock, NULL);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	t->t0_ns = telemetry_now_ns();
+	t->period_ns = TELEMETRY_PERIOD_NS;
+	t->fast_until_ns = TELEMETRY_HOLD_NS;	/* the boot */
 }
 
 void telemetry_csv_header(FILE *f)
@@ -84,71 +93,180 @@ void telemetry_print_line(struct telemetry *t, const char *line, uint64_t host_n
 	pthread_mutex_unlock(&t->out_lock);
 }
 
-void telemetry_sample(struct telemetry *t)
+bool telemetry_moved(const struct sample *prev, const struct sample *cur)
 {
-	struct sample s = { .t_ns = telemetry_now_ns() - t->t0_ns };
+	uint64_t d = cur->resident > prev->resident ? cur->resident - prev->resident
+						    : prev->resident - cur->resident;
+	return d >= TELEMETRY_MOVE_BYTES || cur->discarded != prev->discarded ||
+	       cur->reported != prev->reported || cur->requests != prev->requests ||
+	       cur->balloon_pages != prev->balloon_pages || cur->xl_reclaimed != prev->xl_reclaimed;
+}
 
-	if (t->gm) {
-		int64_t r = gm_resident_bytes(t->gm);
-		s.resident = r > 0 ? (uint64_t)r : 0;
+uint64_t telemetry_next_period(uint64_t period_ns, uint64_t now_ns, uint64_t fast_until_ns)
+{
+	if (now_ns < fast_until_ns || period_ns < TELEMETRY_PERIOD_NS)
+		return TELEMETRY_PERIOD_NS;
+	return period_ns >= TELEMETRY_IDLE_PERIOD_NS / 2 ? TELEMETRY_IDLE_PERIOD_NS : period_ns * 2;
+}
+
+/* Guest RAM resident, under t->lock, or -1: mincore if exact (which
+ * calibrates), else the O(1) figure less what the sample array (anon
+ * memory too) grew by since the calibration. */
+static int64_t read_resident(struct telemetry *t, bool exact)
+{
+	if (exact) {
+		t->full_scans++;
+		t->cal_n = t->n;
+		return gm_resident_bytes(t->gm);
 	}
+	int64_t r = gm_resident_fast(t->gm);
+	if (r > 0 && t->gm->backing == GM_BACKING_ANON) {
+		int64_t grown = (int64_t)((t->n - t->cal_n) * sizeof(struct sample));
+		r = r > grown ? r - grown : 0;
+	}
+	return r;
+}
+
+/* Everything but resident memory. */
+static void read_counters(struct telemetry *t, struct sample *s)
+{
 	if (t->balloon) {
 		const struct balloon_counters *c = balloon_counters(t->balloon);
-		s.discarded = atomic_load(&c->discarded_bytes);
-		s.reported = atomic_load(&c->reported_bytes);
-		s.requests = atomic_load(&c->report_requests);
-		s.ranges = atomic_load(&c->report_ranges);
-		s.balloon_pages = atomic_load(&c->balloon_pages);
-		s.xl_reclaimed = (uint64_t)atomic_load(&c->xl.reclaimed_frames) << 21;
+		s->discarded = atomic_load(&c->discarded_bytes);
+		s->reported = atomic_load(&c->reported_bytes);
+		s->requests = atomic_load(&c->report_requests);
+		s->ranges = atomic_load(&c->report_ranges);
+		s->balloon_pages = atomic_load(&c->balloon_pages);
+		s->xl_reclaimed = (uint64_t)atomic_load(&c->xl.reclaimed_frames) << 21;
 		uint64_t v;
 		if (balloon_stat(t->balloon, VIRTIO_BALLOON_S_MEMFREE, &v))
-			s.guest_free = v;
+			s->guest_free = v;
 	}
 	if (t->exits) {
-		s.exits = atomic_load(&t->exits->total);
-		s.exits_io = atomic_load(&t->exits->io);
-		s.exits_mmio = atomic_load(&t->exits->mmio);
+		s->exits = atomic_load(&t->exits->total);
+		s->exits_io = atomic_load(&t->exits->io);
+		s->exits_mmio = atomic_load(&t->exits->mmio);
 	}
 	if (t->ioeventfd_notifies)
-		s.notifies = atomic_load(t->ioeventfd_notifies);
+		s->notifies = atomic_load(t->ioeventfd_notifies);
 	if (t->transport)
-		s.irqs = atomic_load(&t->transport->irqs);
+		s->irqs = atomic_load(&t->transport->irqs);
+}
 
+/* Append under t->lock; false without memory. Movement extends the full
+ * rate. */
+static bool store(struct telemetry *t, const struct sample *s)
+{
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 4096;
 		struct sample *ns = realloc(t->s, cap * sizeof(*ns));
 		if (!ns)
-			return;	/* keep what we have */
+			return false;	/* keep what we have */
 		t->s = ns;
 		t->cap = cap;
 	}
-	t->s[t->n++] = s;
+	if (t->n && telemetry_moved(&t->s[t->n - 1], s) && t->fast_until_ns < s->t_ns + TELEMETRY_HOLD_NS)
+		t->fast_until_ns = s->t_ns + TELEMETRY_HOLD_NS;
+	t->s[t->n++] = *s;
+	return true;
+}
+
+static void sample_now(struct telemetry *t, bool exact)
+{
+	struct sample s;
+
+	pthread_mutex_lock(&t->lock);
+	s = (struct sample){ .t_ns = telemetry_now_ns() - t->t0_ns };
+	if (t->gm) {
+		/* Not calibrated yet (or no O(1) figure): mincore. */
+		exact = exact || t->exact || (t->gm->backing == GM_BACKING_ANON && !t->gm->calibrated);
+		int64_t r = read_resident(t, exact);
+		s.resident = r > 0 ? (uint64_t)r : 0;
+	}
+	read_counters(t, &s);
+	bool stored = store(t, &s);
+	pthread_mutex_unlock(&t->lock);
+	if (!stored)
+		return;
+
 	if (t->trace)
 		telemetry_csv_row(t->trace, &s);
-	if (t->live && t->n % LIVE_EVERY == 0)
+	if (t->live && s.t_ns >= t->last_live_ns + LIVE_EVERY_NS) {
+		t->last_live_ns = s.t_ns;
 		live_line(t, &s);
-	if (t->balloon && t->n % STATS_EVERY == 0)
+	}
+	if (t->balloon && s.t_ns >= t->last_stats_ns + STATS_EVERY_NS) {
+		t->last_stats_ns = s.t_ns;
 		balloon_request_stats(t->balloon);
+	}
+}
+
+void telemetry_sample(struct telemetry *t)
+{
+	sample_now(t, false);
+}
+
+void telemetry_kick(struct telemetry *t, uint64_t hold_ns)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t now = telemetry_now_ns() - t->t0_ns;
+	if (t->fast_until_ns < now + hold_ns)
+		t->fast_until_ns = now + hold_ns;
+	/* The caller is the vCPU that printed, stopped in its exit: what is
+	 * resident now is what was when the line ended. Only O(1) sources
+	 * here, never mincore. */
+	if (t->gm && !t->exact && (!t->n || t->s[t->n - 1].t_ns + TELEMETRY_KICK_GAP_NS <= now)) {
+		int64_t r = read_resident(t, false);
+		if (r >= 0) {
+			struct sample s = { .t_ns = now, .resident = (uint64_t)r };
+			read_counters(t, &s);
+			store(t, &s);
+		}
+	}
+	if (t->period_ns > TELEMETRY_PERIOD_NS) {
+		t->kicked = true;
+		pthread_cond_signal(&t->wake);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void *sampler(void *arg)
 {
 	struct telemetry *t = arg;
-	struct timespec next;
+	uint64_t next = telemetry_now_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&t->stop)) {
 		telemetry_sample(t);
+		pthread_mutex_lock(&t->lock);
+		uint64_t now = telemetry_now_ns();
+		t->period_ns = t->exact ? TELEMETRY_PERIOD_NS
+					: telemetry_next_period(t->period_ns, now - t->t0_ns, t->fast_until_ns);
 		/* Absolute deadlines: the period doesn't drift with the
-		 * sampling cost. */
-		next.tv_nsec += TELEMETRY_PERIOD_NS;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000;
-		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+		 * sampling cost; a sampler late by a whole period skips. */
+		next += t->period_ns;
+		if (next + t->period_ns < now)
+			next = now;
+		struct timespec ts = { .tv_sec = (time_t)(next / 1000000000u),
+				       .tv_nsec = (long)(next % 1000000000u) };
+		while (!atomic_load(&t->stop) && !t->kicked &&
+		       pthread_cond_timedwait(&t->wake, &t->lock, &ts) != ETIMEDOUT)
 			;
+		if (t->kicked) {
+			/* back to the full rate from now on */
+			t->kicked = false;
+			t->period_ns = TELEMETRY_PERIOD_NS;
+			next = telemetry_now_ns();
+		}
+		pthread_mutex_unlock(&t->lock);
 	}
+	t->cpu_ns += thread_cpu_ns();
 	return NULL;
 }
 
@@ -156,9 +274,21 @@ int telemetry_start(struct telemetry *t)
 {
 	if (t->trace)
 		telemetry_csv_header(t->trace);
+	if (t->gm && !t->exact && t->gm->backing == GM_BACKING_ANON) {
+		/* Calibrate the O(1) figure now, while the guest is not yet
+		 * running to move memory under the scan. */
+		uint64_t cpu0 = thread_cpu_ns();
+		pthread_mutex_lock(&t->lock);
+		gm_resident_bytes(t->gm);
+		t->full_scans++;
+		pthread_mutex_unlock(&t->lock);
+		t->cpu_ns += thread_cpu_ns() - cpu0;
+	}
 	int r = pthread_create(&t->thread, NULL, sampler, t);
 	if (r)
 		return -r;
+	/* What a bench reads in /proc to leave the sampler's CPU out. */
+	pthread_setname_np(t->thread, "ph-telemetry");
 	t->running = true;
 	return 0;
 }
@@ -167,10 +297,16 @@ void telemetry_stop(struct telemetry *t)
 {
 	if (!t->running)
 		return;
+	pthread_mutex_lock(&t->lock);
 	atomic_store(&t->stop, true);
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&t->lock);
 	pthread_join(t->thread, NULL);
 	t->running = false;
-	telemetry_sample(t);	/* the final state */
+	/* The final state, by mincore: the summary's end figure is exact. */
+	uint64_t cpu0 = thread_cpu_ns();
+	sample_now(t, true);
+	t->cpu_ns += thread_cpu_ns() - cpu0;
 	pthread_mutex_lock(&t->out_lock);
 	if (t->live_shown) {
 		fputs("\n", stdout);
@@ -188,6 +324,8 @@ void telemetry_destroy(struct telemetry *t)
 	t->s = NULL;
 	t->n = t->cap = 0;
 	pthread_mutex_destroy(&t->out_lock);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->wake);
 }
 
 void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
@@ -204,11 +342,16 @@ void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
 			out[e].ms[k] = -1;
 		if (!n)
 			continue;
-		/* Baseline: the last sample at or before the event. */
+		/* Baseline: the last sample at or before the event, or the
+		 * one its console line took just after it if higher (the guest
+		 * frees only after the line: a rise since the last is real). */
 		size_t i = 0;
 		while (i + 1 < n && s[i + 1].t_ns <= t_ev)
 			i++;
 		uint64_t r0 = s[i].resident;
+		if (i + 1 < n && s[i].t_ns < t_ev && s[i + 1].t_ns <= t_ev + TELEMETRY_KICK_GAP_NS &&
+		    s[i + 1].resident > r0)
+			r0 = s[++i].resident;
 		double freed = (double)ev[e].mib * MiB;
 		for (size_t j = i; j < n && s[j].t_ns <= t_end; j++) {
 			double drop = (double)r0 - (double)s[j].resident;

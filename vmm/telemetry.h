@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Telemetry: a sampler thread every 10 ms records guest RAM resident on the
- * host (mincore over the RAM mapping), what the balloon discarded, report
- * requests and ranges, VM exits by reason and queue notifications. It
- * writes them to --trace as CSV, shows a one-line live view on a terminal,
- * and at exit computes the summary (--summary-json), including how fast
- * memory came back after each "@event free" the guest announced.
+ * Telemetry: a sampler thread records guest RAM resident on the host, what
+ * the balloon discarded, report requests and ranges, VM exits by reason and
+ * queue notifications. It writes them to --trace as CSV, shows a one-line
+ * live view on a terminal, and at exit computes the summary
+ * (--summary-json), including how fast memory came back after each
+ * "@event free" the guest announced.
  *
- * The sample array is written only by the sampler thread and read only
- * after it has been joined.
+ * Pace (docs/vmm.md, "Telemetry"): with a trace, every 10 ms and resident
+ * memory by mincore (O(guest RAM) a sample). Without, resident memory from
+ * O(1) counters (gm_resident_fast), every 10 ms while memory moves and for
+ * a while after a console line (a minute after a free), backing off to
+ * TELEMETRY_IDLE_PERIOD_NS when nothing moves; a console line also takes a
+ * sample at once (telemetry_kick), so a free has a fresh baseline.
+ *
+ * Samples are appended under lock (the sampler and telemetry_kick); the
+ * array is read only after the sampler has been joined.
  */
 #ifndef VMM_TELEMETRY_H
 #define VMM_TELEMETRY_H
@@ -22,7 +29,12 @@
 
 #include "console.h"
 
-#define TELEMETRY_PERIOD_NS 10000000ull	/* 10 ms */
+#define TELEMETRY_PERIOD_NS 10000000ull	/* 10 ms: the full rate */
+#define TELEMETRY_IDLE_PERIOD_NS 500000000ull	/* the slowest, when nothing moves */
+#define TELEMETRY_HOLD_NS 1000000000ull	/* full rate this long after movement */
+#define TELEMETRY_FREE_HOLD_NS 60000000000ull	/* ... and after a free: its reclaim */
+#define TELEMETRY_MOVE_BYTES (2ull << 20)	/* a resident change that is movement */
+#define TELEMETRY_KICK_GAP_NS 1000000ull	/* a console line samples if the last is older */
 
 /* VM exits to userspace, summed over vCPUs. */
 struct exit_stats {
@@ -69,6 +81,18 @@ struct telemetry {
 	pthread_mutex_t out_lock;	/* stdout: console lines vs live line */
 	bool live_shown;
 
+	/* Pace and resident source (set exact before telemetry_start). */
+	bool exact;			/* every sample by mincore, at the full rate */
+	pthread_mutex_t lock;		/* the sample array, pace, gm's calibration */
+	pthread_cond_t wake;		/* the sampler's sleep; kick and stop end it */
+	uint64_t period_ns;		/* the sampler's current period */
+	uint64_t fast_until_ns;		/* full rate until then (telemetry clock) */
+	bool kicked;
+	size_t cal_n;			/* samples stored at the last mincore */
+	uint64_t full_scans;		/* samples by mincore */
+	uint64_t last_live_ns, last_stats_ns;
+	uint64_t cpu_ns;		/* CPU time spent sampling (thread + final scan) */
+
 	struct sample *s;
 	size_t n, cap;
 };
@@ -108,6 +132,16 @@ uint64_t telemetry_now_ns(void);
 void telemetry_init(struct telemetry *t);
 /* One sample now (the sampler calls it; tests too). */
 void telemetry_sample(struct telemetry *t);
+/* Something happened (a console line): full rate for hold_ns from now,
+ * and, unless exact or sampled within TELEMETRY_KICK_GAP_NS, one O(1)
+ * sample at once in the caller. */
+void telemetry_kick(struct telemetry *t, uint64_t hold_ns);
+/* Pace, pure: did memory move between two samples (resident by
+ * TELEMETRY_MOVE_BYTES, or anything the device discarded or reclaimed)? */
+bool telemetry_moved(const struct sample *prev, const struct sample *cur);
+/* Pace, pure: the period after a sample at now_ns: the full rate until
+ * fast_until_ns, then doubling from period_ns up to the idle period. */
+uint64_t telemetry_next_period(uint64_t period_ns, uint64_t now_ns, uint64_t fast_until_ns);
 int telemetry_start(struct telemetry *t);
 void telemetry_stop(struct telemetry *t);
 void telemetry_destroy(struct telemetry *t);
@@ -116,8 +150,9 @@ void telemetry_destroy(struct telemetry *t);
 void telemetry_print_line(struct telemetry *t, const char *line, uint64_t host_ns);
 
 /* For each free event: MiB freed and ms until resident dropped by 50, 90,
- * 99% of it, measured from the last sample at or before the event and
- * searched until the next free event. out has nev entries. */
+ * 99% of it, measured from the last sample at or before the event (or the
+ * sample the event's line took, up to TELEMETRY_KICK_GAP_NS after it, if
+ * higher) and searched until the next free event. out has nev entries. */
 void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
 		       const struct free_event *ev, unsigned nev, struct reclaim *out);
 void telemetry_write_summary(FILE *f, const struct summary *s);
