@@ -86,7 +86,8 @@ struct bench_run {
 
 	int guest_exit;		/* the guest's exit status; < 0: none */
 	const char *end;	/* "exit", "timeout", "signal", "error" */
-	double cpu_ms;		/* child's user + system time (wait4) */
+	double cpu_ms;		/* child's user + system time (wait4), less telemetry_cpu_ms */
+	double telemetry_cpu_ms;	/* the VMM's own sampling ("pagehint: telemetry: ... cpu_ms=") */
 	double wall_ms;
 	bool exits_known;	/* samples carry exits */
 	char *console;		/* every console line, for diagnostics */
@@ -97,7 +98,8 @@ void bench_run_init(struct bench_run *r);
 void bench_run_free(struct bench_run *r);
 int bench_run_add_sample(struct bench_run *r, double t_ms, double rss_mib, double exits);
 /* Record what one console line says, arriving at t_ms with the child's
- * CPU time cpu_ms so far. */
+ * CPU time cpu_ms so far. Also takes the VMM's "pagehint: telemetry:"
+ * line. */
 void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, double cpu_ms);
 
 /* ---- figures ---- */

@@ -3,11 +3,13 @@
  * One guest run as a child process (QEMU or `pagehint run`). The parent
  * reads the child's console from a pipe and timestamps each line as it
  * arrives, and every 10 ms samples the child's resident memory
- * (/proc/PID/statm) and CPU time (/proc/PID/stat), until the child exits,
+ * (/proc/PID/statm) and CPU time (/proc/PID/stat, less an excluded
+ * thread's /proc/PID/task/TID/stat), until the child exits,
  * its timeout expires or the bench is told to stop. The child runs in its
  * own process group, which is what gets killed; PR_SET_PDEATHSIG kills it
  * should the bench itself die.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -57,11 +59,10 @@ static double read_rss_mib(pid_t pid)
 	return (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
-/* User + system CPU ms of pid so far, or < 0. */
-static double read_cpu_ms(pid_t pid)
+/* User + system CPU ms of a /proc/.../stat file, or < 0. */
+static double read_stat_cpu_ms(const char *path)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char buf[1024];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -79,6 +80,42 @@ static double read_cpu_ms(pid_t pid)
 	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* User + system CPU ms of pid so far, or < 0. */
+static double read_cpu_ms(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return read_stat_cpu_ms(path);
+}
+
+/* The id of pid's thread called name, or 0. */
+static pid_t find_thread(pid_t pid, const char *name)
+{
+	char path[96], comm[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	pid_t tid = 0;
+	if (!d)
+		return 0;
+	while (!tid && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/comm", (int)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = 0;
+			if (!strcmp(comm, name))
+				tid = (pid_t)atoi(e->d_name);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
 }
 
 /* "[    1.234567] text": the time in ms and the text; false if no prefix. */
@@ -191,7 +228,8 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 
 	struct reader *rd = calloc(1, sizeof(*rd));
 	bool open_pipe = rd != NULL, reaped = false;
-	double next = t0, deadline = t0 + c->timeout_s * 1e3, kill_at = 0, cpu = 0;
+	double next = t0, deadline = t0 + c->timeout_s * 1e3, kill_at = 0, cpu = 0, excl = 0;
+	pid_t excl_tid = 0;
 	int wstatus = 0;
 	struct rusage ru = { 0 };
 
@@ -210,9 +248,18 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 			kill(-pid, SIGKILL);
 
 		if (!reaped && now >= next) {
+			if (c->exclude_thread && !excl_tid)
+				excl_tid = find_thread(pid, c->exclude_thread);
+			if (excl_tid) {
+				char path[96];
+				snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)excl_tid);
+				double e = read_stat_cpu_ms(path);
+				if (e > excl)	/* once it has gone: its last value */
+					excl = e;
+			}
 			double v = read_cpu_ms(pid);
 			if (v >= 0)
-				cpu = v;
+				cpu = v > excl ? v - excl : 0;
 			/* After @done the child tears down: its memory goes
 			 * for reasons that are not reporting. */
 			if (c->sample_rss && !r->done) {
@@ -255,6 +302,12 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 	r->wall_ms = mono_ms() - t0;
 	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	if (c->exclude_thread) {
+		/* The child's own count covers its sampling to the end. */
+		if (r->telemetry_cpu_ms > excl)
+			excl = r->telemetry_cpu_ms;
+		r->cpu_ms = r->cpu_ms > excl ? r->cpu_ms - excl : 0;
+	}
 	c->wstatus = wstatus;
 	r->end = c->timed_out ? "timeout" : c->stopped ? "signal" : "exit";
 	return 0;

@@ -13,6 +13,9 @@ struct bench_child {
 	double timeout_s;		/* then SIGTERM, 2 s later SIGKILL */
 	bool prefix_times;		/* lines carry "[ s.us] ": their time */
 	bool sample_rss;		/* samples: the child's resident memory */
+	/* A thread (by name) whose CPU is not the child's: the VMM's own
+	 * telemetry sampler, which QEMU, sampled from outside, has not. */
+	const char *exclude_thread;
 	void (*on_line)(void *arg, const char *line);
 	void (*on_sample)(void *arg, double t_ms, double rss_mib);
 	void *arg;
@@ -24,7 +27,8 @@ struct bench_child {
 };
 
 /* Run to the end; r gets the console's figures, samples (if sample_rss),
- * CPU time, wall time and end. *stop (if not NULL) going non-zero stops
+ * CPU time (without exclude_thread's: as sampled, and at the end as the
+ * child's telemetry line says if it has one), wall time and end. *stop (if not NULL) going non-zero stops
  * the child. 0, or -errno if it could not be started. */
 int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop);
 

@@ -136,6 +136,8 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 			r->pages_per_s = v;
 		if (field(line, "pages", &v))
 			r->pages_total = v;
+	} else if (!strncmp(line, "pagehint: telemetry: ", 21) && field(line, "cpu_ms", &v)) {
+		r->telemetry_cpu_ms = v;
 	} else if (!strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6)) {
 		r->fail_lines++;
 		note_error(r, line);

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "bench.h"
+#include "bench_child.h"
 #include "bench_int.h"
 
 #define NUL BENCH_NULL
@@ -461,7 +464,44 @@ static void console_lines_parsed(void **state)
 	bench_run_parse_line(&r, "@fail workload=memhog cpu=0 addr=0x1000 word=7 got=1 want=0", 7, 0);
 	assert_int_equal(r.fail_lines, 1);
 	assert_non_null(strstr(r.console, "@done workload=churn"));
+	assert_float_equal(r.telemetry_cpu_ms, 0, 0);
+	bench_run_parse_line(&r, "pagehint: telemetry: samples=1200 mincore=1200 cpu_ms=3456.7", 8, 0);
+	assert_float_equal(r.telemetry_cpu_ms, 3456.7, 1e-9);
 	bench_run_free(&r);
+}
+
+/* A child whose CPU is all in the excluded thread (a shell run under the
+ * thread's name: its one thread) counts next to nothing; the same child
+ * without the exclusion counts its busy loop. */
+static double child_cpu(const char *exe, bool exclude)
+{
+	char *argv[] = { (char *)exe, "-c",
+			 "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done; "
+			 "echo 'pagehint: telemetry: samples=1 mincore=0 cpu_ms=1'", NULL };
+	struct bench_child c = { .argv = argv, .timeout_s = 120,
+				 .exclude_thread = exclude ? "ph-telemetry" : NULL };
+	struct bench_run r;
+	bench_run_init(&r);
+	assert_int_equal(bench_child_run(&c, &r, NULL), 0);
+	assert_float_equal(r.telemetry_cpu_ms, 1, 0);
+	double cpu = r.cpu_ms;
+	bench_run_free(&r);
+	return cpu;
+}
+
+static void child_cpu_leaves_out_a_thread(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ph-bench-XXXXXX", exe[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(exe, sizeof(exe), "%s/ph-telemetry", dir);
+	assert_int_equal(symlink("/bin/sh", exe), 0);
+	double all = child_cpu(exe, false), rest = child_cpu(exe, true);
+	unlink(exe);
+	rmdir(dir);
+	assert_true(all >= 100);
+	/* what ran after the bench's last look at the thread */
+	assert_true(rest < all / 4);
 }
 
 static void stats_over_reps(void **state)
@@ -567,6 +607,7 @@ int main(void)
 		cmocka_unit_test(no_free_event_no_figures),
 		cmocka_unit_test(fragment_window),
 		cmocka_unit_test(console_lines_parsed),
+		cmocka_unit_test(child_cpu_leaves_out_a_thread),
 		cmocka_unit_test(stats_over_reps),
 		cmocka_unit_test(results_json_has_the_schema),
 	};
