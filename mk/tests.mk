@@ -23,7 +23,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -DPH_DEBUG=1 $(HOSTED_CORE_INC) -Ivmm -Itests/unit \
-		$< $(TEST_LIB) -lcmocka -o $@
+		$< $(TEST_LIB) -lcmocka -lm -o $@
 
 ALL_TARGETS += $(UNIT_TESTS)
 

@@ -127,6 +127,8 @@ struct bench_goal {
 	bool at_most;			/* met when measured <= target, else >= */
 	double target, measured;	/* BENCH_NULL: not known */
 	int met;			/* 1, 0, or -1: cannot tell */
+	bool unresolved;		/* met -1 because the margin is inside the noise */
+	double noise;			/* the method's own spread (off against off), or null */
 	double missed_by;		/* when missed: |measured - target|, else null */
 	char note[96];
 };

@@ -138,7 +138,7 @@ void bench_report_goals(FILE *f, const struct bench_results *res)
 		if (!has_goals(&res->e[i]))
 			continue;
 		unsigned n = bench_goals(res, i, g);
-		fprintf(f, "\ngoals (issue 9) for %s, from the medians above\n", res->e[i].name);
+		fprintf(f, "\ngoals for %s, from the medians above\n", res->e[i].name);
 		fprintf(f, "%-50s %-10s %9s %9s  %s\n", "goal", "unit", "target", "measured", "status");
 		for (unsigned k = 0; k < n; k++) {
 			char t[24], m[24], by[24], st[160];
@@ -150,7 +150,10 @@ void bench_report_goals(FILE *f, const struct bench_results *res)
 			else if (!g[k].met && g[k].missed_by != BENCH_NULL)
 				snprintf(st, sizeof(st), "MISSED by %s %s", by, g[k].unit);
 			else
-				snprintf(st, sizeof(st), "%s", g[k].met ? "unknown" : "MISSED");
+				snprintf(st, sizeof(st), "%s", g[k].unresolved ? "unresolved"
+							 : g[k].met ? "unknown" : "MISSED");
+			if (g[k].noise != BENCH_NULL)
+				snprintf(st + strlen(st), sizeof(st) - strlen(st), " (noise %.3f)", g[k].noise);
 			if (g[k].note[0])
 				snprintf(st + strlen(st), sizeof(st) - strlen(st), " (%s)", g[k].note);
 			fprintf(f, "%-50s %-10s %9s %9s  %s\n", g[k].what, g[k].unit, t, m, st);
@@ -404,6 +407,9 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 			fprintf(f, ", \"met\": %s, \"missed_by\": ",
 				g[k].met < 0 ? "null" : g[k].met ? "true" : "false");
 			bench_json_num(f, g[k].missed_by);
+			fprintf(f, ", \"verdict\": \"%s\", \"noise\": ", g[k].met > 0 ? "met" : !g[k].met ? "missed"
+				: g[k].unresolved ? "unresolved" : "unknown");
+			bench_json_num(f, g[k].noise);
 			if (g[k].note[0]) {
 				fputs(", \"note\": ", f);
 				bench_json_str(f, g[k].note);

@@ -392,7 +392,7 @@ static void goals_met_and_missed(void **state)
 	if (!strstr(buf, "\"goals\": {\n    \"pagehint\": {") ||
 	    !strstr(buf, "\"exits_per_gib\": {\"goal\": ") ||
 	    !strstr(buf, "\"target\": 2, \"measured\": 3, \"unit\": \"exits/GiB\", \"met\": false, "
-			 "\"missed_by\": 1}") ||
+			 "\"missed_by\": 1, \"verdict\": \"missed\", \"noise\": null}") ||
 	    strstr(buf, "\"upstream\": {\n      \"reclaim_t99_ms\""))
 		fail_msg("results.json goals:\n%s", buf);
 	free(buf);
@@ -400,8 +400,64 @@ static void goals_met_and_missed(void **state)
 	f = open_memstream(&buf, &len);
 	bench_report_goals(f, res);
 	fclose(f);
-	if (!strstr(buf, "goals (issue 9) for pagehint") || !strstr(buf, "MISSED by 1.0 exits/GiB"))
+	if (!strstr(buf, "goals for pagehint") || !strstr(buf, "MISSED by 1.0 exits/GiB"))
 		fail_msg("goals table:\n%s", buf);
+	free(buf);
+	free(res);
+}
+
+/* A ratio against off is judged against off's own spread: a margin inside
+ * it reads unresolved, never met or missed. */
+static void goals_inside_the_noise_are_unresolved(void **state)
+{
+	(void)state;
+	struct bench_results *res = three_engines();
+	struct bench_engine_res *off = &res->e[0], *ph = &res->e[2];
+	off->v[FIG_RATIO][0] = 0.97;		/* off against its neighbours */
+	off->v[FIG_RATIO][1] = 1.02;
+	ph->v[FIG_RATIO][0] = 0.98;		/* 0.01 under the goal: inside 0.03 */
+	ph->v[FIG_BURST_RATIO][0] = 1.2;	/* no noise known for the burst */
+	bench_results_finish(res);
+
+	struct bench_goal g[BENCH_MAX_GOALS];
+	unsigned n = bench_goals(res, 2, g);
+	const struct bench_goal *x = goal(g, n, "churn_vs_off");
+	assert_float_equal(x->noise, 0.03, 1e-9);
+	assert_int_equal(x->met, -1);
+	assert_true(x->unresolved);
+	assert_true(x->missed_by == NUL);
+	x = goal(g, n, "burst_alloc_vs_off");
+	assert_true(x->noise == NUL && !x->unresolved);
+	assert_int_equal(x->met, 0);
+
+	ph->v[FIG_RATIO][0] = 0.95;		/* 0.04 under: outside the noise */
+	bench_results_finish(res);
+	n = bench_goals(res, 2, g);
+	x = goal(g, n, "churn_vs_off");
+	assert_int_equal(x->met, 0);
+	assert_false(x->unresolved);
+	assert_float_equal(x->missed_by, 0.04, 1e-9);
+	ph->v[FIG_RATIO][0] = 1.03;		/* 0.04 over: met */
+	bench_results_finish(res);
+	n = bench_goals(res, 2, g);
+	assert_int_equal(goal(g, n, "churn_vs_off")->met, 1);
+
+	ph->v[FIG_RATIO][0] = 0.98;
+	bench_results_finish(res);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bench_report_goals(f, res);
+	fclose(f);
+	if (!strstr(buf, "unresolved (noise 0.030)"))
+		fail_msg("goals table:\n%s", buf);
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(bench_report_json(f, res), 0);
+	fclose(f);
+	if (!strstr(buf, "\"met\": null, \"missed_by\": null, \"verdict\": \"unresolved\", \"noise\": 0.03"))
+		fail_msg("results.json goals:\n%s", buf);
 	free(buf);
 	free(res);
 }
@@ -604,6 +660,7 @@ int main(void)
 		cmocka_unit_test(churn_per_ginsn),
 		cmocka_unit_test(ratio_against_neighbours),
 		cmocka_unit_test(goals_met_and_missed),
+		cmocka_unit_test(goals_inside_the_noise_are_unresolved),
 		cmocka_unit_test(no_free_event_no_figures),
 		cmocka_unit_test(fragment_window),
 		cmocka_unit_test(console_lines_parsed),
