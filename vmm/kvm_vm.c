@@ -416,6 +416,7 @@ static void handle_io(struct vcpu *v)
 	unsigned size = run->io.size;
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
 
+	exit_stats_count(&vm->exits, exit_cause_port(port));
 	/* data_offset and count come from the kernel; bound them anyway. */
 	if (run->io.data_offset + (uint64_t)run->io.count * size > vm->run_size)
 		return;
@@ -442,6 +443,18 @@ static void handle_io(struct vcpu *v)
 	}
 }
 
+static enum balloon_queue_role queue_role(struct vm *vm, unsigned q)
+{
+	return vm->queue_role ? vm->queue_role(vm->queue_role_opaque, q) : BQ_NONE;
+}
+
+/* Before the access: an InterruptACK forgets the queues it is for. */
+static void count_vmmio(struct vm *vm, uint64_t off, bool write, uint32_t val)
+{
+	exit_stats_count(&vm->exits, exit_cause_vmmio(vm->vmmio, off, write, val, vm->queue_role,
+						      vm->queue_role_opaque));
+}
+
 static void handle_mmio(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -455,6 +468,7 @@ static void handle_mmio(struct vcpu *v)
 		if (run->mmio.is_write) {
 			uint64_t val = 0;
 			memcpy(&val, run->mmio.data, len);	/* x86: little-endian */
+			count_vmmio(vm, off, true, (uint32_t)val);
 			if (len == 8) {	/* a 64-bit access is two 32-bit ones (4.2.2.2) */
 				virtio_mmio_write(vm->vmmio, off, 4, (uint32_t)val);
 				virtio_mmio_write(vm->vmmio, off + 4, 4, (uint32_t)(val >> 32));
@@ -463,6 +477,7 @@ static void handle_mmio(struct vcpu *v)
 			}
 		} else {
 			uint64_t val;
+			count_vmmio(vm, off, false, 0);
 			if (len == 8)
 				val = virtio_mmio_read(vm->vmmio, off, 4) |
 				      (uint64_t)virtio_mmio_read(vm->vmmio, off + 4, 4) << 32;
@@ -472,6 +487,7 @@ static void handle_mmio(struct vcpu *v)
 		}
 		return;
 	}
+	exit_stats_count(&vm->exits, EXIT_MMIO_OTHER);
 	log_once(vm, 0, "vCPU %u: MMIO %s of %u bytes at %#llx: nothing there", v->id,
 		 run->mmio.is_write ? "write" : "read", len, (unsigned long long)a);
 	if (!run->mmio.is_write)
@@ -494,55 +510,49 @@ static void *vcpu_thread(void *arg)
 			/* EINTR: kicked (or any signal). EAGAIN: an AP was
 			 * just woken by INIT/SIPI; run it again. */
 			if (errno == EINTR || errno == EAGAIN) {
-				atomic_fetch_add(&vm->exits.intr, 1);
+				exit_stats_count(&vm->exits, EXIT_INTR);
 				continue;
 			}
 			vm_stop(vm, VM_END_ERROR, VMM_EXIT_ERROR, "KVM_RUN on vCPU %u: %s", v->id,
 				strerror(errno));
 			break;
 		}
-		atomic_fetch_add(&vm->exits.total, 1);
-		switch (v->run->exit_reason) {
+		uint32_t reason = v->run->exit_reason;
+		/* IO and MMIO exits are counted by their handlers, by device. */
+		if (reason != KVM_EXIT_IO && reason != KVM_EXIT_MMIO)
+			exit_stats_count(&vm->exits, exit_cause_reason(reason));
+		switch (reason) {
 		case KVM_EXIT_IO:
-			atomic_fetch_add(&vm->exits.io, 1);
 			handle_io(v);
 			break;
 		case KVM_EXIT_MMIO:
-			atomic_fetch_add(&vm->exits.mmio, 1);
 			handle_mmio(v);
 			break;
 		case KVM_EXIT_HLT:
 			/* The in-kernel LAPIC handles hlt; not expected. */
-			atomic_fetch_add(&vm->exits.hlt, 1);
 			break;
 		case KVM_EXIT_INTR:
-			atomic_fetch_add(&vm->exits.intr, 1);
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			atomic_fetch_add(&vm->exits.other, 1);
 			vm_stop(vm, VM_END_CRASH, VMM_EXIT_CRASH,
 				"vCPU %u: guest shut down (triple fault) without an exit status", v->id);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			atomic_fetch_add(&vm->exits.other, 1);
 			vm_stop(vm, VM_END_CRASH, VMM_EXIT_CRASH,
 				"vCPU %u: KVM_EXIT_FAIL_ENTRY, reason %#llx", v->id,
 				(unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
-			atomic_fetch_add(&vm->exits.other, 1);
 			vm_stop(vm, VM_END_CRASH, VMM_EXIT_CRASH,
 				"vCPU %u: KVM internal error, suberror %u", v->id,
 				v->run->internal.suberror);
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
-			atomic_fetch_add(&vm->exits.other, 1);
 			vm_stop(vm, VM_END_CRASH, VMM_EXIT_CRASH,
 				"vCPU %u: system event %u (shutdown/reset/crash) without an exit status",
 				v->id, v->run->system_event.type);
 			break;
 		default:
-			atomic_fetch_add(&vm->exits.other, 1);
 			vm_stop(vm, VM_END_ERROR, VMM_EXIT_ERROR, "vCPU %u: unexpected KVM exit reason %u",
 				v->id, v->run->exit_reason);
 			break;
@@ -593,6 +603,7 @@ static void *worker_thread(void *arg)
 			if (read(vm->notify_efd[q], &cnt, sizeof(cnt)) != sizeof(cnt))
 				continue;
 			atomic_fetch_add(&vm->notifications, cnt);
+			exit_stats_notify(&vm->exits, queue_role(vm, q), cnt);
 			virtio_mmio_notify(vm->vmmio, q);
 		}
 		/* After the notifications, which may have added a timer. A

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
+#include "exits.h"
 #include "guest_mem.h"
 #include "serial.h"
 #include "telemetry.h"
@@ -76,6 +77,10 @@ struct vm {
 	 * (-1: nothing pending; it sleeps VM_TICK_MAX_MS at most anyway). */
 	int (*worker_tick)(void *opaque);
 	void *worker_tick_opaque;
+	/* If set (before vm_start): the role of the device's queue q, for
+	 * counting its notifies and exits by cause; else BQ_NONE. */
+	enum balloon_queue_role (*queue_role)(void *opaque, unsigned q);
+	void *queue_role_opaque;
 
 	struct exit_stats exits;
 

@@ -61,6 +61,12 @@ static int fault_tick(void *balloon)
 }
 
 /* build/pagehint-guest.elf beside this program. */
+/* The balloon's queue roles, for counting exits by cause. */
+static enum balloon_queue_role queue_role(void *balloon, unsigned q)
+{
+	return balloon_queue_role(balloon, q);
+}
+
 static const char *default_kernel(char *buf, size_t cap)
 {
 	char self[PATH_MAX];
@@ -176,6 +182,8 @@ int main(int argc, char **argv)
 		goto out_vm;
 	}
 	vm_set_serial(&vm, &serial);
+	vm.queue_role = queue_role;
+	vm.queue_role_opaque = balloon;
 	char fault_modes[64];
 	if (o.fault.modes) {
 		/* Faulty-device mode: the worker runs the delayed requests. */
@@ -239,7 +247,6 @@ int main(int argc, char **argv)
 		.guest_exit = vm.guest_exit,
 		.cpus = o.cpus,
 		.mem_mib = o.mem >> 20,
-		.exits_total = atomic_load(&vm.exits.total),
 		.data_errors = console_data_errors(&sink.cs),
 	};
 	static const char *const end_names[] = {
@@ -247,6 +254,7 @@ int main(int argc, char **argv)
 		[VM_END_CRASH] = "crash", [VM_END_ERROR] = "error", [VM_END_SIGNAL] = "signal",
 	};
 	s.end_reason = end_names[vm.end];
+	exit_stats_read(&vm.exits, &s.exits);
 	for (size_t i = 0; i < tel.n; i++)
 		if (tel.s[i].resident / 1048576.0 > s.resident_peak_mib)
 			s.resident_peak_mib = tel.s[i].resident / 1048576.0;
@@ -297,7 +305,7 @@ int main(int argc, char **argv)
 	vmm_log("%s; %.2f s, resident peak %.0f MiB, end %.0f MiB, discarded %.0f MiB in %llu "
 		"requests, %llu exits", vm.end_msg, (telemetry_now_ns() - start) / 1e9,
 		s.resident_peak_mib, s.resident_end_mib, s.discarded_mib,
-		(unsigned long long)s.report_requests, (unsigned long long)s.exits_total);
+		(unsigned long long)s.report_requests, (unsigned long long)exit_counts_total(&s.exits));
 	/* Its own line: what `pagehint bench` leaves out of the VMM's CPU. */
 	vmm_log("telemetry: samples=%zu mincore=%llu cpu_ms=%.1f", tel.n,
 		(unsigned long long)tel.full_scans, tel.cpu_ns / 1e6);

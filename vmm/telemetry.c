@@ -38,26 +38,49 @@ void telemetry_init(struct telemetry *t)
 	t->fast_until_ns = TELEMETRY_HOLD_NS;	/* the boot */
 }
 
+/* The exit columns after the others: exits_<cause>, notifications_<role>,
+ * device_exits. */
+static void csv_exits_header(FILE *f)
+{
+	for (unsigned i = 0; i < EXIT_CAUSE_COUNT; i++)
+		fprintf(f, ",exits_%s", exit_cause_names[i]);
+	for (unsigned i = 0; i < EXIT_ROLES; i++)
+		fprintf(f, ",notifications_%s", exit_role_names[i]);
+	fputs(",device_exits", f);
+}
+
+static void csv_exits(FILE *f, const struct exit_counts *x)
+{
+	for (unsigned i = 0; i < EXIT_CAUSE_COUNT; i++)
+		fprintf(f, ",%llu", (unsigned long long)x->cause[i]);
+	for (unsigned i = 0; i < EXIT_ROLES; i++)
+		fprintf(f, ",%llu", (unsigned long long)x->notify[i]);
+	fprintf(f, ",%llu", (unsigned long long)exit_counts_device(x));
+}
+
 void telemetry_csv_header(FILE *f)
 {
 	fputs("t_ms,resident_mib,discarded_mib,reported_mib,report_requests,report_ranges,"
 	      "exits,exits_io,exits_mmio,exits_other,notifications,interrupts,balloon_mib,guest_free_mib,"
-	      "exitless_mib\n", f);
+	      "exitless_mib", f);
+	csv_exits_header(f);
+	fputc('\n', f);
 }
 
 void telemetry_csv_row(FILE *f, const struct sample *s)
 {
-	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f,%.3f\n",
+	uint64_t total = exit_counts_total(&s->x), io = exit_counts_io(&s->x),
+		 mmio = exit_counts_mmio(&s->x);
+
+	fprintf(f, "%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f,%.3f",
 		s->t_ns / 1e6, s->resident / MiB, s->discarded / MiB, s->reported / MiB,
 		(unsigned long long)s->requests, (unsigned long long)s->ranges,
-		(unsigned long long)s->exits, (unsigned long long)s->exits_io,
-		(unsigned long long)s->exits_mmio,
-		/* counters are read one by one while vCPUs run: clamp */
-		(unsigned long long)(s->exits > s->exits_io + s->exits_mmio ?
-				     s->exits - s->exits_io - s->exits_mmio : 0),
-		(unsigned long long)s->notifies,
+		(unsigned long long)total, (unsigned long long)io, (unsigned long long)mmio,
+		(unsigned long long)(total - io - mmio), (unsigned long long)s->notifies,
 		(unsigned long long)s->irqs, s->balloon_pages * 4096.0 / MiB, s->guest_free / MiB,
 		s->xl_reclaimed / MiB);
+	csv_exits(f, &s->x);
+	fputc('\n', f);
 }
 
 static void live_line(struct telemetry *t, const struct sample *s)
@@ -67,7 +90,7 @@ static void live_line(struct telemetry *t, const struct sample *s)
 	       " | exits %llu | notify %llu",
 	       s->t_ns / 1e9, s->resident / MiB, s->discarded / MiB,
 	       (unsigned long long)s->requests, (unsigned long long)s->ranges,
-	       (unsigned long long)s->exits, (unsigned long long)s->notifies);
+	       (unsigned long long)exit_counts_total(&s->x), (unsigned long long)s->notifies);
 	if (s->guest_free)
 		printf(" | guest free %.0f MiB", s->guest_free / MiB);
 	if (s->xl_reclaimed)
@@ -142,11 +165,8 @@ static void read_counters(struct telemetry *t, struct sample *s)
 		if (balloon_stat(t->balloon, VIRTIO_BALLOON_S_MEMFREE, &v))
 			s->guest_free = v;
 	}
-	if (t->exits) {
-		s->exits = atomic_load(&t->exits->total);
-		s->exits_io = atomic_load(&t->exits->io);
-		s->exits_mmio = atomic_load(&t->exits->mmio);
-	}
+	if (t->exits)
+		exit_stats_read(t->exits, &s->x);
 	if (t->ioeventfd_notifies)
 		s->notifies = atomic_load(t->ioeventfd_notifies);
 	if (t->transport)
@@ -370,6 +390,22 @@ static void json_ms(FILE *f, const char *key, double ms)
 		fprintf(f, "\"%s\": %.1f", key, ms);
 }
 
+/* exits_total, "exits" by cause, "ioeventfd_notifies" by queue role,
+ * device_exits. */
+static void json_exits(FILE *f, const struct exit_counts *x)
+{
+	fprintf(f, "  \"exits_total\": %llu,\n  \"exits\": {",
+		(unsigned long long)exit_counts_total(x));
+	for (unsigned i = 0; i < EXIT_CAUSE_COUNT; i++)
+		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", exit_cause_names[i],
+			(unsigned long long)x->cause[i]);
+	fprintf(f, "},\n  \"ioeventfd_notifies\": {\"total\": %llu",
+		(unsigned long long)exit_counts_notifies(x));
+	for (unsigned i = 0; i < EXIT_ROLES; i++)
+		fprintf(f, ", \"%s\": %llu", exit_role_names[i], (unsigned long long)x->notify[i]);
+	fprintf(f, "},\n  \"device_exits\": %llu,\n", (unsigned long long)exit_counts_device(x));
+}
+
 void telemetry_write_summary(FILE *f, const struct summary *s)
 {
 	fprintf(f, "{\n");
@@ -403,7 +439,7 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 		(unsigned long long)s->xl.reclaimed_frames * 2, (unsigned long long)s->xl.discard_calls,
 		(unsigned long long)s->xl.discard_errors, (unsigned long long)s->xl.violations,
 		(unsigned long long)s->xl.throttled);
-	fprintf(f, "  \"exits_total\": %llu,\n", (unsigned long long)s->exits_total);
+	json_exits(f, &s->exits);
 	fprintf(f, "  \"data_errors\": %llu,\n", (unsigned long long)s->data_errors);
 	fprintf(f, "  \"reclaim\": [");
 	for (unsigned i = 0; i < s->nreclaim; i++) {

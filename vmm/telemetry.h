@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Telemetry: a sampler thread records guest RAM resident on the host, what
- * the balloon discarded, report requests and ranges, VM exits by reason and
+ * the balloon discarded, report requests and ranges, VM exits by cause and
  * queue notifications. It writes them to --trace as CSV, shows a one-line
  * live view on a terminal, and at exit computes the summary
  * (--summary-json), including how fast memory came back after each
@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #include "console.h"
+#include "exits.h"
 
 #define TELEMETRY_PERIOD_NS 10000000ull	/* 10 ms: the full rate */
 #define TELEMETRY_IDLE_PERIOD_NS 500000000ull	/* the slowest, when nothing moves */
@@ -36,23 +37,13 @@
 #define TELEMETRY_MOVE_BYTES (2ull << 20)	/* a resident change that is movement */
 #define TELEMETRY_KICK_GAP_NS 1000000ull	/* a console line samples if the last is older */
 
-/* VM exits to userspace, summed over vCPUs. */
-struct exit_stats {
-	atomic_ulong total;
-	atomic_ulong io;
-	atomic_ulong mmio;
-	atomic_ulong hlt;
-	atomic_ulong intr;	/* KVM_RUN interrupted by a signal (EINTR) */
-	atomic_ulong other;
-};
-
 struct sample {
 	uint64_t t_ns;			/* since telemetry start */
 	uint64_t resident;		/* bytes */
 	uint64_t discarded;		/* bytes, cumulative */
 	uint64_t reported;		/* bytes, cumulative */
 	uint64_t requests, ranges;
-	uint64_t exits, exits_io, exits_mmio;
+	struct exit_counts x;		/* exits by cause, ioeventfd notifies by role */
 	uint64_t notifies, irqs;
 	uint64_t balloon_pages;
 	uint64_t guest_free;		/* bytes, from the stats queue; 0 if none */
@@ -110,7 +101,7 @@ struct summary {
 	double reported_mib, discarded_mib;
 	uint64_t report_requests;
 	uint64_t report_ranges;
-	uint64_t exits_total;
+	struct exit_counts exits;	/* "exits_total" is their sum */
 	uint64_t data_errors;
 	const char *end_reason;		/* "exit", "timeout", "crash", "error", "signal" */
 	unsigned nreclaim;

@@ -142,6 +142,7 @@ static void reset_locked(struct virtio_mmio_dev *t)
 	t->offered = offered_features(t);
 	t->nqueues = count_queues(t, t->offered);
 	atomic_store(&t->isr, 0);
+	atomic_store(&t->irq_queues, 0);
 	atomic_store(&t->status, 0);
 }
 
@@ -404,6 +405,8 @@ void virtio_mmio_write(struct virtio_mmio_dev *t, uint64_t off, unsigned size, u
 		return;
 	}
 	if (off == VIRTIO_MMIO_INTERRUPT_ACK) {
+		if (val & VIRTIO_MMIO_INT_VRING)
+			atomic_store(&t->irq_queues, 0);
 		atomic_fetch_and(&t->isr, ~val);
 		return;
 	}
@@ -464,6 +467,8 @@ static void process(struct virtio_mmio_dev *t, unsigned qi, bool from_driver)
 		signal = vring_dev_should_signal(&q->vq);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (signal)
+	if (signal) {
+		atomic_fetch_or(&t->irq_queues, 1u << qi);
 		raise_int(t, VIRTIO_MMIO_INT_VRING);
+	}
 }

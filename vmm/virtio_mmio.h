@@ -65,6 +65,7 @@ struct virtio_mmio_dev {
 
 	atomic_uint status;
 	atomic_uint isr;	/* InterruptStatus */
+	atomic_uint irq_queues;	/* bit per queue whose used buffers raised the pending VRING bit */
 	atomic_uint generation;	/* ConfigGeneration */
 
 	void (*raise_irq)(void *opaque);
@@ -101,6 +102,14 @@ void virtio_mmio_notify(struct virtio_mmio_dev *t, unsigned q);
 static inline uint32_t virtio_mmio_status(struct virtio_mmio_dev *t)
 {
 	return atomic_load(&t->status);
+}
+
+/* The queues (a bit each) whose used buffers raised the used-buffer
+ * interrupt the driver has not acknowledged yet: whose the interrupt
+ * register accesses are (exit accounting). */
+static inline uint32_t virtio_mmio_irq_queues(struct virtio_mmio_dev *t)
+{
+	return atomic_load(&t->irq_queues);
 }
 
 #endif

@@ -196,9 +196,11 @@ static void summary_json(void **state)
 	struct summary s = {
 		.guest_exit = 0, .cpus = 2, .mem_mib = 2048, .resident_peak_mib = 1800.25,
 		.resident_end_mib = 300, .reported_mib = 1500, .discarded_mib = 1490,
-		.report_requests = 47, .exits_total = 1234, .data_errors = 0,
+		.report_requests = 47, .data_errors = 0,
 		.end_reason = "exit", .nreclaim = 2, .reclaim = r,
 	};
+	s.exits.cause[EXIT_IO_SERIAL] = 1200;
+	s.exits.cause[EXIT_BALLOON_IRQ] = 34;
 	telemetry_write_summary(f, &s);
 	fclose(f);
 	static const char *const keys[] = {
@@ -233,11 +235,14 @@ static void csv_trace(void **state)
 	FILE *f = open_memstream(&buf, &len);
 	telemetry_csv_header(f);
 	struct sample s = { .t_ns = 20000000, .resident = 3 * MiB, .discarded = MiB / 2,
-			    .requests = 4, .ranges = 9, .exits = 11 };
+			    .requests = 4, .ranges = 9 };
+	s.x.cause[EXIT_IO_SERIAL] = 10;
+	s.x.cause[EXIT_HLT] = 1;
 	telemetry_csv_row(f, &s);
 	fclose(f);
 	assert_non_null(strstr(buf, "t_ms,resident_mib,discarded_mib"));
-	assert_non_null(strstr(buf, "\n20.000,3.000,0.500,0.000,4,9,11,"));
+	/* exits, exits_io, exits_mmio, exits_other */
+	assert_non_null(strstr(buf, "\n20.000,3.000,0.500,0.000,4,9,11,10,0,1,"));
 	free(buf);
 }
 

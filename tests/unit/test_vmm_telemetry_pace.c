@@ -61,10 +61,11 @@ static void what_moves(void **state)
 {
 	(void)state;
 	struct sample a = { .resident = 100 * MiB, .discarded = 5, .reported = 5, .requests = 1,
-			    .balloon_pages = 3, .xl_reclaimed = 0, .exits = 10 };
+			    .balloon_pages = 3, .xl_reclaimed = 0 };
+	a.x.cause[EXIT_IO_SERIAL] = 10;
 	struct sample b = a;
 	assert_false(telemetry_moved(&a, &b));
-	b.exits = 1000000;	/* exits alone: the guest runs, memory doesn't move */
+	b.x.cause[EXIT_IO_SERIAL] = 1000000;	/* exits alone: the guest runs, memory doesn't move */
 	b.notifies = b.irqs = b.guest_free = 77;
 	b.t_ns = 12345;
 	assert_false(telemetry_moved(&a, &b));
