@@ -19,6 +19,8 @@
 #   (frames reclaimed by the scanner, no report request, no violation,
 #   resident memory falls), the fallback when the device does not offer
 #   it (--no-exitless), and verify under reset faults (0 data errors).
+#   Exits by cause: exits_total is their sum in every summary, and the
+#   memhog-pagehint run notifies its reporting queue.
 # Skipped (never passed) when /dev/kvm is usable (tests/kvm/ runs pagehint
 # directly), when QEMU is missing, or when the kernel package cannot be
 # downloaded. The kernel is cached in build/nested/. NESTED_KEEP=1 keeps
@@ -146,7 +148,7 @@ nruns=$(wc -l <"$W/runs.txt")
 # cannot run)
 vg_n=1
 [ -z "$vg_why" ] || vg_n=3
-plan $((2 + (nruns - 1) * 2 + 9 + $(hostile_nchecks) + vg_n))
+plan $((2 + (nruns - 1) * 2 + 11 + $(hostile_nchecks) + vg_n))
 
 # The boot: 12 minutes at most (the test's budget). The init ends QEMU
 # through isa-debug-exit (status 1); should that not happen, QEMU is
@@ -402,6 +404,18 @@ emit(any(l.startswith('@engine name=pagehint') for l in (results.get('memhog-pag
 emit(all(S('memhog-' + e).get('report_ranges', 0) > 0 for e in ('max-order', 'upstream', 'pagehint'))
      and S('frag-seed-v8').get('report_ranges', 0) > 0, 'every reporting engine sent ranges (seed-v8 on fragment)')
 emit(S('memhog-off').get('reported_mib', 1) == 0, 'engine=off reports nothing')
+# exits by cause (docs/vmm.md): the total is their sum in every summary;
+# the reporting queue's notifies reach the device (through its ioeventfd)
+bad = [n for n in results if S(n) and ('exits' not in S(n) or
+       S(n).get('exits_total') != sum(S(n)['exits'].values()))]
+emit(not bad, 'exits_total is the sum of the exits by cause in every summary%s' % (
+     ' (not in %s)' % ', '.join(bad) if bad else ''))
+ph = S('memhog-pagehint'); phx = ph.get('exits') or {}; phn = ph.get('ioeventfd_notifies') or {}
+emit(phn.get('report', 0) + phx.get('balloon_notify_report', 0) > 0 and ph.get('device_exits', 0) > 0,
+     'memhog-pagehint: reporting-queue notifies %s (ioeventfd) + %s (exits), device_exits %s' % (
+     phn.get('report'), phx.get('balloon_notify_report'), ph.get('device_exits')))
+diag('memhog-pagehint exits: %s; ioeventfd: %s' % (
+     ', '.join('%s %s' % (k, v) for k, v in phx.items() if v), phn))
 emit(S('xl-memhog').get('resident_end_mib', 1e9) < S('memhog-off').get('resident_end_mib', 0) / 2,
      'exitless ends with less than half the resident memory of engine=off (%s vs %s MiB)' % (
      S('xl-memhog').get('resident_end_mib'), S('memhog-off').get('resident_end_mib')))
