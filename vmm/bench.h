@@ -41,7 +41,8 @@ int bench_main(int argc, char **argv);
 struct bench_sample {
 	double t_ms;		/* since the run's start */
 	double rss_mib;		/* guest RAM resident on the host */
-	double exits;		/* cumulative; < 0: not known */
+	double exits;		/* the device's exits, cumulative; < 0: not known */
+	double exits_all;	/* every exit seen, cumulative (pagehint only) */
 };
 
 struct bench_run {
@@ -90,6 +91,7 @@ struct bench_run {
 	double telemetry_cpu_ms;	/* the VMM's own sampling ("pagehint: telemetry: ... cpu_ms=") */
 	double wall_ms;
 	bool exits_known;	/* samples carry exits */
+	bool exits_all_known;	/* samples carry exits_all */
 	char *console;		/* every console line, for diagnostics */
 	size_t console_len, console_cap;
 };
@@ -112,11 +114,12 @@ struct bench_reclaim_fig {
 	double lag99_ms;	/* 99 % back, after the free ended (0: by then) */
 	double returned_10s, returned_35s;	/* fractions 0..1 */
 	double exits_per_gib, requests_per_gib, host_cpu_ms_per_gib;
+	double all_exits_per_gib;	/* every exit, not only the device's */
 	double freed_mib, returned_mib;		/* drop by the end of the run */
 };
 
 struct bench_frag_fig {
-	double returned_mib, exits_per_gib;
+	double returned_mib, exits_per_gib, all_exits_per_gib;
 };
 
 struct bench_burst_fig {

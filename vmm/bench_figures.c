@@ -41,7 +41,8 @@ int bench_run_add_sample(struct bench_run *r, double t_ms, double rss_mib, doubl
 		r->s = ns;
 		r->cap = cap;
 	}
-	r->s[r->n++] = (struct bench_sample){ .t_ms = t_ms, .rss_mib = rss_mib, .exits = exits };
+	r->s[r->n++] = (struct bench_sample){ .t_ms = t_ms, .rss_mib = rss_mib, .exits = exits,
+					      .exits_all = -1 };
 	return 0;
 }
 
@@ -198,6 +199,7 @@ void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *
 	f->free_ms = f->lag99_ms = BENCH_NULL;
 	f->returned_10s = f->returned_35s = BENCH_NULL;
 	f->exits_per_gib = f->requests_per_gib = f->host_cpu_ms_per_gib = BENCH_NULL;
+	f->all_exits_per_gib = BENCH_NULL;
 	f->freed_mib = f->returned_mib = BENCH_NULL;
 
 	if (r->have_engine_counts && r->reported_mib > 0)
@@ -234,13 +236,15 @@ void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *
 	f->returned_mib = b->rss_mib > e->rss_mib ? b->rss_mib - e->rss_mib : 0;
 	if (r->exits_known)
 		f->exits_per_gib = per_gib(e->exits - b->exits, f->returned_mib);
+	if (r->exits_all_known)
+		f->all_exits_per_gib = per_gib(e->exits_all - b->exits_all, f->returned_mib);
 	if (r->cpu_ms > cpu0)
 		f->host_cpu_ms_per_gib = per_gib(r->cpu_ms - cpu0, f->returned_mib);
 }
 
 void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_frag_fig *f)
 {
-	f->returned_mib = f->exits_per_gib = BENCH_NULL;
+	f->returned_mib = f->exits_per_gib = f->all_exits_per_gib = BENCH_NULL;
 	if (!r->nfree || !r->n)
 		return;
 	/* What an engine reports while the second free runs is not memory
@@ -257,6 +261,9 @@ void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_
 	f->returned_mib = r0 - low;
 	if (r->exits_known)
 		f->exits_per_gib = per_gib(r->s[i1].exits - r->s[i0].exits, f->returned_mib);
+	if (r->exits_all_known)
+		f->all_exits_per_gib = per_gib(r->s[i1].exits_all - r->s[i0].exits_all,
+					       f->returned_mib);
 }
 
 double bench_vs_neighbours(double x, double before, double after)

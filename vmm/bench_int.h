@@ -44,6 +44,11 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 		   volatile sig_atomic_t *stop);
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
 		  volatile sig_atomic_t *stop);
+/* A `pagehint run --trace` CSV into r's samples, its columns found by
+ * name: resident memory, device_exits as the exits, exits + notifications
+ * as exits_all (each known only if the trace has it); samples after
+ * done_ms (>= 0) left out. 0, or -EINVAL without a usable header. */
+int bench_vmm_read_trace(FILE *f, struct bench_run *r, double done_ms);
 /* NULL when /dev/kvm is usable, else why not (in buf). */
 const char *bench_kvm_unusable(char *buf, size_t cap);
 /* "QEMU emulator version 7.2.x" → "7.2.x" in buf; false if no QEMU. */
@@ -59,9 +64,11 @@ enum bench_fig {
 	FIG_T50, FIG_T90, FIG_T99,
 	FIG_FREE,	/* the guest's free itself */
 	FIG_LAG99,	/* t99 after the free ended */
-	FIG_RET10, FIG_RET35, FIG_EXITS, FIG_REQS, FIG_CPU,
+	FIG_RET10, FIG_RET35, FIG_EXITS,
+	FIG_EXITS_ALL,	/* every exit, beside the device's */
+	FIG_REQS, FIG_CPU,
 	FIG_SPEED,	/* 90% of the freed memory / t90, as a share of the madvise limit */
-	FIG_FRAG_MIB, FIG_FRAG_EXITS, FIG_PPS, FIG_RATIO,
+	FIG_FRAG_MIB, FIG_FRAG_EXITS, FIG_FRAG_EXITS_ALL, FIG_PPS, FIG_RATIO,
 	FIG_PPS_CPU,	/* churn pages per second of the hypervisor's CPU time */
 	FIG_RATIO_CPU,
 	FIG_PPS_INSN,	/* churn pages per 10^9 guest instructions (TCG -icount) */
@@ -104,6 +111,7 @@ struct bench_results {
 	const char *accel;		/* "kvm" or "tcg" */
 	char hv_reason[320];		/* why this hypervisor */
 	char exits_source[200];
+	char exits_all_source[200];	/* "": not counted */
 	unsigned cpus, reps;
 	uint64_t mem_mib, hog_mib, frag_mib;
 	unsigned idle_ms, frag_hold_ms, churn_ms, churn_mib, seed;

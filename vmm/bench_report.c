@@ -24,11 +24,13 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_RET10]      = { "reclaim", "returned_10s", "fraction", false },
 	[FIG_RET35]      = { "reclaim", "returned_35s", "fraction", false },
 	[FIG_EXITS]      = { "reclaim", "exits_per_gib", "exits/GiB", false },
+	[FIG_EXITS_ALL]  = { "reclaim", "all_exits_per_gib", "exits/GiB", false },
 	[FIG_REQS]       = { "reclaim", "requests_per_gib", "requests/GiB", false },
 	[FIG_CPU]        = { "reclaim", "host_cpu_ms_per_gib", "ms/GiB", false },
 	[FIG_SPEED]      = { "reclaim", NULL, "share of the madvise limit", false },
 	[FIG_FRAG_MIB]   = { "fragmented", "returned_mib", "MiB", false },
 	[FIG_FRAG_EXITS] = { "fragmented", "exits_per_gib", "exits/GiB", false },
+	[FIG_FRAG_EXITS_ALL] = { "fragmented", "all_exits_per_gib", "exits/GiB", false },
 	[FIG_PPS]        = { "overhead", "pages_per_s", "pages/s", false },
 	[FIG_RATIO]      = { "overhead", "ratio_vs_off", "ratio", false },
 	[FIG_PPS_CPU]    = { "overhead", "pages_per_cpu_s", "pages/CPU-s", false },
@@ -191,6 +193,7 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		{ "@35s", FIG_RET35, 1, 2, 9, "-" },
 		{ "req/GiB", FIG_REQS, 1, 1, 9, "-" },
 		{ "exits/GiB", FIG_EXITS, 1, 0, 11, "-" },
+		{ "all ex/GiB", FIG_EXITS_ALL, 1, 0, 11, "-" },
 		{ "cpu ms/GiB", FIG_CPU, 1, 0, 11, "-" },
 		{ "of limit", FIG_SPEED, 1, 5, 15, "-" },
 	};
@@ -200,7 +203,8 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		"it). free s: the guest's free itself (freeing line to free line), the same work under "
 		"every engine; lag99 s: 99%% back, after the free ended (0: by then).\n");
 	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s; from the alloc "
-		"line to the end, per GiB returned.\n", res->exits_source);
+		"line to the end, per GiB returned. all ex/GiB: %s, the same way.\n", res->exits_source,
+		res->exits_all_source[0] ? res->exits_all_source : "not counted");
 	fprintf(f, "  cpu ms/GiB: the hypervisor process's CPU time from the alloc line to the end per "
 		"GiB returned%s. of limit: (90%% of the freed memory / t90) / madvise throughput "
 		"(- when t90 is 0).\n\n",
@@ -212,8 +216,9 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	static const struct col fc[] = {
 		{ "back MiB", FIG_FRAG_MIB, 1, 1, 13, "-" },
 		{ "exits/GiB", FIG_FRAG_EXITS, 1, 0, 13, "-" },
+		{ "all ex/GiB", FIG_FRAG_EXITS_ALL, 1, 0, 13, "-" },
 	};
-	print_block(f, res, fc, 2);
+	print_block(f, res, fc, 3);
 	fputc('\n', f);
 
 	fprintf(f, "burst: %u MiB allocated, written, checked and freed every %u ms, %u times; "
@@ -358,6 +363,11 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 	bench_json_str(f, res->hv_reason);
 	fputs(",\n    \"exits_source\": ", f);
 	bench_json_str(f, res->exits_source);
+	fputs(", \"all_exits_source\": ", f);
+	if (res->exits_all_source[0])
+		bench_json_str(f, res->exits_all_source);
+	else
+		fputs("null", f);
 	fprintf(f, ",\n    \"guest_cpus\": %u, \"guest_mem_mib\": %llu, \"memhog_mib\": %llu, "
 		"\"idle_ms\": %u, \"fragment_mib\": %llu, \"fragment_hold_ms\": %u, \"churn_ms\": %u, "
 		"\"churn_mib\": %u, \"churn_icount\": %s, "

@@ -3,10 +3,14 @@
  * The pagehint backend: each guest run is a `pagehint run` child (this
  * program). Its console lines carry the telemetry clock ("[ s.us] "), and
  * its --trace CSV has the samples on that clock: resident memory by
- * mincore over guest RAM, and VM exits to userspace. Its summary JSON is
- * kept beside the trace for whoever wants it; the figures are computed
- * from the trace the same way (telemetry_reclaim) for both backends. Its
- * CPU time leaves out its telemetry sampler's (docs/bench.md).
+ * mincore over guest RAM, and VM exits. The exits figure counts the
+ * trace's device_exits (the balloon's register accesses and ioeventfd
+ * notifies without the stats queue's: what QEMU's trace events count);
+ * the total beside it every exit to userspace plus the ioeventfd
+ * notifies. Its summary JSON is kept beside the trace for whoever wants
+ * it; the figures are computed from the trace the same way
+ * (telemetry_reclaim) for both backends. Its CPU time leaves out its
+ * telemetry sampler's (docs/bench.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,36 +22,69 @@
 #include "bench_child.h"
 #include "bench_int.h"
 
-/* The --trace CSV: t_ms, resident_mib, ..., exits (7th column). Samples
- * after the @done line are left out, as for QEMU. */
-static int read_trace(const char *path, struct bench_run *r, double done_ms)
+/* The trace's columns the bench reads, looked up by name in its header. */
+enum { COL_T, COL_RSS, COL_DEVICE, COL_EXITS, COL_NOTIFY, NCOLS };
+static const char *const col_names[NCOLS] = {
+	"t_ms", "resident_mib", "device_exits", "exits", "notifications",
+};
+
+/* col[k]: the index of col_names[k] in the header line, or -1. */
+static void header_columns(char *line, int *col)
 {
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	if (!f)
-		return -errno;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
+	char *save;
+	int i = 0;
+	for (int k = 0; k < NCOLS; k++)
+		col[k] = -1;
+	for (char *t = strtok_r(line, ",\r\n", &save); t; t = strtok_r(NULL, ",\r\n", &save), i++)
+		for (int k = 0; k < NCOLS; k++)
+			if (col[k] < 0 && !strcmp(t, col_names[k]))
+				col[k] = i;
+}
+
+/* The row's values of the columns in col; false if one is missing. */
+static bool row_values(char *line, const int *col, double *v)
+{
+	bool have[NCOLS] = { false };
+	char *p = line;
+	for (int i = 0; p && *p && *p != '\n'; i++) {
+		char *end;
+		double x = strtod(p, &end);
+		for (int k = 0; k < NCOLS; k++)
+			if (col[k] == i && end != p) {
+				v[k] = x;
+				have[k] = true;
+			}
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	for (int k = 0; k < NCOLS; k++)
+		if (col[k] >= 0 && !have[k])
+			return false;
+	return true;
+}
+
+int bench_vmm_read_trace(FILE *f, struct bench_run *r, double done_ms)
+{
+	char line[4096];
+	int col[NCOLS];
+	if (!fgets(line, sizeof(line), f))
 		return -EINVAL;
-	}
+	header_columns(line, col);
+	if (col[COL_T] < 0 || col[COL_RSS] < 0)
+		return -EINVAL;
+	bool dev = col[COL_DEVICE] >= 0, all = col[COL_EXITS] >= 0 && col[COL_NOTIFY] >= 0;
 	while (fgets(line, sizeof(line), f)) {
-		double v[7];
-		char *p = line;
-		int k;
-		for (k = 0; k < 7; k++) {
-			char *end;
-			v[k] = strtod(p, &end);
-			if (end == p)
-				break;
-			p = *end == ',' ? end + 1 : end;
-		}
-		if (k < 7)
+		double v[NCOLS] = { 0 };
+		if (!row_values(line, col, v))
 			continue;
-		if (done_ms >= 0 && v[0] > done_ms)
+		if (done_ms >= 0 && v[COL_T] > done_ms)
 			break;
-		bench_run_add_sample(r, v[0], v[1], v[6]);
+		if (bench_run_add_sample(r, v[COL_T], v[COL_RSS], dev ? v[COL_DEVICE] : -1))
+			break;
+		r->s[r->n - 1].exits_all = all ? v[COL_EXITS] + v[COL_NOTIFY] : -1;
 	}
-	fclose(f);
+	r->exits_known = dev && r->n > 0;
+	r->exits_all_known = all && r->n > 0;
 	return 0;
 }
 
@@ -79,8 +116,11 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 		return e;
 
 	/* Lines were timed by their prefixes: the telemetry clock. */
-	if (read_trace(trace, r, r->done ? r->done_t_ms : -1) == 0)
-		r->exits_known = r->n > 0;
+	FILE *tf = fopen(trace, "r");
+	if (tf) {
+		bench_vmm_read_trace(tf, r, r->done ? r->done_t_ms : -1);
+		fclose(tf);
+	}
 	if (!j->keep_trace)
 		unlink(trace);
 

@@ -51,8 +51,8 @@ assert set(r["engines"]) == {"off", "upstream"}, f"engines {sorted(r['engines'])
 for name, e in r["engines"].items():
     need(e, ["reclaim", "fragmented", "overhead", "burst"], name)
     need(e["reclaim"], ["t50_ms", "t90_ms", "t99_ms", "free_ms", "t99_after_free_ms", "returned_10s", "returned_35s",
-                        "exits_per_gib", "requests_per_gib", "host_cpu_ms_per_gib"], name)
-    need(e["fragmented"], ["returned_mib", "exits_per_gib"], name)
+                        "exits_per_gib", "all_exits_per_gib", "requests_per_gib", "host_cpu_ms_per_gib"], name)
+    need(e["fragmented"], ["returned_mib", "exits_per_gib", "all_exits_per_gib"], name)
     need(e["overhead"], ["pages_per_s", "ratio_vs_off", "pages_per_cpu_s", "ratio_vs_off_cpu",
                          "pages_per_ginsn", "ratio_vs_off_insn"], name)
     if r["machine"]["churn_icount"]:

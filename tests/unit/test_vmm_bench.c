@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The bench's figures (vmm/bench_figures.c) from synthetic runs, the
  * medians over repetitions, and results.json (vmm/bench_report.c). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include "bench.h"
 #include "bench_child.h"
 #include "bench_int.h"
+#include "telemetry.h"
 
 #define NUL BENCH_NULL
 
@@ -493,6 +495,85 @@ static void fragment_window(void **state)
 	bench_run_free(&r);
 }
 
+/* pagehint run's trace, its columns found by name: device_exits are the
+ * exits, exits + notifications all of them; the stats queue's stay out. */
+static void vmm_trace_read_by_column_name(void **state)
+{
+	(void)state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	telemetry_csv_header(f);
+	for (unsigned i = 0; i < 4; i++) {
+		struct sample s = { .t_ns = i * 10000000ull, .resident = (400 - 100 * i) << 20 };
+		s.x.cause[EXIT_IO_SERIAL] = 50 * i;		/* not the device's */
+		s.x.cause[EXIT_BALLOON_IRQ] = 2 * i;
+		s.x.cause[EXIT_BALLOON_IRQ_STATS] = 7 * i;	/* the stats request's */
+		s.x.notify[BQ_REPORT] = i;
+		s.x.notify[BQ_STATS] = 3 * i;
+		s.notifies = 4 * i;
+		telemetry_csv_row(f, &s);
+	}
+	fclose(f);
+	struct bench_run r;
+	bench_run_init(&r);
+	f = fmemopen(buf, len, "r");
+	assert_int_equal(bench_vmm_read_trace(f, &r, 25), 0);	/* the 30 ms sample left out */
+	fclose(f);
+	assert_true(r.exits_known && r.exits_all_known);
+	assert_int_equal(r.n, 3);
+	assert_float_equal(r.s[2].t_ms, 20, 1e-9);
+	assert_float_equal(r.s[2].rss_mib, 200, 1e-9);
+	assert_float_equal(r.s[2].exits, 2 * 2 + 2, 1e-9);
+	assert_float_equal(r.s[2].exits_all, 2 * (50 + 2 + 7) + 2 * 4, 1e-9);
+	bench_run_free(&r);
+	free(buf);
+
+	/* columns in another order, and a trace without the device's count */
+	static const char old[] = "exits,t_ms,resident_mib,notifications\n"
+				  "5,0.000,100.0,1\nshort\n9,10.000,90.0,2\n";
+	bench_run_init(&r);
+	f = fmemopen((void *)old, sizeof(old) - 1, "r");
+	assert_int_equal(bench_vmm_read_trace(f, &r, -1), 0);
+	fclose(f);
+	assert_int_equal(r.n, 2);
+	assert_false(r.exits_known);
+	assert_true(r.exits_all_known);
+	assert_float_equal(r.s[1].rss_mib, 90, 1e-9);
+	assert_float_equal(r.s[1].exits_all, 11, 1e-9);
+	bench_run_free(&r);
+
+	static const char bad[] = "time,rss\n1,2\n";
+	bench_run_init(&r);
+	f = fmemopen((void *)bad, sizeof(bad) - 1, "r");
+	assert_int_equal(bench_vmm_read_trace(f, &r, -1), -EINVAL);
+	fclose(f);
+	bench_run_free(&r);
+}
+
+/* All exits per GiB beside the device's, from the same window. */
+static void all_exits_beside_the_device_exits(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	struct bench_reclaim_fig f;
+	struct bench_frag_fig ff;
+	synth(&r, 40000, 1000, 1024, 1024, 1024);
+	for (size_t i = 0; i < r.n; i++)
+		r.s[i].exits_all = 10 * r.s[i].exits + i;
+	r.exits_all_known = true;
+	bench_reclaim_figures(&r, &f);
+	assert_float_equal(f.exits_per_gib, 3900, 1e-6);
+	assert_float_equal(f.all_exits_per_gib, 39000 + 3900, 1e-6);
+	bench_frag_figures(&r, 4000, &ff);
+	assert_float_equal(ff.exits_per_gib, 400 * (1024.0 / ff.returned_mib), 1e-6);
+	assert_float_equal(ff.all_exits_per_gib, 4400 * (1024.0 / ff.returned_mib), 1e-6);
+	r.exits_all_known = false;
+	bench_reclaim_figures(&r, &f);
+	assert_true(f.all_exits_per_gib == NUL);
+	bench_run_free(&r);
+}
+
 static void console_lines_parsed(void **state)
 {
 	(void)state;
@@ -626,8 +707,10 @@ static void results_json_has_the_schema(void **state)
 		"\"reclaim\": {\"t50_ms\": 4000, \"t90_ms\": null, \"t99_ms\": null, "
 		"\"free_ms\": null, \"t99_after_free_ms\": null, "
 		"\"returned_10s\": 0.75, \"returned_35s\": null, \"exits_per_gib\": null, "
-		"\"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
-		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null}",
+		"\"all_exits_per_gib\": null, \"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
+		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null, "
+		"\"all_exits_per_gib\": null}",
+		"\"exits_source\": \"\", \"all_exits_source\": null",
 		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null, "
 		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null, \"pages_per_ginsn\": null, "
 		"\"ratio_vs_off_insn\": null, \"reported_taken_mib\": null}",
@@ -663,6 +746,8 @@ int main(void)
 		cmocka_unit_test(goals_inside_the_noise_are_unresolved),
 		cmocka_unit_test(no_free_event_no_figures),
 		cmocka_unit_test(fragment_window),
+		cmocka_unit_test(vmm_trace_read_by_column_name),
+		cmocka_unit_test(all_exits_beside_the_device_exits),
 		cmocka_unit_test(console_lines_parsed),
 		cmocka_unit_test(child_cpu_leaves_out_a_thread),
 		cmocka_unit_test(stats_over_reps),
