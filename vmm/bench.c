@@ -367,12 +367,15 @@ static void save_console(struct bench *b, const char *tag, const struct bench_ru
 }
 
 /* Run one guest; false (and a note) if it did not end well. */
+#define RUN_ICOUNT	1u	/* QEMU TCG: count guest instructions */
+#define RUN_POPULATE	2u	/* guest RAM pre-faulted: no first-touch faults in the figures */
+
 static bool run_guest_on(struct bench *b, const char *tag, const char *what, const char *cmdline,
-			 double timeout_s, bool icount, struct bench_run *r)
+			 double timeout_s, unsigned flags, struct bench_run *r)
 {
 	struct bench_job j = { .cmdline = cmdline, .timeout_s = timeout_s, .tag = tag,
 			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg,
-			       .icount = icount };
+			       .icount = flags & RUN_ICOUNT, .populate = flags & RUN_POPULATE };
 	b->pg.step++;
 	b->pg.t_step = bench_now_s();
 	b->pg.rss = -1;
@@ -413,7 +416,7 @@ static bool run_guest_on(struct bench *b, const char *tag, const char *what, con
 static bool run_guest(struct bench *b, const char *tag, const char *what, const char *cmdline,
 		      double timeout_s, struct bench_run *r)
 {
-	return run_guest_on(b, tag, what, cmdline, timeout_s, false, r);
+	return run_guest_on(b, tag, what, cmdline, timeout_s, 0, r);
 }
 
 /* Is the engine known to the guest? A workload=none boot says. */
@@ -466,17 +469,17 @@ static void churn_cmdline(const struct bench *b, const struct bench_engine_res *
 }
 
 /* The figures of one engine's burst and churn runs. */
-#define NPAIRED 7
+#define NPAIRED 8
 struct paired {
 	double v[NPAIRED];
 };
 static const enum bench_fig paired_fig[NPAIRED] = {
 	FIG_BURST_ALLOC, FIG_BURST_RSS, FIG_BURST_CPU, FIG_PPS, FIG_PPS_CPU, FIG_CHURN_TAKEN,
-	FIG_BURST_TAKEN,
+	FIG_BURST_TAKEN, FIG_PPS_MED,
 };
 static const enum bench_fig paired_ratio[NPAIRED] = {
 	FIG_BURST_RATIO, FIG_NONE, FIG_BURST_CPU_RATIO, FIG_RATIO, FIG_RATIO_CPU, FIG_NONE,
-	FIG_NONE,
+	FIG_NONE, FIG_RATIO_MED,
 };
 
 static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *slot,
@@ -511,10 +514,12 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 	churn_cmdline(b, e, cmd, sizeof(cmd));
 	snprintf(tag, sizeof(tag), "churn-%s-rep%u%s", e->name, rep + 1, slot);
 	snprintf(what, sizeof(what), "rep %u/%u %s overhead", rep + 1, b->o.reps, e->name);
-	if (run_guest(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, &r) && r.pages_per_s >= 0) {
+	if (run_guest_on(b, tag, what, cmd, 90 + b->o.churn_ms / 1e3, RUN_POPULATE, &r) &&
+	    r.pages_per_s >= 0) {
 		out->v[3] = r.pages_per_s;
 		out->v[4] = bench_churn_pages_per_cpu_s(&r);
 		out->v[5] = r.reported_taken_mib;
+		out->v[7] = r.pages_per_s_med;
 	} else if (!e->note[0]) {
 		note_failure(e, tag, &r);
 	}
@@ -603,7 +608,7 @@ static int icount_block(struct bench *b, unsigned rep)
 		snprintf(what, sizeof(what), "rep %u/%u %s overhead (icount)", rep + 1, b->o.reps,
 			 e->name);
 		/* one instruction a ns: TCG runs ~0.3-1 G of them a second */
-		double g = run_guest_on(b, tag, what, cmd, 90 + 4.0 * b->o.churn_ms / 1e3, true, &r)
+		double g = run_guest_on(b, tag, what, cmd, 90 + 4.0 * b->o.churn_ms / 1e3, RUN_ICOUNT, &r)
 				   ? bench_churn_pages_per_ginsn(&r) : BENCH_NULL;
 		if (g > 0) {
 			set_fig(e, FIG_PPS_INSN, rep, g);

@@ -78,6 +78,7 @@ struct bench_run {
 	bool have_engine_counts;		/* "@engine ... requests=" seen */
 	double requests, reported_mib;
 	double pages_per_s, pages_total;	/* churn's @done; < 0: none */
+	double pages_per_s_med;		/* churn's median guest-timed round as a rate; < 0: none */
 	double reported_taken_mib;		/* "@mem ... reported_taken_mib="; < 0: none */
 	bool done;				/* an @done line */
 	double done_t_ms;

@@ -19,6 +19,7 @@ void bench_run_init(struct bench_run *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->pages_per_s = BENCH_NULL;
+	r->pages_per_s_med = BENCH_NULL;
 	r->reported_taken_mib = BENCH_NULL;
 	r->guest_exit = -1;
 	r->end = "error";
@@ -135,6 +136,8 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 		r->done_cpu_ms = cpu_ms;
 		if (field(line, "pages_per_s", &v))
 			r->pages_per_s = v;
+		if (field(line, "pages_per_s_med", &v) && v > 0)
+			r->pages_per_s_med = v;
 		if (field(line, "pages", &v))
 			r->pages_total = v;
 	} else if (!strncmp(line, "pagehint: telemetry: ", 21) && field(line, "cpu_ms", &v)) {

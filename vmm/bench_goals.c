@@ -145,6 +145,8 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 		   e, FIG_RATIO_CPU);
 	add_vs_off(g, &n, res, "churn_vs_off", "cost: churn pages/s (wall) >= 0.99 x off", false, 0.99,
 		   e, FIG_RATIO);
+	add_vs_off(g, &n, res, "churn_vs_off_med", "cost: churn median round >= 0.99 x off", false,
+		   0.99, e, FIG_RATIO_MED);
 	add_vs_off(g, &n, res, "burst_alloc_vs_off", "cost: burst alloc time <= 1.05 x off", true, 1.05,
 		   e, FIG_BURST_RATIO);
 	x = add(g, &n, "burst_resident_vs_upstream", "cost: burst mean resident <= upstream's",

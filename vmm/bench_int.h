@@ -36,6 +36,7 @@ struct bench_job {
 	void *arg;
 	bool keep_trace;		/* pagehint: leave TMPDIR/TAG.trace.csv */
 	bool icount;			/* QEMU TCG: -icount shift=0 (a ns per instruction) */
+	bool populate;			/* guest RAM pre-faulted before boot */
 };
 
 /* 0 when the child ran (r says how it ended), -errno if it could not be
@@ -73,6 +74,8 @@ enum bench_fig {
 	FIG_RATIO_CPU,
 	FIG_PPS_INSN,	/* churn pages per 10^9 guest instructions (TCG -icount) */
 	FIG_RATIO_INSN,
+	FIG_PPS_MED,	/* churn: the median guest-timed round, as pages/s */
+	FIG_RATIO_MED,
 	FIG_CHURN_TAKEN,	/* churn: MiB of Reported memory allocations took (host refaults) */
 	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
 	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,

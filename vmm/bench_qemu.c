@@ -114,9 +114,16 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 		"-msg", "timestamp=on", "-D", log,
 		"-trace", "virtio_mmio_read", "-trace", "virtio_mmio_write_offset",
 		"-append", (char *)j->cmdline,
-		/* last: without it, the NULL in its place ends argv */
-		j->icount && !h->kvm ? "-icount" : NULL, BENCH_ICOUNT_OPTS, NULL,
+		/* the options below, if any, take the NULLs' places */
+		NULL, NULL, NULL, NULL,
 	};
+	size_t na = sizeof(argv) / sizeof(argv[0]) - 4;
+	if (j->icount && !h->kvm) {
+		argv[na++] = "-icount";
+		argv[na++] = BENCH_ICOUNT_OPTS;
+	}
+	if (j->populate)
+		argv[na++] = "-mem-prealloc";
 	struct bench_child c = {
 		.argv = argv, .timeout_s = j->timeout_s, .sample_rss = true,
 		.on_line = j->on_line, .on_sample = j->on_sample, .arg = j->arg,

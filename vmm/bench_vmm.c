@@ -102,7 +102,8 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 	char *argv[] = {
 		(char *)h->self_exe, "run", "--mem", mem, "--cpus", cpus, "--quiet",
 		"--kernel", (char *)h->guest_elf, "--timeout", timeout,
-		"--trace", trace, "--summary-json", summary, "--", (char *)j->cmdline, NULL,
+		"--trace", trace, "--summary-json", summary,
+		"--populate", j->populate ? "on" : "off", "--", (char *)j->cmdline, NULL,
 	};
 	/* Its CPU without its own sampler's (mincore every 10 ms, for the
 	 * trace): QEMU's is sampled from outside, at no cost to QEMU. */

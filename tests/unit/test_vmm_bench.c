@@ -591,6 +591,11 @@ static void console_lines_parsed(void **state)
 	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=1000 pages=100 pages_per_s=12345", 4, 0);
 	assert_true(r.done);
 	assert_float_equal(r.pages_per_s, 12345, 0);
+	assert_true(r.pages_per_s_med == NUL);		/* a guest without timed rounds */
+	bench_run_parse_line(&r, "@done workload=churn cpus=2 ms=1000 pages=100 round_us_med=4000 "
+			     "pages_per_s_med=16384 pages_per_s=12345", 4, 0);
+	assert_float_equal(r.pages_per_s, 12345, 0);
+	assert_float_equal(r.pages_per_s_med, 16384, 0);
 	bench_run_parse_line(&r, "@engine name=upstream requests=8 ranges=253 mib=1012 errors=0", 5, 0);
 	assert_true(r.have_engine_counts);
 	assert_float_equal(r.requests, 8, 0);
@@ -713,7 +718,8 @@ static void results_json_has_the_schema(void **state)
 		"\"exits_source\": \"\", \"all_exits_source\": null",
 		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null, "
 		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null, \"pages_per_ginsn\": null, "
-		"\"ratio_vs_off_insn\": null, \"reported_taken_mib\": null}",
+		"\"ratio_vs_off_insn\": null, \"pages_per_s_med\": null, \"ratio_vs_off_med\": null, "
+		"\"reported_taken_mib\": null}",
 		"\"burst\": {\"alloc_ms\": null, \"alloc_ratio_vs_off\": null, "
 		"\"resident_mean_mib\": null, \"resident_vs_upstream\": null, "
 		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null, \"reported_taken_mib\": null}",
