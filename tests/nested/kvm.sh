@@ -135,7 +135,7 @@ EOF
 # No --track-origins: it slows valgrind's start enough that the guest can
 # give up on its second vCPU. Leak kinds are memcheck's defaults
 # (definite and possible): ',' is the field separator.
-[ -n "$vg_why" ] || echo "valgrind|/usr/bin/valgrind.bin,--error-exitcode=99,--leak-check=full,--vgdb=no,--log-file=/vg.log,/pagehint-dyn,run,--cpus,2,--mem,64M,--timeout,300,--balloon-target,16M,--,engine=pagehint,workload=memhog,memhog.mib=24,memhog.hold_ms=100,memhog.idle_ms=3000,quiet" >>"$W/runs.txt"
+[ -n "$vg_why" ] || echo "valgrind|/usr/bin/valgrind.bin,--error-exitcode=99,--leak-check=full,--vgdb=no,--log-file=/vg.log,/pagehint-dyn,run,--cpus,2,--mem,64M,--timeout,300,--balloon-target,16M,--,engine=pagehint,workload=memhog,memhog.mib=24,memhog.hold_ms=100,memhog.idle_ms=6000,quiet" >>"$W/runs.txt"
 python3 "$PH_ROOT/vmm/nested/mkcpio.py" "$W/initrd.cpio" "$W/init=init" "$W/pagehint=pagehint" \
 	"$PH_BUILD/pagehint-guest.elf=guest.elf" "${vg_files[@]}" \
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
