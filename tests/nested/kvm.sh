@@ -154,14 +154,37 @@ plan $((2 + (nruns - 1) * 2 + 11 + $(hostile_nchecks) + vg_n))
 # through isa-debug-exit (status 1); should that not happen, QEMU is
 # stopped 20 s after the last run. A live L1 prints a line at least every
 # 60 s (the init's watchdog), so a console silent for 150 s is an L1 that
-# has stopped (seen once in CI, cause unknown): its console is kept, QEMU
-# is stopped and the L1 booted once more from the run it was in (a second
-# stall fails the test). /cmds is a small archive of its own, appended to
-# the initrd, so a reboot starts from any run.
+# has stopped (seen in CI and on a loaded machine, in different runs,
+# cause unknown: TCG's nested SVM is the suspect): its console is kept,
+# QEMU is stopped and the L1 booted again from the run it was in, twice at
+# most (a third stall fails the test). /cmds is a small archive of its
+# own, appended to the initrd, so a reboot starts from any run.
 STALL_S=${NESTED_STALL_S:-150}
 rm -rf "$W/hostile"
 stalls=() steal0=$(awk '/^cpu / {print $9}' /proc/stat)
 T_BOOT=$(date +%s)
+# Where the stopped L1's CPUs are, from QEMU's monitor: one line each
+monitor_cpus() {
+	python3 - "$W/mon.sock" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(1)
+s.connect(sys.argv[1])
+out = b''
+for cmd in (b'info cpus\n', b'info registers -a\n'):
+    s.sendall(cmd)
+    time.sleep(1)
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+print(out.decode(errors='replace').replace('\r', ''))
+PY
+}
 # boot_l1 FIRST: boot with runs FIRST.. (1-based); console in boot.log
 boot_l1() {
 	tail -n +"$1" "$W/runs.txt" | cut -d'|' -f2 >"$W/cmds"
@@ -172,7 +195,7 @@ boot_l1() {
 	: >"$W/boot.log"
 	timeout $left qemu-system-x86_64 -M pc -cpu max -smp 2 -m 1024 -nographic -no-reboot -nodefaults \
 		-serial stdio -kernel "$W/root/boot/vmlinuz-$kver" -initrd "$W/initrd-boot.cpio" \
-		-device isa-debug-exit,iobase=0xf4,iosize=1 \
+		-device isa-debug-exit,iobase=0xf4,iosize=1 -monitor unix:"$W/mon.sock",server=on,wait=off \
 		-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$W/boot.log" 2>&1 &
 	local qpid=$! done_at= size=0 quiet_since
 	quiet_since=$(date +%s)
@@ -184,7 +207,11 @@ boot_l1() {
 		if [ "$(stat -c %s "$W/boot.log")" != "$size" ]; then size=$(stat -c %s "$W/boot.log"); quiet_since=$now; fi
 		if [ -z "$done_at" ] && grep -q '^init: all runs done' "$W/boot.log"; then done_at=$now; fi
 		if [ -n "$done_at" ] && [ $((now - done_at)) -ge 20 ]; then kill $qpid 2>/dev/null; fi
-		if [ -z "$done_at" ] && [ $((now - quiet_since)) -ge $STALL_S ]; then stalled=1; kill $qpid 2>/dev/null; fi
+		if [ -z "$done_at" ] && [ $((now - quiet_since)) -ge $STALL_S ]; then
+			stalled=1
+			monitor_cpus >"$W/boot.mon" 2>&1
+			kill $qpid 2>/dev/null
+		fi
 	done
 	wait $qpid
 	qrc=$?
@@ -202,8 +229,9 @@ while :; do
 	[ $at -ge $first ] || at=$first
 	n=${#stalls[@]}
 	cp "$W/boot.txt" "$W/stall$n.log"
-	stalls+=("run $at ($(sed -n "${at}p" "$W/runs.txt" | cut -d'|' -f1)): console silent ${STALL_S} s, last line: $(grep -v -e '^\s*$' -e '^qemu-system-x86_64: terminating' "$W/boot.txt" | tail -1 | cut -c1-160)")
-	[ ${#stalls[@]} -lt 2 ] || break
+	cp "$W/boot.mon" "$W/stall$n.mon" 2>/dev/null
+	stalls+=("run $at ($(sed -n "${at}p" "$W/runs.txt" | cut -d'|' -f1)): console silent ${STALL_S} s, last line: $(grep -v -e '^\s*$' -e '^qemu-system-x86_64: terminating' "$W/boot.txt" | tail -1 | cut -c1-160); L1 CPUs: $(grep -oE 'RIP=[0-9a-f]+|CPL=[0-3]|HLT=[01]' "$W/boot.mon" 2>/dev/null | tr '\n' ' ')")
+	[ ${#stalls[@]} -lt 3 ] || break
 	python3 - "$W/console.log" <<'PY'
 import sys
 p = sys.argv[1]
