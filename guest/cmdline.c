@@ -32,6 +32,7 @@ static const struct key keys[] = {
 	U64("memhog.rounds", memhog.rounds, 1, 1000000),
 	U64("memhog.hold_ms", memhog.hold_ms, 0, 86400000),
 	U64("memhog.idle_ms", memhog.idle_ms, 0, 86400000),
+	U64("memhog.ms", memhog.ms, 0, 86400000),
 	U64("churn.ms", churn.ms, 1, 86400000),
 	U64("churn.batch", churn.batch, 1, 256),
 	U64("churn.mib", churn.mib, 0, 65536),

@@ -32,6 +32,7 @@ struct config {
 	struct {
 		uint64_t mib;		/* 0: three quarters of free memory */
 		uint64_t rounds, hold_ms, idle_ms;
+		uint64_t ms;		/* start no round after this long; 0: no limit */
 	} memhog;
 	struct {
 		uint64_t ms, batch;

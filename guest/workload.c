@@ -128,7 +128,7 @@ static void chain_free(unsigned cpu, void *arg)
 	ch->nkept[cpu] = nkept;
 }
 
-/* ---- memhog: allocate, touch, hold, free, idle; ROUNDS times ---- */
+/* ---- memhog: allocate, touch, hold, free, idle; ROUNDS times (or for MS) ---- */
 
 static void memhog(void)
 {
@@ -138,8 +138,9 @@ static void memhog(void)
 		want = mem_free_pages() / 4 * 3;
 	ch.want = want / nr_cpus;
 
-	uint64_t alloc_ns = 0, free_ns = 0, got = 0;
-	for (uint64_t r = 0; r < cfg.memhog.rounds; r++) {
+	uint64_t alloc_ns = 0, free_ns = 0, got = 0, checked = 0, r;
+	uint64_t end = cfg.memhog.ms ? ph_now_ns() + cfg.memhog.ms * 1000000 : UINT64_MAX;
+	for (r = 0; r < cfg.memhog.rounds && (r == 0 || ph_now_ns() < end); r++) {
 		ch.key = round_key(r);
 		uint64_t t0 = ph_now_ns();
 		on_each_cpu(chain_alloc, &ch);
@@ -155,15 +156,16 @@ static void memhog(void)
 		uint64_t t2 = ph_now_ns();
 		on_each_cpu(chain_free, &ch);
 		uint64_t t3 = ph_now_ns();
+		checked += sum(ch.freed);	/* chain_free checked every page it freed */
 		kprintf("@event free mib=%lu round=%lu\n", mib(sum(ch.freed)), r + 1);
 		alloc_ns += t1 - t0;
 		free_ns += t3 - t2;
 		msleep(cfg.memhog.idle_ms);
 	}
-	uint64_t total = mib(got) * cfg.memhog.rounds;
-	kprintf("@done workload=memhog cpus=%u rounds=%lu mib=%lu alloc_mib_s=%lu free_mib_s=%lu\n",
-		nr_cpus, cfg.memhog.rounds, mib(got), total * 1000000000 / (alloc_ns ? alloc_ns : 1),
-		total * 1000000000 / (free_ns ? free_ns : 1));
+	uint64_t total = mib(got) * r;
+	kprintf("@done workload=memhog cpus=%u rounds=%lu mib=%lu alloc_mib_s=%lu free_mib_s=%lu "
+		"checked_mib=%lu\n", nr_cpus, r, mib(got), total * 1000000000 / (alloc_ns ? alloc_ns : 1),
+		total * 1000000000 / (free_ns ? free_ns : 1), mib(checked));
 }
 
 /*

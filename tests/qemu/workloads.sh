@@ -6,13 +6,25 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 25
+plan 28
 
 run_guest 2 256 "engine=off workload=memhog memhog.mib=64 memhog.rounds=2 memhog.hold_ms=50 memhog.idle_ms=50 quiet"
 expect_status "memhog: verified" $EXIT_OK
 expect_line "memhog: a free event per round" "^@event free mib=64 round=2$"
 expect_line "memhog: the start of each free announced" "^@event freeing mib=64 round=2$"
 expect_line "memhog: done line" "^@done workload=memhog cpus=2 rounds=2 mib=64 "
+expect_line "memhog: every page checked, every round" "^@done workload=memhog .* checked_mib=128$"
+
+# memhog.ms: rounds stop starting after it (the first always runs); rounds stays the cap
+run_guest 2 256 "engine=off workload=memhog memhog.mib=8 memhog.rounds=1000 memhog.hold_ms=0 memhog.idle_ms=100 memhog.ms=300 quiet"
+expect_status "memhog.ms: verified" $EXIT_OK
+rounds=$(sed -n 's/^@done workload=memhog .* rounds=\([0-9]*\) .*/\1/p' <<<"$OUT")
+if [ -n "$rounds" ] && [ "$rounds" -ge 2 ] && [ "$rounds" -le 4 ]; then
+	ok "memhog.ms: 300 ms of rounds of 100 ms and more ($rounds)"
+else
+	not_ok "memhog.ms: 300 ms of rounds of 100 ms and more (rounds '$rounds')"
+	diag "$OUT"
+fi
 
 run_guest 2 256 "engine=off workload=churn churn.ms=300 quiet"
 expect_status "churn: verified" $EXIT_OK
