@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	U64("burst.period_ms", burst.period_ms, 1, 86400000),
 	U64("burst.count", burst.count, 1, 1000000),
 	U64("test.ms", test_ms, 0, 86400000),
+	U64("balloon.timeout_ms", balloon_timeout_ms, 1, 5000),	/* at most the default: guest/mem.c waits longer */
 	{ "virtio_mmio.device", K_VIRTIO, 0, 0, 0, 0 },
 };
 

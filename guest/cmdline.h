@@ -48,6 +48,7 @@ struct config {
 		uint64_t mib, period_ms, count;
 	} burst;
 	uint64_t test_ms;
+	uint64_t balloon_timeout_ms;	/* a report not answered by then: reset (0: the driver's 5 s) */
 	struct virtio_mmio_arg virtio[MAX_VIRTIO_MMIO];
 	unsigned nr_virtio;
 };

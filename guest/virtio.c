@@ -143,6 +143,7 @@ static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 	 * interrupts (docs/virtio-driver.md, "Waiting") */
 	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO, .no_event_idx = true };
 	bc.xl_map = reporting_xl_map();	/* NULL unless report.mode=exitless */
+	bc.report_timeout_ns = cfg.balloon_timeout_ms * 1000000;
 	/* the balloon's largest size: all of RAM, one le32 pfn per page, in
 	 * at most the largest block (4 MiB: a 4 GiB balloon) */
 	uint64_t most = (PH_PAGE_SIZE << (PH_MAX_ORDER - 1)) / 4;

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 10
+plan 13
 
 run_guest 2 256 "engine=off workload=memhog memhog.mib=32 memhog.hold_ms=0 memhog.idle_ms=0 quiet" "${BALLOON[@]}"
 expect_status "memhog with the balloon present: verified" $EXIT_OK
@@ -19,6 +19,11 @@ run_guest 2 256 "test=report quiet" "${BALLOON[@]}"
 expect_status "report request: clean exit" $EXIT_OK
 expect_line "report request from CPU 1: 8 x 4 MiB acknowledged by the device" '^@report cpu=1 ranges=8 mib=32 rc=0 .* reported_blocks=8$'
 diag "$(grep '^@report' <<<"$OUT")"
+run_guest 2 256 "test=report balloon.timeout_ms=2000 quiet" "${BALLOON[@]}"
+expect_status "balloon.timeout_ms: clean exit" $EXIT_OK
+expect_line "balloon.timeout_ms: the report acknowledged within it" '^@report cpu=1 ranges=8 mib=32 rc=0 '
+run_guest 1 64 "balloon.timeout_ms=5001 workload=none quiet"
+expect_status "balloon.timeout_ms=5001 (above the default) is a bad command line" $EXIT_CMDLINE
 
 # Inflate, then deflate: through the monitor the host asks for 200 MiB of
 # 256 (a 56 MiB balloon), then for all 256 again.
