@@ -9,15 +9,16 @@
  *
  * CPU threads allocate, write patterns into every page they hold and check
  * them when they free, while the device delays, drops or fails report
- * requests. Checked:
+ * requests; every 100 ms they free everything and stay quiet for 20 ms
+ * (2 s of the engines' time), as memhog's rounds do. Checked:
  *  - no data error (a page discarded while allocated reads back zero);
  *  - every discard covers only pages of a request still in flight (the
  *    sink wrapper marks them) and none allocated;
  *  - the faults happened, the driver recovered (restarts, later reports
  *    succeed, not dead), and the zone is consistent with every page back.
  *
- * FAULT_SOAK_SECONDS=N makes each case run N seconds (bench/soak uses
- * this file's harness through fault_soak_main()).
+ * FAULT_SOAK_SECONDS=N makes each case run N seconds and FAULT_SOAK_SEED=N
+ * varies the seeds (bench/soak runs this binary so).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,7 @@ static struct {
 	unsigned kicks;			/* bit per queue */
 	atomic_bool irq;
 	atomic_bool stop_dev, stop_cpus;
+	atomic_bool quiet;		/* CPU threads: free everything, then wait */
 
 	atomic_uchar owner[Z_PAGES];	/* 0 free, cpu + 1 allocated */
 	atomic_uint inflight[Z_PAGES];	/* requests in flight holding the page */
@@ -291,6 +293,15 @@ static void *cpu_thread(void *arg)
 			n--;
 			give(live[n], live_o[n], cpu, gen[n]);
 		}
+		if (atomic_load(&F.quiet)) {
+			while (n) {
+				n--;
+				give(live[n], live_o[n], cpu, gen[n]);
+			}
+			ph_drain_all(F.tz.z);
+			while (atomic_load(&F.quiet) && !atomic_load(&F.stop_cpus))
+				usleep(1000);
+		}
 		ph_drain_all(F.tz.z);
 		sched_yield();
 	}
@@ -412,8 +423,12 @@ static void run_case(const struct fault_case *fc, struct fault_result *res)
 	for (unsigned i = 0; i < NCPUS; i++)
 		assert_int_equal(pthread_create(&cpus[i], NULL, cpu_thread, (void *)(uintptr_t)i), 0);
 	uint64_t end = ph_now_ns() + (uint64_t)(fc->seconds * 1e9);
-	while (ph_now_ns() < end)
+	for (unsigned tick = 1; ph_now_ns() < end; tick++) {
+		/* a quiet gap every 100 ms, long enough for upstream's 2 s delay */
+		atomic_store(&F.quiet, tick % 5 == 0);
 		usleep(20000);
+	}
+	atomic_store(&F.quiet, false);
 	atomic_store(&F.stop_cpus, true);
 	for (unsigned i = 0; i < NCPUS; i++)
 		pthread_join(cpus[i], NULL);
@@ -577,6 +592,19 @@ static void fault_all_pagehint(void **state)
 	assert_true(r.delayed + r.dropped + r.resets > 0);
 }
 
+static void fault_all_max_order(void **state)
+{
+	(void)state;
+	struct fault_case fc = { "max-order", BDRV_PROTO_VIRTIO, BALLOON_PROTO_VIRTIO,
+				 FAULT_DELAY | FAULT_DROP | FAULT_RESET, 0.3, 60, case_seed(17),
+				 case_seconds(1.0), NULL };
+	struct fault_result r;
+	run_case(&fc, &r);
+	print_result("all/max-order", &r);
+	check_common(&r);
+	assert_true(r.delayed + r.dropped + r.resets > 0);
+}
+
 static void fault_all_seed_v8(void **state)
 {
 	(void)state;
@@ -669,6 +697,7 @@ int main(void)
 		cmocka_unit_test(fault_reset),
 		cmocka_unit_test(fault_all_pagehint),
 		cmocka_unit_test(fault_all_upstream),
+		cmocka_unit_test(fault_all_max_order),
 		cmocka_unit_test(fault_all_seed_v8),
 	};
 	static FILE *null;
