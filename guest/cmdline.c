@@ -41,6 +41,8 @@ static const struct key keys[] = {
 	U64("fragment.hold_ms", fragment.hold_ms, 0, 86400000),
 	U64("verify.ms", verify.ms, 1, 86400000),
 	U64("verify.mib", verify.mib, 1, 1 << 20),
+	U64("verify.rounds", verify.rounds, 1, 1000000),
+	U64("verify.idle_ms", verify.idle_ms, 0, 86400000),
 	U64("burst.mib", burst.mib, 1, 1 << 20),
 	U64("burst.period_ms", burst.period_ms, 1, 86400000),
 	U64("burst.count", burst.count, 1, 1000000),
@@ -66,6 +68,8 @@ static void defaults(void)
 	cfg.fragment.hold_ms = 1000;
 	cfg.verify.ms = 1000;
 	cfg.verify.mib = 32;
+	cfg.verify.rounds = 1;
+	cfg.verify.idle_ms = 0;
 	cfg.burst.mib = 64;
 	cfg.burst.period_ms = 500;
 	cfg.burst.count = 10;

@@ -42,7 +42,8 @@ struct config {
 		uint64_t mib, keep, hold_ms;	/* keep: percent of pages kept */
 	} fragment;
 	struct {
-		uint64_t ms, mib;
+		uint64_t ms, mib;	/* per round */
+		uint64_t rounds, idle_ms;
 	} verify;
 	struct {
 		uint64_t mib, period_ms, count;

@@ -365,7 +365,7 @@ static void fragment(void)
 #define VSLOTS 128
 
 struct verify {
-	uint64_t end_ns, budget;
+	uint64_t end_ns, budget, round;
 	uint64_t ops[MAX_CPUS], checked[MAX_CPUS], oom[MAX_CPUS], left[MAX_CPUS];
 };
 
@@ -383,8 +383,8 @@ static void verify_cpu(unsigned cpu, void *arg)
 {
 	struct verify *v = arg;
 	struct { uint64_t *p; unsigned order; } slot[VSLOTS] = { { 0, 0 } };
-	uint64_t rng = mix64(cfg.seed * GOLD + cpu + 1) | 1, used = 0, ops = 0, checked = 0, oom = 0;
-	uint64_t key = round_key(cpu);
+	uint64_t rng = mix64(cfg.seed * GOLD + (v->round << 8) + cpu + 1) | 1;
+	uint64_t used = 0, ops = 0, checked = 0, oom = 0, key = round_key((v->round << 8) + cpu);
 
 	while (ph_now_ns() < v->end_ns) {
 		uint64_t r = rand64(&rng);
@@ -421,20 +421,27 @@ static void verify_cpu(unsigned cpu, void *arg)
 			page_free(slot[i].p, slot[i].order);
 			checked += words * 8;
 		}
-	v->ops[cpu] = ops;
-	v->checked[cpu] = checked;
-	v->oom[cpu] = oom;
+	v->ops[cpu] += ops;
+	v->checked[cpu] += checked;
+	v->oom[cpu] += oom;
 }
 
+/* Rounds, each ending with everything checked and freed: the idle between
+ * them also runs the work queued on the other CPUs, which waits while
+ * on_each_cpu() runs there (items do not nest). */
 static void verify(void)
 {
 	static struct verify v;
-	v.end_ns = ph_now_ns() + cfg.verify.ms * 1000000;
 	v.budget = (cfg.verify.mib << (20 - PH_PAGE_SHIFT)) / nr_cpus;
-	on_each_cpu(verify_cpu, &v);
-	kprintf("@event free mib=%lu\n", mib(sum(v.left)));
-	kprintf("@done workload=verify cpus=%u ops=%lu checked_mib=%lu oom=%lu\n", nr_cpus,
-		sum(v.ops), sum(v.checked) >> 20, sum(v.oom));
+	for (v.round = 0; v.round < cfg.verify.rounds; v.round++) {
+		if (v.round)
+			msleep(cfg.verify.idle_ms);
+		v.end_ns = ph_now_ns() + cfg.verify.ms * 1000000;
+		on_each_cpu(verify_cpu, &v);
+		kprintf("@event free mib=%lu\n", mib(sum(v.left)));
+	}
+	kprintf("@done workload=verify cpus=%u ops=%lu checked_mib=%lu oom=%lu rounds=%lu\n", nr_cpus,
+		sum(v.ops), sum(v.checked) >> 20, sum(v.oom), cfg.verify.rounds);
 }
 
 /* ---- burst: a job runner's allocate-use-free every period ---- */

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/guest.bash"
 guest_prereqs
-plan 28
+plan 31
 
 run_guest 2 256 "engine=off workload=memhog memhog.mib=64 memhog.rounds=2 memhog.hold_ms=50 memhog.idle_ms=50 quiet"
 expect_status "memhog: verified" $EXIT_OK
@@ -60,6 +60,13 @@ expect_line "fragment: done line" "^@done workload=fragment cpus=2 keep=50% free
 run_guest 2 256 "engine=off workload=verify verify.ms=300 verify.mib=16 quiet"
 expect_status "verify: verified" $EXIT_OK
 expect_line "verify: done line" "^@done workload=verify cpus=2 ops=[1-9][0-9]* checked_mib=[0-9]+ "
+
+# verify.rounds: each round checks and frees all it holds (the free line says what it held), then idles
+run_guest 2 256 "engine=pagehint workload=verify verify.ms=200 verify.mib=64 verify.rounds=3 verify.idle_ms=100 quiet" "${BALLOON[@]}"
+expect_status "verify rounds: verified" $EXIT_OK
+if [ "$(grep -c '^@event free mib=' <<<"$OUT")" = 3 ]; then ok "verify rounds: a free at the end of each"
+else not_ok "verify rounds: a free at the end of each"; diag "$OUT"; fi
+expect_line "verify rounds: done line" "^@done workload=verify cpus=2 ops=[1-9][0-9]* checked_mib=[0-9]+ oom=0 rounds=3$"
 
 # burst: a job runner's allocate-write-check-free every period; a line per
 # burst with its allocation time. With pagehint over QEMU's balloon, the
