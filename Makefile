@@ -31,7 +31,7 @@ TEST_LIB_OBJS :=
 # Programs that `make` builds; fragments append.
 ALL_TARGETS   :=
 
-.PHONY: all check demo bench clean compile_commands.json
+.PHONY: all check lint demo bench clean compile_commands.json
 all:
 
 include mk/core.mk

@@ -6,9 +6,11 @@
 #   tests/model/*.sh      model checks of protocols (skip without spin)
 #   tests/nested/*.sh     our hypervisor under nested KVM where /dev/kvm is missing
 #   tests/fuzz/*.sh       fuzz smoke runs, TSan, valgrind
+#   tests/lint/*.sh       linters over the tree (make lint runs them alone)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh))
+SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh tests/lint/*.sh))
+LINT_TESTS := $(sort $(wildcard tests/lint/*.sh))
 # Our hypervisor under a nested KVM (Linux under TCG): run alone, first,
 # since the emulated L1 kernel soft-locks when it is starved of CPU.
 NESTED_TESTS := $(sort $(wildcard tests/nested/*.sh))
@@ -45,3 +47,7 @@ PROVE_ENV := CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 \
 check: all
 	$(if $(NESTED_TESTS),$(PROVE_ENV) prove --exec '' $(PROVE_ARGS) $(NESTED_TESTS))
 	$(PROVE_ENV) prove --exec '' -j2 $(PROVE_ARGS) $(UNIT_TESTS) $(SCRIPT_TESTS)
+
+# The linters alone (also part of check).
+lint:
+	prove $(PROVE_ARGS) $(LINT_TESTS)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the script tests (tests/kvm, tests/qemu): TAP output
 # for prove, and the checks that decide whether a test can run here.
 # Source it; then call plan N (or skip_all REASON), ok/not_ok, and done_testing.

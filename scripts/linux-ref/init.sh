@@ -42,8 +42,10 @@ done
 # (VIRTIO_BALLOON_F_REPORTING) negotiated. The features file is a string of
 # 0/1, one character per bit, bit 0 first.
 dev=
-for i in 1 2 3 4 5 6 7 8 9 10; do
-	dev=$(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep '^virtio[0-9]' | head -1)
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	for d in /sys/bus/virtio/drivers/virtio_balloon/virtio[0-9]*; do
+		[ -e "$d" ] && dev=${d##*/} && break
+	done
 	[ -n "$dev" ] && break
 	sleep 0.2
 done

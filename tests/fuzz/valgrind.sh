@@ -13,6 +13,7 @@ plan 5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# shellcheck disable=SC2054 # the commas are valgrind's
 VG=(nice -n 10 valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --track-origins=yes --quiet)
 

@@ -78,7 +78,7 @@ gcc -static -O2 "$PH_ROOT/vmm/nested/init.c" -o "$W/init" 2>"$W/build.log" ||
 # libraries valgrind and the dynamic pagehint load, and their detached
 # symbols where libc6-dbg has them: valgrind must find strlen in ld.so,
 # which Debian strips, or it stops at startup.
-vg_why= vg_files=()
+vg_why='' vg_files=()
 VGLIB=/usr/libexec/valgrind
 if ! command -v valgrind >/dev/null; then vg_why="valgrind is not installed"
 elif [ ! -x /usr/bin/valgrind.bin ] || [ ! -x $VGLIB/memcheck-amd64-linux ]; then
@@ -197,7 +197,7 @@ boot_l1() {
 		-serial stdio -kernel "$W/root/boot/vmlinuz-$kver" -initrd "$W/initrd-boot.cpio" \
 		-device isa-debug-exit,iobase=0xf4,iosize=1 -monitor unix:"$W/mon.sock",server=on,wait=off \
 		-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$W/boot.log" 2>&1 &
-	local qpid=$! done_at= size=0 quiet_since
+	local qpid=$! done_at='' size=0 quiet_since
 	quiet_since=$(date +%s)
 	stalled=
 	while kill -0 $qpid 2>/dev/null; do
@@ -472,7 +472,7 @@ mkdir -p "$W/hostile" && touch "$W/hostile/console" "$W/hostile/log"
 hostile_check "$(cat "$W/hostile/status" 2>/dev/null)" "$W/hostile/console" "$W/hostile/log" \
 	"$(cat "$W/hostile/discarded_mib" 2>/dev/null)"
 if [ -n "$vg_why" ]; then
-	for i in 1 2 3; do skip "the VMM under valgrind: $vg_why"; done
+	for _ in 1 2 3; do skip "the VMM under valgrind: $vg_why"; done
 fi
 T_DONE=$(date +%s)
 # Last, so that a CI log's tail tells how the boot went: stalls, and the

@@ -18,7 +18,7 @@ guest_prereqs
 plan 7
 
 dir=$(mktemp -d)
-trap "[ -n \"$PH_KEEP\" ] || rm -rf \"$dir\"" EXIT
+trap '[ -n "${PH_KEEP:-}" ] || rm -rf "$dir"' EXIT
 
 # measure CPUS MEM_MIB 'CMDLINE': run the guest with the balloon, sample
 # QEMU's RSS; sets OUT, STATUS, and FREED_MIB, DROP_MIB (the peak RSS
@@ -51,6 +51,7 @@ measure() {
 	wait "$runner"
 	OUT=$(cut -d' ' -f2- "$dir/console")
 	rc=$(sed -n 's/^@qemu-rc //p' <<<"$OUT")
+	# shellcheck disable=SC2034 # for expect_status (guest.bash)
 	if [ "$rc" = 124 ]; then STATUS=timeout
 	elif [ -n "$rc" ] && [ $((rc & 1)) -eq 1 ]; then STATUS=$((rc >> 1))
 	else STATUS="qemu:$rc"

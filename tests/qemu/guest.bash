@@ -2,6 +2,7 @@
 # QEMU (TCG, microvm without ACPI, as anchors-pvm.md describes) and turn the
 # isa-debug-exit status back into the guest's own exit status.
 # Source after tests/lib.sh.
+# shellcheck shell=bash disable=SC2034 # its variables are the sourcing test's
 
 GUEST_ELF=$PH_BUILD/pagehint-guest.elf
 # The guest's exit statuses (guest/exit.h).
@@ -56,4 +57,5 @@ expect_line() {
 	fi
 }
 
+# shellcheck disable=SC2054 # the commas are QEMU's
 BALLOON=(-device virtio-balloon-device,free-page-reporting=on -global virtio-mmio.force-legacy=false)
