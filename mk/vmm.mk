@@ -49,7 +49,7 @@ ALL_TARGETS += $(BUILD)/pagehint-static
 $(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/bench/discard_bench
 
@@ -58,7 +58,7 @@ ALL_TARGETS += $(BUILD)/bench/discard_bench
 $(BUILD)/bench/exitless_bench: bench/exitless_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/bench/exitless_bench
 
@@ -67,6 +67,6 @@ ALL_TARGETS += $(BUILD)/bench/exitless_bench
 $(BUILD)/bench/resident_bench: bench/resident_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $^ -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/bench/resident_bench

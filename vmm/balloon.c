@@ -152,6 +152,7 @@ struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_co
 			.manual = cfg->xl_manual,
 			.rate_frames_per_s = cfg->xl_rate_frames_per_s,
 			.burst_frames = cfg->xl_burst_frames,
+			.no_residency_check = cfg->xl_no_residency_check,
 			.fault = cfg->fault,
 			.discard = xl_discard,
 			.discard_opaque = b,

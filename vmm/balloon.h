@@ -65,6 +65,9 @@ struct balloon_config {
 	 * (tests, the fuzzer); and its token bucket (0: defaults). */
 	bool xl_manual;
 	uint32_t xl_rate_frames_per_s, xl_burst_frames;
+	/* Exitless: discard claimed frames even where none of their pages is
+	 * resident (the fuzzer's RAM is never faulted in). */
+	bool xl_no_residency_check;
 	uint32_t target_pages;	/* initial num_pages */
 	/* How to give a range back; NULL: gm_discard(). 0 or -errno. */
 	int (*discard)(void *opaque, uint64_t gpa, uint64_t len);

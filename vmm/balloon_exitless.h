@@ -57,6 +57,9 @@
 #define XL_RATE_FRAMES_PER_S 4096
 #define XL_BURST_MIN 512
 
+/* The scanner thread's name (comm: at most 15 characters). */
+#define XL_THREAD_NAME "ph-xl-scanner"
+
 /* Why a map descriptor was refused (each logged once). */
 enum xl_refusal {
 	XL_REF_SHAPE,		/* not one readable 32-byte and one writable 1-byte buffer */
@@ -81,6 +84,8 @@ struct xl_counters {
 	atomic_ulong reclaimed_frames;	/* frames discarded (published RECLAIMED, unless
 					   the guest changed the entry meanwhile) */
 	atomic_ulong discard_calls;	/* runs discarded (each one call) */
+	atomic_ulong skipped_frames;	/* claimed but not resident on the host:
+					   published RECLAIMED with no discard */
 	atomic_ulong discard_errors;	/* ... that failed: frames back to FREE */
 	atomic_ulong violations;	/* a RECLAIMING entry the guest changed */
 	atomic_ulong throttled;		/* polls that found the bucket empty */
@@ -97,6 +102,9 @@ struct xl_config {
 	/* Token bucket (0: the defaults above). */
 	uint32_t rate_frames_per_s;
 	uint32_t burst_frames;
+	/* Discard every claimed frame, resident on the host or not (tests
+	 * whose fake guest RAM is never faulted in). */
+	bool no_residency_check;
 	/* Faulty-device mode: each discard run may be delayed, dropped (left
 	 * RECLAIMING) or fail the device (reset). */
 	struct fault_config fault;

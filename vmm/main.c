@@ -286,6 +286,7 @@ int main(int argc, char **argv)
 	s.xl.scans = atomic_load(&xc->scans);
 	s.xl.reclaimed_frames = atomic_load(&xc->reclaimed_frames);
 	s.xl.discard_calls = atomic_load(&xc->discard_calls);
+	s.xl.skipped_frames = atomic_load(&xc->skipped_frames);
 	s.xl.discard_errors = atomic_load(&xc->discard_errors);
 	s.xl.violations = atomic_load(&xc->violations);
 	s.xl.throttled = atomic_load(&xc->throttled);

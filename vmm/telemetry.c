@@ -432,13 +432,13 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 	fprintf(f, "  \"exitless\": {\"offered\": %s, \"attaches\": %llu, \"refused\": %llu, "
 		"\"detaches\": %llu, \"scans\": %llu, \"reclaimed_frames\": %llu, "
 		"\"reclaimed_mib\": %llu, \"discard_calls\": %llu, \"discard_errors\": %llu, "
-		"\"violations\": %llu, \"throttled\": %llu},\n",
+		"\"violations\": %llu, \"throttled\": %llu, \"skipped_frames\": %llu},\n",
 		s->xl.offered ? "true" : "false", (unsigned long long)s->xl.attaches,
 		(unsigned long long)s->xl.refused, (unsigned long long)s->xl.detaches,
 		(unsigned long long)s->xl.scans, (unsigned long long)s->xl.reclaimed_frames,
 		(unsigned long long)s->xl.reclaimed_frames * 2, (unsigned long long)s->xl.discard_calls,
 		(unsigned long long)s->xl.discard_errors, (unsigned long long)s->xl.violations,
-		(unsigned long long)s->xl.throttled);
+		(unsigned long long)s->xl.throttled, (unsigned long long)s->xl.skipped_frames);
 	json_exits(f, &s->exits);
 	fprintf(f, "  \"data_errors\": %llu,\n", (unsigned long long)s->data_errors);
 	fprintf(f, "  \"reclaim\": [");

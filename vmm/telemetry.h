@@ -116,6 +116,7 @@ struct summary {
 		bool offered;
 		uint64_t attaches, refused, detaches, scans;
 		uint64_t reclaimed_frames, discard_calls, discard_errors, violations, throttled;
+		uint64_t skipped_frames;	/* claimed, not resident: no discard */
 	} xl;
 };
 

@@ -396,7 +396,7 @@ static inline void fd_create(enum balloon_protocol proto, bool no_stats, bool no
 	 * thread, so an input replays the same way. */
 	fd.cfg = (struct balloon_config){
 		.protocol = proto, .no_stats = no_stats, .no_reporting = no_reporting,
-		.discard = fd_discard, .xl_manual = true,
+		.discard = fd_discard, .xl_manual = true, .xl_no_residency_check = true,
 	};
 	fd.b = balloon_create(&fd.gm, &fd.cfg);
 	fd.ops = balloon_ops;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,7 +88,11 @@ static struct xt *xt_new(const struct balloon_config *cfg_in)
 	t_quiet_logs();
 	pthread_mutex_init(&x->lock, NULL);
 	x->hi_ok = T_MEM_SIZE;
-	x->d.mem = calloc(1, T_MEM_SIZE);
+	/* page-aligned and faulted in, as a running guest's RAM: the scanner
+	 * discards only frames resident on the host */
+	x->d.mem = mmap(NULL, T_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(x->d.mem != MAP_FAILED);
+	memset(x->d.mem, 0, T_MEM_SIZE);
 	gm_init_buffer(&x->d.gm, x->d.mem, 0, T_MEM_SIZE);
 	cfg.discard = xt_discard;
 	cfg.discard_opaque = x;
@@ -101,7 +106,7 @@ static void xt_free(struct xt *x)
 {
 	virtio_mmio_destroy(x->d.t);
 	balloon_destroy(x->d.b);
-	free(x->d.mem);
+	munmap(x->d.mem, T_MEM_SIZE);
 	free(x->hi);
 	pthread_mutex_destroy(&x->lock);
 	free(x);
@@ -447,6 +452,60 @@ static void scan_reclaims_free_frames_only(void **state)
 	xt_free(x);
 }
 
+/* Frames never faulted in on the host (or already given back) are
+ * published RECLAIMED with no discard call, and counted as skipped; a
+ * frame with one resident page is discarded; resident runs are still
+ * coalesced around the skipped ones. */
+static void frames_not_resident_are_skipped(void **state)
+{
+	(void)state;
+	struct xt *x = xt_attached(NULL);
+	/* frames 2, 3 and 5 leave the host; frame 4 keeps one page */
+	assert_int_equal(madvise(t_ptr(&x->d, 2 * FRAME), 4 * FRAME, MADV_DONTNEED), 0);
+	((volatile uint8_t *)t_ptr(&x->d, 4 * FRAME))[4096 * 100] = 1;
+	for (unsigned f = 1; f < 8; f++)
+		mark_free(x, f);
+
+	balloon_xl_poll(x->d.b, 1000);
+	/* discarded: 1, 4, 6..7; skipped: 2, 3, 5 */
+	assert_int_equal(x->n, 3);
+	assert_int_equal(x->rec[0].gpa, 1 * FRAME);
+	assert_int_equal(x->rec[0].len, FRAME);
+	assert_int_equal(x->rec[1].gpa, 4 * FRAME);
+	assert_int_equal(x->rec[1].len, FRAME);
+	assert_int_equal(x->rec[2].gpa, 6 * FRAME);
+	assert_int_equal(x->rec[2].len, 2 * FRAME);
+	for (unsigned f = 1; f < 8; f++)
+		assert_int_equal(entry(x, f), PH_XL_RECLAIMED);
+	assert_int_equal(xc(x)->skipped_frames, 3);
+	assert_int_equal(xc(x)->reclaimed_frames, 4);
+	assert_int_equal(xc(x)->discard_calls, 3);
+	/* the guest takes a skipped frame back, touches and frees it: now
+	 * resident, it is discarded */
+	assert_int_equal(ph_xl_guest_take(&x->gmap, 3 << 9, 9, 0), 0);
+	memset(t_ptr(&x->d, 3 * FRAME), 0x77, 4096);
+	mark_free(x, 3);
+	balloon_xl_poll(x->d.b, 2000);
+	assert_int_equal(x->n, 4);
+	assert_int_equal(x->rec[3].gpa, 3 * FRAME);
+	assert_int_equal(xc(x)->skipped_frames, 3);
+	assert_false(x->outside);
+	xt_free(x);
+
+	/* without the check (the fuzzer's never-touched RAM) every claimed
+	 * frame is discarded */
+	struct balloon_config cfg = { .xl_manual = true, .xl_no_residency_check = true };
+	x = xt_attached(&cfg);
+	assert_int_equal(madvise(t_ptr(&x->d, 2 * FRAME), 2 * FRAME, MADV_DONTNEED), 0);
+	for (unsigned f = 1; f < 4; f++)
+		mark_free(x, f);
+	balloon_xl_poll(x->d.b, 1000);
+	assert_int_equal(x->n, 1);
+	assert_int_equal(x->rec[0].len, 3 * FRAME);
+	assert_int_equal(xc(x)->skipped_frames, 0);
+	xt_free(x);
+}
+
 /* RAM: [0, 16M) and [32M, 35M); the map spans frames 0..17, holes
  * included. Frames 8..15 (the hole) and 17 (half RAM) are never claimed,
  * whatever their entries say; 16 is. */
@@ -455,6 +514,7 @@ static void frames_outside_one_region_never_claimed(void **state)
 	(void)state;
 	struct xt *x = xt_new(NULL);
 	x->hi = calloc(1, 3 * MiB);
+	memset(x->hi, 1, 3 * MiB);	/* resident (not 2 MiB aligned on the host either) */
 	assert_true(gm_add_region(&x->d.gm, x->hi, 32 * MiB, 3 * MiB));
 	x->hi_ok = 35 * MiB;
 	xt_bringup(x, T_FEAT_DEFAULT | F_XL);
@@ -748,6 +808,7 @@ int main(void)
 		cmocka_unit_test(bad_chains_refused),
 		cmocka_unit_test(second_map_is_busy_until_reset),
 		cmocka_unit_test(scan_reclaims_free_frames_only),
+		cmocka_unit_test(frames_not_resident_are_skipped),
 		cmocka_unit_test(frames_outside_one_region_never_claimed),
 		cmocka_unit_test(failed_discard_puts_frames_back),
 		cmocka_unit_test(scanner_thread_reclaims),
