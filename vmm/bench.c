@@ -59,8 +59,10 @@ static void usage(FILE *f)
 "\n"
 "  --quick                 a short smoke run (1 GiB guest, 12 s idle, 1 rep)\n"
 "  --engines LIST          comma-separated (default: off,seed-v8,max-order,\n"
-"                          upstream,pagehint; those the guest does not know\n"
-"                          are left out with a note); off is always run\n"
+"                          upstream,pagehint,pagehint-exitless; those the\n"
+"                          guest does not know are left out with a note);\n"
+"                          off is always run. pagehint-exitless: pagehint's\n"
+"                          exitless mode (report.mode=exitless)\n"
 "  --reps N                repetitions, 1-20 (default 3; --quick: 1)\n"
 "  --mem SIZE              guest RAM (default 2G; --quick: 1G); memhog frees\n"
 "                          3/4 of it\n"
@@ -199,8 +201,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (!o->engines_given) {
-		static const char *const all[] = { "off", "seed-v8", "max-order", "upstream", "pagehint" };
-		for (size_t k = 0; k < 5; k++)
+		static const char *const all[] = { "off", "seed-v8", "max-order", "upstream", "pagehint",
+						   BENCH_ENGINE_XL };
+		for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 			add_engine(o, all[k], strlen(all[k]));
 	}
 	/* off is the baseline of the overhead ratio: always there, first. */
@@ -422,15 +425,20 @@ static bool run_guest(struct bench *b, const char *tag, const char *what, const 
 /* Is the engine known to the guest? A workload=none boot says. */
 static int probe_engine(struct bench *b, const char *engine)
 {
-	char cmd[256], tag[64], what[96];
+	char cmd[256], tag[64], what[96], args[64];
 	struct bench_run r;
-	snprintf(cmd, sizeof(cmd), "engine=%s workload=none quiet", engine);
+	bench_engine_args(engine, args, sizeof(args));
+	snprintf(cmd, sizeof(cmd), "%s workload=none quiet", args);
 	snprintf(tag, sizeof(tag), "probe-%s", engine);
 	snprintf(what, sizeof(what), "probe engine=%s", engine);
 	bool good = run_guest(b, tag, what, cmd, 60, &r);
 	int ret = good ? 1 : r.bad_cmdline ? 0 : -1;
 	if (!good && r.bad_cmdline)
 		b->failures--;	/* not a failure: an engine this guest lacks */
+	if (good && r.xl_fallback)
+		say(&b->pg, "engine %s: the device has no exitless map (reason=%s): the guest runs "
+		    "pagehint's standard mode; its figures are the standard mode's", engine,
+		    r.xl_fallback_reason);
 	bench_run_free(&r);
 	return ret;
 }
@@ -438,6 +446,21 @@ static int probe_engine(struct bench *b, const char *engine)
 static void set_fig(struct bench_engine_res *e, enum bench_fig f, unsigned rep, double v)
 {
 	e->v[f][rep] = v;
+}
+
+/* The exitless figures of a run of scenario sc, and whether the guest fell
+ * back to the standard mode. */
+static void set_xl(struct bench_engine_res *e, enum bench_scen sc, unsigned rep,
+		   const struct bench_run *r)
+{
+	double v[BENCH_XL_NFIG];
+	bench_xl_figures(r, v);
+	for (int k = 0; k < BENCH_XL_NFIG; k++)
+		if (v[k] != BENCH_NULL)
+			set_fig(e, bench_xl_fig(sc, (enum bench_xl_kind)k), rep, v[k]);
+	if (r->xl_fallback && !e->fallback[0])
+		snprintf(e->fallback, sizeof(e->fallback), "%s",
+			 r->xl_fallback_reason[0] ? r->xl_fallback_reason : "?");
 }
 
 static void keep_curve(struct bench_engine_res *e, const struct bench_run *r)
@@ -464,8 +487,10 @@ static void note_failure(struct bench_engine_res *e, const char *tag, const stru
 static void churn_cmdline(const struct bench *b, const struct bench_engine_res *e, char *cmd,
 			  size_t cap)
 {
-	snprintf(cmd, cap, "engine=%s workload=churn seed=%u quiet churn.ms=%ld churn.mib=%ld",
-		 e->name, b->o.seed, b->o.churn_ms, b->o.churn_mib);
+	char args[64];
+	bench_engine_args(e->name, args, sizeof(args));
+	snprintf(cmd, cap, "%s workload=churn seed=%u quiet churn.ms=%ld churn.mib=%ld",
+		 args, b->o.seed, b->o.churn_ms, b->o.churn_mib);
 }
 
 /* The figures of one engine's burst and churn runs. */
@@ -485,13 +510,14 @@ static const enum bench_fig paired_ratio[NPAIRED] = {
 static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *slot,
 		       struct paired *out)
 {
-	char cmd[512], tag[96], what[128];
+	char cmd[512], tag[96], what[128], args[64];
 	struct bench_run r;
 
 	for (int k = 0; k < NPAIRED; k++)
 		out->v[k] = BENCH_NULL;
-	snprintf(cmd, sizeof(cmd), "engine=%s workload=burst seed=%u quiet burst.mib=%ld "
-		 "burst.period_ms=%d burst.count=%ld", e->name, b->o.seed, b->o.burst_mib,
+	bench_engine_args(e->name, args, sizeof(args));
+	snprintf(cmd, sizeof(cmd), "%s workload=burst seed=%u quiet burst.mib=%ld "
+		 "burst.period_ms=%d burst.count=%ld", args, b->o.seed, b->o.burst_mib,
 		 BURST_PERIOD_MS, b->o.bursts);
 	snprintf(tag, sizeof(tag), "burst-%s-rep%u%s", e->name, rep + 1, slot);
 	snprintf(what, sizeof(what), "rep %u/%u %s burst", rep + 1, b->o.reps, e->name);
@@ -504,6 +530,7 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 		out->v[1] = bf.resident_mean_mib;
 		out->v[2] = bf.cpu_ms_per_burst;
 		out->v[6] = r.reported_taken_mib;
+		set_xl(e, SCEN_BURST, rep, &r);
 	} else if (!e->note[0]) {
 		note_failure(e, tag, &r);
 	}
@@ -520,6 +547,7 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 		out->v[4] = bench_churn_pages_per_cpu_s(&r);
 		out->v[5] = r.reported_taken_mib;
 		out->v[7] = r.pages_per_s_med;
+		set_xl(e, SCEN_CHURN, rep, &r);
 	} else if (!e->note[0]) {
 		note_failure(e, tag, &r);
 	}
@@ -636,7 +664,7 @@ static unsigned bench_steps(const struct bench *b, unsigned engines)
 static int bench_rep(struct bench *b, unsigned rep)
 {
 	struct bench_results *res = b->res;
-	char cmd[512], tag[96], what[128];
+	char cmd[512], tag[96], what[128], args[64];
 
 	b->pg.step++;
 	snprintf(b->pg.what, sizeof(b->pg.what), "rep %u: madvise limit", rep + 1);
@@ -656,9 +684,10 @@ static int bench_rep(struct bench *b, unsigned rep)
 		struct bench_frag_fig ff;
 
 		/* reclaim */
+		bench_engine_args(e->name, args, sizeof(args));
 		snprintf(cmd, sizeof(cmd),
-			 "engine=%s workload=memhog seed=%u quiet memhog.mib=%llu memhog.hold_ms=1000 "
-			 "memhog.idle_ms=%ld", e->name, b->o.seed, (unsigned long long)b->hog_mib,
+			 "%s workload=memhog seed=%u quiet memhog.mib=%llu memhog.hold_ms=1000 "
+			 "memhog.idle_ms=%ld", args, b->o.seed, (unsigned long long)b->hog_mib,
 			 b->o.idle_ms + IDLE_MARGIN_MS);
 		snprintf(tag, sizeof(tag), "reclaim-%s-rep%u", e->name, rep + 1);
 		snprintf(what, sizeof(what), "rep %u/%u %s reclaim", rep + 1, b->o.reps, e->name);
@@ -680,6 +709,7 @@ static int bench_rep(struct bench *b, unsigned rep)
 			if (rf.t_ms[1] > 0 && res->limit_v[rep] > 0)
 				set_fig(e, FIG_SPEED, rep,
 					0.9 * rf.freed_mib / 1024.0 / (rf.t_ms[1] / 1e3) / res->limit_v[rep]);
+			set_xl(e, SCEN_RECLAIM, rep, &r);
 			keep_curve(e, &r);
 			char t[3][16];
 			for (int k = 0; k < 3; k++)
@@ -689,7 +719,13 @@ static int bench_rep(struct bench *b, unsigned rep)
 					snprintf(t[k], sizeof(t[k]), "%.2f s", rf.t_ms[k] / 1e3);
 			say(&b->pg, "  %s: freed %.0f MiB, back %.0f MiB; t50 %s, t90 %s, t99 %s; "
 			    "%.0f requests", e->name, rf.freed_mib, rf.returned_mib, t[0], t[1], t[2],
-			    r.requests);
+			    r.xl_active ? r.host_requests : r.requests);
+			if (r.xl_active)
+				say(&b->pg, "  %s: exitless: the scanner discarded %.0f frames in %.0f calls "
+				    "(%.0f claimed not resident: skipped), %.1f ms of CPU; the guest took "
+				    "%.0f back, waited %.0f times", e->name, r.xl_reclaimed_frames,
+				    r.xl_discard_calls, r.xl_skipped_frames, r.xl_cpu_ms, r.xl_taken_back,
+				    r.xl_waits);
 		} else if (!e->note[0]) {
 			note_failure(e, tag, &r);
 		}
@@ -699,8 +735,8 @@ static int bench_rep(struct bench *b, unsigned rep)
 
 		/* fragmented */
 		snprintf(cmd, sizeof(cmd),
-			 "engine=%s workload=fragment seed=%u quiet fragment.mib=%llu fragment.keep=50 "
-			 "fragment.hold_ms=%ld", e->name, b->o.seed, (unsigned long long)b->frag_mib,
+			 "%s workload=fragment seed=%u quiet fragment.mib=%llu fragment.keep=50 "
+			 "fragment.hold_ms=%ld", args, b->o.seed, (unsigned long long)b->frag_mib,
 			 b->o.hold_ms);
 		snprintf(tag, sizeof(tag), "fragment-%s-rep%u", e->name, rep + 1);
 		snprintf(what, sizeof(what), "rep %u/%u %s fragmented", rep + 1, b->o.reps, e->name);
@@ -709,6 +745,7 @@ static int bench_rep(struct bench *b, unsigned rep)
 			set_fig(e, FIG_FRAG_MIB, rep, ff.returned_mib);
 			set_fig(e, FIG_FRAG_EXITS, rep, ff.exits_per_gib);
 			set_fig(e, FIG_FRAG_EXITS_ALL, rep, ff.all_exits_per_gib);
+			set_xl(e, SCEN_FRAG, rep, &r);
 		} else if (!e->note[0]) {
 			note_failure(e, tag, &r);
 		}

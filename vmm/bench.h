@@ -86,6 +86,19 @@ struct bench_run {
 	bool bad_cmdline;			/* "bad command line" */
 	char first_error[200];			/* first @fail/@fault/bad line */
 
+	/* engine=pagehint report.mode=exitless (docs/exitless.md): the
+	 * guest's "@engine ... mode=exitless active=1" (xl_active) or its
+	 * fallback line (xl_fallback, with the reason it gave); its "@xl"
+	 * counters at the end; the VMM's, from its summary JSON's "exitless"
+	 * object (< 0: not known); the scanner thread's CPU (< 0: not seen). */
+	bool xl_active, xl_fallback;
+	char xl_fallback_reason[48];
+	bool have_xl;				/* an "@xl" line */
+	double xl_published, xl_taken_back, xl_refaults, xl_waits, xl_wait_timeouts;
+	double xl_reclaimed_frames, xl_skipped_frames, xl_discard_calls;
+	double host_requests;			/* the summary's report_requests */
+	double xl_cpu_ms;
+
 	int guest_exit;		/* the guest's exit status; < 0: none */
 	const char *end;	/* "exit", "timeout", "signal", "error" */
 	double cpu_ms;		/* child's user + system time (wait4), less telemetry_cpu_ms */
@@ -108,6 +121,15 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 /* ---- figures ---- */
 
 #define BENCH_NULL (-1.0)	/* a figure never reached or not known */
+
+/* The exitless mode as a bench engine: this name runs the guest with
+ * engine=pagehint report.mode=exitless. */
+#define BENCH_ENGINE_XL "pagehint-exitless"
+/* The guest's command-line words that select the bench's engine name. */
+void bench_engine_args(const char *engine, char *buf, size_t cap);
+/* The VMM's --summary-json: its "exitless" counters and report_requests
+ * into r (fields it lacks stay unknown). 0, or -EINVAL if it has none. */
+int bench_read_summary(FILE *f, struct bench_run *r);
 
 struct bench_reclaim_fig {
 	double t_ms[3];		/* 50, 90, 99 % of the freed memory back */

@@ -229,7 +229,8 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 	struct reader *rd = calloc(1, sizeof(*rd));
 	bool open_pipe = rd != NULL, reaped = false;
 	double next = t0, deadline = t0 + c->timeout_s * 1e3, kill_at = 0, cpu = 0, excl = 0;
-	pid_t excl_tid = 0;
+	pid_t excl_tid = 0, count_tid = 0;
+	double counted = -1;
 	int wstatus = 0;
 	struct rusage ru = { 0 };
 
@@ -256,6 +257,16 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 				double e = read_stat_cpu_ms(path);
 				if (e > excl)	/* once it has gone: its last value */
 					excl = e;
+			}
+			/* it may start late (the exitless scanner: at the map's attach) */
+			if (c->count_thread && !count_tid)
+				count_tid = find_thread(pid, c->count_thread);
+			if (count_tid) {
+				char path[96];
+				snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)count_tid);
+				double e = read_stat_cpu_ms(path);
+				if (e > counted)	/* once it has gone: its last value */
+					counted = e;
 			}
 			double v = read_cpu_ms(pid);
 			if (v >= 0)
@@ -308,6 +319,8 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 			excl = r->telemetry_cpu_ms;
 		r->cpu_ms = r->cpu_ms > excl ? r->cpu_ms - excl : 0;
 	}
+	if (c->count_thread)
+		r->xl_cpu_ms = counted;
 	c->wstatus = wstatus;
 	r->end = c->timed_out ? "timeout" : c->stopped ? "signal" : "exit";
 	return 0;

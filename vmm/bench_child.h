@@ -16,6 +16,9 @@ struct bench_child {
 	/* A thread (by name) whose CPU is not the child's: the VMM's own
 	 * telemetry sampler, which QEMU, sampled from outside, has not. */
 	const char *exclude_thread;
+	/* A thread (by name) whose CPU is also told apart, into r->xl_cpu_ms
+	 * (the exitless scanner's: it stays in the child's total). */
+	const char *count_thread;
 	void (*on_line)(void *arg, const char *line);
 	void (*on_sample)(void *arg, double t_ms, double rss_mib);
 	void *arg;

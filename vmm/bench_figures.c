@@ -5,10 +5,12 @@
  * series. No I/O here: tests feed synthetic runs.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "bench_int.h"
 #include "telemetry.h"	/* TELEMETRY_PERIOD_NS */
 
 #define MiB (1024.0 * 1024.0)
@@ -21,6 +23,10 @@ void bench_run_init(struct bench_run *r)
 	r->pages_per_s = BENCH_NULL;
 	r->pages_per_s_med = BENCH_NULL;
 	r->reported_taken_mib = BENCH_NULL;
+	r->xl_published = r->xl_taken_back = r->xl_refaults = BENCH_NULL;
+	r->xl_waits = r->xl_wait_timeouts = BENCH_NULL;
+	r->xl_reclaimed_frames = r->xl_skipped_frames = r->xl_discard_calls = BENCH_NULL;
+	r->host_requests = r->xl_cpu_ms = BENCH_NULL;
 	r->guest_exit = -1;
 	r->end = "error";
 }
@@ -126,6 +132,20 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 		r->have_churn = true;
 		r->churn_t_ms = t_ms;
 		r->churn_cpu_ms = cpu_ms;
+	} else if (!strncmp(line, "@engine name=pagehint mode=exitless active=1", 44)) {
+		r->xl_active = true;
+	} else if (!strncmp(line, "@engine name=pagehint mode=standard exitless=unavailable", 56)) {
+		const char *why = strstr(line, " reason=");
+		r->xl_fallback = true;
+		snprintf(r->xl_fallback_reason, sizeof(r->xl_fallback_reason), "%.*s",
+			 why ? (int)strcspn(why + 8, " ") : 0, why ? why + 8 : "");
+	} else if (!strncmp(line, "@xl ", 4)) {
+		r->have_xl = true;
+		field(line, "published", &r->xl_published);
+		field(line, "taken_back", &r->xl_taken_back);
+		field(line, "refaults", &r->xl_refaults);
+		field(line, "waits", &r->xl_waits);
+		field(line, "wait_timeouts", &r->xl_wait_timeouts);
 	} else if (!strncmp(line, "@engine ", 8) && field(line, "requests", &r->requests)) {
 		r->have_engine_counts = field(line, "mib", &r->reported_mib);
 	} else if (!strncmp(line, "@mem ", 5) && field(line, "reported_taken_mib", &v)) {
@@ -207,6 +227,10 @@ void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *
 
 	if (r->have_engine_counts && r->reported_mib > 0)
 		f->requests_per_gib = r->requests / (r->reported_mib / 1024.0);
+	/* exitless: no engine counts requests; the device's count, per GiB
+	 * its scanner discarded */
+	else if (r->xl_active && r->host_requests >= 0 && r->xl_reclaimed_frames > 0)
+		f->requests_per_gib = r->host_requests / (r->xl_reclaimed_frames * 2 / 1024.0);
 	if (!r->nfree || !r->n)
 		return;
 
@@ -267,6 +291,28 @@ void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_
 	if (r->exits_all_known)
 		f->all_exits_per_gib = per_gib(r->s[i1].exits_all - r->s[i0].exits_all,
 					       f->returned_mib);
+}
+
+void bench_xl_figures(const struct bench_run *r, double v[BENCH_XL_NFIG])
+{
+	for (int k = 0; k < BENCH_XL_NFIG; k++)
+		v[k] = BENCH_NULL;
+	if (!r->xl_active && !r->have_xl)
+		return;
+	v[XL_CPU] = r->xl_cpu_ms;
+	v[XL_DISCARDS] = r->xl_discard_calls;
+	v[XL_RECLAIMED] = r->xl_reclaimed_frames;
+	v[XL_SKIPPED] = r->xl_skipped_frames;
+	v[XL_TAKEN] = r->xl_taken_back;
+	v[XL_WAITS] = r->xl_waits;
+}
+
+void bench_engine_args(const char *engine, char *buf, size_t cap)
+{
+	if (!strcmp(engine, BENCH_ENGINE_XL))
+		snprintf(buf, cap, "engine=pagehint report.mode=exitless");
+	else
+		snprintf(buf, cap, "engine=%s", engine);
 }
 
 double bench_vs_neighbours(double x, double before, double after)

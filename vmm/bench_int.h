@@ -80,9 +80,32 @@ enum bench_fig {
 	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
 	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,
 	FIG_BURST_TAKEN,	/* burst: MiB of Reported memory allocations took (host refaults) */
+	/* The exitless mode's costs, BENCH_XL_NFIG per scenario (bench_xl_fig) */
+	FIG_XL_FIRST,
+	FIG_XL_LAST = FIG_XL_FIRST + 4 * 6 - 1,
 	FIG_COUNT,
 	FIG_NONE = FIG_COUNT
 };
+
+/* The exitless figures of each scenario, in this order. */
+enum bench_xl_kind {
+	XL_CPU,		/* the scanner thread's CPU ms, the whole run */
+	XL_DISCARDS,	/* its discard calls */
+	XL_RECLAIMED,	/* frames it discarded */
+	XL_SKIPPED,	/* frames it claimed that were not resident: no discard */
+	XL_TAKEN,	/* frames the guest took back (FREE or RECLAIMED) */
+	XL_WAITS,	/* the guest's waits on a RECLAIMING frame */
+	BENCH_XL_NFIG
+};
+enum bench_scen { SCEN_RECLAIM, SCEN_FRAG, SCEN_BURST, SCEN_CHURN, BENCH_NSCEN };
+_Static_assert(FIG_XL_LAST - FIG_XL_FIRST + 1 == BENCH_NSCEN * BENCH_XL_NFIG, "xl figures");
+static inline enum bench_fig bench_xl_fig(enum bench_scen s, enum bench_xl_kind k)
+{
+	return (enum bench_fig)(FIG_XL_FIRST + s * BENCH_XL_NFIG + k);
+}
+/* A run's exitless figures into v (BENCH_NULL where not known: all of
+ * them unless the guest ran the exitless mode). */
+void bench_xl_figures(const struct bench_run *r, double v[BENCH_XL_NFIG]);
 
 struct bench_fig_info {
 	const char *scenario, *json_key, *unit;	/* json_key NULL: CSV only */
@@ -99,6 +122,9 @@ struct bench_engine_res {
 	double *curve_t, *curve_rss;
 	size_t curve_n;
 	char note[200];			/* e.g. why a run failed */
+	/* pagehint-exitless: the guest ran the standard mode instead (the
+	 * device has no exitless map: QEMU), with its reason */
+	char fallback[64];
 };
 
 /* The host a bench ran on (bench_machine_info). */
@@ -131,7 +157,7 @@ struct bench_results {
 
 /* ---- issue 9's goals ---- */
 
-#define BENCH_MAX_GOALS 16
+#define BENCH_MAX_GOALS 20
 
 struct bench_goal {
 	const char *key, *what, *unit;	/* results.json key, table text */

@@ -47,6 +47,18 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_BURST_CPU]  = { "burst", "cpu_ms_per_burst", "ms", false },
 	[FIG_BURST_CPU_RATIO] = { "burst", "cpu_ratio_vs_off", "ratio", false },
 	[FIG_BURST_TAKEN] = { "burst", "reported_taken_mib", "MiB", false },
+#define XL_FIGS(sc, name) \
+	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_CPU] = { name, "xl_scanner_cpu_ms", "ms", false }, \
+	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_DISCARDS] = { name, "xl_discard_calls", "calls", false }, \
+	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_RECLAIMED] = { name, "xl_reclaimed_frames", "frames", false }, \
+	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_SKIPPED] = { name, "xl_skipped_frames", "frames", false }, \
+	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_TAKEN] = { name, "xl_taken_back", "frames", false }, \
+	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_WAITS] = { name, "xl_waits", "waits", false },
+	XL_FIGS(SCEN_RECLAIM, "reclaim")
+	XL_FIGS(SCEN_FRAG, "fragmented")
+	XL_FIGS(SCEN_BURST, "burst")
+	XL_FIGS(SCEN_CHURN, "overhead")
+#undef XL_FIGS
 };
 
 /* CSV-only name of a figure without a JSON key. */
@@ -85,14 +97,14 @@ struct col {
 
 static void print_block(FILE *f, const struct bench_results *res, const struct col *c, unsigned nc)
 {
-	fprintf(f, "%-11s", "engine");
+	fprintf(f, "%-17s", "engine");
 	for (unsigned k = 0; k < nc; k++)
 		fprintf(f, " %*s", c[k].width, c[k].head);
 	fputc('\n', f);
 	for (unsigned i = 0; i < res->nengines; i++) {
 		const struct bench_engine_res *e = &res->e[i];
 		char b[64];
-		fprintf(f, "%-11s", e->name);
+		fprintf(f, "%-17s", e->name);
 		for (unsigned k = 0; k < nc; k++) {
 			cell(b, sizeof(b), e->st[c[k].f].med, c[k].scale, c[k].dec, c[k].null);
 			fprintf(f, " %*s", c[k].width, b);
@@ -100,7 +112,7 @@ static void print_block(FILE *f, const struct bench_results *res, const struct c
 		fputc('\n', f);
 		if (res->reps < 2)
 			continue;
-		fprintf(f, "%-11s", "  min..max");
+		fprintf(f, "%-17s", "  min..max");
 		for (unsigned k = 0; k < nc; k++) {
 			char lo[24], hi[24];
 			const struct bench_stat *st = &e->st[c[k].f];
@@ -161,6 +173,41 @@ void bench_report_goals(FILE *f, const struct bench_results *res)
 			if (g[k].note[0])
 				snprintf(st + strlen(st), sizeof(st) - strlen(st), " (%s)", g[k].note);
 			fprintf(f, "%-50s %-10s %9s %9s  %s\n", g[k].what, g[k].unit, t, m, st);
+		}
+	}
+}
+
+/* The exitless mode's costs, a row per scenario, for the engines that ran
+ * it (nothing when none did). */
+static void xl_table(FILE *f, const struct bench_results *res)
+{
+	static const char *const scen[BENCH_NSCEN] = { "reclaim", "fragmented", "burst", "overhead" };
+	static const char *const head[BENCH_XL_NFIG] = {
+		"scanner ms", "discards", "reclaimed", "skipped", "taken back", "waits",
+	};
+	for (unsigned i = 0; i < res->nengines; i++) {
+		const struct bench_engine_res *e = &res->e[i];
+		bool any = false;
+		for (unsigned k = FIG_XL_FIRST; k <= FIG_XL_LAST; k++)
+			any |= e->st[k].med != BENCH_NULL;
+		if (!any)
+			continue;
+		fprintf(f, "\nexitless (%s): the host's scanner thread (its CPU ms over the whole run, "
+			"its discard calls, 2 MiB frames it discarded and frames it claimed that were not "
+			"resident on the host, so not discarded) and the guest (frames it took back, waits "
+			"on a RECLAIMING frame); medians\n", e->name);
+		fprintf(f, "%-17s", "scenario");
+		for (unsigned k = 0; k < BENCH_XL_NFIG; k++)
+			fprintf(f, " %11s", head[k]);
+		fputc('\n', f);
+		for (unsigned sc = 0; sc < BENCH_NSCEN; sc++) {
+			fprintf(f, "%-17s", scen[sc]);
+			for (unsigned k = 0; k < BENCH_XL_NFIG; k++) {
+				char b[32];
+				cell(b, sizeof(b), e->st[bench_xl_fig(sc, k)].med, 1, k == XL_CPU ? 1 : 0, "-");
+				fprintf(f, " %11s", b);
+			}
+			fputc('\n', f);
 		}
 	}
 }
@@ -274,9 +321,15 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		fprintf(f, "  pages/Ginsn: not counted: instruction counting is QEMU TCG's (-icount); "
 			"this run is on %s\n",
 			!strcmp(res->hypervisor, "qemu") ? "QEMU KVM" : "pagehint run (KVM)");
+	xl_table(f, res);
 	for (unsigned i = 0; i < res->nengines; i++)
 		if (res->e[i].note[0])
 			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
+	for (unsigned i = 0; i < res->nengines; i++)
+		if (res->e[i].fallback[0])
+			fprintf(f, "note: %s: the device has no exitless map (the guest's reason=%s): "
+				"the guest ran pagehint's standard mode, and these are its figures\n",
+				res->e[i].name, res->e[i].fallback);
 	bench_report_goals(f, res);
 }
 
@@ -397,6 +450,14 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		json_figs(f, e, "overhead");
 		fputs(",\n      ", f);
 		json_figs(f, e, "burst");
+		if (!strcmp(e->name, BENCH_ENGINE_XL)) {
+			/* the guest ran the standard mode: the device has no map */
+			fputs(",\n      \"exitless_fallback\": ", f);
+			if (e->fallback[0])
+				bench_json_str(f, e->fallback);
+			else
+				fputs("null", f);
+		}
 		fputs("}", f);
 	}
 	fputs("\n  },\n  \"goals\": {", f);

@@ -7,8 +7,9 @@
  * trace's device_exits (the balloon's register accesses and ioeventfd
  * notifies without the stats queue's: what QEMU's trace events count);
  * the total beside it every exit to userspace plus the ioeventfd
- * notifies. Its summary JSON is kept beside the trace for whoever wants
- * it; the figures are computed from the trace the same way
+ * notifies. Its summary JSON gives the exitless scanner's counters and
+ * the device's report requests; the other figures are computed from the
+ * trace the same way
  * (telemetry_reclaim) for both backends. Its CPU time leaves out its
  * telemetry sampler's (docs/bench.md).
  */
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "balloon_exitless.h"	/* XL_THREAD_NAME */
 #include "bench_child.h"
 #include "bench_int.h"
 
@@ -88,6 +90,42 @@ int bench_vmm_read_trace(FILE *f, struct bench_run *r, double done_ms)
 	return 0;
 }
 
+/* The number after "key": in text (up to end), or false. */
+static bool json_num(const char *text, const char *end, const char *key, double *out)
+{
+	char k[64];
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	const char *p = strstr(text, k);
+	if (!p || (end && p >= end))
+		return false;
+	char *e;
+	double v = strtod(p + strlen(k), &e);
+	if (e == p + strlen(k))
+		return false;
+	*out = v;
+	return true;
+}
+
+int bench_read_summary(FILE *f, struct bench_run *r)
+{
+	enum { CAP = 1 << 16 };	/* the summary is a few KiB */
+	char *buf = malloc(CAP);
+	if (!buf)
+		return -ENOMEM;
+	size_t n = fread(buf, 1, CAP - 1, f);
+	buf[n] = 0;
+	json_num(buf, NULL, "report_requests", &r->host_requests);
+	const char *x = strstr(buf, "\"exitless\": {");
+	if (x) {
+		const char *end = strchr(x, '}');
+		json_num(x, end, "reclaimed_frames", &r->xl_reclaimed_frames);
+		json_num(x, end, "discard_calls", &r->xl_discard_calls);
+		json_num(x, end, "skipped_frames", &r->xl_skipped_frames);
+	}
+	free(buf);
+	return x ? 0 : -EINVAL;
+}
+
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
 		  volatile sig_atomic_t *stop)
 {
@@ -109,7 +147,7 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 	 * trace): QEMU's is sampled from outside, at no cost to QEMU. */
 	struct bench_child c = {
 		.argv = argv, .timeout_s = j->timeout_s + 10, .prefix_times = true,
-		.exclude_thread = "ph-telemetry",
+		.exclude_thread = "ph-telemetry", .count_thread = XL_THREAD_NAME,
 		.on_line = j->on_line, .on_sample = j->on_sample, .arg = j->arg,
 	};
 	int e = bench_child_run(&c, r, stop);
@@ -124,6 +162,11 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 	}
 	if (!j->keep_trace)
 		unlink(trace);
+	FILE *sf = fopen(summary, "r");
+	if (sf) {
+		bench_read_summary(sf, r);
+		fclose(sf);
+	}
 
 	if (!c.timed_out && !c.stopped && WIFEXITED(c.wstatus)) {
 		int code = WEXITSTATUS(c.wstatus);

@@ -646,6 +646,219 @@ static void child_cpu_leaves_out_a_thread(void **state)
 	assert_true(rest < all / 4);
 }
 
+/* The bench's engine names to the guest's command line. */
+static void engine_names_to_guest_args(void **state)
+{
+	(void)state;
+	char b[64];
+	bench_engine_args("upstream", b, sizeof(b));
+	assert_string_equal(b, "engine=upstream");
+	bench_engine_args("pagehint", b, sizeof(b));
+	assert_string_equal(b, "engine=pagehint");
+	bench_engine_args(BENCH_ENGINE_XL, b, sizeof(b));
+	assert_string_equal(b, "engine=pagehint report.mode=exitless");
+	assert_string_equal(BENCH_ENGINE_XL, "pagehint-exitless");
+}
+
+/* The exitless mode's lines: active or the fallback with its reason, the
+ * guest's @xl counters, the VMM's summary; the figures only when the mode
+ * ran, and requests per GiB from the device's count. */
+static void exitless_lines_and_figures(void **state)
+{
+	(void)state;
+	struct bench_run r;
+	double v[BENCH_XL_NFIG];
+
+	bench_run_init(&r);
+	bench_xl_figures(&r, v);
+	for (int k = 0; k < BENCH_XL_NFIG; k++)
+		assert_true(v[k] == NUL);
+	bench_run_parse_line(&r, "@engine name=pagehint mode=standard exitless=unavailable "
+			     "reason=not-offered", 1, 0);
+	assert_true(r.xl_fallback);
+	assert_false(r.xl_active);
+	assert_string_equal(r.xl_fallback_reason, "not-offered");
+	bench_run_parse_line(&r, "@engine name=pagehint requests=3 ranges=9 mib=1500 errors=0", 2, 0);
+	assert_true(r.have_engine_counts);
+	bench_xl_figures(&r, v);
+	assert_true(v[XL_TAKEN] == NUL);
+	bench_run_free(&r);
+
+	bench_run_init(&r);
+	bench_run_parse_line(&r, "@engine name=pagehint mode=exitless active=1 frames=1024 "
+			     "published=1783 map_bytes=1088", 1, 0);
+	assert_true(r.xl_active);
+	assert_false(r.xl_fallback);
+	bench_run_parse_line(&r, "@xl published=2600 taken_back=768 refaults=700 waits=2 "
+			     "wait_timeouts=0 removed_blocks=0 removed_mib=0 walks=1 posts=1 resets=0 "
+			     "left_reclaiming=0", 2, 0);
+	assert_true(r.have_xl);
+	assert_float_equal(r.xl_taken_back, 768, 0);
+	assert_float_equal(r.xl_refaults, 700, 0);
+	assert_float_equal(r.xl_waits, 2, 0);
+	assert_float_equal(r.xl_wait_timeouts, 0, 0);
+	const char *js = "{\n  \"report_requests\": 0,\n  \"report_ranges\": 0,\n"
+			 "  \"exitless\": {\"offered\": true, \"attaches\": 1, \"refused\": 0, "
+			 "\"detaches\": 0, \"scans\": 40, \"reclaimed_frames\": 768, \"reclaimed_mib\": 1536, "
+			 "\"discard_calls\": 48, \"discard_errors\": 0, \"violations\": 0, \"throttled\": 0, "
+			 "\"skipped_frames\": 1015},\n  \"exits\": {\"discard_calls\": 999}\n}\n";
+	FILE *f = fmemopen((void *)js, strlen(js), "r");
+	assert_non_null(f);
+	assert_int_equal(bench_read_summary(f, &r), 0);
+	fclose(f);
+	assert_float_equal(r.host_requests, 0, 0);
+	assert_float_equal(r.xl_reclaimed_frames, 768, 0);
+	assert_float_equal(r.xl_discard_calls, 48, 0);	/* the exitless object's, not a later key's */
+	assert_float_equal(r.xl_skipped_frames, 1015, 0);
+	r.xl_cpu_ms = 12.5;
+	bench_xl_figures(&r, v);
+	assert_float_equal(v[XL_CPU], 12.5, 0);
+	assert_float_equal(v[XL_DISCARDS], 48, 0);
+	assert_float_equal(v[XL_RECLAIMED], 768, 0);
+	assert_float_equal(v[XL_SKIPPED], 1015, 0);
+	assert_float_equal(v[XL_TAKEN], 768, 0);
+	assert_float_equal(v[XL_WAITS], 2, 0);
+	/* no @engine counts in the exitless mode: the device's requests */
+	struct bench_reclaim_fig rf;
+	bench_reclaim_figures(&r, &rf);
+	assert_float_equal(rf.requests_per_gib, 0, 0);
+	bench_run_free(&r);
+
+	/* a summary without the object (an older VMM) */
+	bench_run_init(&r);
+	const char *old = "{\"report_requests\": 4}";
+	f = fmemopen((void *)old, strlen(old), "r");
+	assert_int_equal(bench_read_summary(f, &r), -EINVAL);
+	fclose(f);
+	assert_float_equal(r.host_requests, 4, 0);
+	assert_true(r.xl_reclaimed_frames == NUL);
+	bench_run_free(&r);
+
+	/* each scenario has its own figures */
+	assert_int_equal(bench_xl_fig(SCEN_RECLAIM, XL_CPU), FIG_XL_FIRST);
+	assert_int_equal(bench_xl_fig(SCEN_CHURN, XL_WAITS), FIG_XL_LAST);
+	assert_string_equal(bench_figs[bench_xl_fig(SCEN_FRAG, XL_SKIPPED)].scenario, "fragmented");
+	assert_string_equal(bench_figs[bench_xl_fig(SCEN_CHURN, XL_TAKEN)].scenario, "overhead");
+	assert_string_equal(bench_figs[bench_xl_fig(SCEN_BURST, XL_DISCARDS)].json_key,
+			    "xl_discard_calls");
+}
+
+/* pagehint-exitless's goals: 0 requests, <= 0.05 exits/GiB, t99 after the
+ * free <= 50 ms, its free >= 0.9 x pagehint's speed; unknown, with the
+ * reason, where the guest fell back to the standard mode. */
+static void exitless_goals(void **state)
+{
+	(void)state;
+	struct bench_results *res = three_engines();
+	struct bench_engine_res *ph = &res->e[2], *xl = &res->e[3];
+	res->nengines = 4;
+	snprintf(xl->name, sizeof(xl->name), "%s", BENCH_ENGINE_XL);
+	for (unsigned f = 0; f < FIG_COUNT; f++)
+		xl->v[f][0] = NUL;
+	ph->v[FIG_FREE][0] = 130;
+	xl->v[FIG_FREE][0] = 260;	/* half the speed: missed by 0.4 */
+	xl->v[FIG_REQS][0] = 0;
+	xl->v[FIG_EXITS][0] = 0.02;
+	xl->v[FIG_LAG99][0] = 80;	/* missed by 30 ms */
+	bench_results_finish(res);
+
+	struct bench_goal g[BENCH_MAX_GOALS];
+	unsigned n = bench_goals(res, 3, g);
+	assert_true(n <= BENCH_MAX_GOALS);
+	const struct bench_goal *x = goal(g, n, "xl_requests_per_gib");
+	assert_int_equal(x->met, 1);
+	x = goal(g, n, "exits_per_gib");
+	assert_float_equal(x->target, 0.05, 1e-12);
+	assert_int_equal(x->met, 1);
+	x = goal(g, n, "xl_t99_after_free_ms");
+	assert_int_equal(x->met, 0);
+	assert_float_equal(x->missed_by, 30, 1e-9);
+	x = goal(g, n, "xl_free_vs_standard");
+	assert_float_equal(x->measured, 0.5, 1e-12);
+	assert_int_equal(x->met, 0);
+	assert_float_equal(x->missed_by, 0.4, 1e-9);
+	/* the standard goals are still there, the standard exits goal is not */
+	assert_non_null(goal(g, n, "reclaim_t99_ms"));
+	for (unsigned k = 0; k < n; k++)
+		assert_null(strstr(g[k].what, "standard protocol"));
+	/* pagehint's own goals keep the standard protocol's */
+	n = bench_goals(res, 2, g);
+	assert_float_equal(goal(g, n, "exits_per_gib")->target, 2, 0);
+	for (unsigned k = 0; k < n; k++)
+		assert_null(strstr(g[k].key, "xl_"));
+
+	/* met */
+	xl->v[FIG_FREE][0] = 140;
+	xl->v[FIG_LAG99][0] = 0;
+	xl->v[FIG_REQS][0] = 1;		/* one request: missed */
+	bench_results_finish(res);
+	n = bench_goals(res, 3, g);
+	assert_int_equal(goal(g, n, "xl_free_vs_standard")->met, 1);
+	assert_int_equal(goal(g, n, "xl_t99_after_free_ms")->met, 1);
+	assert_int_equal(goal(g, n, "xl_requests_per_gib")->met, 0);
+
+	/* without pagehint in the run: unknown, and why */
+	snprintf(ph->name, sizeof(ph->name), "max-order");
+	n = bench_goals(res, 3, g);
+	x = goal(g, n, "xl_free_vs_standard");
+	assert_int_equal(x->met, -1);
+	assert_non_null(strstr(x->note, "not in this run"));
+
+	/* fell back (QEMU): nothing of the exitless mode to judge */
+	snprintf(ph->name, sizeof(ph->name), "pagehint");
+	snprintf(xl->fallback, sizeof(xl->fallback), "not-offered");
+	n = bench_goals(res, 3, g);
+	static const char *const keys[] = { "xl_requests_per_gib", "exits_per_gib",
+					    "xl_t99_after_free_ms", "xl_free_vs_standard" };
+	for (unsigned k = 0; k < 4; k++) {
+		x = goal(g, n, keys[k]);
+		assert_int_equal(x->met, -1);
+		assert_non_null(strstr(x->note, "standard mode"));
+	}
+	/* and the table and results.json say so */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bench_report_table(f, res);
+	fclose(f);
+	assert_non_null(strstr(buf, "note: pagehint-exitless: the device has no exitless map "
+				    "(the guest's reason=not-offered)"));
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(bench_report_json(f, res), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"exitless_fallback\": \"not-offered\""));
+	free(buf);
+	free(res);
+}
+
+/* The exitless scanner's CPU, told apart by its thread's name (a shell
+ * run under that name: its one thread); nothing without the thread. */
+static void child_counts_the_scanner_thread(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ph-bench-XXXXXX", exe[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(exe, sizeof(exe), "%s/%s", dir, "ph-xl-scanner");
+	assert_int_equal(symlink("/bin/sh", exe), 0);
+	char *argv[] = { exe, "-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done", NULL };
+	struct bench_child c = { .argv = argv, .timeout_s = 120, .count_thread = "ph-xl-scanner" };
+	struct bench_run r;
+	bench_run_init(&r);
+	assert_int_equal(bench_child_run(&c, &r, NULL), 0);
+	assert_true(r.xl_cpu_ms >= 50);
+	assert_true(r.xl_cpu_ms <= r.cpu_ms + 20);	/* counted, not left out */
+	bench_run_free(&r);
+	c.count_thread = "no-such-thread";
+	bench_run_init(&r);
+	assert_int_equal(bench_child_run(&c, &r, NULL), 0);
+	assert_true(r.xl_cpu_ms == NUL);
+	bench_run_free(&r);
+	unlink(exe);
+	rmdir(dir);
+}
+
 static void stats_over_reps(void **state)
 {
 	(void)state;
@@ -712,17 +925,20 @@ static void results_json_has_the_schema(void **state)
 		"\"reclaim\": {\"t50_ms\": 4000, \"t90_ms\": null, \"t99_ms\": null, "
 		"\"free_ms\": null, \"t99_after_free_ms\": null, "
 		"\"returned_10s\": 0.75, \"returned_35s\": null, \"exits_per_gib\": null, "
-		"\"all_exits_per_gib\": null, \"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null}",
+		"\"all_exits_per_gib\": null, \"requests_per_gib\": null, \"host_cpu_ms_per_gib\": null, "
+		"\"xl_scanner_cpu_ms\": null, \"xl_discard_calls\": null, \"xl_reclaimed_frames\": null, "
+		"\"xl_skipped_frames\": null, \"xl_taken_back\": null, \"xl_waits\": null}",
 		"\"fragmented\": {\"returned_mib\": null, \"exits_per_gib\": null, "
-		"\"all_exits_per_gib\": null}",
+		"\"all_exits_per_gib\": null, \"xl_scanner_cpu_ms\": null,",
 		"\"exits_source\": \"\", \"all_exits_source\": null",
 		"\"overhead\": {\"pages_per_s\": null, \"ratio_vs_off\": null, "
 		"\"pages_per_cpu_s\": null, \"ratio_vs_off_cpu\": null, \"pages_per_ginsn\": null, "
 		"\"ratio_vs_off_insn\": null, \"pages_per_s_med\": null, \"ratio_vs_off_med\": null, "
-		"\"reported_taken_mib\": null}",
+		"\"reported_taken_mib\": null, \"xl_scanner_cpu_ms\": null,",
 		"\"burst\": {\"alloc_ms\": null, \"alloc_ratio_vs_off\": null, "
 		"\"resident_mean_mib\": null, \"resident_vs_upstream\": null, "
-		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null, \"reported_taken_mib\": null}",
+		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null, \"reported_taken_mib\": null, "
+		"\"xl_scanner_cpu_ms\": null,",
 		"\"goals\": {}",
 	};
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
@@ -730,6 +946,7 @@ static void results_json_has_the_schema(void **state)
 			fail_msg("results.json lacks %s:\n%s", want[k], buf);
 	/* The speed figure is CSV-only. */
 	assert_null(strstr(buf, "speed"));
+	assert_null(strstr(buf, "exitless_fallback"));
 	free(buf);
 	free(res);
 }
@@ -758,6 +975,10 @@ int main(void)
 		cmocka_unit_test(child_cpu_leaves_out_a_thread),
 		cmocka_unit_test(stats_over_reps),
 		cmocka_unit_test(results_json_has_the_schema),
+		cmocka_unit_test(engine_names_to_guest_args),
+		cmocka_unit_test(exitless_lines_and_figures),
+		cmocka_unit_test(exitless_goals),
+		cmocka_unit_test(child_counts_the_scanner_thread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
