@@ -4,7 +4,8 @@
  * and with a trivial counting hook, so later issues can state the cost of
  * reporting as a ratio (DESIGN.md §4: at most 1% on the fast path).
  *
- *   build/bench/buddy_bench [scale]      scale multiplies the iterations
+ *   build/bench/buddy_bench [scale [scenario]]   scale multiplies the
+ *                                                iterations; one scenario only
  *
  * The zone is 1 GiB of descriptors (262144 pages, 4 MiB of memmap); the
  * pages themselves are not backed. Each figure is the best of REPS runs;
@@ -22,11 +23,16 @@
  *                  split and merge every time, hook per free
  *   o9-pair        alloc+free order 9 (2 MiB): zone lock, split of a 4 MiB
  *                  block and merge back, hook per free
+ *   o0-hog-free    memhog's free: each thread holds 3/8 of the zone in
+ *                  order-0 pages (taken untimed) and frees them, last
+ *                  taken first; ns per page freed. Under the exitless
+ *                  hooks every 2 MiB that merges is published FREE
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "buddy_report.h"
 #include "exitless_guest.h"
@@ -61,7 +67,7 @@ static void count_done(void *ctx, unsigned cpu)
 
 static const struct ph_report_hooks counting = { .block_freed = count_block, .free_done = count_done, .ctx = NULL };
 
-enum scenario { O0_PCP_PAIR, O0_PCP_BURST, O0_DIRECT, O9_PAIR, NR_SCENARIOS };
+enum scenario { O0_PCP_PAIR, O0_PCP_BURST, O0_DIRECT, O9_PAIR, O0_HOG_FREE, NR_SCENARIOS };
 
 static const struct {
 	const char *name;
@@ -71,6 +77,7 @@ static const struct {
 	[O0_PCP_BURST] = { "o0-pcp-burst", 2000000 },
 	[O0_DIRECT]    = { "o0-direct", 1000000 },
 	[O9_PAIR]      = { "o9-pair", 1000000 },
+	[O0_HOG_FREE]  = { "o0-hog-free", NPAGES / 8 * 3 },	/* pages per thread */
 };
 
 struct job {
@@ -98,6 +105,16 @@ static void *run(void *arg)
 	CPU_SET(j->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	ph_test_set_cpu(j->cpu);
+	uint64_t *hog = NULL;
+	if (j->s == O0_HOG_FREE) {	/* untimed: what memhog holds */
+		n = scen[j->s].iters;
+		hog = malloc(n * sizeof(*hog));
+		if (!hog)
+			die("o0-hog-free: no memory");
+		for (long i = 0; i < n; i++)
+			if ((hog[i] = ph_alloc_pages(zone, 0)) == PH_NO_PFN)
+				die("o0-hog-free: zone too small");
+	}
 	pthread_barrier_wait(j->go);
 	uint64_t t0 = ph_now_ns();
 	switch (j->s) {
@@ -133,10 +150,16 @@ static void *run(void *arg)
 				die("o9-pair failed");
 		}
 		break;
+	case O0_HOG_FREE:
+		for (long i = n - 1; i >= 0; i--)
+			if (ph_free_pages(zone, hog[i], 0))
+				die("o0-hog-free: free failed");
+		break;
 	default:
 		break;
 	}
 	j->ns_per_pair = (double)(ph_now_ns() - t0) / (double)n;
+	free(hog);
 	return NULL;
 }
 
@@ -194,6 +217,8 @@ int main(int argc, char **argv)
 	       "hook ns/pair", "ratio", "hook calls", "xl ns/pair", "ratio");
 	for (unsigned nt = 1; nt <= 2; nt++) {
 		for (enum scenario s = 0; s < NR_SCENARIOS; s++) {
+			if (argc > 2 && strcmp(argv[2], scen[s].name))
+				continue;
 			double best[3] = { 1e30, 1e30, 1e30 };
 			uint64_t calls = 0;
 
