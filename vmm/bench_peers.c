@@ -708,8 +708,10 @@ static void run_linux_churn(struct peers *p, struct row *w)
 
 static void guest_cmdline(const struct peers *p, const struct row *w, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "engine=%s workload=memhog seed=1 quiet memhog.mib=%llu "
-		 "memhog.hold_ms=%ld memhog.idle_ms=%ld", w->engine, (unsigned long long)p->o.hog_mib,
+	char args[64];
+	bench_engine_args(w->engine, args, sizeof(args));	/* pagehint-exitless too */
+	snprintf(buf, cap, "%s workload=memhog seed=1 quiet memhog.mib=%llu "
+		 "memhog.hold_ms=%ld memhog.idle_ms=%ld", args, (unsigned long long)p->o.hog_mib,
 		 p->o.hold_ms, p->o.idle_ms + IDLE_MARGIN_MS);
 }
 
