@@ -804,6 +804,24 @@ static void exitless_goals(void **state)
 	assert_int_equal(x->met, -1);
 	assert_non_null(strstr(x->note, "not in this run"));
 
+	/* its costs get a table of their own, a row per scenario */
+	xl->v[bench_xl_fig(SCEN_RECLAIM, XL_SKIPPED)][0] = 1015;
+	xl->v[bench_xl_fig(SCEN_CHURN, XL_CPU)][0] = 12.5;
+	bench_results_finish(res);
+	char *tb = NULL;
+	size_t tl = 0;
+	FILE *tf = open_memstream(&tb, &tl);
+	bench_report_table(tf, res);
+	fclose(tf);
+	const char *xt = strstr(tb, "\nexitless (pagehint-exitless): ");
+	assert_non_null(xt);
+	assert_non_null(strstr(xt, "\nreclaim                     -           -           -        1015"));
+	assert_non_null(strstr(xt, "\noverhead                 12.5"));
+	assert_null(strstr(tb, "exitless (pagehint)"));
+	if (getenv("SHOW_TABLE"))
+		fputs(tb, stderr);
+	free(tb);
+
 	/* fell back (QEMU): nothing of the exitless mode to judge */
 	snprintf(ph->name, sizeof(ph->name), "pagehint");
 	snprintf(xl->fallback, sizeof(xl->fallback), "not-offered");
