@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck at severity warning (sourced files followed) on every shell
+# Runs shellcheck at severity warning (sourced files followed) on every shell
 # script git tracks: *.sh, *.bash, and files whose first line is a sh or
 # bash shebang. One check per script; what shellcheck says is the diag.
 # shellcheck source=tests/lib.sh disable=SC1091
