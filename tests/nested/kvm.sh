@@ -163,6 +163,36 @@ STALL_S=${NESTED_STALL_S:-150}
 rm -rf "$W/hostile"
 stalls=() steal0=$(awk '/^cpu / {print $9}' /proc/stat)
 T_BOOT=$(date +%s)
+# Where the stopped L1's CPUs are, from QEMU's monitor: "RIP=... CPL=.
+# HLT=.". The L1 boots with nokaslr, so a RIP is the same place from one
+# stall to the next, and named where root/boot/System.map is the real one
+# (Debian's package has a stub; linux-image-*-dbg has it, 860 MB)
+l1_cpus() {
+	python3 - "$W/boot.mon" "$W/root/boot/System.map-$kver" <<'PY'
+import bisect, re, sys
+try:
+    mon = open(sys.argv[1], errors='replace').read()
+except OSError:
+    sys.exit(0)
+syms = []
+try:
+    for l in open(sys.argv[2]):
+        a, t, n = l.split()[:3]
+        if t in 'tTwW':
+            syms.append((int(a, 16), n))
+except (OSError, ValueError):
+    pass
+syms.sort()
+keys = [a for a, _ in syms]
+out = []
+for m in re.finditer(r'RIP=([0-9a-f]+).*?CPL=(\d).*?HLT=(\d)', mon, re.S):
+    rip = int(m.group(1), 16)
+    i = bisect.bisect_right(keys, rip) - 1
+    name = ' (%s+%#x)' % (syms[i][1], rip - syms[i][0]) if i >= 0 and rip - syms[i][0] < 1 << 20 else ''
+    out.append('RIP=%x%s CPL=%s HLT=%s' % (rip, name, m.group(2), m.group(3)))
+print('; '.join(out))
+PY
+}
 # Where the stopped L1's CPUs are, from QEMU's monitor: one line each
 monitor_cpus() {
 	python3 - "$W/mon.sock" <<'PY'
@@ -196,7 +226,7 @@ boot_l1() {
 	timeout $left qemu-system-x86_64 -M pc -cpu max -smp 2 -m 1024 -nographic -no-reboot -nodefaults \
 		-serial stdio -kernel "$W/root/boot/vmlinuz-$kver" -initrd "$W/initrd-boot.cpio" \
 		-device isa-debug-exit,iobase=0xf4,iosize=1 -monitor unix:"$W/mon.sock",server=on,wait=off \
-		-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$W/boot.log" 2>&1 &
+		-append "console=ttyS0 panic=-1 loglevel=4 nokaslr" </dev/null >"$W/boot.log" 2>&1 &
 	local qpid=$! done_at='' size=0 quiet_since
 	quiet_since=$(date +%s)
 	stalled=
@@ -230,7 +260,7 @@ while :; do
 	n=${#stalls[@]}
 	cp "$W/boot.txt" "$W/stall$n.log"
 	cp "$W/boot.mon" "$W/stall$n.mon" 2>/dev/null
-	stalls+=("run $at ($(sed -n "${at}p" "$W/runs.txt" | cut -d'|' -f1)): console silent ${STALL_S} s, last line: $(grep -v -e '^\s*$' -e '^qemu-system-x86_64: terminating' "$W/boot.txt" | tail -1 | cut -c1-160); L1 CPUs: $(grep -oE 'RIP=[0-9a-f]+|CPL=[0-3]|HLT=[01]' "$W/boot.mon" 2>/dev/null | tr '\n' ' ')")
+	stalls+=("run $at ($(sed -n "${at}p" "$W/runs.txt" | cut -d'|' -f1)): console silent ${STALL_S} s, last line: $(grep -v -e '^\s*$' -e '^qemu-system-x86_64: terminating' "$W/boot.txt" | tail -1 | cut -c1-160); L1 CPUs: $(l1_cpus)")
 	[ ${#stalls[@]} -lt 3 ] || break
 	python3 - "$W/console.log" <<'PY'
 import sys
