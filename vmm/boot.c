@@ -1,20 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "boot.h"
 #include "pvh.h"
+#include "log.h"
 
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int boot_cmdline(char *buf, size_t cap, const struct boot_params *p)
 {
@@ -265,16 +257,16 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 
 	if (!si || !mm || !cmd || !mp || !gdt || !bda_ebda || !bda_base ||
 	    !gm_translate(gm, 0, BOOT_MIN_RAM))
-		return fail(err, n, "guest RAM must start at 0 and hold at least %llu MiB",
+		return vmm_fail(err, n, "guest RAM must start at 0 and hold at least %llu MiB",
 			    BOOT_MIN_RAM >> 20);
 	if (boot_cmdline(cmd, BOOT_CMDLINE_MAX, p) < 0)
-		return fail(err, n, "guest command line longer than %d bytes", BOOT_CMDLINE_MAX - 1);
+		return vmm_fail(err, n, "guest command line longer than %d bytes", BOOT_CMDLINE_MAX - 1);
 	if (p->ndev > sizeof(irqs))
-		return fail(err, n, "too many devices");
+		return vmm_fail(err, n, "too many devices");
 	for (unsigned i = 0; i < p->ndev; i++)
 		irqs[i] = p->dev[i].irq;
 	if (!mptable_build(mp, BOOT_MPTABLE_MAX, BOOT_MPTABLE, p->ncpus, irqs, p->ndev))
-		return fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
+		return vmm_fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
 
 	memset(si, 0, sizeof(*si));
 	si->magic = HVM_START_MAGIC;

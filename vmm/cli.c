@@ -2,13 +2,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "boot.h"
 #include "cli.h"
+#include "log.h"
 
 void cli_usage(FILE *f)
 {
@@ -96,14 +96,8 @@ bool cli_parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return CLI_ERROR;
-}
+/* vmm_fail's reason, as the parser's result */
+#define fail(...) (vmm_fail(__VA_ARGS__), CLI_ERROR)
 
 static bool on_off(const char *v, bool *out)
 {
@@ -118,7 +112,7 @@ static bool on_off(const char *v, bool *out)
 	return false;
 }
 
-enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, size_t n)
+enum cli_result cli_parse(int argc, const char *const *argv, struct vmm_opts *o, char *err, size_t n)
 {
 	bool discard_set = false;
 	size_t cl = 0;

@@ -2,7 +2,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,15 +11,8 @@
 
 #include "elf_loader.h"
 #include "pvh.h"
+#include "log.h"
 
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* [off, off+len) inside [0, size)? Overflow-safe. */
 static bool in_file(size_t size, uint64_t off, uint64_t len)
@@ -33,14 +25,14 @@ static int check_header(const uint8_t *img, size_t size, const Elf64_Ehdr **eh, 
 	const Elf64_Ehdr *e = (const Elf64_Ehdr *)img;
 
 	if (size < sizeof(*e) || memcmp(e->e_ident, ELFMAG, SELFMAG))
-		return fail(err, n, "not an ELF file");
+		return vmm_fail(err, n, "not an ELF file");
 	if (e->e_ident[EI_CLASS] != ELFCLASS64 || e->e_ident[EI_DATA] != ELFDATA2LSB)
-		return fail(err, n, "not a little-endian 64-bit ELF");
+		return vmm_fail(err, n, "not a little-endian 64-bit ELF");
 	if (e->e_machine != EM_X86_64)
-		return fail(err, n, "not an x86-64 ELF (e_machine %u)", e->e_machine);
+		return vmm_fail(err, n, "not an x86-64 ELF (e_machine %u)", e->e_machine);
 	if (e->e_phnum && (e->e_phentsize != sizeof(Elf64_Phdr) ||
 			   !in_file(size, e->e_phoff, (uint64_t)e->e_phnum * sizeof(Elf64_Phdr))))
-		return fail(err, n, "program headers lie outside the file");
+		return vmm_fail(err, n, "program headers lie outside the file");
 	*eh = e;
 	return 0;
 }
@@ -96,10 +88,10 @@ int elf_find_pvh_entry(const void *img_, size_t size, uint32_t *entry, char *err
 		if (ph.p_type != PT_NOTE)
 			continue;
 		if (!in_file(size, ph.p_offset, ph.p_filesz))
-			return fail(err, n, "note segment %u lies outside the file", i);
+			return vmm_fail(err, n, "note segment %u lies outside the file", i);
 		r = scan_notes(img + ph.p_offset, ph.p_filesz, entry);
 		if (r < 0)
-			return fail(err, n, "malformed note in segment %u", i);
+			return vmm_fail(err, n, "malformed note in segment %u", i);
 		if (r > 0)
 			return 0;
 	}
@@ -113,12 +105,12 @@ int elf_find_pvh_entry(const void *img_, size_t size, uint32_t *entry, char *err
 				continue;
 			r = scan_notes(img + sh.sh_offset, sh.sh_size, entry);
 			if (r < 0)
-				return fail(err, n, "malformed note in section %u", i);
+				return vmm_fail(err, n, "malformed note in section %u", i);
 			if (r > 0)
 				return 0;
 		}
 	}
-	return fail(err, n, "no XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel");
+	return vmm_fail(err, n, "no XEN_ELFNOTE_PHYS32_ENTRY note: not a PVH kernel");
 }
 
 int elf_load(struct guest_mem *gm, const void *img_, size_t size, struct elf_info *out,
@@ -141,12 +133,12 @@ int elf_load(struct guest_mem *gm, const void *img_, size_t size, struct elf_inf
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (ph.p_filesz > ph.p_memsz)
-			return fail(err, n, "segment %u: file size above memory size", i);
+			return vmm_fail(err, n, "segment %u: file size above memory size", i);
 		if (!in_file(size, ph.p_offset, ph.p_filesz))
-			return fail(err, n, "segment %u lies outside the file", i);
+			return vmm_fail(err, n, "segment %u lies outside the file", i);
 		dst = gm_translate(gm, ph.p_paddr, ph.p_memsz);
 		if (!dst)
-			return fail(err, n, "segment %u [%#llx, +%#llx) is not inside guest RAM",
+			return vmm_fail(err, n, "segment %u [%#llx, +%#llx) is not inside guest RAM",
 				    i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
 		memcpy(dst, img + ph.p_offset, ph.p_filesz);
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
@@ -157,9 +149,9 @@ int elf_load(struct guest_mem *gm, const void *img_, size_t size, struct elf_inf
 		out->nload++;
 	}
 	if (!out->nload)
-		return fail(err, n, "no loadable segments");
+		return vmm_fail(err, n, "no loadable segments");
 	if (out->pvh_entry < out->lo || out->pvh_entry >= out->hi)
-		return fail(err, n, "PVH entry %#x is outside the loaded image", out->pvh_entry);
+		return vmm_fail(err, n, "PVH entry %#x is outside the loaded image", out->pvh_entry);
 	return 0;
 }
 
@@ -172,19 +164,19 @@ int elf_load_file(struct guest_mem *gm, const char *path, struct elf_info *out,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, n, "%s: %s", path, strerror(errno));
+		return vmm_fail(err, n, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
 		close(fd);
-		return fail(err, n, "%s: not a regular, non-empty file", path);
+		return vmm_fail(err, n, "%s: not a regular, non-empty file", path);
 	}
 	img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (img == MAP_FAILED)
-		return fail(err, n, "%s: %s", path, strerror(errno));
+		return vmm_fail(err, n, "%s: %s", path, strerror(errno));
 	char why[200];
 	r = elf_load(gm, img, (size_t)st.st_size, out, why, sizeof(why));
 	if (r)
-		fail(err, n, "%s: %s", path, why);
+		vmm_fail(err, n, "%s: %s", path, why);
 	munmap(img, (size_t)st.st_size);
 	return r;
 }

@@ -22,14 +22,6 @@
 #define KICK_SIGNAL SIGUSR1
 #define STOP_TOKEN 0xffffffffu
 
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ioctl, retried when a signal interrupts it (not for KVM_RUN). */
 static int kvm_ioctl(int fd, unsigned long req, void *arg)
@@ -82,7 +74,7 @@ static int set_cpuid(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *sup
 	bool have_kvm_leaf = false;
 
 	if (!c)
-		return fail(err, n, "out of memory");
+		return vmm_fail(err, n, "out of memory");
 	c->nent = sup->nent;
 	memcpy(c->entries, sup->entries, sup->nent * sizeof(c->entries[0]));
 	for (unsigned i = 0; i < c->nent; i++) {
@@ -113,7 +105,7 @@ static int set_cpuid(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *sup
 	int r = kvm_ioctl(v->fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (r < 0)
-		return fail(err, n, "KVM_SET_CPUID2 on vCPU %u: %s", v->id, strerror(errno));
+		return vmm_fail(err, n, "KVM_SET_CPUID2 on vCPU %u: %s", v->id, strerror(errno));
 	return 0;
 }
 
@@ -133,7 +125,7 @@ static int setup_bsp(struct vcpu *v, uint32_t entry, uint32_t start_info, char *
 	struct kvm_regs regs;
 
 	if (kvm_ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
-		return fail(err, n, "KVM_GET_SREGS: %s", strerror(errno));
+		return vmm_fail(err, n, "KVM_GET_SREGS: %s", strerror(errno));
 	/* PVH ABI: CS flat 32-bit code, DS/ES/SS (and FS/GS) flat data,
 	 * TR a 32-bit TSS with base 0 limit 0x67, CR0.PE set, paging off. */
 	flat_segment(&sr.cs, BOOT_SEL_CODE, 0xb);	/* execute/read, accessed */
@@ -152,14 +144,14 @@ static int setup_bsp(struct vcpu *v, uint32_t entry, uint32_t start_info, char *
 	sr.cr4 = 0;
 	sr.efer = 0;
 	if (kvm_ioctl(v->fd, KVM_SET_SREGS, &sr) < 0)
-		return fail(err, n, "KVM_SET_SREGS: %s", strerror(errno));
+		return vmm_fail(err, n, "KVM_SET_SREGS: %s", strerror(errno));
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
 	regs.rbx = start_info;
 	regs.rflags = 0x2;	/* reserved bit; IF clear */
 	if (kvm_ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
-		return fail(err, n, "KVM_SET_REGS: %s", strerror(errno));
+		return vmm_fail(err, n, "KVM_SET_REGS: %s", strerror(errno));
 	return 0;
 }
 
@@ -192,10 +184,10 @@ int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entr
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
-		return fail(err, n, "cannot open /dev/kvm: %s", strerror(errno));
+		return vmm_fail(err, n, "cannot open /dev/kvm: %s", strerror(errno));
 	r = kvm_ioctl_val(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (r != KVM_API_VERSION)
-		return fail(err, n, "/dev/kvm: KVM_GET_API_VERSION gave %d, want %d%s%s", r,
+		return vmm_fail(err, n, "/dev/kvm: KVM_GET_API_VERSION gave %d, want %d%s%s", r,
 			    KVM_API_VERSION, r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
 	static const struct { int cap; const char *name; } need[] = {
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
@@ -205,29 +197,29 @@ int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entr
 	};
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0)
-			return fail(err, n, "KVM lacks %s", need[i].name);
+			return vmm_fail(err, n, "KVM lacks %s", need[i].name);
 	vm->immediate_exit = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
 	r = kvm_ioctl_val(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (r < (int)sizeof(struct kvm_run))
-		return fail(err, n, "KVM_GET_VCPU_MMAP_SIZE: %s", r < 0 ? strerror(errno) : "too small");
+		return vmm_fail(err, n, "KVM_GET_VCPU_MMAP_SIZE: %s", r < 0 ? strerror(errno) : "too small");
 	vm->run_size = (size_t)r;
 	int max_vcpus = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max_vcpus <= 0)
 		max_vcpus = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max_vcpus > 0 && ncpus > (unsigned)max_vcpus)
-		return fail(err, n, "KVM supports at most %d vCPUs", max_vcpus);
+		return vmm_fail(err, n, "KVM supports at most %d vCPUs", max_vcpus);
 
 	do
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0UL);
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
-		return fail(err, n, "KVM_CREATE_VM: %s", strerror(errno));
+		return vmm_fail(err, n, "KVM_CREATE_VM: %s", strerror(errno));
 
 	/* Needed before vCPUs exist on Intel VMX; other KVMs may refuse it. */
 	if (kvm_ioctl_val(vm->vm_fd, KVM_SET_TSS_ADDR, TSS_ADDR) < 0)
 		vmm_log("note: KVM_SET_TSS_ADDR: %s (continuing)", strerror(errno));
 	if (kvm_ioctl_val(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return fail(err, n, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return vmm_fail(err, n, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		vmm_log("note: KVM_CREATE_PIT2: %s (continuing without a PIT)", strerror(errno));
@@ -239,16 +231,16 @@ int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entr
 			.userspace_addr = (uintptr_t)gm->r[i].host,
 		};
 		if (kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
-			return fail(err, n, "KVM_SET_USER_MEMORY_REGION slot %u: %s", i, strerror(errno));
+			return vmm_fail(err, n, "KVM_SET_USER_MEMORY_REGION slot %u: %s", i, strerror(errno));
 	}
 
 	cpuid = supported_cpuid(vm->kvm_fd);
 	if (!cpuid)
-		return fail(err, n, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		return vmm_fail(err, n, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 	vm->vcpus = calloc(ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		free(cpuid);
-		return fail(err, n, "out of memory");
+		return vmm_fail(err, n, "out of memory");
 	}
 	for (unsigned i = 0; i < ncpus; i++)
 		vm->vcpus[i].fd = -1;
@@ -262,13 +254,13 @@ int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entr
 		while (v->fd < 0 && errno == EINTR);
 		if (v->fd < 0) {
 			free(cpuid);
-			return fail(err, n, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+			return vmm_fail(err, n, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
 		}
 		v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 		if (v->run == MAP_FAILED) {
 			v->run = NULL;
 			free(cpuid);
-			return fail(err, n, "mmap of vCPU %u's kvm_run: %s", i, strerror(errno));
+			return vmm_fail(err, n, "mmap of vCPU %u's kvm_run: %s", i, strerror(errno));
 		}
 		if (set_cpuid(vm, v, cpuid, err, n)) {
 			free(cpuid);
@@ -303,10 +295,10 @@ int vm_add_virtio_mmio(struct vm *vm, struct virtio_mmio_dev *d, uint64_t base, 
 
 	vm->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->irq_efd < 0)
-		return fail(err, n, "eventfd: %s", strerror(errno));
+		return vmm_fail(err, n, "eventfd: %s", strerror(errno));
 	struct kvm_irqfd irqfd = { .fd = (uint32_t)vm->irq_efd, .gsi = irq };
 	if (kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		return fail(err, n, "KVM_IRQFD on GSI %u: %s", irq, strerror(errno));
+		return vmm_fail(err, n, "KVM_IRQFD on GSI %u: %s", irq, strerror(errno));
 	virtio_mmio_set_irq(d, raise_irq, vm);
 
 	if (nqueues > VIRTIO_MMIO_MAX_QUEUES)
@@ -314,7 +306,7 @@ int vm_add_virtio_mmio(struct vm *vm, struct virtio_mmio_dev *d, uint64_t base, 
 	for (unsigned q = 0; q < nqueues; q++) {
 		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (efd < 0)
-			return fail(err, n, "eventfd: %s", strerror(errno));
+			return vmm_fail(err, n, "eventfd: %s", strerror(errno));
 		vm->notify_efd[q] = efd;
 		vm->nnotify = q + 1;
 		/* A 4-byte write of q to QueueNotify signals efd in the
@@ -327,7 +319,7 @@ int vm_add_virtio_mmio(struct vm *vm, struct virtio_mmio_dev *d, uint64_t base, 
 			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
 		if (kvm_ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
-			return fail(err, n, "KVM_IOEVENTFD for queue %u: %s", q, strerror(errno));
+			return vmm_fail(err, n, "KVM_IOEVENTFD for queue %u: %s", q, strerror(errno));
 	}
 	return 0;
 }
@@ -634,11 +626,11 @@ int vm_start(struct vm *vm, char *err, size_t n)
 	sa.sa_handler = kick_handler;	/* no SA_RESTART: KVM_RUN returns EINTR */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
-		return fail(err, n, "sigaction: %s", strerror(errno));
+		return vmm_fail(err, n, "sigaction: %s", strerror(errno));
 
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
-		return fail(err, n, "eventfd: %s", strerror(errno));
+		return vmm_fail(err, n, "eventfd: %s", strerror(errno));
 
 	/* Threads start with the kick signal blocked; vCPU threads unblock
 	 * it themselves, so it only ever interrupts a KVM_RUN. */
@@ -649,7 +641,7 @@ int vm_start(struct vm *vm, char *err, size_t n)
 		r = pthread_create(&vm->worker, NULL, worker_thread, vm);
 		if (r) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			return fail(err, n, "pthread_create: %s", strerror(r));
+			return vmm_fail(err, n, "pthread_create: %s", strerror(r));
 		}
 		vm->worker_started = true;
 	}
@@ -658,7 +650,7 @@ int vm_start(struct vm *vm, char *err, size_t n)
 		if (r) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			vm_stop(vm, VM_END_ERROR, VMM_EXIT_ERROR, "pthread_create: %s", strerror(r));
-			return fail(err, n, "pthread_create: %s", strerror(r));
+			return vmm_fail(err, n, "pthread_create: %s", strerror(r));
 		}
 		vm->vcpus[i].started = true;
 	}

@@ -13,6 +13,16 @@ void vmm_log_set_stream(FILE *f)
 	atomic_store(&log_stream, f);
 }
 
+int vmm_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void vmm_log(const char *fmt, ...)
 {
 	FILE *f = atomic_load(&log_stream);
