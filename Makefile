@@ -21,7 +21,8 @@ Q      := $(if $(filter 1,$(V)),,@)
 say     = $(if $(Q),@printf '  %-6s %s\n' '$(1)' '$(2)';)
 
 CC     ?= cc
-WARN   := -Wall -Wextra -Werror
+WARN   := -Wall -Wextra -Werror -Wformat=2 -Wundef -Wstrict-prototypes -Wmissing-prototypes \
+          -Wredundant-decls -Wwrite-strings
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -MMD -MP -pthread
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer

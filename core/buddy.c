@@ -63,7 +63,7 @@ static inline void del_from_free_list(struct ph_zone *z, uint32_t idx, unsigned 
 	ctr_add(&z->free_pages, -(1ll << order));
 }
 
-#if PH_DEBUG
+#ifdef PH_DEBUG
 /* Every page of a block but its head must have state 0. */
 static bool tails_clean(const struct ph_zone *z, uint32_t idx, unsigned order)
 {
@@ -119,7 +119,7 @@ retry:
 			add_to_free_list(z, idx + (1u << o), o, false);
 		}
 		pg_set_state(&z->memmap[idx], mk_state(PH_PG_HEAD, order));
-#if PH_DEBUG
+#ifdef PH_DEBUG
 		PH_WARN_ON(!tails_clean(z, idx, order) && "allocated block has a page with state");
 #endif
 		return idx;
@@ -237,7 +237,7 @@ int ph_check_free(struct ph_zone *z, uint64_t pfn, unsigned order)
 
 	if (unlikely(s != mk_state(PH_PG_HEAD, order)))
 		return diagnose_free(z, pfn, order, s);
-#if PH_DEBUG
+#ifdef PH_DEBUG
 	if (PH_WARN_ON(!tails_clean(z, idx, order) && "freed block has a page with state"))
 		return -PH_EINVAL;
 #endif

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "platform_impl.h"	/* ustacks */
 
-extern uint8_t ustacks[MAX_CPUS][1 << USTACK_SHIFT];
 extern uint8_t kstacks[MAX_CPUS][1 << KSTACK_SHIFT];
 
 /* Set by entry.S/boot_bsp: the PVH start info's physical address. */
@@ -25,6 +25,13 @@ extern volatile bool cpu_in_kernel[MAX_CPUS];
 /* AP start-up hand-off (smp.c fills these before each SIPI). */
 extern uint64_t ap_boot_rsp;
 extern uint32_t ap_boot_id;
+
+/* The C the assembly enters at CPL0: entry.S on the BSP, trampoline.S on
+ * each AP, vectors.S on a CPU exception. */
+__attribute__((noreturn)) void boot_bsp(uint32_t start_info);
+__attribute__((noreturn)) void ap_boot(unsigned id);
+struct trapframe;
+__attribute__((noreturn)) void trap_fault(struct trapframe *tf);
 
 /* First C code at CPL3 on the BSP and on each AP. */
 __attribute__((noreturn)) void kmain(void);

@@ -15,7 +15,9 @@ $(BUILD)/guest/core/%.o: core/%.c
 # GCC from turning lib.c's loops back into calls to themselves.
 GUEST_SRCS   := $(wildcard guest/*.c) $(wildcard guest/*.S)
 GUEST_OBJS   := $(patsubst %,$(BUILD)/guest/%.o,$(basename $(GUEST_SRCS)))
-GUEST_KFLAGS := -fno-tree-loop-distribute-patterns -fno-omit-frame-pointer
+# (clang has no such flag: LLVM leaves functions named memset/memcpy alone.)
+CC_IS_CLANG  := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
+GUEST_KFLAGS := $(if $(CC_IS_CLANG),,-fno-tree-loop-distribute-patterns) -fno-omit-frame-pointer
 GUEST_ELF    := $(BUILD)/pagehint-guest.elf
 
 $(BUILD)/guest/guest/%.o: guest/%.c

@@ -123,7 +123,7 @@ static int add_engine(struct opts *o, const char *name, size_t len)
 }
 
 /* 0, -1 for --help, or an exit status. */
-static int parse(int argc, char **argv, struct opts *o)
+static int parse(int argc, const char *const *argv, struct opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->cpus = 2;
@@ -296,6 +296,7 @@ static void draw(struct progress *p, bool force)
 }
 
 /* A line above the live one (or a plain line when not a tty). */
+__attribute__((format(printf, 2, 3)))
 static void say(struct progress *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -571,7 +572,9 @@ static int paired_block(struct bench *b, unsigned rep)
 	char slot[16];
 
 	for (unsigned i = 0; i <= n && !stop_flag; i++) {
-		snprintf(slot, sizeof(slot), n ? ".%u" : "", i + 1);
+		slot[0] = 0;
+		if (n)
+			snprintf(slot, sizeof(slot), ".%u", i + 1);
 		run_paired(b, rep, &res->e[0], slot, &off[i]);
 		if (i < n && !stop_flag)
 			run_paired(b, rep, &res->e[i + 1], "", &x[i + 1]);
@@ -797,7 +800,7 @@ static int write_outputs(struct bench *b)
 	return bad_out;
 }
 
-int bench_main(int argc, char **argv)
+int bench_main(int argc, const char *const *argv)
 {
 	struct bench b = { 0 };
 	char why[200], self[PATH_MAX], kpath[PATH_MAX + 32];

@@ -31,7 +31,7 @@
 #include <stdio.h>
 
 /* The `bench` subcommand; argv[0] is "bench". */
-int bench_main(int argc, char **argv);
+int bench_main(int argc, const char *const *argv);
 
 /* ---- one guest run ---- */
 

@@ -218,7 +218,7 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 		dup2(p[1], STDERR_FILENO);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		execvp(c->argv[0], c->argv);
+		execvp(c->argv[0], (char *const *)c->argv);	/* exec takes no const */
 		dprintf(STDERR_FILENO, "bench: cannot run %s: %s\n", c->argv[0], strerror(errno));
 		_exit(127);
 	}

@@ -9,7 +9,7 @@
 #include "bench.h"
 
 struct bench_child {
-	char **argv;			/* argv[0] looked up in PATH */
+	const char *const *argv;	/* argv[0] looked up in PATH */
 	double timeout_s;		/* then SIGTERM, 2 s later SIGKILL */
 	bool prefix_times;		/* lines carry "[ s.us] ": their time */
 	bool sample_rss;		/* samples: the child's resident memory */

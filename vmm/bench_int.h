@@ -200,7 +200,7 @@ struct bench_arg {
 	const char *name, *value;
 	char buf[32];
 };
-int bench_next_arg(int argc, char **argv, int *i, const char *const *flags,
+int bench_next_arg(int argc, const char *const *argv, int *i, const char *const *flags,
 		   const char *const *valued, const char *who, struct bench_arg *a);
 /* A whole decimal number up to max; false for anything else. */
 bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out);

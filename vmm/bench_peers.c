@@ -259,7 +259,7 @@ static int add_platform(struct popts *o, const char *name, size_t len)
 }
 
 /* 0, -1 for --help, or an exit status. */
-static int parse(int argc, char **argv, struct popts *o)
+static int parse(int argc, const char *const *argv, struct popts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->cpus = 2;
@@ -465,7 +465,7 @@ static void fail_row(struct peers *p, struct row *w, const struct bench_run *r, 
 }
 
 /* DIR/runs/TAG.cmd: the run's command line, as a shell would take it. */
-static void save_cmd(const struct peers *p, const struct row *w, char *const *argv)
+static void save_cmd(const struct peers *p, const struct row *w, const char *const *argv)
 {
 	char path[PATH_MAX + 96];
 	if (p->rundir_temp)
@@ -474,7 +474,7 @@ static void save_cmd(const struct peers *p, const struct row *w, char *const *ar
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return;
-	for (char *const *a = argv; *a; a++) {
+	for (const char *const *a = argv; *a; a++) {
 		fputs(a == argv ? "" : " ", f);
 		if (**a && !(*a)[strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 					     "0123456789-_=.,/:+@%")]) {
@@ -494,7 +494,7 @@ static void save_cmd(const struct peers *p, const struct row *w, char *const *ar
 }
 
 /* Run argv (QEMU with a trace log at log), then read the trace. */
-static int run_qemu(struct peers *p, struct row *w, char **argv, const char *log, double timeout_s,
+static int run_qemu(struct peers *p, struct row *w, const char *const *argv, const char *log, double timeout_s,
 		    struct bench_run *r, struct peers_trace *tr, struct bench_child *c)
 {
 	save_cmd(p, w, argv);
@@ -539,7 +539,7 @@ static double hog_s(const struct peers *p)
  * -icount BENCH_ICOUNT_OPTS (a NULL in its place ends argv otherwise). */
 struct linux_qemu {
 	char mem[32], smp[16], append[512];
-	char *argv[48];
+	const char *argv[48];
 };
 
 static void linux_qemu(const struct peers *p, struct linux_qemu *q, const char *kernel,
@@ -556,7 +556,7 @@ static void linux_qemu(const struct peers *p, struct linux_qemu *q, const char *
 	va_start(ap, fmt);
 	vsnprintf(q->append + n, sizeof(q->append) - (size_t)n, fmt, ap);
 	va_end(ap);
-	char *argv[] = {
+	const char *argv[] = {
 		QEMU, "-M", "q35", "-accel", "tcg", "-m", q->mem, "-smp", q->smp,
 		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
 		"-kernel", (char *)kernel, "-initrd", (char *)initrd, "-append", q->append,
@@ -736,7 +736,7 @@ static void run_qemu_guest(struct peers *p, struct row *w)
 	row_file(p, w, "trace", log, sizeof(log));
 	unlink(log);
 	/* as bench_qemu.c and tests/qemu/guest.bash boot it */
-	char *argv[] = {
+	const char *argv[] = {
 		QEMU, "-M", "microvm,acpi=off", "-accel", p->nokvm ? "tcg" : "kvm", "-m", mem,
 		"-smp", smp, "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
 		"-kernel", p->kernel,
@@ -821,7 +821,7 @@ static void build_line(void *arg, const char *line)
 
 /* Run a helper script to its end: its exit status, or -1 when it could
  * not start (*err: bench_child_run's error), was killed or timed out. */
-static int run_script(char **argv, double timeout_s, void (*on_line)(void *, const char *),
+static int run_script(const char *const *argv, double timeout_s, void (*on_line)(void *, const char *),
 		      void *arg, int *err)
 {
 	struct bench_child c = { .argv = argv, .timeout_s = timeout_s, .on_line = on_line,
@@ -873,7 +873,7 @@ static const char *prepare_linux(struct peers *p, char *why, size_t cap)
 	say("no Linux reference guest in %s: building it (%s; Debian's kernel package, ~70 MB)",
 	    p->linux_dir, script);
 	setenv("LINUX_REF_DIR", p->linux_dir, 1);
-	char *argv[] = { script, NULL };
+	const char *argv[] = { script, NULL };
 	int e, st = run_script(argv, 1800, build_line, NULL, &e);
 	if (st != 0 || !linux_ready(p->linux_dir)) {
 		snprintf(why, cap, "scripts/linux-ref/build.sh did not build the Linux reference guest "
@@ -914,7 +914,7 @@ static void prepare_built(struct peers *p)
 			b->why = b->why_buf;
 			continue;
 		} else {
-			char *argv[] = { script, "--path", (char *)k_names[k], NULL };
+			const char *argv[] = { script, "--path", (char *)k_names[k], NULL };
 			b->path[0] = 0;
 			int e, st = run_script(argv, 60, last_line, b->path, &e);
 			if (st != 0 || b->path[0] != '/' || access(b->path, R_OK)) {
@@ -950,7 +950,7 @@ static const char *prepare_initrd(struct peers *p, char *why, size_t cap)
 	snprintf(script, sizeof(script), "%.*s/scripts/linux-ref/build.sh", PATH_MAX, p->src);
 	if (p->src[0] && !access(script, X_OK)) {
 		setenv("LINUX_REF_DIR", p->linux_dir, 1);
-		char *argv[] = { script, "--no-modules", NULL };
+		const char *argv[] = { script, "--no-modules", NULL };
 		int e, st = run_script(argv, 600, build_line, NULL, &e);
 		if (st != 0) {
 			snprintf(why, cap, "scripts/linux-ref/build.sh --no-modules did not build %.150s "
@@ -1354,7 +1354,7 @@ static void default_paths(struct peers *p)
 	snprintf(p->src, sizeof(p->src), "%.*s/..", PATH_MAX - 8, dir);
 }
 
-int bench_peers_main(int argc, char **argv)
+int bench_peers_main(int argc, const char *const *argv)
 {
 	struct peers *p = calloc(1, sizeof(*p));
 	if (!p)

@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 /* `pagehint bench --peers ...`; argv[0] is "bench". */
-int bench_peers_main(int argc, char **argv);
+int bench_peers_main(int argc, const char *const *argv);
 
 /* ---- report requests as the host saw them ---- */
 

@@ -103,7 +103,7 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 	snprintf(log, sizeof(log), "%s/%s.qemu-trace", h->tmpdir, j->tag);
 	unlink(log);
 
-	char *argv[] = {
+	const char *argv[] = {
 		QEMU, "-M", "microvm,acpi=off", "-smp", smp, "-m", mem,
 		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
 		"-kernel", (char *)h->guest_elf,

@@ -582,7 +582,7 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 	/* gnuplot runs in dir, so the script's relative names work there. */
 	char script[4096];
 	snprintf(script, sizeof(script), "cd \"$1\" && exec gnuplot plots.gp");
-	char *argv[] = { "sh", "-c", script, "sh", (char *)dir, NULL };
+	const char *argv[] = { "sh", "-c", script, "sh", (char *)dir, NULL };
 	struct bench_child c = { .argv = argv, .timeout_s = 60 };
 	struct bench_run r;
 	bench_run_init(&r);

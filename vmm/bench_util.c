@@ -30,7 +30,7 @@ int bench_bad(const char *who, const char *fmt, ...)
 	return BENCH_EXIT_USAGE;
 }
 
-int bench_next_arg(int argc, char **argv, int *i, const char *const *flags,
+int bench_next_arg(int argc, const char *const *argv, int *i, const char *const *flags,
 		   const char *const *valued, const char *who, struct bench_arg *a)
 {
 	const char *arg = argv[*i], *eq = strchr(arg, '=');

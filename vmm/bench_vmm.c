@@ -137,7 +137,7 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 	snprintf(trace, sizeof(trace), "%s/%s.trace.csv", h->tmpdir, j->tag);
 	snprintf(summary, sizeof(summary), "%s/%s.summary.json", h->tmpdir, j->tag);
 
-	char *argv[] = {
+	const char *argv[] = {
 		(char *)h->self_exe, "run", "--mem", mem, "--cpus", cpus, "--quiet",
 		"--kernel", (char *)h->guest_elf, "--timeout", timeout,
 		"--trace", trace, "--summary-json", summary,

@@ -45,7 +45,7 @@ enum cli_result { CLI_RUN, CLI_HELP, CLI_ERROR };
 
 /* argv[0] is the program, argv[1] the command ("run"). On CLI_ERROR err
  * holds the one-line message (without "pagehint: "). */
-enum cli_result cli_parse(int argc, char **argv, struct vmm_opts *o, char *err, size_t errlen);
+enum cli_result cli_parse(int argc, const char *const *argv, struct vmm_opts *o, char *err, size_t errlen);
 void cli_usage(FILE *f);
 /* "2G", "512M", "4096", "1.5G", "64KiB": bytes; false if not a size. */
 bool cli_parse_size(const char *s, uint64_t *out);

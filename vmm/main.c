@@ -92,8 +92,10 @@ static FILE *open_out(const char *path, const char *flag)
 	return f;
 }
 
-int main(int argc, char **argv)
+int main(int argc, char **argv_mutable)
 {
+	/* The option readers never write their arguments. */
+	const char *const *argv = (const char *const *)argv_mutable;
 	struct vmm_opts o;
 	char err[512], kpath[PATH_MAX];
 	int status;

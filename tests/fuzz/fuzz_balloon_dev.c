@@ -18,6 +18,7 @@
  * scanner polls, FAILED. The checks are fuzz_dev.h's.
  */
 #include "fuzz_dev.h"
+#include "fuzz_input.h"
 #include "virtio_defs.h"
 
 #define MAX_ACTIONS 512

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libFuzzer's entry point, which each fuzzer defines. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 struct fz {
 	const uint8_t *p;
 	size_t n;

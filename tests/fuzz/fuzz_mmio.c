@@ -11,6 +11,7 @@
  * the registers that must read back fixed values.
  */
 #include "fuzz_dev.h"
+#include "fuzz_input.h"
 
 #define MAX_ACTIONS 1024
 

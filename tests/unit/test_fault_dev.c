@@ -662,18 +662,18 @@ static void fault_options(void **state)
 	(void)state;
 	struct vmm_opts o;
 	char err[256];
-	char *ok[] = { "pagehint", "run", "--fault", "delay-acks,drop-acks", "--fault-rate", "0.5",
+	const char *ok[] = { "pagehint", "run", "--fault", "delay-acks,drop-acks", "--fault-rate", "0.5",
 		       "--fault-seed", "7", "--fault-delay-ms=30", NULL };
 	assert_int_equal(cli_parse(9, ok, &o, err, sizeof(err)), CLI_RUN);
 	assert_int_equal(o.fault.modes, FAULT_DELAY | FAULT_DROP);
 	assert_true(o.fault.rate == 0.5);
 	assert_int_equal(o.fault.seed, 7);
 	assert_int_equal(o.fault.delay_max_ms, 30);
-	char *dflt[] = { "pagehint", "run", NULL };
+	const char *dflt[] = { "pagehint", "run", NULL };
 	assert_int_equal(cli_parse(2, dflt, &o, err, sizeof(err)), CLI_RUN);
 	assert_int_equal(o.fault.modes, 0);
 	assert_true(o.fault.rate == FAULT_DEFAULT_RATE);
-	static char *bad[][4] = {
+	static const char *bad[][4] = {
 		{ "pagehint", "run", "--fault", "delay" },
 		{ "pagehint", "run", "--fault-rate", "1.5" },
 		{ "pagehint", "run", "--fault-rate", "x" },

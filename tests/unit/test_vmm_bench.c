@@ -617,7 +617,7 @@ static void console_lines_parsed(void **state)
  * without the exclusion counts its busy loop. */
 static double child_cpu(const char *exe, bool exclude)
 {
-	char *argv[] = { (char *)exe, "-c",
+	const char *argv[] = { exe, "-c",
 			 "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done; "
 			 "echo 'pagehint: telemetry: samples=1 mincore=0 cpu_ms=1'", NULL };
 	struct bench_child c = { .argv = argv, .timeout_s = 120,
@@ -860,7 +860,7 @@ static void child_counts_the_scanner_thread(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(exe, sizeof(exe), "%s/%s", dir, "ph-xl-scanner");
 	assert_int_equal(symlink("/bin/sh", exe), 0);
-	char *argv[] = { exe, "-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done", NULL };
+	const char *argv[] = { exe, "-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done", NULL };
 	struct bench_child c = { .argv = argv, .timeout_s = 120, .count_thread = "ph-xl-scanner" };
 	struct bench_run r;
 	bench_run_init(&r);

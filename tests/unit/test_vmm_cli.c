@@ -10,8 +10,8 @@
 
 #include "cli.h"
 
-#define ARGV(...) ((char *[]){ "pagehint", __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ "pagehint", __VA_ARGS__ }) / sizeof(char *)))
+#define ARGV(...) ((const char *[]){ "pagehint", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((const char *[]){ "pagehint", __VA_ARGS__ }) / sizeof(char *)))
 #define PARSE(o, err, ...) cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), (err), sizeof(err))
 
 static void defaults(void **state)
@@ -84,7 +84,7 @@ static void help(void **state)
 	assert_int_equal(PARSE(&o, err, "run", "--mem", "1G", "--help"), CLI_HELP);
 }
 
-static void expect_error(int argc, char **argv, const char *needle)
+static void expect_error(int argc, const char *const *argv, const char *needle)
 {
 	struct vmm_opts o;
 	char err[256];
@@ -98,7 +98,7 @@ static void expect_error(int argc, char **argv, const char *needle)
 static void bad_flags_and_values(void **state)
 {
 	(void)state;
-	expect_error(1, (char *[]){ "pagehint", NULL }, "no command");
+	expect_error(1, (const char *[]){ "pagehint", NULL }, "no command");
 	ERR("unknown command", "boot");
 	ERR("unknown option '--frob'", "run", "--frob");
 	ERR("unknown option '--frob'", "run", "--frob=1");
