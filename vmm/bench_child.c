@@ -190,6 +190,21 @@ static bool pump(struct bench_child *c, struct bench_run *r, int fd, struct read
 	}
 }
 
+/* The CPU ms of pid's thread named name (NULL: none), found once it
+ * exists; *ms keeps the highest reading, its last once it has gone. */
+static void thread_cpu(pid_t pid, const char *name, pid_t *tid, double *ms)
+{
+	if (name && !*tid)
+		*tid = find_thread(pid, name);
+	if (!*tid)
+		return;
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)*tid);
+	double e = read_stat_cpu_ms(path);
+	if (e > *ms)
+		*ms = e;
+}
+
 int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop)
 {
 	int p[2];
@@ -249,25 +264,10 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 			kill(-pid, SIGKILL);
 
 		if (!reaped && now >= next) {
-			if (c->exclude_thread && !excl_tid)
-				excl_tid = find_thread(pid, c->exclude_thread);
-			if (excl_tid) {
-				char path[96];
-				snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)excl_tid);
-				double e = read_stat_cpu_ms(path);
-				if (e > excl)	/* once it has gone: its last value */
-					excl = e;
-			}
-			/* it may start late (the exitless scanner: at the map's attach) */
-			if (c->count_thread && !count_tid)
-				count_tid = find_thread(pid, c->count_thread);
-			if (count_tid) {
-				char path[96];
-				snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)count_tid);
-				double e = read_stat_cpu_ms(path);
-				if (e > counted)	/* once it has gone: its last value */
-					counted = e;
-			}
+			/* a thread may start late (the exitless scanner: at the
+			 * map's attach) */
+			thread_cpu(pid, c->exclude_thread, &excl_tid, &excl);
+			thread_cpu(pid, c->count_thread, &count_tid, &counted);
 			double v = read_cpu_ms(pid);
 			if (v >= 0)
 				cpu = v > excl ? v - excl : 0;
