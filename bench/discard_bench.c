@@ -31,18 +31,12 @@
 #include "guest_mem.h"
 #include "virtio_mmio.h"
 #include "vmm_driver.h"
+#include "clock.h"
 
 #define RANGE (2ULL << 20)
 #define PER_REQ 32
 #define QSIZE 256
 #define MAX_ROUNDS 64
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 struct drv {
 	struct guest_mem *gm;
@@ -165,23 +159,23 @@ int main(int argc, char **argv)
 		uint64_t t0;
 
 		touch(mem, data);
-		t0 = now_ns();
+		t0 = mono_ns();
 		for (uint64_t i = 0; i < nr; i++)
 			madvise(mem + i * RANGE, RANGE, MADV_DONTNEED);
-		raw[r] = (double)data / (now_ns() - t0);	/* bytes/ns = GB/s */
+		raw[r] = (double)data / (mono_ns() - t0);	/* bytes/ns = GB/s */
 
 		touch(mem, data);
-		t0 = now_ns();
+		t0 = mono_ns();
 		for (uint64_t i = 0; i < nr; i += PER_REQ)
 			report(&d, scattered + i, (unsigned)(nr - i < PER_REQ ? nr - i : PER_REQ));
-		sc[r] = (double)data / (now_ns() - t0);
+		sc[r] = (double)data / (mono_ns() - t0);
 		leftover += (uint64_t)gm_resident_bytes(&gm);
 
 		touch(mem, data);
-		t0 = now_ns();
+		t0 = mono_ns();
 		for (uint64_t i = 0; i < nr; i += PER_REQ)
 			report(&d, adjacent + i, (unsigned)(nr - i < PER_REQ ? nr - i : PER_REQ));
-		adj[r] = (double)data / (now_ns() - t0);
+		adj[r] = (double)data / (mono_ns() - t0);
 		leftover += (uint64_t)gm_resident_bytes(&gm);
 	}
 

@@ -36,6 +36,7 @@
 #include "virtio_defs.h"
 #include "virtio_mmio.h"
 #include "vmm_driver.h"
+#include "clock.h"
 
 #define FRAME (2ULL << 20)
 #define FIRST 2			/* frames 0-1 hold the ring and the map */
@@ -45,13 +46,6 @@
 #define DESC_GPA 0x10000ULL
 #define STATUS_GPA 0x10040ULL
 #define MAP_GPA 0x11000ULL
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static struct virtio_mmio_dev *t;
 static void wr(uint64_t off, uint32_t v) { virtio_mmio_write(t, off, 4, v); }
@@ -142,26 +136,26 @@ int main(int argc, char **argv)
 
 	for (unsigned r = 0; r < rounds; r++) {
 		touch(base, nframes * FRAME);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = mono_ns();
 		for (uint64_t i = 0; i < nframes; i++)
 			madvise(base + i * FRAME, FRAME, MADV_DONTNEED);
-		raw[r] = (now_ns() - t0) / 1e6;
+		raw[r] = (mono_ns() - t0) / 1e6;
 
 		touch(base, nframes * FRAME);
-		t0 = now_ns();
+		t0 = mono_ns();
 		madvise(base, nframes * FRAME, MADV_DONTNEED);
-		one[r] = (now_ns() - t0) / 1e6;
+		one[r] = (mono_ns() - t0) / 1e6;
 
 		touch(base, nframes * FRAME);
 		usleep(50 * 1000);	/* the scanner is idle (8 ms polls) */
 		unsigned long rec0 = atomic_load(&xc->reclaimed_frames);
 		unsigned long calls0 = atomic_load(&xc->discard_calls);
-		t0 = now_ns();
+		t0 = mono_ns();
 		for (uint64_t i = 0; i < nframes; i++)
 			ph_xl_guest_mark_free(&map, (FIRST + i) << PH_XL_FRAME_ORDER, PH_XL_FRAME_ORDER);
 		while (atomic_load(&xc->reclaimed_frames) - rec0 < nframes)
 			usleep(50);
-		xl[r] = (now_ns() - t0) / 1e6;
+		xl[r] = (mono_ns() - t0) / 1e6;
 		calls[r] = (double)(atomic_load(&xc->discard_calls) - calls0);
 		left = gm_resident_bytes(&gm);
 		/* the guest allocates it all again */

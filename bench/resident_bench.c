@@ -29,6 +29,7 @@
 
 #include "guest_mem.h"
 #include "telemetry.h"
+#include "clock.h"
 
 #define MAX_ROUNDS 1000
 #define MAX_SIZES 8
@@ -46,9 +47,9 @@ static double time_source(int64_t (*f)(struct guest_mem *), struct guest_mem *gm
 {
 	static uint64_t ns[MAX_ROUNDS];
 	for (int i = 0; i < rounds; i++) {
-		uint64_t t = telemetry_now_ns();
+		uint64_t t = mono_ns();
 		*last = f(gm);
-		ns[i] = telemetry_now_ns() - t;
+		ns[i] = mono_ns() - t;
 	}
 	qsort(ns, (size_t)rounds, sizeof(ns[0]), cmp_u64);
 	return (double)ns[rounds / 2];
@@ -61,7 +62,7 @@ static void idle_cost(struct guest_mem *gm, unsigned gib, bool exact, double sec
 	telemetry_init(&t);
 	t.gm = gm;
 	t.exact = exact;
-	uint64_t t0 = telemetry_now_ns();
+	uint64_t t0 = mono_ns();
 	if (telemetry_start(&t)) {
 		fprintf(stderr, "cannot start the sampler\n");
 		exit(1);
@@ -73,14 +74,14 @@ static void idle_cost(struct guest_mem *gm, unsigned gib, bool exact, double sec
 	pthread_getcpuclockid(t.thread, &clk);
 	nanosleep(&two, NULL);
 	clock_gettime(clk, &c0);
-	uint64_t w0 = telemetry_now_ns();
+	uint64_t w0 = mono_ns();
 	struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
 	nanosleep(&ts, NULL);
 	clock_gettime(clk, &c1);
 	double steady = ((c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6) /
-			((double)(telemetry_now_ns() - w0) / 1e9);
+			((double)(mono_ns() - w0) / 1e9);
 	telemetry_stop(&t);
-	double wall = (double)(telemetry_now_ns() - t0) / 1e9;
+	double wall = (double)(mono_ns() - t0) / 1e9;
 	printf("%-8u %-10s %-12s %14.3f %14zu  (CPU ms per s idle; samples, %llu by mincore; "
 	       "%.3f ms/s over the whole %.0f s)\n", gib, "idle", exact ? "trace" : "adaptive",
 	       steady, t.n, (unsigned long long)t.full_scans, t.cpu_ns / 1e6 / wall, wall);

@@ -9,6 +9,7 @@
 #include "balloon.h"
 #include "log.h"
 #include "virtio_defs.h"
+#include "clock.h"
 
 #define BALLOON_PAGE (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
 /* Faulty-device mode: requests held at once (at most one per descriptor
@@ -299,14 +300,6 @@ static bool range_ok(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 
 /* --- faulty-device mode -------------------------------------------------- */
 
-uint64_t balloon_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void update_next_due(struct balloon_dev *b)
 {
 	uint64_t due = NEVER;
@@ -367,7 +360,7 @@ static void request_end(struct balloon_dev *b, struct vring_dev *vq, uint16_t he
 		h->n = b->nruns;
 		h->head = head;
 		h->bytes = bytes;
-		h->due = balloon_now_ns() + fault_delay_ns(&b->cfg.fault, &b->rng);
+		h->due = mono_ns() + fault_delay_ns(&b->cfg.fault, &b->rng);
 		b->nheld++;
 		b->nruns = 0;
 		atomic_fetch_add(&b->c.faults_delayed, 1);
@@ -413,7 +406,7 @@ static void release_due(struct balloon_dev *b, struct vring_dev *vq)
 
 	if (atomic_load(&b->next_due) == NEVER)
 		return;
-	now = balloon_now_ns();
+	now = mono_ns();
 	for (unsigned i = 0; i < b->nheld;) {
 		struct held_req *h = &b->held[i];
 		if (h->due > now) {

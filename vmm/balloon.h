@@ -125,8 +125,6 @@ void balloon_fault_tick(struct balloon_dev *b, uint64_t now_ns);
 /* ms until the next delayed request is due (rounded up, at least 1), or -1
  * when none is held: how long the worker may sleep. */
 int balloon_fault_next_ms(const struct balloon_dev *b, uint64_t now_ns);
-/* CLOCK_MONOTONIC in ns: the clock the fault deadlines use. */
-uint64_t balloon_now_ns(void);
 /* Exitless: is a map attached now; one scanner poll at now_ns (for
  * xl_manual owners: tests, the fuzzer). */
 bool balloon_xl_attached(struct balloon_dev *b);

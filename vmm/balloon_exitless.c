@@ -11,6 +11,7 @@
 #include "balloon_exitless.h"
 #include "log.h"
 #include "virtio_defs.h"
+#include "clock.h"
 
 #define FRAME_SHIFT (PH_XL_FRAME_ORDER + 12)
 #define FRAME_SIZE (1ULL << FRAME_SHIFT)
@@ -37,14 +38,6 @@ static const char *const refusal_str[XL_REF__COUNT] = {
 const char *xl_refusal_str(enum xl_refusal r)
 {
 	return (unsigned)r < XL_REF__COUNT ? refusal_str[r] : "?";
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct timespec ts_of(uint64_t ns)

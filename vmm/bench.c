@@ -30,6 +30,7 @@
 #include "bench_int.h"
 #include "bench_peers.h"
 #include "cli.h"
+#include "clock.h"
 
 #define EXIT_FAILED 1
 #define EXIT_SIGNAL 130
@@ -282,7 +283,7 @@ static void clock_str(char *buf, size_t cap, double s)
 
 static void draw(struct progress *p, bool force)
 {
-	double now = bench_now_s();
+	double now = mono_s();
 	if (!p->tty || (!force && now - p->last_draw < 0.25))
 		return;
 	p->last_draw = now;
@@ -303,7 +304,7 @@ static void say(struct progress *p, const char *fmt, ...)
 	if (p->tty)
 		fputs("\r\033[K", stderr);
 	char el[16];
-	clock_str(el, sizeof(el), bench_now_s() - p->t_start);
+	clock_str(el, sizeof(el), mono_s() - p->t_start);
 	fprintf(stderr, "[%2u/%u %s] ", p->step, p->nsteps, el);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -381,7 +382,7 @@ static bool run_guest_on(struct bench *b, const char *tag, const char *what, con
 			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg,
 			       .icount = flags & RUN_ICOUNT, .populate = flags & RUN_POPULATE };
 	b->pg.step++;
-	b->pg.t_step = bench_now_s();
+	b->pg.t_step = mono_s();
 	b->pg.rss = -1;
 	snprintf(b->pg.what, sizeof(b->pg.what), "%s", what);
 	if (!b->pg.tty)
@@ -671,7 +672,7 @@ static int bench_rep(struct bench *b, unsigned rep)
 
 	b->pg.step++;
 	snprintf(b->pg.what, sizeof(b->pg.what), "rep %u: madvise limit", rep + 1);
-	b->pg.t_step = bench_now_s();
+	b->pg.t_step = mono_s();
 	b->pg.rss = -1;
 	draw(&b->pg, true);
 	res->limit_v[rep] = bench_limit_madvise_gib_s(b->hog_mib);
@@ -915,7 +916,7 @@ int bench_main(int argc, const char *const *argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	b.pg.tty = isatty(STDERR_FILENO);
-	b.pg.t_start = bench_now_s();
+	b.pg.t_start = mono_s();
 	b.pg.nsteps = bench_steps(&b, b.o.nengines);
 	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
 		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",

@@ -204,7 +204,6 @@ int bench_next_arg(int argc, const char *const *argv, int *i, const char *const 
 		   const char *const *valued, const char *who, struct bench_arg *a);
 /* A whole decimal number up to max; false for anything else. */
 bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out);
-double bench_now_s(void);		/* CLOCK_MONOTONIC, seconds */
 int bench_mkdir_p(const char *dir);	/* 0 or -errno */
 void bench_rm_tree(const char *dir);
 void bench_json_str(FILE *f, const char *s);

@@ -12,15 +12,9 @@
 #include <unistd.h>
 
 #include "bench_int.h"
+#include "clock.h"
 
 #define RANGE (2ULL << 20)
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 double bench_limit_madvise_gib_s(uint64_t mib)
 {
@@ -38,13 +32,13 @@ double bench_limit_madvise_gib_s(uint64_t mib)
 	for (size_t off = 0; off < len; off += (size_t)pg)
 		p[off] = 1;
 
-	double t0 = now_s();
+	double t0 = mono_s();
 	for (size_t off = 0; off < len; off += RANGE)
 		if (madvise(p + off, len - off < RANGE ? len - off : RANGE, MADV_DONTNEED)) {
 			munmap(raw, len + RANGE);
 			return -1;
 		}
-	double dt = now_s() - t0;
+	double dt = mono_s() - t0;
 	munmap(raw, len + RANGE);
 	return dt > 0 ? (double)len / (1024.0 * 1024.0 * 1024.0) / dt : -1;
 }

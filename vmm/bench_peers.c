@@ -50,6 +50,7 @@
 #include "bench_int.h"
 #include "bench_peers.h"
 #include "cli.h"
+#include "clock.h"
 
 #define EXIT_FAILED 1
 #define EXIT_SIGNAL 130
@@ -501,10 +502,10 @@ static int run_qemu(struct peers *p, struct row *w, const char *const *argv, con
 	*c = (struct bench_child){
 		.argv = argv, .timeout_s = timeout_s, .sample_rss = true, .on_line = on_line,
 	};
-	double t = bench_now_s();
+	double t = mono_s();
 	bench_run_init(r);
 	int e = bench_child_run(c, r, &stop_flag);
-	w->wall_s = bench_now_s() - t;
+	w->wall_s = mono_s() - t;
 	if (e) {
 		fail_row(p, w, NULL, "cannot start " QEMU ": %s", strerror(-e));
 		return -1;
@@ -780,9 +781,9 @@ static void run_vmm_guest(struct peers *p, struct row *w)
 	struct peers_trace tr;
 	peers_trace_init(&tr);
 	bench_run_init(&r);
-	double t = bench_now_s();
+	double t = mono_s();
 	int e = bench_vmm_run(&h, &j, &r, &stop_flag);
-	w->wall_s = bench_now_s() - t;
+	w->wall_s = mono_s() - t;
 	/* bench_vmm_run's name for it */
 	snprintf(trace, sizeof(trace), "%s/%s.trace.csv", p->rundir, w->tag);
 	if (e) {
@@ -1429,7 +1430,7 @@ int bench_peers_main(int argc, const char *const *argv)
 	if (churns)
 		say("%u Linux churn runs under -icount (%u threads x %u MiB, %u rounds)", churns, p->o.cpus,
 		    CHURN_MIB, p->o.churn_rounds);
-	double t_start = bench_now_s();
+	double t_start = mono_s();
 	for (unsigned i = 0; i < p->nrows && !stop_flag; i++) {
 		struct row *w = &p->rows[i];
 		if (w->st != ROW_OK) {
@@ -1437,7 +1438,7 @@ int bench_peers_main(int argc, const char *const *argv)
 			    w->why);
 			continue;
 		}
-		say("[%u/%u, %.0f s so far] %s %s%s", ++done, todo, bench_now_s() - t_start,
+		say("[%u/%u, %.0f s so far] %s %s%s", ++done, todo, mono_s() - t_start,
 		    where(p, w->pf), w->engine, w->churn ? w->reporting ? " churn (icount)" :
 		    " churn (icount), reporting off" : "");
 		if (w->churn)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench_int.h"
+#include "clock.h"
 
 int bench_bad(const char *who, const char *fmt, ...)
 {
@@ -74,13 +75,6 @@ bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out)
 		return false;
 	*out = v;
 	return true;
-}
-
-double bench_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int bench_mkdir_p(const char *dir)

@@ -24,6 +24,7 @@
 #include "serial.h"
 #include "telemetry.h"
 #include "virtio_mmio.h"
+#include "clock.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -56,8 +57,8 @@ static void on_line(void *opaque, const char *line, size_t len, uint64_t host_ns
  * sleep until the next delayed request (or a notification). */
 static int fault_tick(void *balloon)
 {
-	balloon_fault_tick(balloon, balloon_now_ns());
-	return balloon_fault_next_ms(balloon, balloon_now_ns());
+	balloon_fault_tick(balloon, mono_ns());
+	return balloon_fault_next_ms(balloon, mono_ns());
 }
 
 /* build/pagehint-guest.elf beside this program. */
@@ -213,7 +214,7 @@ int main(int argc, char **argv_mutable)
 	sigaction(SIGTERM, &sa, NULL);
 
 	/* 10. Go: sampler, device worker, vCPUs. */
-	uint64_t start = telemetry_now_ns();
+	uint64_t start = mono_ns();
 	if (telemetry_start(&tel) || vm_start(&vm, err, sizeof(err))) {
 		vmm_log("%s", err);
 		vm_join(&vm);
@@ -225,14 +226,14 @@ int main(int argc, char **argv_mutable)
 	/* 11. Wait for the guest's exit, a crash, the timeout or a signal. */
 	uint64_t deadline = o.timeout > 0 ? start + (uint64_t)(o.timeout * 1e9) : 0;
 	for (;;) {
-		uint64_t now = telemetry_now_ns(), slice = now + 50 * 1000000ull;
+		uint64_t now = mono_ns(), slice = now + 50 * 1000000ull;
 		if (vm_wait(&vm, deadline && deadline < slice ? deadline : slice))
 			break;
 		if (got_signal) {
 			vm_stop(&vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal %d", (int)got_signal);
 			break;
 		}
-		if (deadline && telemetry_now_ns() >= deadline) {
+		if (deadline && mono_ns() >= deadline) {
 			vm_stop(&vm, VM_END_TIMEOUT, VMM_EXIT_TIMEOUT,
 				"guest did not finish within %g s (--timeout); stopped it", o.timeout);
 			break;
@@ -306,7 +307,7 @@ int main(int argc, char **argv_mutable)
 	telemetry_reclaim(tel.s, tel.n, tel.t0_ns, sink.cs.free, sink.cs.nfree, rec);
 
 	vmm_log("%s; %.2f s, resident peak %.0f MiB, end %.0f MiB, discarded %.0f MiB in %llu "
-		"requests, %llu exits", vm.end_msg, (telemetry_now_ns() - start) / 1e9,
+		"requests, %llu exits", vm.end_msg, (mono_ns() - start) / 1e9,
 		s.resident_peak_mib, s.resident_end_mib, s.discarded_mib,
 		(unsigned long long)s.report_requests, (unsigned long long)exit_counts_total(&s.exits));
 	/* Its own line: what `pagehint bench` leaves out of the VMM's CPU. */

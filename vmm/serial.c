@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "serial.h"
+#include "clock.h"
 
 /* Register offsets and bits (the 16550 data sheet). */
 #define UART_RX_TX	0	/* DLAB=0: RBR / THR; DLAB=1: DLL */
@@ -23,13 +24,6 @@
 #define MSR_DCD		0x80
 #define MCR_LOOP	0x10
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void serial_init(struct serial *s, serial_line_fn *emit, void *opaque)
 {
 	memset(s, 0, sizeof(*s));
@@ -45,7 +39,7 @@ static void emit_line(struct serial *s)
 {
 	s->line[s->len] = 0;
 	if (s->emit)
-		s->emit(s->opaque, s->line, s->len, now_ns());
+		s->emit(s->opaque, s->line, s->len, mono_ns());
 	s->len = 0;
 }
 

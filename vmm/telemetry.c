@@ -10,17 +10,11 @@
 #include "guest_mem.h"
 #include "telemetry.h"
 #include "virtio_mmio.h"
+#include "clock.h"
 
 #define MiB (1024.0 * 1024.0)
 #define LIVE_EVERY_NS 100000000ull	/* live-line updates */
 #define STATS_EVERY_NS 1000000000ull	/* stats requests */
-
-uint64_t telemetry_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void telemetry_init(struct telemetry *t)
 {
@@ -33,7 +27,7 @@ void telemetry_init(struct telemetry *t)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	t->t0_ns = telemetry_now_ns();
+	t->t0_ns = mono_ns();
 	t->period_ns = TELEMETRY_PERIOD_NS;
 	t->fast_until_ns = TELEMETRY_HOLD_NS;	/* the boot */
 }
@@ -196,7 +190,7 @@ static void sample_now(struct telemetry *t, bool exact)
 	struct sample s;
 
 	pthread_mutex_lock(&t->lock);
-	s = (struct sample){ .t_ns = telemetry_now_ns() - t->t0_ns };
+	s = (struct sample){ .t_ns = mono_ns() - t->t0_ns };
 	if (t->gm) {
 		/* Not calibrated yet (or no O(1) figure): mincore. */
 		exact = exact || t->exact || (t->gm->backing == GM_BACKING_ANON && !t->gm->calibrated);
@@ -229,7 +223,7 @@ void telemetry_sample(struct telemetry *t)
 void telemetry_kick(struct telemetry *t, uint64_t hold_ns)
 {
 	pthread_mutex_lock(&t->lock);
-	uint64_t now = telemetry_now_ns() - t->t0_ns;
+	uint64_t now = mono_ns() - t->t0_ns;
 	if (t->fast_until_ns < now + hold_ns)
 		t->fast_until_ns = now + hold_ns;
 	/* The caller is the vCPU that printed, stopped in its exit: what is
@@ -260,12 +254,12 @@ static uint64_t thread_cpu_ns(void)
 static void *sampler(void *arg)
 {
 	struct telemetry *t = arg;
-	uint64_t next = telemetry_now_ns();
+	uint64_t next = mono_ns();
 
 	while (!atomic_load(&t->stop)) {
 		telemetry_sample(t);
 		pthread_mutex_lock(&t->lock);
-		uint64_t now = telemetry_now_ns();
+		uint64_t now = mono_ns();
 		t->period_ns = t->exact ? TELEMETRY_PERIOD_NS
 					: telemetry_next_period(t->period_ns, now - t->t0_ns, t->fast_until_ns);
 		/* Absolute deadlines: the period doesn't drift with the
@@ -282,7 +276,7 @@ static void *sampler(void *arg)
 			/* back to the full rate from now on */
 			t->kicked = false;
 			t->period_ns = TELEMETRY_PERIOD_NS;
-			next = telemetry_now_ns();
+			next = mono_ns();
 		}
 		pthread_mutex_unlock(&t->lock);
 	}

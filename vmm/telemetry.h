@@ -120,7 +120,6 @@ struct summary {
 	} xl;
 };
 
-uint64_t telemetry_now_ns(void);
 void telemetry_init(struct telemetry *t);
 /* One sample now (the sampler calls it; tests too). */
 void telemetry_sample(struct telemetry *t);

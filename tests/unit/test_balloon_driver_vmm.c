@@ -18,6 +18,7 @@
 
 #include "balloon_driver.h"
 #include "exitless_guest.h"
+#include "clock.h"
 
 #define ARENA 0x0u              /* driver arena at gpa 0 (T_MEM_SIZE is 16 MiB) */
 #define ARENA_SIZE (1u << 20)
@@ -296,12 +297,12 @@ static void xl_map_accepted_and_scanned(void **state)
 	assert_int_equal(balloon_drv_xl_wait(&drv, 1000000000ull), BDRV_XL_ATTACHED);
 	assert_true(balloon_xl_attached(d->b));
 	/* nothing published yet: a poll discards nothing */
-	balloon_xl_poll(d->b, balloon_now_ns());
+	balloon_xl_poll(d->b, mono_ns());
 	assert_int_equal(d->ndiscards, 0);
 
 	assert_int_equal(ph_xl_guest_start(&xg, xz, &xmap, 0), 0);
 	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_FREE);
-	balloon_xl_poll(d->b, balloon_now_ns());
+	balloon_xl_poll(d->b, mono_ns());
 	assert_int_equal(d->ndiscards, 1);	/* two adjacent frames, one call */
 	assert_int_equal(d->discards[0].gpa, (uint64_t)XL_ZONE_PFN * PG);
 	assert_int_equal(d->discards[0].len, (uint64_t)XL_ZONE_PAGES * PG);
@@ -314,7 +315,7 @@ static void xl_map_accepted_and_scanned(void **state)
 	ph_xl_guest_get_stats(&xg, &st);
 	assert_int_equal(st.taken_reclaimed, 1);
 	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_USED);
-	balloon_xl_poll(d->b, balloon_now_ns());
+	balloon_xl_poll(d->b, mono_ns());
 	assert_int_equal(d->ndiscards, 1);	/* a USED frame is never claimed */
 	assert_int_equal(ph_free_pages_direct(xz, p, 0), 0);
 	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_FREE);
@@ -342,7 +343,7 @@ static void xl_reset_and_reattach(void **state)
 	assert_int_equal(xl_attached_calls, 1);
 	assert_int_equal(atomic_load(&balloon_counters(d->b)->xl.attaches), 2);
 	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_FREE);	/* published again */
-	balloon_xl_poll(d->b, balloon_now_ns());
+	balloon_xl_poll(d->b, mono_ns());
 	assert_int_equal(ph_xl_state_of(&xmap, XL_ZONE_PFN), PH_XL_RECLAIMED);
 	ph_xl_guest_stop(&xg);
 }

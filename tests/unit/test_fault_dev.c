@@ -37,6 +37,7 @@
 #include "guest_mem.h"
 #include "log.h"
 #include "virtio_mmio.h"
+#include "clock.h"
 
 #define PG 4096u
 #define MEM_SIZE (64u << 20)		/* fake guest RAM */
@@ -145,7 +146,7 @@ static void *dev_thread(void *a)
 		for (unsigned q = 0; q < 8; q++)
 			if (k & (1u << q))
 				virtio_mmio_notify(F.t, q);
-		balloon_fault_tick(F.b, balloon_now_ns());
+		balloon_fault_tick(F.b, mono_ns());
 	}
 	return NULL;
 }

@@ -15,6 +15,7 @@
 #include "console.h"
 #include "serial.h"
 #include "telemetry.h"
+#include "clock.h"
 
 struct lines {
 	unsigned n;
@@ -246,13 +247,6 @@ static void csv_trace(void **state)
 	free(buf);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * The sampler samples on its own, periodically, in time order, and no
  * faster than its 10 ms period. Behaviour, not timing: on a loaded host
@@ -265,14 +259,14 @@ static void sampler_runs(void **state)
 	(void)state;
 	struct telemetry t;
 	telemetry_init(&t);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = (mono_ns() / 1000000);
 	assert_int_equal(telemetry_start(&t), 0);
-	while (__atomic_load_n(&t.n, __ATOMIC_RELAXED) < 4 && mono_ms() - t0 < 10000) {
+	while (__atomic_load_n(&t.n, __ATOMIC_RELAXED) < 4 && (mono_ns() / 1000000) - t0 < 10000) {
 		struct timespec ts = { 0, 5 * 1000000 };
 		nanosleep(&ts, NULL);
 	}
 	telemetry_stop(&t);
-	uint64_t elapsed = mono_ms() - t0;
+	uint64_t elapsed = (mono_ns() / 1000000) - t0;
 	size_t n = t.n;
 	for (size_t i = 1; i < n; i++)
 		if (t.s[i].t_ns < t.s[i - 1].t_ns)

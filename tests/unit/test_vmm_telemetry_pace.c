@@ -14,6 +14,7 @@
 
 #include "guest_mem.h"
 #include "telemetry.h"
+#include "clock.h"
 
 #define MiB (1ULL << 20)
 #define MS 1000000ULL
@@ -22,7 +23,7 @@
 
 static uint64_t mono_ms(void)
 {
-	return telemetry_now_ns() / MS;
+	return mono_ns() / MS;
 }
 
 static void sleep_ms(unsigned ms)
