@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "bench.h"
+#include "cli.h"
 
 #define BENCH_MAX_ENGINES 8
 #define BENCH_MAX_REPS 20
@@ -185,7 +186,8 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 
 /* ---- vmm/bench_util.c ---- */
 
-#define BENCH_EXIT_USAGE 2
+/* as `pagehint run`: sysexits' EX_USAGE, never the guest's own 2 */
+#define BENCH_EXIT_USAGE CLI_EXIT_USAGE
 
 /* "WHO: message" on stderr; returns BENCH_EXIT_USAGE. */
 int bench_bad(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

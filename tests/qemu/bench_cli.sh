@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `pagehint bench` refuses bad options before it runs anything: status 2
+# `pagehint bench` refuses bad options before it runs anything: status 64
 # and a message that names the option (docs/bench.md). No guest runs.
 . "$(dirname "$0")/../lib.sh"
 
@@ -10,11 +10,11 @@ plan 10
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-refused() { # WHAT ARGS...: status 2, a message naming WHAT, no results
+refused() { # WHAT ARGS...: status 64, a message naming WHAT, no results
 	local what=$1; shift
 	timeout 20 "$PH" bench --out "$out/r" "$@" >"$out/o" 2>"$out/e"
 	local rc=$?
-	if [ $rc -eq 2 ] && grep -q -- "$what" "$out/e" && [ ! -e "$out/r" ]; then ok "refused: $*"
+	if [ $rc -eq 64 ] && grep -q -- "$what" "$out/e" && [ ! -e "$out/r" ]; then ok "refused: $*"
 	else not_ok "refused: $* (status $rc)"; diag "$(cat "$out/e")"; fi
 }
 refused --churn-mib --churn-mib lots

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `pagehint bench --peers` without a guest run (the runs themselves take
 # minutes of TCG: a bench step, docs/interop.md): bad options are refused
-# with status 2, and where KVM can't be used the pagehint-hypervisor rows
+# with status 64, and where KVM can't be used the pagehint-hypervisor rows
 # print "not run: <reason>" in the table and peers.json, never figures,
 # and the bench exits 0 (a row that cannot run is not a failure). The same
 # for the built Linux 6.1 kernels' rows (reclaim and churn) where
@@ -19,11 +19,11 @@ plan 13
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-refused() { # WHAT ARGS...: status 2 and a message naming the option
+refused() { # WHAT ARGS...: status 64 and a message naming the option
 	local what=$1; shift
 	"$PH" bench --peers "$@" >"$out/o" 2>"$out/e"
 	local rc=$?
-	if [ $rc -eq 2 ] && grep -q -- "$what" "$out/e"; then ok "refused: $*"
+	if [ $rc -eq 64 ] && grep -q -- "$what" "$out/e"; then ok "refused: $*"
 	else not_ok "refused: $* (status $rc)"; diag "$(cat "$out/e")"; fi
 }
 refused --platforms --platforms linux,bogus
