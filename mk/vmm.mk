@@ -35,7 +35,7 @@ $(BUILD)/pagehint: $(VMM_OBJS) $(VMM_CORE_OBJS)
 
 ALL_TARGETS += $(BUILD)/pagehint
 
-# The same, linked statically: what the nested-KVM runs (vmm/nested/,
+# The same, linked statically: what the nested-KVM runs (tests/nested/l1/,
 # tests/nested/kvm.sh) put into their L1 initramfs, which has no libc.
 $(BUILD)/pagehint-static: $(VMM_OBJS) $(VMM_CORE_OBJS)
 	$(call say,LD,$@)

@@ -2,7 +2,7 @@
 # `pagehint run` under a real KVM where this machine has none: ONE boot of
 # Debian's Linux 6.1 under QEMU's TCG with AMD SVM emulated (-cpu max),
 # kvm + kvm-amd loaded in it, and a static pagehint running a batch of
-# runs against the project's guest (vmm/nested/). Each run's exit status,
+# runs against the project's guest (tests/nested/l1/). Each run's exit status,
 # console and summary JSON are checked:
 #   boots on 1 and 2 vCPUs; every workload briefly with engine=off; a guest
 #   fault (dump, status 3); a bad guest command line (status 2); memhog
@@ -70,7 +70,7 @@ T_FETCH=$(date +%s)
 # The static init and pagehint, the initrd with the batch of commands.
 [ -x "$PH_BUILD/pagehint-static" ] || skip_all "$PH_BUILD/pagehint-static not built (run make)"
 cp "$PH_BUILD/pagehint-static" "$W/pagehint"
-gcc -static -O2 "$PH_ROOT/vmm/nested/init.c" -o "$W/init" 2>"$W/build.log" ||
+gcc -static -O2 "$PH_ROOT/tests/nested/l1/init.c" -o "$W/init" 2>"$W/build.log" ||
 	skip_all "cannot link statically (static libc missing?): $(head -1 "$W/build.log")"
 
 # valgrind inside the L1: no shell there, so valgrind.bin (Debian's
@@ -136,7 +136,7 @@ EOF
 # give up on its second vCPU. Leak kinds are memcheck's defaults
 # (definite and possible): ',' is the field separator.
 [ -n "$vg_why" ] || echo "valgrind|/usr/bin/valgrind.bin,--error-exitcode=99,--leak-check=full,--vgdb=no,--log-file=/vg.log,/pagehint-dyn,run,--cpus,2,--mem,64M,--timeout,300,--balloon-target,16M,--,engine=pagehint,workload=memhog,memhog.mib=24,memhog.hold_ms=100,memhog.idle_ms=6000,quiet" >>"$W/runs.txt"
-python3 "$PH_ROOT/vmm/nested/mkcpio.py" "$W/initrd.cpio" "$W/init=init" "$W/pagehint=pagehint" \
+python3 "$PH_ROOT/tests/nested/l1/mkcpio.py" "$W/initrd.cpio" "$W/init=init" "$W/pagehint=pagehint" \
 	"$PH_BUILD/pagehint-guest.elf=guest.elf" "${vg_files[@]}" \
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko" ||
@@ -218,7 +218,7 @@ PY
 # boot_l1 FIRST: boot with runs FIRST.. (1-based); console in boot.log
 boot_l1() {
 	tail -n +"$1" "$W/runs.txt" | cut -d'|' -f2 >"$W/cmds"
-	python3 "$PH_ROOT/vmm/nested/mkcpio.py" "$W/cmds.cpio" "$W/cmds=cmds" &&
+	python3 "$PH_ROOT/tests/nested/l1/mkcpio.py" "$W/cmds.cpio" "$W/cmds=cmds" &&
 		cat "$W/initrd.cpio" "$W/cmds.cpio" >"$W/initrd-boot.cpio" || return 1
 	local left=$((720 - ($(date +%s) - T_BOOT)))
 	[ $left -gt 30 ] || return 1

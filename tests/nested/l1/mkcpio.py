@@ -1,4 +1,4 @@
-# initramfs (newc cpio) for vmm/nested/: mkcpio.py OUT SRC=DST... (every
+# initramfs (newc cpio) for tests/nested/l1/: mkcpio.py OUT SRC=DST... (every
 # file mode 0755; the parent directories of DST are made).
 import os, sys
 def entry(out, name, mode, data=b''):

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* /init for vmm/nested/run.sh and tests/nested/kvm.sh: load KVM, run
+/* /init for tests/nested/l1/run.sh and tests/nested/kvm.sh: load KVM, run
  * pagehint per command (the lines of /cmds if the initrd has one, else the
  * ';'-separated PH= of the kernel command line), possibly under a wrapper
  * such as valgrind, power off. */

@@ -7,8 +7,8 @@
 # Not a test (it downloads a kernel package): a tool for checking vmm/
 # where CI has no KVM.
 #
-#   vmm/nested/run.sh 'run,--cpus,2,--mem,256M,--,test=report,quiet[;run,...]'
-#   vmm/nested/run.sh FILE     (one such command per line; no length limit)
+#   tests/nested/l1/run.sh 'run,--cpus,2,--mem,256M,--,test=report,quiet[;run,...]'
+#   tests/nested/l1/run.sh FILE     (one such command per line; no length limit)
 #
 # NESTED_MEM sets the L1 machine's RAM (default 2048 MiB; a guest of
 # --mem 2G wants 3072), NESTED_TIMEOUT the boot's limit (default 1500 s). tests/nested/kvm.sh is the test built on this.
@@ -16,7 +16,7 @@
 # separated by ','; the summary JSON (--summary-json /s.json) is printed
 # after each. Needs make to have built build/pagehint-static and the guest.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 WORK=${NESTED_WORK:-/tmp/pagehint-nested}
 mkdir -p "$WORK"
 cd "$WORK"
@@ -27,14 +27,14 @@ if [ ! -d root/boot ]; then
 fi
 kver=$(ls root/lib/modules | head -1)
 K=root/lib/modules/$kver/kernel
-gcc -static -O2 "$ROOT/vmm/nested/init.c" -o init
+gcc -static -O2 "$ROOT/tests/nested/l1/init.c" -o init
 cp "$ROOT/build/pagehint-static" pagehint
 extra=() append="PH=$1"
 if [ -f "$1" ]; then
 	cp "$1" cmds
 	extra=(cmds=cmds) append=""
 fi
-python3 "$ROOT/vmm/nested/mkcpio.py" initrd.cpio init=init pagehint=pagehint "${extra[@]}" \
+python3 "$ROOT/tests/nested/l1/mkcpio.py" initrd.cpio init=init pagehint=pagehint "${extra[@]}" \
 	"$ROOT/build/pagehint-guest.elf=guest.elf" \
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko"
