@@ -154,10 +154,13 @@ plan $((2 + (nruns - 1) * 2 + 11 + $(hostile_nchecks) + vg_n))
 # through isa-debug-exit (status 1); should that not happen, QEMU is
 # stopped 20 s after the last run. A live L1 prints a line at least every
 # 60 s (the init's watchdog), so a console silent for 150 s is an L1 that
-# has stopped (seen in CI and on a loaded machine, in different runs,
-# cause unknown: TCG's nested SVM is the suspect): its console is kept,
-# QEMU is stopped and the L1 booted again from the run it was in, twice at
-# most (a third stall fails the test). /cmds is a small archive of its
+# has stopped: its console is kept, QEMU is stopped and the L1 booted
+# again from the run it was in, twice at most (a third stall fails the
+# test). Multi-threaded TCG stops it every few boots, one CPU at the int3
+# entry (the kernel patching its own code: a static key), the other in
+# __schedule, both with interrupts off; one host thread for both vCPUs
+# (thread=single) keeps code changes coherent between them, in the same
+# wall time at half the CPU. /cmds is a small archive of its
 # own, appended to the initrd, so a reboot starts from any run.
 STALL_S=${NESTED_STALL_S:-150}
 rm -rf "$W/hostile"
@@ -223,7 +226,7 @@ boot_l1() {
 	local left=$((720 - ($(date +%s) - T_BOOT)))
 	[ $left -gt 30 ] || return 1
 	: >"$W/boot.log"
-	timeout $left qemu-system-x86_64 -M pc -cpu max -smp 2 -m 1024 -nographic -no-reboot -nodefaults \
+	timeout $left qemu-system-x86_64 -M pc -accel tcg,thread=single -cpu max -smp 2 -m 1024 -nographic -no-reboot -nodefaults \
 		-serial stdio -kernel "$W/root/boot/vmlinuz-$kver" -initrd "$W/initrd-boot.cpio" \
 		-device isa-debug-exit,iobase=0xf4,iosize=1 -monitor unix:"$W/mon.sock",server=on,wait=off \
 		-append "console=ttyS0 panic=-1 loglevel=4 nokaslr" </dev/null >"$W/boot.log" 2>&1 &

@@ -39,7 +39,8 @@ python3 "$ROOT/tests/nested/l1/mkcpio.py" initrd.cpio init=init pagehint=pagehin
 	"$K/virt/lib/irqbypass.ko=modules/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko=modules/kvm.ko" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko"
 # Keep the kernel command line short: it is limited to 2 KiB.
-timeout "${NESTED_TIMEOUT:-1500}" qemu-system-x86_64 -M pc -cpu max -smp 2 -m "${NESTED_MEM:-2048}" -nographic -no-reboot -nodefaults \
+# thread=single: see tests/nested/kvm.sh (the L1's self-patching under MTTCG)
+timeout "${NESTED_TIMEOUT:-1500}" qemu-system-x86_64 -M pc -accel tcg,thread=single -cpu max -smp 2 -m "${NESTED_MEM:-2048}" -nographic -no-reboot -nodefaults \
 	-serial stdio -kernel root/boot/vmlinuz-"$kver" -initrd initrd.cpio \
 	-device isa-debug-exit,iobase=0xf4,iosize=1 \
 	-append "console=ttyS0 panic=-1 loglevel=4 $append"
