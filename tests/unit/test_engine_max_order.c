@@ -22,6 +22,8 @@ static void mt_setup(struct etest *u, unsigned cap)
 	assert_int_equal(u->s.calls, 0);
 	fs_advance(&u->f, 1 * MS);
 	assert_int_equal(u->s.ranges, 64);
+	assert_int_equal(u->s.calls, (64 + cap - 1) / cap);	/* full requests, then the rest */
+	assert_true(u->s.max_n <= cap);
 	assert_int_equal(u->s.per_order[10], 64);
 	assert_int_equal(ph_zone_nr_reported(u->t.z, 10), 64);
 	assert_int_equal(fs_pending(&u->f), 0);
