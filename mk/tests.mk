@@ -24,7 +24,8 @@ $(TEST_LIB): $(TEST_LIB_OBJS)
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -DPH_DEBUG=1 $(HOSTED_CORE_INC) -Ivmm -Itests/unit \
+	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -DPH_DEBUG=1 -DPH_BUILD_DIR='"$(BUILD)"' \
+		$(HOSTED_CORE_INC) -Ivmm -Itests/unit \
 		$< $(TEST_LIB) -lcmocka -lm -o $@
 
 ALL_TARGETS += $(UNIT_TESTS)

@@ -178,7 +178,8 @@ static void loads_project_guest_if_built(void **state)
 {
 	struct fixture *f = *state;
 	struct elf_info info;
-	const char *path = "build/pagehint-guest.elf";
+	/* where make put it (BUILD=, relative to the tree, where prove runs) */
+	const char *path = PH_BUILD_DIR "/pagehint-guest.elf";
 	if (access(path, R_OK)) {
 		skip();
 		return;
