@@ -161,10 +161,10 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
 	else if (t99 == BENCH_NULL)
 		x->met = 0, snprintf(x->note, sizeof(x->note), "99%% never came back");
-	else if (t99 == 0 || up99 == BENCH_NULL)
-		x->met = 1, snprintf(x->note, sizeof(x->note), "%s",
-				     t99 == 0 ? "t99 is 0: back before the free started"
-					      : "upstream never reached 99%");
+	else if (up99 == BENCH_NULL)	/* no ratio to judge */
+		x->met = -1, snprintf(x->note, sizeof(x->note), "upstream never reached 99%%");
+	else if (t99 == 0)
+		x->met = 1, snprintf(x->note, sizeof(x->note), "t99 is 0: back before the free started");
 
 	add(g, &n, "returned_10s", "reclaim: returned at 10 s >= 0.99", "fraction", false, 0.99,
 	    med(e, FIG_RET10));
@@ -202,6 +202,8 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 		med(up, FIG_FRAG_MIB), med(e, FIG_FRAG_MIB));
 	if (!up)
 		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
+	else if (x->target == 0 && x->measured == 0)	/* 0 >= 0 says nothing */
+		x->met = -1, snprintf(x->note, sizeof(x->note), "neither returned anything");
 	x = add(g, &n, "fragmented_exits_per_gib", "fragmented: <= 16 exits per GiB", "exits/GiB",
 		true, 16, med(e, FIG_FRAG_EXITS));
 	if (x->measured == BENCH_NULL && med(e, FIG_FRAG_MIB) != BENCH_NULL)

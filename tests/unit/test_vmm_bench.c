@@ -361,7 +361,9 @@ static void goals_met_and_missed(void **state)
 	x = goal(g, n, "exits_per_gib");
 	assert_int_equal(x->met, 0);
 	assert_float_equal(x->missed_by, 1, 1e-9);
-	assert_int_equal(goal(g, n, "fragmented_vs_upstream")->met, 1);
+	x = goal(g, n, "fragmented_vs_upstream");	/* 0 >= 0: nothing to judge */
+	assert_int_equal(x->met, -1);
+	assert_non_null(strstr(x->note, "neither returned"));
 	assert_int_equal(goal(g, n, "fragmented_exits_per_gib")->met, -1);
 
 	/* counted: judged like the others */
@@ -376,6 +378,15 @@ static void goals_met_and_missed(void **state)
 	bench_results_finish(res);
 	n = bench_goals(res, 2, g);
 	assert_int_equal(goal(g, n, "churn_vs_off_insn")->met, 1);
+
+	/* upstream never at 99 %: no ratio, so unknown, not met */
+	up->v[FIG_T99][0] = NUL;
+	bench_results_finish(res);
+	n = bench_goals(res, 2, g);
+	x = goal(g, n, "reclaim_vs_upstream");
+	assert_int_equal(x->met, -1);
+	assert_non_null(strstr(x->note, "upstream never reached 99%"));
+	up->v[FIG_T99][0] = 20000;
 
 	/* A t99 never reached misses both reclaim-time goals. */
 	ph->v[FIG_T99][0] = NUL;
