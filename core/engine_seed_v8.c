@@ -236,7 +236,10 @@ static void sv_free_done(void *ctx, unsigned cpu)
 		atomic_store_explicit(&c->state, S_WORKER, memory_order_release);
 		ph_engine_queue(s->e, cpu, &c->work, 0);
 	} else {
-		atomic_store_explicit(&c->state, S_CAPTURE, memory_order_release);
+		/* still full while stopping (no worker takes it): capture stays
+		 * closed, or the next free writes past the array */
+		atomic_store_explicit(&c->state, c->kvm_pt_idx == s->entries ? S_FULL : S_CAPTURE,
+				      memory_order_release);
 	}
 }
 

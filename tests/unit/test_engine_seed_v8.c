@@ -315,6 +315,29 @@ static void isolated_list_overflow_reports_early(void **state)
 	st_teardown(&u);
 }
 
+/*
+ * A rescan that ends while the engine is stopping (ph_engine_stop sets
+ * stopping before it removes the hooks) finds the array still full and
+ * hands it to no worker: capture must stay closed, or the next free writes
+ * one entry past the array.
+ */
+static void full_array_stays_closed_while_stopping(void **state)
+{
+	(void)state;
+	struct st u;
+
+	st_setup(&u, 1000, "report.entries=4");
+	for (unsigned i = 0; i < 3; i++)
+		free_on(&u, 0, BASE + 2 * i, 0);
+	atomic_store(&u.e->stopping, true);	/* the window inside ph_engine_stop */
+	free_on(&u, 0, BASE + 2 * 3, 0);	/* fills it: a rescan keeps all 4 */
+	assert_int_equal(stats(&u).rescans, 1);
+	assert_int_equal(fs_pending(&u.f), 0);	/* no worker while stopping */
+	free_on(&u, 0, BASE + 2 * 4, 0);
+	assert_int_equal(stats(&u).captured, 4);
+	st_teardown(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +351,7 @@ int main(void)
 		cmocka_unit_test(full_array_drains_cpu_list),
 		cmocka_unit_test(sink_error_returns_blocks),
 		cmocka_unit_test(isolated_list_overflow_reports_early),
+		cmocka_unit_test(full_array_stays_closed_while_stopping),
 	};
 	return cmocka_run_group_tests_name("engine_seed_v8", tests, NULL, NULL);
 }
