@@ -161,13 +161,13 @@ static bool pump(struct bench_child *c, struct bench_run *r, int fd, struct read
 		if (n <= 0) {
 			if (rd->len) {
 				rd->buf[rd->len] = 0;
-				take_line(c, r, rd->buf, (mono_ns() / 1e6) - t0, cpu_ms);
+				take_line(c, r, rd->buf, mono_ms() - t0, cpu_ms);
 				rd->len = 0;
 			}
 			return false;
 		}
 		rd->len += (size_t)n;
-		double t = (mono_ns() / 1e6) - t0;
+		double t = mono_ms() - t0;
 		char *start = rd->buf, *nl;
 		while ((nl = memchr(start, '\n', rd->len - (size_t)(start - rd->buf)))) {
 			*nl = 0;
@@ -206,7 +206,7 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 		return -errno;
 
 	pid_t parent = getpid();
-	double t0 = (mono_ns() / 1e6);
+	double t0 = mono_ms();
 	c->t0_real_s = real_s();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -245,7 +245,7 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 
 	c->timed_out = c->stopped = false;
 	while (!reaped || open_pipe) {
-		double now = (mono_ns() / 1e6);
+		double now = mono_ms();
 		if (!reaped && !kill_at && (now >= deadline || (stop && *stop))) {
 			if (now >= deadline)
 				c->timed_out = true;
@@ -280,7 +280,7 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 
 		if (open_pipe) {
 			struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-			int wait = (int)(next - (mono_ns() / 1e6)) + 1;
+			int wait = (int)(next - mono_ms()) + 1;
 			if (poll(&pfd, 1, wait < 0 ? 0 : wait > 10 ? 10 : wait) > 0)
 				open_pipe = pump(c, r, p[0], rd, t0, cpu);
 		} else {
@@ -298,13 +298,13 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 		/* A child that closed its output but lives on is still
 		 * bounded by the deadline; one that exited but whose pipe is
 		 * held open by a grandchild is killed with its group above. */
-		if (reaped && open_pipe && (mono_ns() / 1e6) > (kill_at ? kill_at : deadline) + KILL_GRACE_MS)
+		if (reaped && open_pipe && mono_ms() > (kill_at ? kill_at : deadline) + KILL_GRACE_MS)
 			break;
 	}
 	close(p[0]);
 	free(rd);
 
-	r->wall_ms = (mono_ns() / 1e6) - t0;
+	r->wall_ms = mono_ms() - t0;
 	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	if (c->exclude_thread) {

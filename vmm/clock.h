@@ -15,6 +15,11 @@ static inline uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline double mono_ms(void)
+{
+	return (double)mono_ns() / 1e6;
+}
+
 static inline double mono_s(void)
 {
 	return (double)mono_ns() / 1e9;

@@ -21,11 +21,6 @@
 #define FAST TELEMETRY_PERIOD_NS
 #define IDLE TELEMETRY_IDLE_PERIOD_NS
 
-static uint64_t mono_ms(void)
-{
-	return mono_ns() / MS;
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
