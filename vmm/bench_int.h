@@ -207,6 +207,12 @@ int bench_next_arg(int argc, const char *const *argv, int *i, const char *const 
 /* A whole decimal number up to max; false for anything else. */
 bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out);
 int bench_mkdir_p(const char *dir);	/* 0 or -errno */
+/* `pagehint run --trace` CSV, read by column name: col[k] is the index of
+ * names[k] in the header line (which is cut up), or -1. */
+void bench_csv_columns(char *header, const char *const *names, int n, int *col);
+/* A row's values of the columns col names (those >= 0) into v; false if
+ * one of them is missing or not a number. */
+bool bench_csv_row(const char *line, const int *col, int n, double *v);
 void bench_rm_tree(const char *dir);
 void bench_json_str(FILE *f, const char *s);
 void bench_json_num(FILE *f, double v);	/* null for BENCH_NULL or not finite */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_int.h"
 #include "bench_peers.h"
 
 #define MiB (1024.0 * 1024.0)
@@ -171,37 +172,37 @@ int peers_trace_read_qemu(struct peers_trace *t, FILE *f, double t0_real_s)
 
 int peers_trace_read_vmm(struct peers_trace *t, FILE *f)
 {
-	char line[1024];
+	enum { T, MIB, REQ, RNG, NCOLS };
+	static const char *const names[NCOLS] = {
+		"t_ms", "reported_mib", "report_requests", "report_ranges",
+	};
+	char line[4096];
+	int col[NCOLS];
 	double prev_req = 0, prev_rng = 0, prev_mib = 0;
 	int err = 0;
 
 	t->sizes_exact = false;
 	if (!fgets(line, sizeof(line), f))
 		return ferror(f) ? -EIO : 0;	/* the header */
+	bench_csv_columns(line, names, NCOLS, col);
+	for (int k = 0; k < NCOLS; k++)
+		if (col[k] < 0)
+			return -EINVAL;		/* not pagehint run's trace */
 	while (!err && fgets(line, sizeof(line), f)) {
-		double v[6];
-		char *p = line;
-		int k;
-		for (k = 0; k < 6; k++) {
-			char *end;
-			v[k] = strtod(p, &end);
-			if (end == p)
-				break;
-			p = *end == ',' ? end + 1 : end;
-		}
-		if (k < 6)
+		double v[NCOLS];
+		if (!bench_csv_row(line, col, NCOLS, v))
 			continue;
-		double dreq = v[4] - prev_req, drng = v[5] - prev_rng, dmib = v[3] - prev_mib;
-		prev_req = v[4];
-		prev_rng = v[5];
-		prev_mib = v[3];
+		double dreq = v[REQ] - prev_req, drng = v[RNG] - prev_rng, dmib = v[MIB] - prev_mib;
+		prev_req = v[REQ];
+		prev_rng = v[RNG];
+		prev_mib = v[MIB];
 		if (dreq < 1)
 			continue;
 		size_t nreq = (size_t)dreq, nrng = drng > 0 ? (size_t)drng : 0;
 		/* The sample's mean range, to whole 4 KiB pages. */
 		uint64_t mean = nrng ? (uint64_t)(dmib * MiB / (double)nrng / 4096.0 + 0.5) * 4096 : 0;
 		for (size_t i = 0; i < nreq && !err; i++) {
-			err = add_req(t, v[0]);
+			err = add_req(t, v[T]);
 			size_t mine = nrng / nreq + (i < nrng % nreq);
 			for (size_t r = 0; r < mine && !err; r++)
 				err = add_range(t, mean);

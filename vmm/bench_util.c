@@ -166,3 +166,37 @@ void bench_json_machine(FILE *f, const struct bench_machine *m)
 	bench_json_str(f, m->kernel);
 	fprintf(f, ", \"host_cpus\": %u", m->host_cpus);
 }
+
+void bench_csv_columns(char *header, const char *const *names, int n, int *col)
+{
+	char *save;
+	int i = 0;
+
+	for (int k = 0; k < n; k++)
+		col[k] = -1;
+	for (char *t = strtok_r(header, ",\r\n", &save); t; t = strtok_r(NULL, ",\r\n", &save), i++)
+		for (int k = 0; k < n; k++)
+			if (col[k] < 0 && !strcmp(t, names[k]))
+				col[k] = i;
+}
+
+bool bench_csv_row(const char *line, const int *col, int n, double *v)
+{
+	int want = 0, found = 0;
+	const char *p = line;
+
+	for (int k = 0; k < n; k++)
+		want += col[k] >= 0;
+	for (int i = 0; p && *p && *p != '\n'; i++) {
+		char *end;
+		double x = strtod(p, &end);
+		for (int k = 0; k < n; k++)
+			if (col[k] == i && end != p) {
+				v[k] = x;
+				found++;
+			}
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	return found == want;
+}

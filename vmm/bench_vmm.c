@@ -30,54 +30,19 @@ static const char *const col_names[NCOLS] = {
 	"t_ms", "resident_mib", "device_exits", "exits", "notifications",
 };
 
-/* col[k]: the index of col_names[k] in the header line, or -1. */
-static void header_columns(char *line, int *col)
-{
-	char *save;
-	int i = 0;
-	for (int k = 0; k < NCOLS; k++)
-		col[k] = -1;
-	for (char *t = strtok_r(line, ",\r\n", &save); t; t = strtok_r(NULL, ",\r\n", &save), i++)
-		for (int k = 0; k < NCOLS; k++)
-			if (col[k] < 0 && !strcmp(t, col_names[k]))
-				col[k] = i;
-}
-
-/* The row's values of the columns in col; false if one is missing. */
-static bool row_values(char *line, const int *col, double *v)
-{
-	bool have[NCOLS] = { false };
-	char *p = line;
-	for (int i = 0; p && *p && *p != '\n'; i++) {
-		char *end;
-		double x = strtod(p, &end);
-		for (int k = 0; k < NCOLS; k++)
-			if (col[k] == i && end != p) {
-				v[k] = x;
-				have[k] = true;
-			}
-		p = strchr(p, ',');
-		p = p ? p + 1 : NULL;
-	}
-	for (int k = 0; k < NCOLS; k++)
-		if (col[k] >= 0 && !have[k])
-			return false;
-	return true;
-}
-
 int bench_vmm_read_trace(FILE *f, struct bench_run *r, double done_ms)
 {
 	char line[4096];
 	int col[NCOLS];
 	if (!fgets(line, sizeof(line), f))
 		return -EINVAL;
-	header_columns(line, col);
+	bench_csv_columns(line, col_names, NCOLS, col);
 	if (col[COL_T] < 0 || col[COL_RSS] < 0)
 		return -EINVAL;
 	bool dev = col[COL_DEVICE] >= 0, all = col[COL_EXITS] >= 0 && col[COL_NOTIFY] >= 0;
 	while (fgets(line, sizeof(line), f)) {
 		double v[NCOLS] = { 0 };
-		if (!row_values(line, col, v))
+		if (!bench_csv_row(line, col, NCOLS, v))
 			continue;
 		if (done_ms >= 0 && v[COL_T] > done_ms)
 			break;
