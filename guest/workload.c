@@ -275,7 +275,9 @@ static uint64_t churn_median_us(struct churn *c)
 	for (unsigned cpu = 0; cpu < nr_cpus; cpu++)
 		for (unsigned k = 1; k < c->timed[cpu]; k++)
 			all[n++] = c->round_us[cpu][k];
-	for (unsigned i = 1; i < n; i++) {	/* insertion sort: n is small */
+	/* insertion sort: a bench run times a few thousand rounds (at most
+	 * MAX_CPUS x CHURN_TIMED_MAX), after the timed part */
+	for (unsigned i = 1; i < n; i++) {
 		uint32_t v = all[i];
 		unsigned j = i;
 		for (; j && all[j - 1] > v; j--)
