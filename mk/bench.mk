@@ -1,20 +1,58 @@
-# bench/: hosted benchmarks, optimized, no sanitizers.
-#   build/bench/buddy_bench   core/buddy ns per alloc+free, hook off vs on
-# Linked through an archive of the optimized core/ and shim objects, so a
-# benchmark pulls in only the core/ files it uses.
-BENCH_LIB := $(BUILD)/opt/libpagehint-opt.a
-BENCHES   := $(BUILD)/bench/buddy_bench
+# bench/: `pagehint bench` (bench/*.c), linked into build/pagehint, and
+# the micro-benchmarks (bench/micro/), one program each:
+#   build/bench/micro/buddy_bench      core/buddy ns per alloc+free, hook off vs on
+#   build/bench/micro/discard_bench    discard through the balloon device vs raw madvise
+#   build/bench/micro/exitless_bench   memory back through the exitless map's scanner
+#   build/bench/micro/resident_bench   one resident-memory sample of the telemetry
+# The bench's objects are also built sanitized into the test library.
+BENCH_SRCS      := $(wildcard bench/*.c)
+BENCH_OBJS      := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
+BENCH_HOST_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/host/%.o)
+BENCH_INC       := -Ibench $(VMM_INC)
+
+TEST_LIB_OBJS += $(BENCH_HOST_OBJS)
+
+$(BUILD)/bench/%.o: CFLAGS_EXTRA := -O2
+$(BUILD)/host/bench/%.o: CFLAGS_EXTRA := $(SAN_FLAGS)
+
+$(BUILD)/bench/%.o: bench/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(BENCH_INC) -c $< -o $@
+
+$(BUILD)/host/bench/%.o: bench/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(BENCH_INC) -c $< -o $@
+
+# `pagehint bench` is a command of build/pagehint (mk/vmm.mk links it).
+$(BUILD)/pagehint $(BUILD)/pagehint-static: $(BENCH_OBJS)
+
+# The micro-benchmarks of core/ link an archive of the optimized core/
+# and shim objects, so each pulls in only the core/ files it uses; those
+# of the device and telemetry link the optimized (unsanitized) vmm/
+# objects.
+BENCH_LIB      := $(BUILD)/opt/libpagehint-opt.a
+MICRO_CORE     := $(BUILD)/bench/micro/buddy_bench
+MICRO_VMM      := $(BUILD)/bench/micro/discard_bench $(BUILD)/bench/micro/exitless_bench \
+                  $(BUILD)/bench/micro/resident_bench
+MICRO_BENCHES  := $(MICRO_CORE) $(MICRO_VMM)
 
 $(BENCH_LIB): $(CORE_OPT_OBJS) $(SHIM_OPT_OBJS)
 	$(call say,AR,$@)
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bench/%: bench/%.c $(BENCH_LIB)
+$(MICRO_CORE): $(BUILD)/bench/micro/%: bench/micro/%.c $(BENCH_LIB)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -O2 -DNDEBUG $(HOSTED_CORE_INC) $< $(BENCH_LIB) -o $@
 
-ALL_TARGETS += $(BENCHES)
+$(MICRO_VMM): $(BUILD)/bench/micro/%: bench/micro/%.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
 
-bench: $(BENCHES)
+ALL_TARGETS += $(MICRO_BENCHES)
+
+bench: $(MICRO_BENCHES)

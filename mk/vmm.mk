@@ -1,6 +1,6 @@
 # vmm/: the hypervisor, build/pagehint. vmm/main.c holds main(); every
 # other vmm/*.c is also built sanitized into the test library, and
-# optimized without sanitizers for the benchmark.
+# optimized without sanitizers for the micro-benchmarks (mk/bench.mk).
 VMM_SRCS      := $(wildcard vmm/*.c)
 VMM_LIB_SRCS  := $(filter-out vmm/main.c,$(VMM_SRCS))
 VMM_OBJS      := $(VMM_SRCS:%.c=$(BUILD)/%.o)
@@ -9,6 +9,8 @@ VMM_HOST_OBJS := $(VMM_LIB_SRCS:%.c=$(BUILD)/host/%.o)
 # The balloon's exitless scanner uses core/exitless.c (the host side of
 # the map's state machine), through the hosted platform header.
 VMM_INC       := -Ivmm $(HOSTED_CORE_INC)
+# main.c dispatches `pagehint bench` (bench/bench.h).
+$(BUILD)/vmm/main.o: VMM_INC += -Ibench
 VMM_CORE_OBJS := $(BUILD)/opt/core/exitless.o $(SHIM_OPT_OBJS)
 
 TEST_LIB_OBJS += $(VMM_HOST_OBJS)
@@ -43,30 +45,3 @@ $(BUILD)/pagehint-static: $(VMM_OBJS) $(VMM_CORE_OBJS)
 	$(Q)$(CC) $(HOST_CFLAGS) -static -pthread $^ -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/pagehint-static
-
-# bench/discard_bench.c: discard throughput through the balloon device vs
-# raw madvise, on the optimized (unsanitized) vmm objects.
-$(BUILD)/bench/discard_bench: bench/discard_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
-	$(call say,CCLD,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
-
-ALL_TARGETS += $(BUILD)/bench/discard_bench
-
-# bench/exitless_bench.c: memory back through the exitless map's scanner
-# thread vs raw madvise, same objects.
-$(BUILD)/bench/exitless_bench: bench/exitless_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
-	$(call say,CCLD,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
-
-ALL_TARGETS += $(BUILD)/bench/exitless_bench
-
-# bench/resident_bench.c: the cost of one resident-memory sample of the
-# telemetry by guest RAM size, same objects.
-$(BUILD)/bench/resident_bench: bench/resident_bench.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
-	$(call say,CCLD,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
-
-ALL_TARGETS += $(BUILD)/bench/resident_bench

@@ -101,7 +101,7 @@ int main(int argc, char **argv_mutable)
 	char err[512], kpath[PATH_MAX];
 	int status;
 
-	/* 0. `pagehint bench` is its own program (vmm/bench.c). */
+	/* 0. `pagehint bench` is its own program (bench/bench.c). */
 	if (argc > 1 && !strcmp(argv[1], "bench"))
 		return bench_main(argc - 1, argv + 1);
 

@@ -18,7 +18,7 @@
  *    succeed, not dead), and the zone is consistent with every page back.
  *
  * FAULT_SOAK_SECONDS=N makes each case run N seconds and FAULT_SOAK_SEED=N
- * varies the seeds (bench/soak runs this binary so).
+ * varies the seeds (tests/soak/soak runs this binary so).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -488,7 +488,7 @@ static double case_seconds(double dflt)
 	return s && atof(s) > 0 ? atof(s) : dflt;
 }
 
-/* FAULT_SOAK_SEED=N varies every case's seeds (bench/soak). */
+/* FAULT_SOAK_SEED=N varies every case's seeds (tests/soak/soak). */
 static uint64_t case_seed(uint64_t dflt)
 {
 	const char *s = getenv("FAULT_SOAK_SEED");

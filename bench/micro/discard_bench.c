@@ -6,7 +6,7 @@
  * transport and device (vmm/virtio_mmio.c, vmm/balloon.c) synchronously,
  * the way the VMM's worker thread does after an ioeventfd kick.
  *
- *   build/bench/discard_bench [MiB] [rounds] [thp on|off]
+ *   build/bench/micro/discard_bench [MiB] [rounds] [thp on|off]
  *
  * Each round first touches every page (not timed), then times:
  *   raw       one madvise(MADV_DONTNEED) per 2 MiB range

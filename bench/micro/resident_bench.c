@@ -17,7 +17,7 @@
  * (every sample by mincore at 10 ms, as every run sampled before) and
  * without (the adaptive pace and the O(1) figure).
  *
- *   build/bench/resident_bench [GiB ...] [--touch MiB] [--rounds N] [--idle S]
+ *   build/bench/micro/resident_bench [GiB ...] [--touch MiB] [--rounds N] [--idle S]
  *
  * Default sizes 2 and 16 GiB with 256 MiB touched. The mapping is
  * MAP_NORESERVE: only the touched part takes host memory.

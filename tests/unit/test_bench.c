@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The bench's figures (vmm/bench_figures.c) from synthetic runs, the
- * medians over repetitions, and results.json (vmm/bench_report.c). */
+/* The bench's figures (bench/bench_figures.c) from synthetic runs, the
+ * medians over repetitions, and results.json (bench/bench_report.c). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -184,7 +184,7 @@ int bench_report_curves(const char *path, const struct bench_results *res);
 /* The plots into dir with gnuplot; 0, or a reason in why. */
 int bench_report_plots(const char *dir, const struct bench_results *res, char *why, size_t cap);
 
-/* ---- vmm/bench_util.c ---- */
+/* ---- bench/bench_util.c ---- */
 
 /* as `pagehint run`: sysexits' EX_USAGE, never the guest's own 2 */
 #define BENCH_EXIT_USAGE CLI_EXIT_USAGE

@@ -4,7 +4,7 @@
  * and with a trivial counting hook, so later issues can state the cost of
  * reporting as a ratio (DESIGN.md §4: at most 1% on the fast path).
  *
- *   build/bench/buddy_bench [scale [scenario]]   scale multiplies the
+ *   build/bench/micro/buddy_bench [scale [scenario]]   scale multiplies the
  *                                                iterations; one scenario only
  *
  * The zone is 1 GiB of descriptors (262144 pages, 4 MiB of memmap); the

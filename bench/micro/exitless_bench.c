@@ -6,7 +6,7 @@
  * device (vmm/virtio_mmio.c, vmm/balloon.c, vmm/balloon_exitless.c), and
  * the device's own scanner thread reclaims what the "guest" marks FREE.
  *
- *   build/bench/exitless_bench [MiB] [rounds] [thp on|off]
+ *   build/bench/micro/exitless_bench [MiB] [rounds] [thp on|off]
  *
  * Each round first touches every page of the frames (not timed), then
  * times:
