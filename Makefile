@@ -39,6 +39,7 @@ include mk/core.mk
 include mk/vmm.mk
 include mk/guest.mk
 include mk/bench.mk
+include mk/cmd.mk
 include mk/fuzz.mk
 include mk/tests.mk
 

@@ -28,7 +28,6 @@
 #include <linux/kvm.h>
 
 #include "bench_int.h"
-#include "bench_peers.h"
 #include "cli.h"
 #include "clock.h"
 
@@ -89,11 +88,9 @@ static void usage(FILE *f)
 "                          else TCG)\n"
 "  --kernel ELF            guest kernel (default: pagehint-guest.elf beside\n"
 "                          this program)\n"
-"  --peers                 instead: the reclaim scenario on Linux 6.1, our\n"
-"                          guest on QEMU and on pagehint (--peers --help)\n"
 "  --help                  this text\n"
 "\n"
-"Progress goes to stderr. Exit status: 0; 1 if a guest run failed; 2 bad\n"
+"Progress goes to stderr. Exit status: 0; 1 if a guest run failed; 64 bad\n"
 "usage; 130 interrupted.\n", f);
 }
 
@@ -139,7 +136,7 @@ static int parse(int argc, const char *const *argv, struct opts *o)
 		"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel", "--burst-mib",
 		"--bursts", "--churn-mib", NULL,
 	};
-	for (int i = 1; i < argc; i++) {
+	for (int i = 2; i < argc; i++) {
 		struct bench_arg arg;
 		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint bench", &arg);
 		if (r)
@@ -805,9 +802,6 @@ int bench_main(int argc, const char *const *argv)
 {
 	struct bench b = { 0 };
 	char why[200], self[PATH_MAX], kpath[PATH_MAX + 32];
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--peers"))
-			return bench_peers_main(argc, argv);
 	int r = parse(argc, argv, &b.o);
 	if (r < 0) {
 		usage(stdout);

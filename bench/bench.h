@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The `bench` subcommand; argv[0] is "bench". */
+/* `pagehint bench`; argv is main()'s, argv[1] is "bench". */
 int bench_main(int argc, const char *const *argv);
 
 /* ---- one guest run ---- */

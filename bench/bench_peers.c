@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `pagehint bench --peers` (issue 8, docs/interop.md): one reclaim run per
+ * `pagehint peers` (issue 8, docs/interop.md): one reclaim run per
  * row, the same scenario everywhere (guest RAM, vCPUs, MiB freed, hold and
  * idle), on
  *
@@ -102,7 +102,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fputs(
-"usage: pagehint bench --peers [options]\n"
+"usage: pagehint peers [options]\n"
 "\n"
 "One reclaim run per row, the same scenario on each: Linux 6.1 (Debian's\n"
 "kernel) on QEMU TCG with its own page reporting; Linux 6.1 as linux/build.sh\n"
@@ -154,7 +154,7 @@ static void usage(FILE *f)
 "  --help                  this text\n"
 "\n"
 "Slow under TCG: 1-2 minutes per row.\n"
-"Exit status: 0; 1 if a run failed; 2 bad usage; 130 interrupted. Rows that\n"
+"Exit status: 0; 1 if a run failed; 64 bad usage; 130 interrupted. Rows that\n"
 "cannot run here are not failures: the table says why.\n", f);
 }
 
@@ -221,7 +221,7 @@ static int each_word(const char *opt, const char *v, int (*add)(struct popts *, 
 	for (const char *p = v;;) {
 		size_t l = strcspn(p, ",");
 		if (!l)
-			return bench_bad("pagehint bench --peers", "%s: empty item in '%s'", opt, v);
+			return bench_bad("pagehint peers", "%s: empty item in '%s'", opt, v);
 		int r = add(o, p, l);
 		if (r)
 			return r;
@@ -234,12 +234,12 @@ static int each_word(const char *opt, const char *v, int (*add)(struct popts *, 
 static int add_engine(struct popts *o, const char *name, size_t len)
 {
 	if (len >= sizeof(o->engines[0]))
-		return bench_bad("pagehint bench --peers", "--engines: bad engine name '%.*s'", (int)len, name);
+		return bench_bad("pagehint peers", "--engines: bad engine name '%.*s'", (int)len, name);
 	for (unsigned i = 0; i < o->nengines; i++)
 		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
 			return 0;
 	if (o->nengines == BENCH_MAX_ENGINES)
-		return bench_bad("pagehint bench --peers", "--engines: at most %d engines", BENCH_MAX_ENGINES);
+		return bench_bad("pagehint peers", "--engines: at most %d engines", BENCH_MAX_ENGINES);
 	memcpy(o->engines[o->nengines], name, len);
 	o->engines[o->nengines++][len] = 0;
 	return 0;
@@ -254,7 +254,7 @@ static int add_platform(struct popts *o, const char *name, size_t len)
 					o->platform[k] = true;
 			return 0;
 		}
-	return bench_bad("pagehint bench --peers",
+	return bench_bad("pagehint peers",
 			 "--platforms: '%.*s' is not linux, linux-debian, linux-built, qemu or pagehint",
 			 (int)len, name);
 }
@@ -270,20 +270,18 @@ static int parse(int argc, const char *const *argv, struct popts *o)
 	o->churn_rounds = CHURN_ROUNDS;
 	bool engines_given = false, platforms_given = false;
 
-	static const char *const flags[] = { "--peers", NULL };
+	static const char *const flags[] = { NULL };
 	static const char *const valued[] = {
 		"--engines", "--platforms", "--mem", "--cpus", "--hog-mib", "--hold-ms",
 		"--idle-ms", "--linux-ref", "--kernel", "--out", "--linux-stock", "--linux-pagehint",
 		"--linux-churn-rounds", NULL,
 	};
-	for (int i = 1; i < argc; i++) {
+	for (int i = 2; i < argc; i++) {
 		struct bench_arg arg;
-		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint bench --peers", &arg);
+		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint peers", &arg);
 		if (r)
 			return r;
 		const char *a = arg.name, *v = arg.value;
-		if (!strcmp(a, "--peers"))
-			continue;
 		unsigned long n;
 		if (!strcmp(a, "--engines")) {
 			o->nengines = 0;
@@ -295,29 +293,29 @@ static int parse(int argc, const char *const *argv, struct popts *o)
 			r = each_word(a, v, add_platform, o);
 		} else if (!strcmp(a, "--mem")) {
 			if (!cli_parse_size(v, &o->mem) || o->mem < (256ULL << 20) || o->mem > (64ULL << 30))
-				return bench_bad("pagehint bench --peers", "--mem: '%s' is not a size from 256M to 64G", v);
+				return bench_bad("pagehint peers", "--mem: '%s' is not a size from 256M to 64G", v);
 		} else if (!strcmp(a, "--cpus")) {
 			if (!bench_parse_ulong(v, 16, &n) || !n)
-				return bench_bad("pagehint bench --peers", "--cpus: '%s' is not a number from 1 to 16", v);
+				return bench_bad("pagehint peers", "--cpus: '%s' is not a number from 1 to 16", v);
 			o->cpus = (unsigned)n;
 		} else if (!strcmp(a, "--hog-mib")) {
 			if (!bench_parse_ulong(v, 64 << 10, &n) || !n)
-				return bench_bad("pagehint bench --peers", "--hog-mib: '%s' is not a number of MiB", v);
+				return bench_bad("pagehint peers", "--hog-mib: '%s' is not a number of MiB", v);
 			o->hog_mib = n;
 		} else if (!strcmp(a, "--hold-ms") || !strcmp(a, "--idle-ms")) {
 			if (!bench_parse_ulong(v, 3600000, &n) || n < 1000 || n % 1000)
-				return bench_bad("pagehint bench --peers", "%s: '%s' is not a whole number of seconds in ms (1000-3600000)",
+				return bench_bad("pagehint peers", "%s: '%s' is not a whole number of seconds in ms (1000-3600000)",
 					   a, v);
 			*(a[2] == 'h' ? &o->hold_ms : &o->idle_ms) = (long)n;
 		} else if (!strcmp(a, "--linux-ref")) {
 			o->linux_dir = v;
 		} else if (!strcmp(a, "--linux-stock") || !strcmp(a, "--linux-pagehint")) {
 			if (!*v)
-				return bench_bad("pagehint bench --peers", "%s: an empty path", a);
+				return bench_bad("pagehint peers", "%s: an empty path", a);
 			o->linux_k[a[8] == 's' ? K_STOCK : K_PAGEHINT] = v;
 		} else if (!strcmp(a, "--linux-churn-rounds")) {
 			if (!bench_parse_ulong(v, 100000, &n))
-				return bench_bad("pagehint bench --peers",
+				return bench_bad("pagehint peers",
 						 "--linux-churn-rounds: '%s' is not a number from 0 to 100000", v);
 			o->churn_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--kernel")) {
@@ -339,7 +337,7 @@ static int parse(int argc, const char *const *argv, struct popts *o)
 	if (!o->hog_mib)
 		o->hog_mib = (o->mem >> 20) / 2;
 	if (o->hog_mib > (o->mem >> 20) * 3 / 4)
-		return bench_bad("pagehint bench --peers", "--hog-mib %llu: at most 3/4 of --mem (%llu MiB)",
+		return bench_bad("pagehint peers", "--hog-mib %llu: at most 3/4 of --mem (%llu MiB)",
 			   (unsigned long long)o->hog_mib, (unsigned long long)(o->mem >> 20) * 3 / 4);
 	return 0;
 }
@@ -1032,7 +1030,7 @@ static void print_churn(FILE *f, const struct peers *p)
 static void print_table(FILE *f, const struct peers *p)
 {
 	const struct popts *o = &p->o;
-	fprintf(f, "pagehint bench --peers  %s  %s, %s, %u host CPUs\n", p->machine.date,
+	fprintf(f, "pagehint peers  %s  %s, %s, %u host CPUs\n", p->machine.date,
 		p->machine.cpu_model, p->machine.kernel, p->machine.host_cpus);
 	fprintf(f, "reclaim, one run per row: guest %llu MiB, %u vCPUs; memhog %llu MiB, held %ld s, "
 		"freed, idle %ld s\n", (unsigned long long)(o->mem >> 20), o->cpus,
@@ -1359,7 +1357,7 @@ int bench_peers_main(int argc, const char *const *argv)
 {
 	struct peers *p = calloc(1, sizeof(*p));
 	if (!p)
-		return bench_bad("pagehint bench --peers", "out of memory");
+		return bench_bad("pagehint peers", "out of memory");
 	int ret = parse(argc, argv, &p->o);
 	if (ret < 0) {
 		usage(stdout);
@@ -1373,26 +1371,26 @@ int bench_peers_main(int argc, const char *const *argv)
 	ssize_t sl = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
 	if (sl <= 0) {
 		free(p);
-		return bench_bad("pagehint bench --peers", "cannot find this program (/proc/self/exe)");
+		return bench_bad("pagehint peers", "cannot find this program (/proc/self/exe)");
 	}
 	p->self[sl] = 0;
 	default_paths(p);
 	for (int k = 0; k < K_COUNT; k++)
 		if (p->o.linux_k[k] && access(p->o.linux_k[k], R_OK)) {
-			ret = bench_bad("pagehint bench --peers", "--linux-%s %s: %s", k_names[k],
+			ret = bench_bad("pagehint peers", "--linux-%s %s: %s", k_names[k],
 					p->o.linux_k[k], strerror(errno));
 			free(p);
 			return ret;
 		}
 	if ((p->o.platform[PF_QEMU] || p->o.platform[PF_VMM]) && access(p->kernel, R_OK)) {
-		ret = bench_bad("pagehint bench --peers", "guest kernel %s: %s", p->kernel, strerror(errno));
+		ret = bench_bad("pagehint peers", "guest kernel %s: %s", p->kernel, strerror(errno));
 		free(p);
 		return ret;
 	}
 	if (p->o.out) {
 		snprintf(p->rundir, sizeof(p->rundir), "%.*s/runs", PATH_MAX - 8, p->o.out);
 		if ((ret = bench_mkdir_p(p->rundir))) {
-			ret = bench_bad("pagehint bench --peers", "--out %s: %s", p->o.out, strerror(-ret));
+			ret = bench_bad("pagehint peers", "--out %s: %s", p->o.out, strerror(-ret));
 			free(p);
 			return ret;
 		}
@@ -1400,7 +1398,7 @@ int bench_peers_main(int argc, const char *const *argv)
 		snprintf(p->rundir, sizeof(p->rundir), "%s/pagehint-peers.XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		if (!mkdtemp(p->rundir)) {
-			ret = bench_bad("pagehint bench --peers", "cannot make a temporary directory: %s", strerror(errno));
+			ret = bench_bad("pagehint peers", "cannot make a temporary directory: %s", strerror(errno));
 			free(p);
 			return ret;
 		}
@@ -1451,7 +1449,7 @@ int bench_peers_main(int argc, const char *const *argv)
 			run_vmm_guest(p, w);
 	}
 	if (stop_flag) {
-		fprintf(stderr, "pagehint bench --peers: stopped by signal %d\n", (int)stop_flag);
+		fprintf(stderr, "pagehint peers: stopped by signal %d\n", (int)stop_flag);
 		ret = EXIT_SIGNAL;
 		goto out;
 	}
@@ -1478,13 +1476,13 @@ int bench_peers_main(int argc, const char *const *argv)
 		snprintf(path, sizeof(path), "%s/peers.json", p->o.out);
 		int e = write_json(path, p);
 		if (!f || e) {
-			fprintf(stderr, "pagehint bench --peers: cannot write %s/: %s\n", p->o.out,
+			fprintf(stderr, "pagehint peers: cannot write %s/: %s\n", p->o.out,
 				strerror(e ? -e : errno));
 			ret = EXIT_FAILED;
 		}
 	}
 	if (p->failures)
-		fprintf(stderr, "pagehint bench --peers: %u run%s failed (see above)\n", p->failures,
+		fprintf(stderr, "pagehint peers: %u run%s failed (see above)\n", p->failures,
 			p->failures > 1 ? "s" : "");
 out:
 	if (p->rundir_temp)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `pagehint bench --peers` (issue 8): the reclaim scenario on Linux 6.1
+ * `pagehint peers` (issue 8): the reclaim scenario on Linux 6.1
  * with its own page reporting, on our guest under QEMU, and on our guest
  * under our hypervisor, with what each guest asked the host to discard.
  *
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* `pagehint bench --peers ...`; argv[0] is "bench". */
+/* `pagehint peers`; argv is main()'s, argv[1] is "peers". */
 int bench_peers_main(int argc, const char *const *argv);
 
 /* ---- report requests as the host saw them ---- */

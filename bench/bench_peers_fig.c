@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The request pattern of `bench --peers` (bench_peers.h): what the guest
+ * The request pattern of `pagehint peers` (bench_peers.h): what the guest
  * asked the host to discard, read on the host's side, so a Linux guest and
  * ours are measured alike. The grouping is scripts/linux-ref/analyze.py's,
  * which docs/interop.md's figures came from.

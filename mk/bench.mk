@@ -1,4 +1,5 @@
-# bench/: `pagehint bench` (bench/*.c), linked into build/pagehint, and
+# bench/: `pagehint bench` and `pagehint peers` (bench/*.c), linked into
+# build/pagehint (mk/cmd.mk), and
 # the micro-benchmarks (bench/micro/), one program each:
 #   build/bench/micro/buddy_bench      core/buddy ns per alloc+free, hook off vs on
 #   build/bench/micro/discard_bench    discard through the balloon device vs raw madvise
@@ -25,9 +26,6 @@ $(BUILD)/host/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(CFLAGS_EXTRA) $(BENCH_INC) -c $< -o $@
 
-# `pagehint bench` is a command of build/pagehint (mk/vmm.mk links it).
-$(BUILD)/pagehint $(BUILD)/pagehint-static: $(BENCH_OBJS)
-
 # The micro-benchmarks of core/ link an archive of the optimized core/
 # and shim objects, so each pulls in only the core/ files it uses; those
 # of the device and telemetry link the optimized (unsanitized) vmm/
@@ -48,7 +46,7 @@ $(MICRO_CORE): $(BUILD)/bench/micro/%: bench/micro/%.c $(BENCH_LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -O2 -DNDEBUG $(HOSTED_CORE_INC) $< $(BENCH_LIB) -o $@
 
-$(MICRO_VMM): $(BUILD)/bench/micro/%: bench/micro/%.c $(VMM_LIB_OBJS) $(VMM_CORE_OBJS)
+$(MICRO_VMM): $(BUILD)/bench/micro/%: bench/micro/%.c $(VMM_OBJS) $(VMM_CORE_OBJS)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `pagehint bench --peers` without a guest run (the runs themselves take
+# `pagehint peers` without a guest run (the runs themselves take
 # minutes of TCG: a bench step, docs/interop.md): bad options are refused
 # with status 64, and where KVM can't be used the pagehint-hypervisor rows
 # print "not run: <reason>" in the table and peers.json, never figures,
@@ -12,10 +12,10 @@
 
 PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
-if ! "$PH" bench --peers --help >/dev/null 2>&1; then
+if ! "$PH" peers --help >/dev/null 2>&1; then
 	# a bench that can't even print its help is broken, not absent
 	plan 1
-	not_ok "pagehint bench --peers --help exits 0"
+	not_ok "pagehint peers --help exits 0"
 	done_testing
 fi
 
@@ -25,7 +25,7 @@ trap 'rm -rf "$out"' EXIT
 
 refused() { # WHAT ARGS...: status 64 and a message naming the option
 	local what=$1; shift
-	"$PH" bench --peers "$@" >"$out/o" 2>"$out/e"
+	"$PH" peers "$@" >"$out/o" 2>"$out/e"
 	local rc=$?
 	if [ $rc -eq 64 ] && grep -q -- "$what" "$out/e"; then ok "refused: $*"
 	else not_ok "refused: $* (status $rc)"; diag "$(cat "$out/e")"; fi
@@ -39,7 +39,7 @@ refused --linux-churn-rounds --linux-churn-rounds 12x
 refused --linux-stock --linux-stock "$out/no-such-bzImage"
 
 # The built kernels' rows without built kernels: no QEMU run, no download.
-PAGEHINT_LINUX_CACHE=$out/cache "$PH" bench --peers --platforms linux-built --out "$out/b" \
+PAGEHINT_LINUX_CACHE=$out/cache "$PH" peers --platforms linux-built --out "$out/b" \
 	>"$out/stdout" 2>"$out/stderr"
 rc=$?
 check "without built kernels, --platforms linux-built exits 0 (status $rc)" test $rc -eq 0
@@ -76,7 +76,7 @@ if [ -z "$why" ]; then
 	skip "as above"
 	done_testing
 fi
-"$PH" bench --peers --platforms pagehint --engines upstream,pagehint --out "$out/p" \
+"$PH" peers --platforms pagehint --engines upstream,pagehint --out "$out/p" \
 	>"$out/stdout" 2>"$out/stderr"
 rc=$?
 check "without KVM, --platforms pagehint exits 0 (status $rc)" test $rc -eq 0

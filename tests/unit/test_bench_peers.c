@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* `bench --peers`' request pattern (bench/bench_peers_fig.c) from synthetic
+/* `pagehint peers`' request pattern (bench/bench_peers_fig.c) from synthetic
  * host-side traces: QEMU's trace log and pagehint run's telemetry CSV. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pagehint: `pagehint run` boots a PVH guest under KVM with a
- * virtio-balloon device that gives reported free memory back to the host.
- * The init order is spelled out below, one step per comment.
+ * `pagehint run` boots a PVH guest under KVM with a virtio-balloon device
+ * that gives reported free memory back to the host: the options (vmm/cli.c),
+ * then vmm/'s parts put together in the init order spelled out below, one
+ * step per comment.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include "balloon.h"
-#include "bench.h"
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
@@ -21,6 +21,7 @@
 #include "guest_mem.h"
 #include "kvm_vm.h"
 #include "log.h"
+#include "run.h"
 #include "serial.h"
 #include "telemetry.h"
 #include "virtio_mmio.h"
@@ -93,17 +94,11 @@ static FILE *open_out(const char *path, const char *flag)
 	return f;
 }
 
-int main(int argc, char **argv_mutable)
+int run_main(int argc, const char *const *argv)
 {
-	/* The option readers never write their arguments. */
-	const char *const *argv = (const char *const *)argv_mutable;
 	struct vmm_opts o;
 	char err[512], kpath[PATH_MAX];
 	int status;
-
-	/* 0. `pagehint bench` is its own program (bench/bench.c). */
-	if (argc > 1 && !strcmp(argv[1], "bench"))
-		return bench_main(argc - 1, argv + 1);
 
 	/* 1. Options: a bad one is one line and status 64. */
 	switch (cli_parse(argc, argv, &o, err, sizeof(err))) {

@@ -1,0 +1,28 @@
+# cmd/: the program's front end, build/pagehint: the command table and
+# main() (cmd/main.c) and `pagehint run` (cmd/run.c), linked with the parts
+# the commands drive, vmm/ and bench/.
+CMD_SRCS := $(wildcard cmd/*.c)
+CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+CMD_INC  := -Icmd -Ibench $(VMM_INC)
+PAGEHINT_OBJS := $(CMD_OBJS) $(VMM_OBJS) $(BENCH_OBJS) $(VMM_CORE_OBJS)
+
+$(BUILD)/cmd/%.o: cmd/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -O2 $(CMD_INC) -c $< -o $@
+
+$(BUILD)/pagehint: $(PAGEHINT_OBJS)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/pagehint
+
+# The same, linked statically: what the nested-KVM runs (tests/nested/l1/,
+# tests/nested/kvm.sh) put into their L1 initramfs, which has no libc.
+$(BUILD)/pagehint-static: $(PAGEHINT_OBJS)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -static -pthread $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/pagehint-static
