@@ -20,12 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/kvm.h>
 
 #include "bench_int.h"
 #include "cli.h"
@@ -244,23 +242,6 @@ static int parse(int argc, const char *const *argv, struct opts *o)
 		return bench_bad("pagehint bench", "--churn-mib: %ld MiB x %u vCPUs is more than a "
 				 "quarter of the guest RAM", o->churn_mib, o->cpus);
 	return 0;
-}
-
-/* Why /dev/kvm can't be used, or NULL if it can. */
-const char *bench_kvm_unusable(char *buf, size_t cap)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(buf, cap, "no usable /dev/kvm (open: %s)", strerror(errno));
-		return buf;
-	}
-	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
-	close(fd);
-	if (v != KVM_API_VERSION) {
-		snprintf(buf, cap, "/dev/kvm does not answer KVM_GET_API_VERSION (%d)", v);
-		return buf;
-	}
-	return NULL;
 }
 
 /* ---- progress on stderr ---- */

@@ -51,8 +51,6 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
  * as exits_all (each known only if the trace has it); samples after
  * done_ms (>= 0) left out. 0, or -EINVAL without a usable header. */
 int bench_vmm_read_trace(FILE *f, struct bench_run *r, double done_ms);
-/* NULL when /dev/kvm is usable, else why not (in buf). */
-const char *bench_kvm_unusable(char *buf, size_t cap);
 /* "QEMU emulator version 7.2.x" → "7.2.x" in buf; false if no QEMU. */
 bool bench_qemu_version(char *buf, size_t cap);
 
@@ -216,6 +214,8 @@ bool bench_csv_row(const char *line, const int *col, int n, double *v);
 void bench_rm_tree(const char *dir);
 void bench_json_str(FILE *f, const char *s);
 void bench_json_num(FILE *f, double v);	/* null for BENCH_NULL or not finite */
+/* NULL when /dev/kvm is usable, else why not (in buf). */
+const char *bench_kvm_unusable(char *buf, size_t cap);
 
 void bench_machine_info(struct bench_machine *m);
 /* '{"date": …, "cpu": …, "kernel": …, "host_cpus": N' (the caller adds

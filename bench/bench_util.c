@@ -2,9 +2,11 @@
 /*
  * Small pieces every bench front end needs (bench.c, bench_peers.c,
  * bench_report.c): usage errors, numbers from the command line, a clock,
- * directories, JSON scalars and the machine's description.
+ * directories, JSON scalars, the machine's description and whether KVM
+ * can be used.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
@@ -12,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/kvm.h>
 
 #include "bench_int.h"
 #include "clock.h"
@@ -199,4 +203,21 @@ bool bench_csv_row(const char *line, const int *col, int n, double *v)
 		p = p ? p + 1 : NULL;
 	}
 	return found == want;
+}
+
+/* Why /dev/kvm can't be used, or NULL if it can. */
+const char *bench_kvm_unusable(char *buf, size_t cap)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(buf, cap, "no usable /dev/kvm (open: %s)", strerror(errno));
+		return buf;
+	}
+	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (v != KVM_API_VERSION) {
+		snprintf(buf, cap, "/dev/kvm does not answer KVM_GET_API_VERSION (%d)", v);
+		return buf;
+	}
+	return NULL;
 }

@@ -38,8 +38,9 @@ __attribute__((noreturn)) void kmain(void)
 	smp_boot();
 	kprintf("@boot cpus=%u mem_mib=%lu free_mib=%lu boot_ms=%lu\n", nr_cpus,
 		mem_total_pages >> 8, mem_free_pages() >> 8, ph_now_ns() / 1000000);
-	/* 6. Devices from virtio_mmio.device=, then the reporting engine. */
-	virtio_init();
+	/* 6. Devices from virtio_mmio.device=, then the reporting engine
+	 * (whose exitless map the balloon posts when it is probed). */
+	virtio_init(&reporting_xl_hooks);
 	reporting_init();
 	/* 7. The test or the workload; then the verdict. */
 	if (cfg.test != TEST_NONE && cfg.test != TEST_CORRUPT)

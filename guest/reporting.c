@@ -51,7 +51,9 @@ static bool xl_requested, xl_active, xl_no_memory;
  * the device answers at once; generous for nested TCG). */
 #define XL_ANSWER_NS 2000000000ull
 
-struct ph_xl_map *reporting_xl_map(void)
+/* The state map over the zone, set up once (all USED), for the balloon
+ * driver to post; NULL when report.mode=exitless was not asked for. */
+static struct ph_xl_map *xl_map_for_balloon(void)
 {
 	static bool done;
 
@@ -71,11 +73,18 @@ struct ph_xl_map *reporting_xl_map(void)
 	return xl_requested ? &xl_map : 0;
 }
 
-void reporting_xl_attached(void)
+/* The device accepted the map again after a reset: publish the free
+ * blocks (no lock held). */
+static void xl_attached(void)
 {
 	if (xl_active)
 		ph_xl_guest_publish(&xlg);
 }
+
+const struct balloon_xl_hooks reporting_xl_hooks = {
+	.map = xl_map_for_balloon,
+	.attached = xl_attached,
+};
 
 /* report.mode=exitless: true if the map is in use (no engine then). */
 static bool xl_start(void)

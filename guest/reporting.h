@@ -7,7 +7,12 @@
 #ifndef GUEST_REPORTING_H
 #define GUEST_REPORTING_H
 
-struct ph_xl_map;
+struct balloon_xl_hooks;
+
+/* For virtio_init(): report.mode=exitless's state map over the zone, set
+ * up once (all USED) when the balloon asks for it, and what happens when
+ * the device accepts it again after a reset (the free blocks published). */
+extern const struct balloon_xl_hooks reporting_xl_hooks;
 
 /* After virtio_init(): resolve the engine's parameters against the sink
  * (a bad combination is a bad command line) and start the engine. */
@@ -16,14 +21,6 @@ void reporting_init(void);
 /* One console line with the engine's counters (nothing when off); in
  * exitless mode the map's counters (@xl). */
 void reporting_summary(void);
-
-/* report.mode=exitless: the state map over the zone, set up once (all
- * USED), for the balloon driver to post; NULL when not asked for. */
-struct ph_xl_map *reporting_xl_map(void);
-
-/* The device accepted the map again after a reset: publish the free
- * blocks (no lock held). */
-void reporting_xl_attached(void);
 
 /* test=exitless (engine=off): the map's guest side over the zone with a
  * stand-in host on the last CPU (a work item scanning the map and zeroing

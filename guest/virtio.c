@@ -8,7 +8,6 @@
 #include "irq.h"
 #include "mem.h"
 #include "mptable.h"
-#include "reporting.h"
 #include "sched.h"
 #include "smp.h"
 #include "virtio.h"
@@ -106,10 +105,12 @@ static void b_wait(void *ctx, bool may_halt)
 	irq_dispatch();
 }
 
+static const struct balloon_xl_hooks *xl_hooks;
+
 static void b_xl_attached(void *ctx)
 {
 	(void)ctx;
-	reporting_xl_attached();
+	xl_hooks->attached();
 }
 
 static void balloon_poll_work(struct work *w)
@@ -142,7 +143,7 @@ static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 	/* no EVENT_IDX: the reporting queue, which report() polls, then never
 	 * interrupts (docs/virtio-driver.md, "Waiting") */
 	struct balloon_drv_config bc = { .protocol = BDRV_PROTO_VIRTIO, .no_event_idx = true };
-	bc.xl_map = reporting_xl_map();	/* NULL unless report.mode=exitless */
+	bc.xl_map = xl_hooks->map();	/* NULL unless report.mode=exitless */
 	bc.report_timeout_ns = cfg.balloon_timeout_ms * 1000000;
 	/* the balloon's largest size: all of RAM, one le32 pfn per page, in
 	 * at most the largest block (4 MiB: a 4 GiB balloon) */
@@ -173,8 +174,9 @@ static void balloon_probe(const struct virtio_mmio_arg *a, unsigned pin)
 		balloon_drv_queue_index(&balloon, BDRV_Q_REPORT));
 }
 
-void virtio_init(void)
+void virtio_init(const struct balloon_xl_hooks *xl)
 {
+	xl_hooks = xl;
 	for (unsigned i = 0; i < cfg.nr_virtio; i++) {
 		const struct virtio_mmio_arg *a = &cfg.virtio[i];
 		struct vmdrv d;

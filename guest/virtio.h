@@ -15,7 +15,18 @@
 
 #include "../core/report_sink.h"
 
-void virtio_init(void);
+struct ph_xl_map;
+
+/* What the balloon asks of free page reporting, which hands it over
+ * (reporting.h's reporting_xl_hooks): the exitless map to post, or NULL
+ * (asked once, when a balloon is probed), and a call when the device
+ * accepts the map again after a reset (no lock held). */
+struct balloon_xl_hooks {
+	struct ph_xl_map *(*map)(void);
+	void (*attached)(void);
+};
+
+void virtio_init(const struct balloon_xl_hooks *xl);
 
 /* The balloon's free page reporting sink; NULL without a balloon or
  * without VIRTIO_BALLOON_F_REPORTING (capacity is then 0). */
