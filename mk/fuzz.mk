@@ -59,7 +59,7 @@ fuzz-long: fuzz
 # ThreadSanitizer: the hosted tests that run threads (the per-CPU list
 # stress, every engine under concurrency, the balloon driver's concurrent
 # reporters), built from the same sources as the unit tests but with
-# -fsanitize=thread into build/tsan/, and run. tests/fuzz/tsan.sh runs it
+# -fsanitize=thread into build/tsan/, and run. tests/sanitizers/tsan.sh runs it
 # inside `make check`. clang, because GCC refuses atomic_thread_fence under
 # -fsanitize=thread (-Wtsan) and core/virtq.c orders the ring with fences;
 # TSan does not model a standalone fence, so a report on ring fields that a

@@ -5,11 +5,14 @@
 #   tests/qemu/*.sh       the guest under QEMU (skip without qemu-system-x86_64)
 #   tests/model/*.sh      model checks of protocols (skip without spin)
 #   tests/nested/*.sh     our hypervisor under nested KVM where /dev/kvm is missing
-#   tests/fuzz/*.sh       fuzz smoke runs, TSan, valgrind
+#   tests/fuzz/*.sh       fuzz smoke runs
+#   tests/sanitizers/*.sh the threaded tests under TSan, the VMM's error paths
+#                         under valgrind's memcheck
 #   tests/lint/*.sh       linters over the tree (make lint runs them alone)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh tests/lint/*.sh))
+SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh \
+	tests/sanitizers/*.sh tests/lint/*.sh))
 LINT_TESTS := $(sort $(wildcard tests/lint/*.sh))
 # Our hypervisor under a nested KVM (Linux under TCG): run alone, first,
 # since the emulated L1 kernel soft-locks when it is starved of CPU.

@@ -7,7 +7,7 @@
 # vCPU threads spend their time in KVM_RUN, which memcheck treats as a
 # plain ioctl; what it checks is the VMM's own code around it.
 # Needs a usable /dev/kvm: reported as skipped otherwise. The error paths
-# that need no KVM are tests/fuzz/valgrind.sh.
+# that need no KVM are tests/sanitizers/valgrind.sh.
 . "$(dirname "$0")/../lib.sh"
 
 why=$(kvm_unusable)
