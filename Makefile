@@ -3,7 +3,7 @@
 #   make            build everything into build/
 #   make check      build, then run every test through prove (TAP)
 #   make demo       the main job: a default VM with our guest, memory back
-#   make bench      build the benchmarks
+#   make bench      build the micro-benchmarks (bench/micro/)
 #   make V=1        show the commands
 #
 # Three flag sets: hosted (the VMM, tests, benchmarks), guest (freestanding
