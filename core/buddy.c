@@ -6,8 +6,8 @@
  * consistency checker in core/buddy_check.c.
  *
  * A free block of order n is its head page's descriptor, state
- * BUDDY|order (plus REPORTED), on area[n].list; its other pages have
- * state 0. Allocation (__ph_rmqueue, Linux's __rmqueue_smallest) takes
+ * BUDDY|order (plus REPORTED or SPLIT_REPORTED), on area[n].list; its
+ * other pages have state 0. Allocation (__ph_rmqueue, Linux's __rmqueue_smallest) takes
  * the first block of the smallest order that fits and puts the halves it
  * does not need on the lower lists (expand). Free (__ph_free_one, Linux's
  * __free_one_page) merges with the buddy at pfn ^ (1 << order) while that
@@ -31,17 +31,18 @@ static inline bool block_ok(const struct ph_zone *z, uint64_t pfn, unsigned orde
 
 static inline bool is_free_head(uint32_t s, unsigned order)
 {
-	return (st_flags(s) & ~PH_PG_REPORTED) == PH_PG_BUDDY && st_order(s) == order;
+	return (st_flags(s) & ~PG_DISCARDED) == PH_PG_BUDDY && st_order(s) == order;
 }
 
 /* ---- free lists, zone lock held ---- */
 
+/* mark: 0, or PH_PG_SPLIT_REPORTED for the half of a discarded block. */
 static inline void add_to_free_list(struct ph_zone *z, uint32_t idx, unsigned order,
-				    bool tail)
+				    bool tail, uint32_t mark)
 {
 	struct ph_free_area *a = &z->area[order];
 
-	pg_set_state(&z->memmap[idx], mk_state(PH_PG_BUDDY, order));
+	pg_set_state(&z->memmap[idx], mk_state(PH_PG_BUDDY | mark, order));
 	z->memmap[idx].engine = 0;
 	if (tail)
 		list_add_tail(z->memmap, &a->list, idx);
@@ -51,7 +52,8 @@ static inline void add_to_free_list(struct ph_zone *z, uint32_t idx, unsigned or
 	ctr_add(&z->free_pages, 1ll << order);
 }
 
-/* Off the list; clears Reported (and its count). The caller sets the state. */
+/* Off the list; clears Reported (and its count) and SPLIT_REPORTED. The
+ * caller sets the state. */
 static inline void del_from_free_list(struct ph_zone *z, uint32_t idx, unsigned order)
 {
 	struct ph_free_area *a = &z->area[order];
@@ -74,6 +76,12 @@ static bool tails_clean(const struct ph_zone *z, uint32_t idx, unsigned order)
 }
 #endif
 
+/* What the halves of a split of the free head idx carry. */
+static inline uint32_t split_mark(const struct ph_zone *z, uint32_t idx)
+{
+	return pg_state(&z->memmap[idx]) & PG_DISCARDED ? PH_PG_SPLIT_REPORTED : 0;
+}
+
 /*
  * block_alloc refused (idx, o), handing out order: the aligned block of
  * order keep = max(order, min) at idx leaves the allocator (allocated,
@@ -83,11 +91,12 @@ static void refuse_block(struct ph_zone *z, uint32_t idx, unsigned o, unsigned o
 			 unsigned min)
 {
 	unsigned keep = order > min ? order : min;
+	uint32_t mark = split_mark(z, idx);
 
 	del_from_free_list(z, idx, o);
 	while (o > keep) {
 		o--;
-		add_to_free_list(z, idx + (1u << o), o, false);
+		add_to_free_list(z, idx + (1u << o), o, false, mark);
 	}
 	pg_set_state(&z->memmap[idx], mk_state(PH_PG_HEAD, keep));
 	ctr_add(&z->refused_blocks, 1);
@@ -109,14 +118,17 @@ retry:
 			refuse_block(z, idx, o, order, ah->alloc_min_order);
 			goto retry;
 		}
-		/* never taken without a reporting engine: Reported is unset */
-		if (unlikely(pg_state(&z->memmap[idx]) & PH_PG_REPORTED))
-			ctr_add(&z->reported_allocated, 1ll << o);
+		/* never taken without a reporting engine: nothing is marked;
+		 * the pages handed out, not the block split, were discarded */
+		uint32_t mark = split_mark(z, idx);
+		if (unlikely(mark))
+			ctr_add(&z->reported_allocated, 1ll << order);
 		del_from_free_list(z, idx, o);
-		/* expand(): [idx, idx + 2^o) -> keep the low half, free the high */
+		/* expand(): [idx, idx + 2^o) -> keep the low half, free the high;
+		 * the halves of a discarded block stay marked as such */
 		while (o > order) {
 			o--;
-			add_to_free_list(z, idx + (1u << o), o, false);
+			add_to_free_list(z, idx + (1u << o), o, false, mark);
 		}
 		pg_set_state(&z->memmap[idx], mk_state(PH_PG_HEAD, order));
 #ifdef PH_DEBUG
@@ -165,7 +177,7 @@ uint32_t __ph_free_one(struct ph_zone *z, uint32_t idx, unsigned order,
 
 	bool tail = where == FREE_TO_TAIL ||
 		    (where == FREE_AUTO && merge_likely(z, pfn, order));
-	add_to_free_list(z, idx, order, tail);
+	add_to_free_list(z, idx, order, tail, 0);
 
 	/* Linux's page_reporting_notify_free: the order test is inline, so
 	 * the small blocks that are most frees cost no call, and one compare

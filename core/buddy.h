@@ -81,6 +81,10 @@ struct ph_page {
 #define PH_PG_HEAD		0x08u	/* head of an allocated block */
 #define PH_PG_PCP		0x10u	/* order-0 page on a per-CPU list */
 #define PH_PG_RESERVED		0x20u	/* hole: never given to the allocator */
+#define PH_PG_SPLIT_REPORTED	0x40u	/* free head split off a Reported block:
+					 * the host still has it discarded, but
+					 * it is not Reported (engines report it
+					 * again, as Linux's do) */
 #define PH_PG_ORDER_SHIFT	16
 #define PH_PG_FLAGS_MASK	0xffffu
 
@@ -136,8 +140,8 @@ struct ph_zone {
 	_Atomic uint64_t free_pages;	 /* pages on the free lists */
 	_Atomic uint64_t isolated_pages; /* pages in isolated blocks */
 	_Atomic uint64_t managed_pages;	 /* pages ever freed into the zone */
-	_Atomic uint64_t reported_allocated; /* pages of Reported blocks that
-					      * allocation took (refaults) */
+	_Atomic uint64_t reported_allocated; /* pages allocation took from
+					      * discarded memory (refaults) */
 	const struct ph_report_hooks *hooks;
 	/* hooks if it has block_alloc, else NULL: the allocation path's
 	 * one branch */
@@ -227,9 +231,17 @@ uint64_t ph_zone_nr_reported(const struct ph_zone *zone, unsigned order);
 uint64_t ph_zone_free_pages(const struct ph_zone *zone);
 uint64_t ph_zone_isolated_pages(const struct ph_zone *zone);
 uint64_t ph_zone_managed_pages(const struct ph_zone *zone);
-/* Pages of Reported free blocks that allocations have taken since the zone
- * was set up (the whole block a split started from): what a reporting
- * engine reads to see its reports being faulted back in. */
+/*
+ * Pages allocation has taken from memory the host discarded since the
+ * zone was set up: what a reporting engine reads to see its reports being
+ * faulted back in. Each allocation counts the pages it takes (2^order),
+ * not the block it splits: a page from a Reported 4 MiB block is one page.
+ * The halves a split leaves stay marked (PH_PG_SPLIT_REPORTED), so taking
+ * them counts too, and a Reported block taken page by page counts each
+ * page once. A merge ends the mark, as it ends Reported: the merged block
+ * is the guest's again. A per-CPU refill counts its batch when it takes
+ * it, whether or not the pages are handed out before a drain.
+ */
 uint64_t ph_zone_reported_allocated(const struct ph_zone *zone);
 /* Blocks, and their pages, that a block_alloc hook refused
  * (core/buddy_report.h): taken out of the allocator for good. */

@@ -55,8 +55,10 @@ static uint64_t walk_list(struct checker *ck, const struct ph_zone *z,
 		if (pcp) {
 			CHECK(ck, s == mk_state(PH_PG_PCP, 0), "per-CPU list entry not PCP");
 		} else {
-			CHECK(ck, (st_flags(s) & ~PH_PG_REPORTED) == PH_PG_BUDDY,
+			CHECK(ck, (st_flags(s) & ~PG_DISCARDED) == PH_PG_BUDDY,
 			      "free list entry not a free head");
+			CHECK(ck, (s & PG_DISCARDED) != PG_DISCARDED,
+			      "free head both Reported and split off one");
 			CHECK(ck, st_order(s) == order, "free list entry of another order");
 			CHECK(ck, (pfn & ((1ull << order) - 1)) == 0, "free block misaligned");
 			CHECK(ck, z->npages - idx >= (1ull << order), "free block leaves the zone");
@@ -112,7 +114,7 @@ static void check_locked(struct checker *ck, const struct ph_zone *z)
 			idx++;
 			continue;
 		}
-		bool known = (f & ~PH_PG_REPORTED) == PH_PG_BUDDY || f == PH_PG_ISOLATED ||
+		bool known = (f & ~PG_DISCARDED) == PH_PG_BUDDY || f == PH_PG_ISOLATED ||
 			     f == PH_PG_HEAD;
 		if (!known) {
 			CHECK(ck, f != 0, "page belongs to no block");
@@ -136,7 +138,7 @@ static void check_locked(struct checker *ck, const struct ph_zone *z)
 			if (order < PH_MAX_ORDER - 1 && b >= z->base_pfn &&
 			    b - z->base_pfn < z->npages) {
 				uint32_t bs = pg_state(&z->memmap[b - z->base_pfn]);
-				CHECK(ck, !((st_flags(bs) & ~PH_PG_REPORTED) == PH_PG_BUDDY &&
+				CHECK(ck, !((st_flags(bs) & ~PG_DISCARDED) == PH_PG_BUDDY &&
 					    st_order(bs) == order),
 				      "two free buddies not merged");
 			}

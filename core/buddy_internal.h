@@ -24,6 +24,9 @@ static inline void pg_set_state(struct ph_page *p, uint32_t s)
 }
 
 static inline uint32_t st_flags(uint32_t s) { return s & PH_PG_FLAGS_MASK; }
+
+/* The flags a free head carries besides BUDDY: the memory was discarded. */
+#define PG_DISCARDED	(PH_PG_REPORTED | PH_PG_SPLIT_REPORTED)
 static inline unsigned st_order(uint32_t s) { return s >> PH_PG_ORDER_SHIFT; }
 static inline uint32_t mk_state(uint32_t flags, unsigned order)
 {

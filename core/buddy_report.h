@@ -23,7 +23,8 @@
  * __putback_isolated_page); if it did not merge it can be marked Reported
  * (Linux's page_reporting_drain), so later passes skip it. Any merge, and
  * any allocation of a Reported block, clears the flag and its count; the
- * halves left over when a Reported block is split are unreported.
+ * halves left over when a Reported block is split are unreported (they
+ * carry a mark of their own, for ph_zone_reported_allocated only).
  *
  * Everything named "__ph_*" needs the zone lock, held with ph_zone_lock().
  * Never call the allocator (ph_alloc_pages, ph_free_pages, drains) with the

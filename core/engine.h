@@ -183,7 +183,7 @@ struct ph_engine_stats {
 	uint64_t rescan_dropped;	/* seed-v8: entries dropped as duplicates */
 	uint64_t blocks;		/* pagehint: blocks in the ranges (a range
 					 * merges contiguous blocks) */
-	uint64_t reallocated;		/* pagehint: pages of Reported blocks
+	uint64_t reallocated;		/* pagehint: pages of reported memory
 					 * allocated again soon after (refaults) */
 	uint64_t backoffs;		/* pagehint: hysteresis doublings */
 	uint64_t max_hold;		/* pagehint: most blocks isolated in one

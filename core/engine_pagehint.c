@@ -39,9 +39,10 @@
  * that saw no such frees takes one off.
  *
  * Hysteresis (`delay`, between report.delay_ms (5) and report.max_delay_ms
- * (1000)): at the start of each pass, core/buddy's count of Reported pages
- * that allocations took (ph_zone_reported_allocated) tells how much of
- * what was reported is being faulted back in. If that is at least a
+ * (1000)): at the start of each pass, core/buddy's count of the pages
+ * allocations took from reported memory (ph_zone_reported_allocated: the
+ * pages handed out, not the blocks split) tells how much of what was
+ * reported is being faulted back in. If that is at least a
  * quarter of what the previous pass reported (of what it reported that
  * had been freed less than max_delay before, if any: a job's first free
  * goes out with all the memory free since boot), and at least one block,

@@ -183,6 +183,73 @@ static void reported_flag_lifecycle(void **state)
 	tzone_fini(&t);
 }
 
+/*
+ * ph_zone_reported_allocated counts the pages allocation hands out of
+ * memory the host discarded: a page from a Reported 4 MiB block is one
+ * page, not 1024, and the halves the split leaves (unreported, so engines
+ * report them again) count when allocation takes them, each page once.
+ */
+static void reported_allocated_counts_pages_handed_out(void **state)
+{
+	(void)state;
+	struct tzone t = setup_all_allocated();
+
+	for (unsigned i = 0; i < 1024; i++)
+		ph_free_pages_direct(t.z, i, 0);	/* -> 0 order 10 */
+	ph_zone_lock(t.z);
+	assert_int_equal(__ph_isolate_free_block(t.z, 0, 10), 0);
+	assert_int_equal(__ph_putback_block(t.z, 0, 10, PH_TAIL, true), 0);
+	ph_zone_unlock(t.z);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 0);
+
+	/* split down to order 0: 0 taken, halves 1, 2, 4, ..., 512 left */
+	assert_int_equal(ph_alloc_pages_direct(t.z, 0), 0);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 1);
+	ph_zone_lock(t.z);
+	assert_false(__ph_page_reported(t.z, 512));
+	ph_zone_unlock(t.z);
+	assert_int_equal(ph_zone_nr_reported(t.z, 9), 0);
+	/* halves taken whole, and one split again: 256 order 8 -> 256, 384 */
+	assert_int_equal(ph_alloc_pages_direct(t.z, 9), 512);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 513);
+	assert_int_equal(ph_alloc_pages_direct(t.z, 7), 128);
+	assert_int_equal(ph_alloc_pages_direct(t.z, 7), 256);
+	assert_int_equal(ph_alloc_pages_direct(t.z, 7), 384);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 513 + 3 * 128);
+	assert_int_equal(ph_zone_check(t.z), 0);
+	/* the halves below 128, page by page */
+	for (unsigned i = 1; i < 128; i++)
+		assert_int_equal(ph_alloc_pages_direct(t.z, 0), i);
+	assert_true(ph_alloc_pages_direct(t.z, 0) == PH_NO_PFN);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 1024);
+	assert_int_equal(ph_zone_check(t.z), 0);
+	tzone_fini(&t);
+}
+
+/* A free that merges the halves of a split Reported block makes a block
+ * of the guest's, as a merge clears Reported: its pages no longer count. */
+static void reported_allocated_ends_at_a_merge(void **state)
+{
+	(void)state;
+	struct tzone t = setup_all_allocated();
+
+	for (unsigned i = 0; i < 1024; i++)
+		ph_free_pages_direct(t.z, i, 0);
+	ph_zone_lock(t.z);
+	__ph_isolate_free_block(t.z, 0, 10);
+	__ph_putback_block(t.z, 0, 10, PH_TAIL, true);
+	ph_zone_unlock(t.z);
+	assert_int_equal(ph_alloc_pages_direct(t.z, 0), 0);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 1);
+	ph_free_pages_direct(t.z, 0, 0);	/* -> 0 order 10 again */
+	assert_int_equal(ph_zone_nr_free(t.z, 10), 1);
+	assert_int_equal(ph_alloc_pages_direct(t.z, 9), 0);
+	assert_int_equal(ph_alloc_pages_direct(t.z, 9), 512);
+	assert_int_equal(ph_zone_reported_allocated(t.z), 1);
+	assert_int_equal(ph_zone_check(t.z), 0);
+	tzone_fini(&t);
+}
+
 /* before: [10 20 30] (order 0, none mergeable); isolate 20;
  * putback head -> [20 10 30]; again, tail -> [10 30 20] */
 static void putback_head_or_tail(void **state)
@@ -534,6 +601,8 @@ int main(void)
 		cmocka_unit_test(isolated_block_is_left_alone),
 		cmocka_unit_test(putback_merges_and_drops_reported),
 		cmocka_unit_test(reported_flag_lifecycle),
+		cmocka_unit_test(reported_allocated_counts_pages_handed_out),
+		cmocka_unit_test(reported_allocated_ends_at_a_merge),
 		cmocka_unit_test(putback_head_or_tail),
 		cmocka_unit_test(free_list_walk_and_rotate),
 		cmocka_unit_test(queries_say_what_a_page_is),

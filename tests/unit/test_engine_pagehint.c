@@ -855,6 +855,37 @@ static void backs_off_when_reported_memory_is_reused(void **state)
 	ut_teardown(&u);
 }
 
+/* One 4 KiB page taken from Reported memory soon after a pass that
+ * reported 4 MiB is one page faulted back in, not a reuse to back off
+ * from: the next free is reported delay_ms after it, as before. */
+static void one_small_allocation_does_not_back_off(void **state)
+{
+	(void)state;
+	struct ut u;
+
+	ut_setup(&u, 65536);
+	uint64_t a = ut_alloc(&u, 10), b = ut_alloc(&u, 10);
+	fs_run_all(&u.f, 100);
+	ut_age(&u);
+	ps_reset(&u.s);
+	ph_free_pages_direct(u.t.z, a, 10);
+	fs_run_all(&u.f, 100);
+	assert_int_equal(u.s.calls, 1);
+	assert_int_equal(u.s.call_pages[0], 1024);
+	uint64_t ra = ph_zone_reported_allocated(u.t.z);
+	uint64_t p = ut_alloc(&u, 0);		/* splits a Reported block */
+	assert_int_equal(ph_zone_reported_allocated(u.t.z) - ra, 1);
+	uint64_t t0 = u.f.now;
+	ph_free_pages_direct(u.t.z, b, 10);
+	fs_run_all(&u.f, 100);
+	assert_int_equal(u.s.calls, 2);
+	assert_true(u.s.call_time[1] - t0 <= 5 * MS);
+	assert_int_equal(stats(&u).backoffs, 0);
+	ph_free_pages_direct(u.t.z, p, 0);
+	fs_run_all(&u.f, 100);
+	ut_teardown(&u);
+}
+
 /*
  * The bench's burst, in fake time: a job allocates 128 MiB, holds it 100
  * ms, frees it, every 500 ms, 20 times. Its memory may be reported in the
@@ -1098,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(keeps_a_reserve_while_in_flight),
 		cmocka_unit_test(allocation_prefers_unreported),
 		cmocka_unit_test(backs_off_when_reported_memory_is_reused),
+		cmocka_unit_test(one_small_allocation_does_not_back_off),
 		cmocka_unit_test(burst_job_is_not_reported_once_learnt),
 		cmocka_unit_test(burst_after_boot_refaults_once),
 		cmocka_unit_test(random_churn_never_reports_twice),
