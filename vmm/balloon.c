@@ -20,6 +20,12 @@
 #define BALLOON_MAX_RUNS 4096
 #define NEVER UINT64_MAX
 #define BALLOON_MAX_QUEUES 5	/* inflate, deflate, stats, reporting, map */
+/* The longest message a queue takes (PFN array, stats, seed hints), in
+ * bytes: 65536 seed-v8 hints of 16 bytes (report.capacity's bound), or
+ * 256 Ki PFNs, where Linux sends 256 at a time. A chain may name the same
+ * memory in every descriptor, so its length is bounded only by the queue
+ * size times 4 GiB; a longer one is refused before any byte is read. */
+#define BALLOON_MSG_MAX (1u << 20)
 
 static const char *const bal_err_str[BAL_ERR__COUNT] = {
 	[BAL_ERR_OUTSIDE] = "reported range is not inside guest RAM",
@@ -27,10 +33,10 @@ static const char *const bal_err_str[BAL_ERR__COUNT] = {
 	[BAL_ERR_OVERFLOW] = "reported range address + length overflows",
 	[BAL_ERR_DIRECTION] = "buffer has the wrong direction (readable/writable) for its queue",
 	[BAL_ERR_PFN] = "inflate/deflate PFN outside guest RAM",
-	[BAL_ERR_PFN_LEN] = "PFN array is not whole le32 entries or is outside guest RAM",
-	[BAL_ERR_HINT_LEN] = "seed hint buffer is not whole 16-byte entries or is outside guest RAM",
+	[BAL_ERR_PFN_LEN] = "PFN array is not whole le32 entries, is outside guest RAM or above 1 MiB",
+	[BAL_ERR_HINT_LEN] = "seed hint buffer is not whole 16-byte entries, is outside guest RAM or above 1 MiB",
 	[BAL_ERR_HINT_ORDER] = "seed hint order is above 10",
-	[BAL_ERR_STATS] = "stats buffer is outside guest RAM",
+	[BAL_ERR_STATS] = "stats buffer is outside guest RAM or above 1 MiB",
 	[BAL_ERR_DISCARD] = "host discard failed",
 };
 
@@ -469,8 +475,90 @@ int balloon_fault_next_ms(const struct balloon_dev *b, uint64_t now_ns)
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
+/* --- messages in driver-readable buffers --------------------------------- */
+
+/*
+ * The driver-readable bytes of a chain, read in order as one message: a
+ * driver may lay a message out across descriptors as it likes, a PFN or
+ * a stats entry split between two of them included (virtio 1.x 2.6.4,
+ * "Message Framing"; QEMU reads them the same way). msg_open checks the
+ * whole chain before anything is read, so a chain is acted on whole or
+ * not at all; msg_read copies each entry out of guest memory once, and
+ * the handler parses its copy.
+ */
+struct msg {
+	const struct guest_mem *gm;
+	const struct vring_chain *c;
+	unsigned i;		/* element being read */
+	uint32_t off;		/* bytes of it already read */
+	uint64_t left;		/* bytes of the message not yet read */
+};
+
+/*
+ * The message of chain c, made of entries of `entry` bytes. Empty, after
+ * bad_input, if a buffer is device-writable (BAL_ERR_DIRECTION) or
+ * outside guest RAM, or the total is above BALLOON_MSG_MAX or not whole
+ * entries (e).
+ */
+static void msg_open(struct balloon_dev *b, const struct vring_chain *c, uint32_t entry,
+		     enum balloon_err e, struct msg *m)
+{
+	uint64_t total = 0;
+
+	*m = (struct msg){ .gm = b->gm, .c = c };
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct vring_elem *el = &c->e[i];
+
+		if (el->write) {
+			bad_input(b, BAL_ERR_DIRECTION, el->addr, el->len);
+			return;
+		}
+		total += el->len;	/* n <= queue size: no overflow */
+		if (!gm_translate(b->gm, el->addr, el->len) || total > BALLOON_MSG_MAX) {
+			bad_input(b, e, el->addr, el->len);
+			return;
+		}
+	}
+	if (total % entry) {
+		bad_input(b, e, c->n ? c->e[0].addr : 0, total);
+		return;
+	}
+	m->left = total;
+}
+
+/* Copy the next n bytes of the message to dst; false (nothing copied) if
+ * fewer than n are left. */
+static bool msg_read(struct msg *m, void *dst, uint32_t n)
+{
+	uint8_t *d = dst;
+
+	if (m->left < n)
+		return false;
+	m->left -= n;
+	while (n) {
+		const struct vring_elem *el = &m->c->e[m->i];
+		uint32_t k = el->len - m->off < n ? el->len - m->off : n;
+
+		if (k) {
+			/* inside guest RAM: msg_open checked each buffer whole */
+			memcpy(d, gm_translate(m->gm, el->addr + m->off, k), k);
+			d += k;
+			n -= k;
+			m->off += k;
+		}
+		if (m->off == el->len) {
+			m->i++;
+			m->off = 0;
+		}
+	}
+	return true;
+}
+
 /* --- queue handlers ----------------------------------------------------- */
 
+/* Each buffer is itself a reported range, its bytes never read: there is
+ * no framing to assume; a range split over two descriptors is two
+ * adjacent ranges, which run_add merges again. */
 static void handle_report(struct balloon_dev *b, struct vring_dev *vq)
 {
 	struct vring_chain c;
@@ -505,41 +593,29 @@ static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
 	release_due(b, vq);
 	while (!b->failed && vring_dev_pop(vq, &c) > 0) {
 		enum fault_kind k = request_begin(b);
-		atomic_fetch_add(&b->c.report_requests, 1);
-		for (unsigned i = 0; i < c.n; i++) {
-			const struct vring_elem *e = &c.e[i];
-			const uint8_t *p;
+		struct balloon_seed_hint h;
+		struct msg m;
 
-			if (e->write) {
-				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
+		atomic_fetch_add(&b->c.report_requests, 1);
+		msg_open(b, &c, sizeof(h), BAL_ERR_HINT_LEN, &m);
+		while (msg_read(&m, &h, sizeof(h))) {
+			uint64_t pfn = le64toh(h.pfn);
+			uint32_t order = le32toh(h.order);
+			if (order > BALLOON_SEED_MAX_ORDER) {
+				bad_input(b, BAL_ERR_HINT_ORDER, pfn, order);
 				continue;
 			}
-			p = gm_translate(b->gm, e->addr, e->len);
-			if (!p || e->len % sizeof(struct balloon_seed_hint)) {
-				bad_input(b, BAL_ERR_HINT_LEN, e->addr, e->len);
+			if (pfn > (UINT64_MAX >> VIRTIO_BALLOON_PFN_SHIFT)) {
+				bad_input(b, BAL_ERR_OVERFLOW, pfn, order);
 				continue;
 			}
-			for (uint32_t off = 0; off < e->len; off += sizeof(struct balloon_seed_hint)) {
-				struct balloon_seed_hint h;
-				memcpy(&h, p + off, sizeof(h));	/* read once */
-				uint64_t pfn = le64toh(h.pfn);
-				uint32_t order = le32toh(h.order);
-				if (order > BALLOON_SEED_MAX_ORDER) {
-					bad_input(b, BAL_ERR_HINT_ORDER, pfn, order);
-					continue;
-				}
-				if (pfn > (UINT64_MAX >> VIRTIO_BALLOON_PFN_SHIFT)) {
-					bad_input(b, BAL_ERR_OVERFLOW, pfn, order);
-					continue;
-				}
-				uint64_t gpa = pfn << VIRTIO_BALLOON_PFN_SHIFT;
-				uint64_t len = BALLOON_PAGE << order;
-				if (!range_ok(b, gpa, len))
-					continue;
-				atomic_fetch_add(&b->c.report_ranges, 1);
-				atomic_fetch_add(&b->c.reported_bytes, len);
-				run_add(b, gpa, len);
-			}
+			uint64_t gpa = pfn << VIRTIO_BALLOON_PFN_SHIFT;
+			uint64_t len = BALLOON_PAGE << order;
+			if (!range_ok(b, gpa, len))
+				continue;
+			atomic_fetch_add(&b->c.report_ranges, 1);
+			atomic_fetch_add(&b->c.reported_bytes, len);
+			run_add(b, gpa, len);
 		}
 		run_flush(b);
 		request_end(b, vq, c.head, k);
@@ -551,42 +627,30 @@ static void handle_pfns(struct balloon_dev *b, struct vring_dev *vq, bool inflat
 	struct vring_chain c;
 
 	while (vring_dev_pop(vq, &c) > 0) {
-		for (unsigned i = 0; i < c.n; i++) {
-			const struct vring_elem *e = &c.e[i];
-			const uint8_t *p;
+		struct msg m;
+		uint32_t pfn;
 
-			if (e->write) {
-				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
+		msg_open(b, &c, sizeof(pfn), BAL_ERR_PFN_LEN, &m);
+		while (msg_read(&m, &pfn, sizeof(pfn))) {
+			pfn = le32toh(pfn);
+			uint64_t gpa = (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT;
+			if (pfn >= b->bitmap_pages || !gm_translate(b->gm, gpa, BALLOON_PAGE)) {
+				bad_input(b, BAL_ERR_PFN, gpa, BALLOON_PAGE);
 				continue;
 			}
-			p = gm_translate(b->gm, e->addr, e->len);
-			if (!p || e->len % 4) {
-				bad_input(b, BAL_ERR_PFN_LEN, e->addr, e->len);
-				continue;
-			}
-			for (uint32_t off = 0; off < e->len; off += 4) {
-				uint32_t pfn;
-				memcpy(&pfn, p + off, 4);
-				pfn = le32toh(pfn);
-				uint64_t gpa = (uint64_t)pfn << VIRTIO_BALLOON_PFN_SHIFT;
-				if (pfn >= b->bitmap_pages || !gm_translate(b->gm, gpa, BALLOON_PAGE)) {
-					bad_input(b, BAL_ERR_PFN, gpa, BALLOON_PAGE);
-					continue;
+			uint64_t bit = 1ULL << (pfn % 64), *w = &b->bitmap[pfn / 64];
+			if (inflate) {
+				atomic_fetch_add(&b->c.inflate_pages, 1);
+				if (!(*w & bit)) {
+					*w |= bit;
+					atomic_fetch_add(&b->c.balloon_pages, 1);
 				}
-				uint64_t bit = 1ULL << (pfn % 64), *w = &b->bitmap[pfn / 64];
-				if (inflate) {
-					atomic_fetch_add(&b->c.inflate_pages, 1);
-					if (!(*w & bit)) {
-						*w |= bit;
-						atomic_fetch_add(&b->c.balloon_pages, 1);
-					}
-					run_add(b, gpa, BALLOON_PAGE);
-				} else {
-					atomic_fetch_add(&b->c.deflate_pages, 1);
-					if (*w & bit) {
-						*w &= ~bit;
-						atomic_fetch_sub(&b->c.balloon_pages, 1);
-					}
+				run_add(b, gpa, BALLOON_PAGE);
+			} else {
+				atomic_fetch_add(&b->c.deflate_pages, 1);
+				if (*w & bit) {
+					*w &= ~bit;
+					atomic_fetch_sub(&b->c.balloon_pages, 1);
 				}
 			}
 		}
@@ -606,31 +670,19 @@ static void handle_stats(struct balloon_dev *b, struct vring_dev *vq)
 		b->stats_held = false;
 	}
 	while (vring_dev_pop(vq, &c) > 0) {
+		/* struct virtio_balloon_stat is packed: le16 tag, le64 val;
+		 * unknown tags and a partial last entry are ignored */
+		struct virtio_balloon_stat s;
+		struct msg m;
+
 		if (b->stats_held)	/* driver queued a second one: return the old */
 			vring_dev_push(vq, b->stats_head, 0);
-		for (unsigned i = 0; i < c.n; i++) {
-			const struct vring_elem *e = &c.e[i];
-			const uint8_t *p;
-
-			if (e->write) {
-				bad_input(b, BAL_ERR_DIRECTION, e->addr, e->len);
-				continue;
-			}
-			p = gm_translate(b->gm, e->addr, e->len);
-			if (!p) {
-				bad_input(b, BAL_ERR_STATS, e->addr, e->len);
-				continue;
-			}
-			/* struct virtio_balloon_stat is packed: le16 tag, le64 val. */
-			for (uint32_t off = 0; off + sizeof(struct virtio_balloon_stat) <= e->len;
-			     off += sizeof(struct virtio_balloon_stat)) {
-				struct virtio_balloon_stat s;
-				memcpy(&s, p + off, sizeof(s));
-				unsigned tag = le16toh(s.tag);
-				if (tag < VIRTIO_BALLOON_S_NR) {
-					atomic_store(&b->stats[tag], le64toh(s.val));
-					atomic_fetch_or(&b->stats_present, 1ULL << tag);
-				}
+		msg_open(b, &c, 1, BAL_ERR_STATS, &m);
+		while (msg_read(&m, &s, sizeof(s))) {
+			unsigned tag = le16toh(s.tag);
+			if (tag < VIRTIO_BALLOON_S_NR) {
+				atomic_store(&b->stats[tag], le64toh(s.val));
+				atomic_fetch_or(&b->stats_present, 1ULL << tag);
 			}
 		}
 		atomic_fetch_add(&b->c.stats_updates, 1);

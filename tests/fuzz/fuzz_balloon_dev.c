@@ -9,7 +9,8 @@
  * then actions until the input ends. The
  * device is brought up properly first, so the actions reach the queue
  * handlers: chains of 1-8 descriptors built for their queue's role
- * (with a wrong direction, an odd next or a loop now and then), indirect
+ * (with a wrong direction, an odd next or a loop now and then, a
+ * readable message split inside an entry), indirect
  * tables, raw writes anywhere in the rings, avail index jumps, kicks,
  * QueueReady flips, resets, host-side target and stats requests; with
  * the exitless map: map descriptors (mostly well formed, their status
@@ -302,6 +303,21 @@ static void add_chain(struct fz *f, unsigned qi)
 		role_buffer(f, role, &addr, &len, &write);
 		if ((quirks & 0xe0) == 0xe0 && k == n - 1)
 			write = !write;
+		/* a message split over two descriptors at any byte, inside
+		 * an entry too: the device reads the chain as one */
+		if (!write && len > 1 && k + 1 < n && (quirks & 0x1f) != 0x1f && fz_u8(f) < 64) {
+			uint32_t cut = 1 + fz_below(f, len - 1);
+			*d = (struct vring_desc){ htole64(addr), htole32(cut),
+						  htole16(VRING_DESC_F_NEXT),
+						  htole16((uint16_t)(s->next_desc % s->num)) };
+			i = s->next_desc++ % s->num;
+			d = desc_at(qi, i);
+			if (!d)
+				return;
+			addr += cut;
+			len -= cut;
+			k++;
+		}
 		uint16_t flags = write ? VRING_DESC_F_WRITE : 0;
 		uint16_t next = (uint16_t)(s->next_desc % s->num);
 		if (k + 1 < n)

@@ -192,8 +192,19 @@ static inline void fd_name(uint64_t gpa, uint64_t len)
 		fd_named[i] = 1;
 }
 
-/* What one descriptor names, by the role of its queue. */
-static inline void fd_name_desc(enum balloon_queue_role role, const struct vring_desc *d)
+/*
+ * The driver-readable bytes of the chain, in order: PFN arrays and seed-v8
+ * hints are one message however the descriptors split it. Gathered up to
+ * the buffer's size; fd_msg_ok is cleared by a device-writable buffer or
+ * one outside RAM, which the device refuses the whole chain for.
+ */
+static uint8_t fd_msg[1 << 20];
+static uint64_t fd_msg_len;
+static bool fd_msg_ok;
+
+/* What one descriptor names, by the role of its queue: a reported range
+ * itself, or its bytes of the chain's message. */
+static inline void fd_take_desc(enum balloon_queue_role role, const struct vring_desc *d)
 {
 	uint64_t addr = le64toh(d->addr);
 	uint32_t len = le32toh(d->len);
@@ -205,10 +216,25 @@ static inline void fd_name_desc(enum balloon_queue_role role, const struct vring
 			fd_name(addr, len);
 		return;
 	}
-	if (write || !(p = fd_ptr(addr, len)))
+	if (write || !(p = fd_ptr(addr, len))) {
+		fd_msg_ok = false;
 		return;
-	if (role == BQ_REPORT) {	/* seed-v8: le64 pfn, le32 order, le32 0 */
-		for (uint32_t o = 0; o + 16 <= len; o += 16) {
+	}
+	uint64_t k = len < sizeof(fd_msg) - fd_msg_len ? len : sizeof(fd_msg) - fd_msg_len;
+	memcpy(fd_msg + fd_msg_len, p, k);
+	fd_msg_len += k;
+}
+
+/* What the chain's message names, by the role of its queue. */
+static inline void fd_name_msg(enum balloon_queue_role role)
+{
+	const uint8_t *p = fd_msg;
+
+	if (!fd_msg_ok)
+		return;
+	if (role == BQ_REPORT && fd.cfg.protocol != BALLOON_PROTO_VIRTIO) {
+		/* seed-v8: le64 pfn, le32 order, le32 0 */
+		for (uint64_t o = 0; o + 16 <= fd_msg_len; o += 16) {
 			uint64_t pfn;
 			uint32_t order;
 			memcpy(&pfn, p + o, 8);
@@ -219,7 +245,7 @@ static inline void fd_name_desc(enum balloon_queue_role role, const struct vring
 				fd_name(pfn << 12, FD_PAGE << order);
 		}
 	} else if (role == BQ_INFLATE) {
-		for (uint32_t o = 0; o + 4 <= len; o += 4) {
+		for (uint64_t o = 0; o + 4 <= fd_msg_len; o += 4) {
 			uint32_t pfn;
 			memcpy(&pfn, p + o, 4);
 			fd_name((uint64_t)le32toh(pfn) << 12, FD_PAGE);
@@ -229,7 +255,7 @@ static inline void fd_name_desc(enum balloon_queue_role role, const struct vring
 
 /* Walk the chain the device popped last on the current queue (the head at
  * avail ring entry last_avail - 1), from guest RAM. */
-static inline void fd_walk_current(enum balloon_queue_role role)
+static inline void fd_walk_chain(enum balloon_queue_role role)
 {
 	struct vmmio_queue *q = &fd.t->q[fd.cur_q];
 	unsigned num = fd.cur_vq->num;
@@ -238,13 +264,6 @@ static inline void fd_walk_current(enum balloon_queue_role role)
 	unsigned tsize = num;
 	bool indirect = false;
 
-	if (fd.walked && fd.walked_avail == fd.cur_vq->last_avail)
-		return;
-	fd.walked = true;
-	fd.walked_avail = fd.cur_vq->last_avail;
-	memset(fd_named, 0, sizeof(fd_named));
-	memset(fd_start, 0, sizeof(fd_start));
-	memset(fd_end, 0, sizeof(fd_end));
 	if (!a || !table)
 		return;
 	uint16_t slot = (uint16_t)(fd.cur_vq->last_avail - 1) % num;
@@ -265,11 +284,27 @@ static inline void fd_walk_current(enum balloon_queue_role role)
 			i = 0;
 			continue;
 		}
-		fd_name_desc(role, &d);
+		fd_take_desc(role, &d);
 		if (!(flags & VRING_DESC_F_NEXT))
 			return;
 		i = le16toh(d.next);
 	}
+}
+
+/* What the chain being handled names, once per chain. */
+static inline void fd_walk_current(enum balloon_queue_role role)
+{
+	if (fd.walked && fd.walked_avail == fd.cur_vq->last_avail)
+		return;
+	fd.walked = true;
+	fd.walked_avail = fd.cur_vq->last_avail;
+	memset(fd_named, 0, sizeof(fd_named));
+	memset(fd_start, 0, sizeof(fd_start));
+	memset(fd_end, 0, sizeof(fd_end));
+	fd_msg_len = 0;
+	fd_msg_ok = true;
+	fd_walk_chain(role);
+	fd_name_msg(role);
 }
 
 static inline uint8_t fd_xl_entry(uint32_t i)

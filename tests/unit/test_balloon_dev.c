@@ -609,6 +609,146 @@ static void stats_kept_and_buffer_returned_on_request(void **state)
 	assert_int_equal(d->irqs, irqs + 1);
 }
 
+/* ---- messages split across descriptors ------------------------------------ */
+
+/*
+ * A message (bytes, n) as a chain of pieces of the given lengths, each at
+ * its own place in guest memory: a driver may frame a message across
+ * descriptors as it likes (virtio 1.x 2.6.4). Device-writable pieces
+ * where wmask has their bit. Published and kicked.
+ */
+static void add_split(struct t_dev *d, unsigned q, const void *bytes, const uint32_t *len,
+		      unsigned npieces, unsigned wmask)
+{
+	struct t_queue *tq = &d->q[q];
+	uint16_t first = tq->next_desc % tq->num;
+	const uint8_t *src = bytes;
+
+	for (unsigned i = 0; i < npieces; i++) {
+		uint64_t gpa = 0x3b0000 + i * 0x100;
+		uint16_t flags = (wmask >> i & 1 ? VRING_DESC_F_WRITE : 0) |
+				 (i + 1 < npieces ? VRING_DESC_F_NEXT : 0);
+		memcpy(t_ptr(d, gpa), src, len[i]);
+		src += len[i];
+		t_put_desc(d, q, gpa, len[i], flags, (uint16_t)((first + i + 1) % tq->num));
+	}
+	t_publish(d, q, first);
+	t_kick(d, q);
+}
+
+static void pfns_split_inside_entries(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { htole32(0x800), htole32(0x801), htole32(0x900) };
+	add_split(d, 0, pfns, (uint32_t[]){ 2, 2, 3, 1, 4 }, 5, 0);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(c->balloon_pages, 3);
+	assert_int_equal(c->inflate_pages, 3);
+	assert_int_equal(d->ndiscards, 2);	/* 0x800-0x801 merged, 0x900 */
+	assert_int_equal(d->discards[0].gpa, 0x800ull << 12);
+	assert_int_equal(d->discards[0].len, 2 * 4096);
+	assert_int_equal(d->discards[1].gpa, 0x900ull << 12);
+	add_split(d, 1, pfns, (uint32_t[]){ 1, 5, 0, 6 }, 4, 0);
+	assert_int_equal(t_used_idx(d, 1), 1);
+	assert_int_equal(c->deflate_pages, 3);
+	assert_int_equal(c->balloon_pages, 0);
+	assert_false(t_needs_reset(d));
+}
+
+/* The whole of a split PFN array counts: 5 bytes are no whole entries,
+ * though each piece could be; nothing of it is acted on. */
+static void pfns_split_total_not_whole_entries(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { htole32(0x800), htole32(0x801) };
+	add_split(d, 0, pfns, (uint32_t[]){ 4, 1 }, 2, 0);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_int_equal(d->ndiscards, 0);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 0);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_PFN_LEN), 1);
+	assert_true(t_needs_reset(d));
+}
+
+/* A device-writable piece in a PFN chain: refused whole. */
+static void pfns_split_with_a_writable_piece(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { htole32(0x800), htole32(0x801) };
+	add_split(d, 0, pfns, (uint32_t[]){ 4, 4 }, 2, 2);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_int_equal(d->ndiscards, 0);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_DIRECTION), 1);
+	assert_true(t_needs_reset(d));
+}
+
+/* Descriptors may repeat memory, so a chain's total is bounded only by
+ * the queue size times 4 GiB: one above what any driver sends is
+ * refused, not walked. */
+static void pfns_chain_too_long_refused(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a[4] = { 1 * MiB, 1 * MiB, 1 * MiB, 1 * MiB };
+	uint32_t l[4] = { 4 * MiB, 4 * MiB, 4 * MiB, 4 * MiB };
+	memset(t_ptr(d, 1 * MiB), 0, 4 * MiB);	/* pfn 0: inside RAM */
+	t_add_ranges(d, 0, a, l, 4, false);
+	t_kick(d, 0);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_int_equal(d->ndiscards, 0);
+	assert_int_equal(balloon_counters(d->b)->inflate_pages, 0);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_PFN_LEN), 1);
+	assert_true(t_needs_reset(d));
+}
+
+static void stats_split_inside_entries(void **state)
+{
+	struct t_dev *d = *state;
+	struct virtio_balloon_stat s[2] = {
+		{ .tag = htole16(VIRTIO_BALLOON_S_MEMFREE), .val = htole64(123 << 20) },
+		{ .tag = htole16(VIRTIO_BALLOON_S_MEMTOT), .val = htole64(2048ULL << 20) },
+	};
+	add_split(d, 2, s, (uint32_t[]){ 1, 8, 3, 8 }, 4, 0);
+	assert_int_equal(t_used_idx(d, 2), 0);	/* held */
+	uint64_t v;
+	assert_true(balloon_stat(d->b, VIRTIO_BALLOON_S_MEMFREE, &v));
+	assert_int_equal(v, 123 << 20);
+	assert_true(balloon_stat(d->b, VIRTIO_BALLOON_S_MEMTOT, &v));
+	assert_int_equal(v, 2048ULL << 20);
+	assert_false(t_needs_reset(d));
+}
+
+static void seed_hints_split_inside_entries(void **state)
+{
+	struct t_dev *d = *state;
+	struct balloon_seed_hint h[] = {
+		{ .pfn = htole64(0x400), .order = htole32(9) },
+		{ .pfn = htole64(0x900), .order = 0 },
+	};
+	add_split(d, RQ, h, (uint32_t[]){ 3, 13, 7, 9 }, 4, 0);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(d->ndiscards, 2);
+	assert_int_equal(d->discards[0].gpa, 4 * MiB);
+	assert_int_equal(d->discards[0].len, 2 * MiB);
+	assert_int_equal(d->discards[1].gpa, 9 * MiB);
+	assert_false(t_needs_reset(d));
+}
+
+/* Free page reporting: a descriptor is the memory reported, never read,
+ * so a range split over two descriptors is two adjacent ranges. */
+static void report_range_split_across_descriptors(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a[2] = { 4 * MiB, 4 * MiB + 8192 };
+	uint32_t l[2] = { 8192, 2 * MiB - 8192 };
+	t_add_ranges(d, RQ, a, l, 2, true);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 1);
+	assert_int_equal(d->ndiscards, 1);
+	assert_int_equal(d->discards[0].gpa, 4 * MiB);
+	assert_int_equal(d->discards[0].len, 2 * MiB);
+	assert_false(t_needs_reset(d));
+}
+
 /* ---- garbage in: never a crash, never a discard outside RAM --------------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -734,6 +874,13 @@ int main(void)
 		T(inflate_bad_pfn),
 		T(target_reaches_config),
 		T(stats_kept_and_buffer_returned_on_request),
+		T(pfns_split_inside_entries),
+		T(pfns_split_total_not_whole_entries),
+		T(pfns_split_with_a_writable_piece),
+		T(pfns_chain_too_long_refused),
+		T(stats_split_inside_entries),
+		TS(seed_hints_split_inside_entries),
+		T(report_range_split_across_descriptors),
 		cmocka_unit_test(random_rings_never_crash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
