@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `pagehint bench`: every reporting engine side by side on the figures of
- * DESIGN.md §5, on one machine, in one run.
+ * docs/design.md §5, on one machine, in one run.
  *
  *   bench.c         the command line, the plan (scenarios x engines x reps),
  *                   progress, Ctrl-C

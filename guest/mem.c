@@ -155,7 +155,7 @@ void *page_alloc_wait(unsigned order)
 void mem_summary(void)
 {
 	/* reported_taken: Reported memory that allocations took back, each
-	 * page of it a fault on the host (DESIGN.md section 5's refaults) */
+	 * page of it a fault on the host (docs/design.md §5's refault cost) */
 	kprintf("@mem alloc_waits=%lu alloc_wait_failures=%lu reported_taken_mib=%lu\n",
 		atomic_load(&alloc_waits), atomic_load(&alloc_wait_failures),
 		ph_zone_reported_allocated(&zone) >> (20 - PH_PAGE_SHIFT));

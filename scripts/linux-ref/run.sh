@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
 done
 case $guest in linux|pagehint) ;; *) echo "run.sh: --guest linux|pagehint" >&2; exit 2 ;; esac
 [ "$guest" = pagehint ] || [ $kvm = 0 ] ||
-	{ echo "run.sh: --kvm is for --guest pagehint (Linux runs under TCG only, DESIGN.md §6)" >&2; exit 2; }
+	{ echo "run.sh: --kvm is for --guest pagehint (Linux runs under TCG only, docs/design.md §6)" >&2; exit 2; }
 [ "$guest" = linux ] || [ -z "$kernel" ] || { echo "run.sh: --kernel is for --guest linux" >&2; exit 2; }
 [ -z "$kernel" ] || [ -s "$kernel" ] || { echo "run.sh: --kernel $kernel: no such file" >&2; exit 2; }
 case $rounds in ''|*[!0-9]*|0) echo "run.sh: --rounds takes a count (1 or more)" >&2; exit 2 ;; esac
