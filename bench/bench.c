@@ -34,7 +34,7 @@
 /* The guest idles this much longer than the point measured last (35 s),
  * so that point lies inside the run whatever the guest's clock says. */
 #define IDLE_MARGIN_MS 2000
-/* Issue 9's job runner: a burst every 500 ms. */
+/* The job runner of the burst scenario: a burst every 500 ms. */
 #define BURST_PERIOD_MS 500
 
 static volatile sig_atomic_t stop_flag;

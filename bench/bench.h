@@ -15,7 +15,7 @@
  *   bench_figures.c figures from a run record (t50/t90/t99, returned
  *                   shares, per-GiB costs), medians over repetitions
  *   bench_limit.c   raw madvise(MADV_DONTNEED) throughput, in-process
- *   bench_goals.c   issue 9's goals, judged from the medians
+ *   bench_goals.c   the engine goals, judged from the medians
  *   bench_report.c  the table, CSV, results.json, gnuplot plots
  *
  * Everything a child does is bounded by a timeout; a child is killed when

@@ -173,7 +173,7 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 	 * -icount: the guest's own cost, exact, no noise; nothing of the
 	 * host's), per second of the hypervisor's CPU (the host's work too;
 	 * immune to the host descheduling the vCPUs) and per wall second
-	 * (issue 9's words; what other tenants disturb). */
+	 * (pages/s, as the goal reads; what other tenants disturb). */
 	x = add_vs_off(g, &n, res, "churn_vs_off_insn", "cost: churn pages/Ginsn >= 0.99 x off (icount)",
 		       false, 0.99, e, FIG_RATIO_INSN);
 	if (!res->icount)

@@ -154,7 +154,7 @@ struct bench_results {
 	struct bench_engine_res e[BENCH_MAX_ENGINES];
 };
 
-/* ---- issue 9's goals ---- */
+/* ---- the engine goals (docs/design.md §7) ---- */
 
 #define BENCH_MAX_GOALS 20
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `pagehint peers` (issue 8, docs/interop.md): one reclaim run per
+ * `pagehint peers` (docs/interop.md): one reclaim run per
  * row, the same scenario everywhere (guest RAM, vCPUs, MiB freed, hold and
  * idle), on
  *

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `pagehint peers` (issue 8): the reclaim scenario on Linux 6.1
- * with its own page reporting, on our guest under QEMU, and on our guest
- * under our hypervisor, with what each guest asked the host to discard.
+ * `pagehint peers` (docs/interop.md): the reclaim scenario on
+ * Linux 6.1 with its own page reporting, on our guest under QEMU, and on
+ * our guest under our hypervisor, with what each guest asked the host to
+ * discard.
  *
  *   bench_peers.c      the command line, the runs, the table and files
  *   bench_peers_fig.c  the request pattern from a host-side trace: report

@@ -2,7 +2,7 @@
 /*
  * The bench's output: the plain-text table, figures.csv (every figure of
  * every repetition with min/median/max), curves.csv (resident MiB over
- * time), results.json (the schema of issue 6: each figure the median over
+ * time), results.json (docs/bench.md's schema: each figure the median over
  * repetitions, null where never reached) and the gnuplot plots.
  */
 #include <errno.h>

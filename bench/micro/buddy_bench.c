@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core/buddy microbenchmark: ns per alloc+free pair, with no reporting hook
- * and with a trivial counting hook, so later issues can state the cost of
- * reporting as a ratio (docs/design.md §4: at most 1% on the fast path).
+ * and with a trivial counting hook: the cost of reporting as a ratio
+ * (docs/design.md §4: at most 1% on the fast path).
  *
  *   build/bench/micro/buddy_bench [scale [scenario]]   scale multiplies the
  *                                                iterations; one scenario only

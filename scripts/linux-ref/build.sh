@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the Linux reference guest (issue 8) from Debian's packages, into
+# Build the Linux reference guest (docs/design.md §5) from Debian's packages, into
 # build/linux-ref/ (or $LINUX_REF_DIR):
 #
 #   vmlinuz              the kernel of linux-image-amd64's versioned package

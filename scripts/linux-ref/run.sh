@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One reclaim run under QEMU TCG, recorded on the host (issue 8,
+# One reclaim run under QEMU TCG, recorded on the host (the Linux reference,
 # docs/interop.md): a guest allocates --hog-mib MiB, holds it --hold s,
 # frees it and idles --idle s, while the host records QEMU's resident
 # memory, the console and QEMU's trace of each report request.

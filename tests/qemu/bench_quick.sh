@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `pagehint bench --quick` end to end with off, upstream and
 # pagehint-exitless (on QEMU where KVM can't be used): the outputs exist,
-# results.json has the schema with sane values (the burst scenario
+# results.json has its schema (docs/bench.md) with sane values (the burst scenario
 # and the goals included), and upstream gave memory back where off did not.
 # On QEMU the exitless engine's guest falls back to the standard mode (the
 # map needs pagehint's device): the bench says so and does not fail.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Linux reference guest (issue 8, scripts/linux-ref/, docs/interop.md):
+# The Linux reference guest (docs/design.md §5, scripts/linux-ref/, docs/interop.md):
 # build.sh builds its initramfs from Debian's packages (skipped, with the
 # reason, when the archive can't be reached), and the initramfs holds
 # busybox, memhog, virtio_balloon and everything it needs. Then two short

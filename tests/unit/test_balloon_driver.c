@@ -557,7 +557,7 @@ static void long_wait_arms_interrupt(void **state)
 	assert_int_equal(fd.irqs, 1);
 }
 
-/* ---- exits: register accesses per report (issue 9: <= 2 per GiB) ---- */
+/* ---- exits: register accesses per report (the goal: <= 2 per GiB) ---- */
 
 /* A full request the device answers at once, as QEMU does on the vCPU
  * that writes QueueNotify, against a device that interrupts for a queue's

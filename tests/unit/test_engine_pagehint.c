@@ -407,7 +407,7 @@ static void contiguous_blocks_merge_into_ranges(void **state)
 }
 
 /*
- * Requests per GiB (the issue: <= 2 exits per GiB). A zone of 1 GiB + 32
+ * Requests per GiB (the goal: <= 2 exits per GiB, docs/design.md §7). A zone of 1 GiB + 32
  * MiB: freeing 1 GiB at once (contiguous) is one request of one range;
  * freeing every other 4 MiB block (512 MiB in 128 ranges, none
  * contiguous) is one request of the queue's 128; with a queue of 32 it is
