@@ -42,9 +42,9 @@ vg "bad size" 64 run --mem 12x --cpus 2
 
 why=$(kvm_unusable)
 if [ -n "$why" ]; then
-	# Exit 125: a VMM or KVM error, after one clear line. This test found
-	# main() leaking the device, transport and guest RAM on this path
-	# (docs/hardening.md); it unwinds them now.
+	# Exit 125: a VMM or KVM error, after one clear line; main() unwinds
+	# the device, transport and guest RAM on this path too
+	# (docs/hardening.md).
 	vg "pagehint run without KVM ($why)" 125 run --mem 64M --timeout 5 -- workload=none
 	grep -q "kvm" "$tmp/out" || diag "no line naming /dev/kvm: $(cat "$tmp/out")"
 else
