@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "bench_int.h"
+#include "guest_line.h"
 #include "telemetry.h"	/* TELEMETRY_PERIOD_NS */
 
 #define MiB (1024.0 * 1024.0)
@@ -53,23 +54,6 @@ int bench_run_add_sample(struct bench_run *r, double t_ms, double rss_mib, doubl
 	return 0;
 }
 
-/* The number after "key=" in line, or false. */
-static bool field(const char *line, const char *key, double *out)
-{
-	size_t kl = strlen(key);
-	for (const char *p = line; (p = strstr(p, key)); p += kl) {
-		if ((p == line || p[-1] == ' ') && p[kl] == '=') {
-			char *end;
-			double v = strtod(p + kl + 1, &end);
-			if (end == p + kl + 1)
-				return false;
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
 static void keep_console(struct bench_run *r, const char *line)
 {
 	size_t l = strlen(line);
@@ -102,33 +86,34 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 	double v;
 
 	keep_console(r, line);
-	if (!strncmp(line, "@event alloc ", 13)) {
+	struct guest_event_line ev = guest_event_parse(line);
+	if (ev.kind == GUEST_EVENT_ALLOC) {
 		if (!r->have_alloc) {
 			r->have_alloc = true;
 			r->alloc_t_ms = t_ms;
 			r->alloc_cpu_ms = cpu_ms;
 		}
-	} else if (!strcmp(line, "@event freeing") || !strncmp(line, "@event freeing ", 15)) {
+	} else if (ev.kind == GUEST_EVENT_FREEING) {
 		r->freeing = true;
 		r->freeing_t_ms = t_ms;
 		r->freeing_cpu_ms = cpu_ms;
-	} else if (!strncmp(line, "@event free ", 12) && field(line, "mib", &v)) {
-		if (r->nfree < BENCH_MAX_FREE) {
+	} else if (ev.kind == GUEST_EVENT_FREE) {
+		if (ev.mib >= 0 && r->nfree < BENCH_MAX_FREE) {
 			r->free_t_ms[r->nfree] = r->freeing ? r->freeing_t_ms : t_ms;
 			r->free_cpu_ms[r->nfree] = r->freeing ? r->freeing_cpu_ms : cpu_ms;
 			r->free_end_t_ms[r->nfree] = t_ms;
-			r->free_mib[r->nfree] = v;
+			r->free_mib[r->nfree] = ev.mib;
 			r->nfree++;
 		}
 		r->freeing = false;
-	} else if (!strncmp(line, "@event bursts ", 14)) {
+	} else if (ev.kind == GUEST_EVENT_BURSTS) {
 		r->have_bursts = true;
 		r->bursts_t_ms = t_ms;
 		r->bursts_cpu_ms = cpu_ms;
-	} else if (!strncmp(line, "@event burst ", 13) && field(line, "alloc_us", &v)) {
-		if (r->nbursts < BENCH_MAX_BURSTS)
-			r->burst_alloc_us[r->nbursts++] = v;
-	} else if (!strcmp(line, "@event churn") || !strncmp(line, "@event churn ", 13)) {
+	} else if (ev.kind == GUEST_EVENT_BURST) {
+		if (ev.alloc_us >= 0 && r->nbursts < BENCH_MAX_BURSTS)
+			r->burst_alloc_us[r->nbursts++] = ev.alloc_us;
+	} else if (ev.kind == GUEST_EVENT_CHURN) {
 		r->have_churn = true;
 		r->churn_t_ms = t_ms;
 		r->churn_cpu_ms = cpu_ms;
@@ -141,26 +126,26 @@ void bench_run_parse_line(struct bench_run *r, const char *line, double t_ms, do
 			 why ? (int)strcspn(why + 8, " ") : 0, why ? why + 8 : "");
 	} else if (!strncmp(line, "@xl ", 4)) {
 		r->have_xl = true;
-		field(line, "published", &r->xl_published);
-		field(line, "taken_back", &r->xl_taken_back);
-		field(line, "refaults", &r->xl_refaults);
-		field(line, "waits", &r->xl_waits);
-		field(line, "wait_timeouts", &r->xl_wait_timeouts);
-	} else if (!strncmp(line, "@engine ", 8) && field(line, "requests", &r->requests)) {
-		r->have_engine_counts = field(line, "mib", &r->reported_mib);
-	} else if (!strncmp(line, "@mem ", 5) && field(line, "reported_taken_mib", &v)) {
+		guest_line_field(line, "published", &r->xl_published);
+		guest_line_field(line, "taken_back", &r->xl_taken_back);
+		guest_line_field(line, "refaults", &r->xl_refaults);
+		guest_line_field(line, "waits", &r->xl_waits);
+		guest_line_field(line, "wait_timeouts", &r->xl_wait_timeouts);
+	} else if (!strncmp(line, "@engine ", 8) && guest_line_field(line, "requests", &r->requests)) {
+		r->have_engine_counts = guest_line_field(line, "mib", &r->reported_mib);
+	} else if (!strncmp(line, "@mem ", 5) && guest_line_field(line, "reported_taken_mib", &v)) {
 		r->reported_taken_mib = v;
 	} else if (!strncmp(line, "@done ", 6)) {
 		r->done = true;
 		r->done_t_ms = t_ms;
 		r->done_cpu_ms = cpu_ms;
-		if (field(line, "pages_per_s", &v))
+		if (guest_line_field(line, "pages_per_s", &v))
 			r->pages_per_s = v;
-		if (field(line, "pages_per_s_med", &v) && v > 0)
+		if (guest_line_field(line, "pages_per_s_med", &v) && v > 0)
 			r->pages_per_s_med = v;
-		if (field(line, "pages", &v))
+		if (guest_line_field(line, "pages", &v))
 			r->pages_total = v;
-	} else if (!strncmp(line, "pagehint: telemetry: ", 21) && field(line, "cpu_ms", &v)) {
+	} else if (!strncmp(line, "pagehint: telemetry: ", 21) && guest_line_field(line, "cpu_ms", &v)) {
 		r->telemetry_cpu_ms = v;
 	} else if (!strncmp(line, "@fail", 5) || !strncmp(line, "@fault", 6)) {
 		r->fail_lines++;

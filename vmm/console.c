@@ -1,35 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "console.h"
+#include "guest_line.h"
 
-/* Value of " key=<digits>" in line, if present. */
+/* A whole number of key=N in line, if it has one. */
 static bool field_u64(const char *line, const char *key, uint64_t *out)
 {
-	size_t kl = strlen(key);
+	double v;
 
-	for (const char *p = line; (p = strstr(p, key)) != NULL; p += kl) {
-		if ((p != line && p[-1] != ' ') || p[kl] != '=')
-			continue;
-		const char *v = p + kl + 1;
-		char *end;
-		if (*v < '0' || *v > '9')
-			return false;
-		unsigned long long n = strtoull(v, &end, 10);
-		if (*end && *end != ' ')
-			return false;
-		*out = n;
-		return true;
-	}
-	return false;
-}
-
-static bool word_is(const char *line, const char *w)
-{
-	size_t n = strlen(w);
-	return !strncmp(line, w, n) && (line[n] == 0 || line[n] == ' ');
+	if (!guest_line_field(line, key, &v) || v < 0 || v >= 18446744073709551616.0 ||
+	    v != (double)(uint64_t)v)
+		return false;
+	*out = (uint64_t)v;
+	return true;
 }
 
 bool console_parse_line(struct console_state *c, const char *line, uint64_t host_ns)
@@ -38,10 +22,12 @@ bool console_parse_line(struct console_state *c, const char *line, uint64_t host
 
 	if (line[0] != '@')
 		return false;
-	if (word_is(line, "@event") && word_is(line + 7, "freeing")) {
+	switch (guest_event_parse(line).kind) {
+	case GUEST_EVENT_FREEING:
 		c->freeing = true;
 		c->freeing_ns = host_ns;
-	} else if (word_is(line, "@event") && word_is(line + 7, "free")) {
+		return true;
+	case GUEST_EVENT_FREE:
 		/* Engines report while the guest frees: time from the start. */
 		if (field_u64(line, "mib", &v) && c->nfree < CONSOLE_MAX_FREE_EVENTS) {
 			c->free[c->nfree].host_ns = c->freeing ? c->freeing_ns : host_ns;
@@ -49,11 +35,15 @@ bool console_parse_line(struct console_state *c, const char *line, uint64_t host
 			c->nfree++;
 		}
 		c->freeing = false;
-	} else if (word_is(line, "@fail")) {
+		return true;
+	default:
+		break;
+	}
+	if (guest_line_word(line, "@fail")) {
 		c->fail_lines++;
 		if (field_u64(line, "errors", &v))
 			c->errors_field += v;
-	} else if (word_is(line, "@done")) {
+	} else if (guest_line_word(line, "@done")) {
 		c->done = true;
 		if (field_u64(line, "errors", &v))
 			c->errors_field += v;

@@ -15,6 +15,7 @@
 #include "bench.h"
 #include "bench_child.h"
 #include "bench_int.h"
+#include "console.h"
 #include "telemetry.h"
 
 #define NUL BENCH_NULL
@@ -177,6 +178,36 @@ static void times_from_the_freeing_line(void **state)
 	bench_run_parse_line(&r, "@event free mib=10", 9000, 0);
 	assert_float_equal(r.free_t_ms[1], 9000, 0);
 	bench_run_free(&r);
+}
+
+/* The bench and `pagehint run`'s console take the same frees from the
+ * same lines: each start (freeing line, else the free line) and MiB. */
+static void free_lines_read_as_the_console_reads_them(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+		"@event alloc mib=100 round=1", "@event freeing mib=100 round=1",
+		"@event free mib=100 round=1", "@event free mib=12x", "@event freeing",
+		"@event free", "@event free mib=7", "@event freed mib=5", "@event free total=3 mib=9",
+	};
+	struct bench_run r;
+	struct console_state *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	bench_run_init(&r);
+	for (unsigned i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		bench_run_parse_line(&r, lines[i], 1000.0 * (i + 1), 0);
+		console_parse_line(c, lines[i], 1000000000ull * (i + 1));
+	}
+	assert_int_equal(r.nfree, 3);
+	assert_int_equal(c->nfree, r.nfree);
+	for (unsigned k = 0; k < r.nfree; k++) {
+		assert_float_equal(r.free_mib[k], (double)c->free[k].mib, 0);
+		assert_float_equal(r.free_t_ms[k] * 1e6, (double)c->free[k].host_ns, 0);
+	}
+	/* the second free's freeing line is closed by the bare free line */
+	assert_float_equal(r.free_t_ms[1], 7000, 0);
+	bench_run_free(&r);
+	free(c);
 }
 
 static void fragment_window_ends_at_second_freeing(void **state)
@@ -989,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(nothing_returned_gives_null_costs),
 		cmocka_unit_test(returned_while_freeing_counts),
 		cmocka_unit_test(times_from_the_freeing_line),
+		cmocka_unit_test(free_lines_read_as_the_console_reads_them),
 		cmocka_unit_test(fragment_window_ends_at_second_freeing),
 		cmocka_unit_test(burst_figures),
 		cmocka_unit_test(churn_per_cpu_second),
