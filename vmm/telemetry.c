@@ -8,6 +8,7 @@
 
 #include "balloon.h"
 #include "guest_mem.h"
+#include "reclaim_marks.h"
 #include "telemetry.h"
 #include "virtio_mmio.h"
 #include "clock.h"
@@ -345,35 +346,26 @@ void telemetry_destroy(struct telemetry *t)
 void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
 		       const struct free_event *ev, unsigned nev, struct reclaim *out)
 {
-	static const double pct[3] = { 0.50, 0.90, 0.99 };
+	struct reclaim_sample *rs = n ? malloc(n * sizeof(*rs)) : NULL;
 
+	for (size_t i = 0; rs && i < n; i++)
+		rs[i] = (struct reclaim_sample){ s[i].t_ns / 1e6, s[i].resident / MiB };
 	for (unsigned e = 0; e < nev; e++) {
-		uint64_t t_ev = ev[e].host_ns > t0_ns ? ev[e].host_ns - t0_ns : 0;
-		uint64_t t_end = e + 1 < nev && ev[e + 1].host_ns > t0_ns ? ev[e + 1].host_ns - t0_ns
-									    : UINT64_MAX;
+		struct reclaim_free f = {
+			.start_ms = ev[e].host_ns > t0_ns ? (ev[e].host_ns - t0_ns) / 1e6 : 0,
+			.end_ms = -1, .freed_mib = (double)ev[e].mib, .until_ms = INFINITY,
+			/* the sample the event's console line took */
+			.start_slack_ms = TELEMETRY_KICK_GAP_NS / 1e6,
+		};
+		if (e + 1 < nev && ev[e + 1].host_ns > t0_ns)
+			f.until_ms = (ev[e + 1].host_ns - t0_ns) / 1e6;
+		struct reclaim_marks m;
+		reclaim_marks(rs, rs ? n : 0, &f, &m);
 		out[e].mib = ev[e].mib;
-		for (int k = 0; k < 3; k++)
-			out[e].ms[k] = -1;
-		if (!n)
-			continue;
-		/* Baseline: the last sample at or before the event, or the
-		 * one its console line took just after it if higher (the guest
-		 * frees only after the line: a rise since the last is real). */
-		size_t i = 0;
-		while (i + 1 < n && s[i + 1].t_ns <= t_ev)
-			i++;
-		uint64_t r0 = s[i].resident;
-		if (i + 1 < n && s[i].t_ns < t_ev && s[i + 1].t_ns <= t_ev + TELEMETRY_KICK_GAP_NS &&
-		    s[i + 1].resident > r0)
-			r0 = s[++i].resident;
-		double freed = (double)ev[e].mib * MiB;
-		for (size_t j = i; j < n && s[j].t_ns <= t_end; j++) {
-			double drop = (double)r0 - (double)s[j].resident;
-			for (int k = 0; k < 3; k++)
-				if (out[e].ms[k] < 0 && freed > 0 && drop >= pct[k] * freed)
-					out[e].ms[k] = s[j].t_ns > t_ev ? (s[j].t_ns - t_ev) / 1e6 : 0;
-		}
+		for (int k = 0; k < RECLAIM_NMARKS; k++)
+			out[e].ms[k] = m.ms[k];
 	}
+	free(rs);
 }
 
 static void json_ms(FILE *f, const char *key, double ms)

@@ -90,7 +90,7 @@ struct telemetry {
 
 struct reclaim {
 	uint64_t mib;
-	double ms[3];			/* 50, 90, 99 %; < 0: never */
+	double ms[3];			/* 50, 90, 99 %; < 0: never (RECLAIM_NEVER) */
 };
 
 struct summary {
@@ -140,10 +140,11 @@ void telemetry_destroy(struct telemetry *t);
  * live line. */
 void telemetry_print_line(struct telemetry *t, const char *line, uint64_t host_ns);
 
-/* For each free event: MiB freed and ms until resident dropped by 50, 90,
- * 99% of it, measured from the last sample at or before the event (or the
- * sample the event's line took, up to TELEMETRY_KICK_GAP_NS after it, if
- * higher) and searched until the next free event. out has nev entries. */
+/* For each free event: MiB freed and the ms from its start until 50, 90,
+ * 99% of it was back (reclaim_marks.h: the baseline is the resident
+ * memory at the start, or the sample the event's console line took, up
+ * to TELEMETRY_KICK_GAP_NS after it, if higher), searched until the next
+ * free event. out has nev entries. */
 void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
 		       const struct free_event *ev, unsigned nev, struct reclaim *out);
 void telemetry_write_summary(FILE *f, const struct summary *s);
