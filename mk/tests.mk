@@ -9,10 +9,11 @@
 #   tests/sanitizers/*.sh the threaded tests under TSan, the VMM's error paths
 #                         under valgrind's memcheck
 #   tests/lint/*.sh       linters over the tree (make lint runs them alone)
+#   tests/figures/*.sh    scripts' figures held against the C computation
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh \
-	tests/sanitizers/*.sh tests/lint/*.sh))
+	tests/sanitizers/*.sh tests/lint/*.sh tests/figures/*.sh))
 LINT_TESTS := $(sort $(wildcard tests/lint/*.sh))
 # Our hypervisor under a nested KVM (Linux under TCG): run alone, first,
 # since the emulated L1 kernel soft-locks when it is starved of CPU.
@@ -32,6 +33,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 		$< $(TEST_LIB) -lcmocka -lm -o $@
 
 ALL_TARGETS += $(UNIT_TESTS)
+
+# reclaim_marks() over a samples CSV: what tests/figures/analyze_py.sh
+# holds scripts/linux-ref/analyze.py against.
+$(BUILD)/tests/marks: tests/figures/marks.c $(TEST_LIB)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -Ivmm $< $(TEST_LIB) -lm -o $@
+
+ALL_TARGETS += $(BUILD)/tests/marks
 
 # A preload library for QEMU that slows its balloon device's answers
 # (tests/linux/slow_device.sh).

@@ -32,6 +32,13 @@ rounds), with that free's figures over its own window, up to the next
 round's free (or the end of the recording): QEMU's RSS at the free and
 its lowest in the window, the share of the freed MiB back, t50/t90, and
 the requests in the window.
+
+The marks (t50_ms ...) and the shares back (returned_10s ...) are
+vmm/reclaim_marks.c's: against QEMU's RSS at the last sample at or before
+time zero, a mark is the first sample from there (up to the next round's
+free) whose drop reaches that share of N; a share is clamped to 0..1 and
+null once the recording has ended. tests/figures/analyze_py.sh holds this
+script against that C function on kept and generated recordings.
 """
 import json
 import re
@@ -232,7 +239,7 @@ def main():
 
     def share(t):
         v = value_at(curve, t, period_ms)
-        return None if v is None else round(v / freed_mib, 4)
+        return None if v is None else round(min(1, max(0, v / freed_mib)), 4)
 
     def t_at(p):
         return first_at(curve, p * freed_mib)
@@ -248,7 +255,8 @@ def main():
             rounds.append({"round": i + 1, "freed_mib": mib, "rss_at_free_mib": None})
             continue
         low = min(k for _, k in window)
-        got = [(t, (at[-1] - k) / 1024) for t, k in window]
+        # the marks' window takes a sample at the next free's start too
+        got = [(round((t - t0) / 1000, 1), (at[-1] - k) / 1024) for t, k in rss if t0 <= t <= t_end]
         in_window = [lens for t, lens in reqs if t0 <= t < t_end]
         rounds.append({
             "round": i + 1,
