@@ -151,12 +151,12 @@ struct bench_burst_fig {
 	double cpu_ms_per_burst;	/* the hypervisor's CPU, bursts line to @done */
 };
 
-/* After the first free event: the figures of the reclaim scenario.
- * Memory back is measured against the resident memory at the first
- * "@event alloc" line (all of it held, nothing freed yet; the free's
- * start if there is none), times in ms after the free started (its
- * "@event freeing" line). Otherwise as the VMM's telemetry_reclaim: the
- * first sample whose drop reaches 50/90/99%. */
+/* After the first free event: the figures of the reclaim scenario. The
+ * marks and the shares returned are reclaim_marks.h's, as `pagehint
+ * run`'s summary has them: against the resident memory at the free's
+ * start (its "@event freeing" line; the free line if there is none),
+ * times in ms from there. The costs count from the first "@event alloc"
+ * line (the free's start if there is none) to the end. */
 void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f);
 /* From the alloc line until the second free begins (its freeing line, or
  * the first free line + hold_ms; the first frees the scattered pages, the
@@ -178,7 +178,8 @@ double bench_churn_pages_per_cpu_s(const struct bench_run *r);
  * positive figure. (Our guest's and the Linux guest's @done lines alike.) */
 #define BENCH_ICOUNT_OPTS "shift=0,sleep=off"
 double bench_churn_pages_per_ginsn(const struct bench_run *r);
-/* Share of the first free event's MiB back at_ms after its start (0..1);
+/* Share of the first free event's MiB back at_ms after its start (0..1,
+ * reclaim_returned_at);
  * BENCH_NULL if the run ended before. */
 double bench_returned_at(const struct bench_run *r, double at_ms);
 

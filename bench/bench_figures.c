@@ -12,6 +12,7 @@
 #include "bench.h"
 #include "bench_int.h"
 #include "guest_line.h"
+#include "reclaim_marks.h"
 #include "telemetry.h"	/* TELEMETRY_PERIOD_NS */
 
 #define MiB (1024.0 * 1024.0)
@@ -170,38 +171,53 @@ static double per_gib(double what, double mib)
 	return mib >= MIN_RETURNED_MIB ? what / (mib / 1024.0) : BENCH_NULL;
 }
 
-/* The resident memory the freed MiB are measured against: the sample at
+/* Where the costs and the fragmented figures count from: the sample at
  * or before the "@event alloc" line (the guest holds everything it will
- * free, and has freed nothing yet), else the one at the free's start. Why
- * not the free's start: between the alloc line and it the guest only
- * holds its memory, so both give the peak, but a guest without freeing
- * lines has only the free line, and an engine that reports while the
- * guest is still freeing (the free of 1.5 GiB takes seconds under TCG)
- * has returned part of it before that line. */
-static size_t baseline(const struct bench_run *r)
+ * free and has freed nothing), else the one at the free's start. The
+ * reclaim marks count from the free's start (reclaim_marks.h). */
+static size_t alloc_sample(const struct bench_run *r)
 {
 	if (r->have_alloc && r->alloc_t_ms <= r->free_t_ms[0])
 		return sample_at(r, r->alloc_t_ms);
 	return sample_at(r, r->free_t_ms[0]);
 }
 
+/* r's samples as reclaim_marks() reads them; NULL without memory. */
+static struct reclaim_sample *series(const struct bench_run *r)
+{
+	struct reclaim_sample *s = malloc((r->n ? r->n : 1) * sizeof(*s));
+	for (size_t i = 0; s && i < r->n; i++)
+		s[i] = (struct reclaim_sample){ r->s[i].t_ms, r->s[i].rss_mib };
+	return s;
+}
+
+/* The first free, searched until the second starts. */
+static struct reclaim_free first_free(const struct bench_run *r)
+{
+	return (struct reclaim_free){
+		.start_ms = r->free_t_ms[0], .end_ms = r->free_end_t_ms[0],
+		.freed_mib = r->free_mib[0], .until_ms = r->nfree > 1 ? r->free_t_ms[1] : INFINITY,
+	};
+}
+
+static double null_if_never(double v)
+{
+	return v < 0 ? BENCH_NULL : v;
+}
+
 double bench_returned_at(const struct bench_run *r, double at_ms)
 {
-	if (!r->nfree || !r->n || r->free_mib[0] <= 0)
+	if (!r->nfree)
 		return BENCH_NULL;
-	double t = r->free_t_ms[0] + at_ms;
-	/* A run that stopped sampling well before then never saw it. */
-	if (r->s[r->n - 1].t_ms < t - 2 * TELEMETRY_PERIOD_NS / 1e6)
-		return BENCH_NULL;
-	double r0 = r->s[baseline(r)].rss_mib, rt = r->s[sample_at(r, t)].rss_mib;
-	double f = (r0 - rt) / r->free_mib[0];
-	return f < 0 ? 0 : f > 1 ? 1 : f;
+	struct reclaim_sample *s = series(r);
+	struct reclaim_free f = first_free(r);
+	double v = s ? reclaim_returned_at(s, r->n, &f, at_ms, TELEMETRY_PERIOD_NS / 1e6) : BENCH_NULL;
+	free(s);
+	return null_if_never(v);
 }
 
 void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *f)
 {
-	static const double pct[3] = { 0.50, 0.90, 0.99 };
-
 	for (int k = 0; k < 3; k++)
 		f->t_ms[k] = BENCH_NULL;
 	f->free_ms = f->lag99_ms = BENCH_NULL;
@@ -219,30 +235,28 @@ void bench_reclaim_figures(const struct bench_run *r, struct bench_reclaim_fig *
 	if (!r->nfree || !r->n)
 		return;
 
-	/* As the VMM's telemetry_reclaim, but from the baseline above:
-	 * the first sample whose drop reaches 50/90/99% of the freed MiB,
-	 * in ms after the free line (0 if it was back by then). */
-	size_t i0 = baseline(r);
-	double t_ev = r->free_t_ms[0], r0 = r->s[i0].rss_mib, freed = r->free_mib[0];
-	for (size_t j = i0; j < r->n && freed > 0; j++)
-		for (int k = 0; k < 3; k++)
-			if (f->t_ms[k] == BENCH_NULL && r0 - r->s[j].rss_mib >= pct[k] * freed)
-				f->t_ms[k] = r->s[j].t_ms > t_ev ? r->s[j].t_ms - t_ev : 0;
+	/* The marks as `pagehint run`'s summary computes them. */
+	struct reclaim_sample *s = series(r);
+	struct reclaim_free fr = first_free(r);
+	struct reclaim_marks m;
+	reclaim_marks(s, s ? r->n : 0, &fr, &m);
+	free(s);
+	for (int k = 0; k < 3; k++)
+		f->t_ms[k] = null_if_never(m.ms[k]);
 	/* The guest's own free takes its time (under TCG, checking every
 	 * word of 1.5 GiB: ~0.4 s), the same under every engine: the lag
 	 * after it ended is what reporting adds. */
-	double t_end = r->free_end_t_ms[0];
+	double t_ev = r->free_t_ms[0], t_end = r->free_end_t_ms[0], freed = r->free_mib[0];
 	if (t_end >= t_ev) {
 		f->free_ms = t_end - t_ev;
-		if (f->t_ms[2] != BENCH_NULL)
-			f->lag99_ms = t_ev + f->t_ms[2] > t_end ? t_ev + f->t_ms[2] - t_end : 0;
+		f->lag99_ms = null_if_never(m.after_end_ms[2]);
 	}
 
 	f->returned_10s = bench_returned_at(r, 10000);
 	f->returned_35s = bench_returned_at(r, 35000);
 
-	/* Costs: from the baseline to the end, per GiB that came back. */
-	const struct bench_sample *b = &r->s[i0], *e = &r->s[r->n - 1];
+	/* Costs: from the alloc line to the end, per GiB that came back. */
+	const struct bench_sample *b = &r->s[alloc_sample(r)], *e = &r->s[r->n - 1];
 	double cpu0 = r->have_alloc && r->alloc_t_ms <= t_ev ? r->alloc_cpu_ms : r->free_cpu_ms[0];
 	f->freed_mib = freed;
 	f->returned_mib = b->rss_mib > e->rss_mib ? b->rss_mib - e->rss_mib : 0;
@@ -265,7 +279,7 @@ void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_
 	double t1 = r->nfree > 1 ? r->free_t_ms[1] : r->s[r->n - 1].t_ms;
 	if (t1 > r->free_end_t_ms[0] + hold_ms)
 		t1 = r->free_end_t_ms[0] + hold_ms;
-	size_t i0 = baseline(r), i1 = sample_at(r, t1);
+	size_t i0 = alloc_sample(r), i1 = sample_at(r, t1);
 	double r0 = r->s[i0].rss_mib, low = r0;
 	for (size_t i = i0; i <= i1; i++)
 		if (r->s[i].rss_mib < low)

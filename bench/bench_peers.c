@@ -420,8 +420,8 @@ static void save_run(const struct peers *p, const struct row *w, const struct be
 static void figures(struct peers *p, struct row *w, struct bench_run *r, struct peers_trace *tr,
 		    double t0)
 {
-	/* bench_reclaim_figures measures from the first free line and
-	 * against the resident memory at the alloc line; here both are t0:
+	/* bench_reclaim_figures measures the marks from the first free's
+	 * start and the costs from the alloc line; here both from t0:
 	 * Linux's initial flush discards boot-time pages during the hold,
 	 * which are not the freed memory. */
 	r->free_t_ms[0] = t0;

@@ -247,10 +247,10 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		{ "of limit", FIG_SPEED, 1, 5, 15, "-" },
 	};
 	print_block(f, res, rc, sizeof(rc) / sizeof(rc[0]));
-	fprintf(f, "  Memory back is measured against the resident memory at the guest's alloc line "
-		"(before the free), times from the start of its free (its freeing line; 0: back before "
-		"it). free s: the guest's free itself (freeing line to free line), the same work under "
-		"every engine; lag99 s: 99%% back, after the free ended (0: by then).\n");
+	fprintf(f, "  Memory back is measured against the resident memory at the start of the guest's "
+		"free (its freeing line), times from there. free s: the guest's free itself (freeing "
+		"line to free line), the same work under every engine; lag99 s: 99%% back, after the "
+		"free ended (0: by then).\n");
 	fprintf(f, "  req/GiB: the guest's requests per GiB it reported. exits/GiB: %s; from the alloc "
 		"line to the end, per GiB returned. all ex/GiB: %s, the same way.\n", res->exits_source,
 		res->exits_all_source[0] ? res->exits_all_source : "not counted");

@@ -15,10 +15,9 @@
  * since the guest frees only after saying so.
  * Why the start, not an earlier line such as "@event alloc": what moves
  * before the free is not the freed memory (other free memory reported
- * during a hold, the hypervisor's own growth), and a sample read at the
- * alloc line can lag the guest's last writes (QEMU's resident memory was
- * 2 MiB short of the peak there in a bench run, which made a 99% mark
- * that was reached read "never").
+ * during a hold, the hypervisor's own growth), and the last sample
+ * before the alloc line can miss the guest's last writes (under QEMU TCG
+ * 2-8 MiB of 768: enough to read a 99% mark that was reached as never).
  *
  * Target: the MiB the guest freed (its "@event free mib=N").
  *
