@@ -56,7 +56,7 @@
 #define EXIT_SIGNAL 130
 #define QEMU "qemu-system-x86_64"
 #define IDLE_MARGIN_MS 2000	/* as bench.c: the 35 s point lies inside the run */
-#define CHURN_MIB 128		/* a thread's, as will-it-scale's page_fault1 */
+#define CHURN_MIB 128u		/* a thread's, as will-it-scale's page_fault1 */
 #define CHURN_ROUNDS 300	/* default: ~12.5 G instructions, ~70 s of TCG */
 /*
  * The churn's guest has one vCPU (its threads share it): under QEMU 7.2's

@@ -103,7 +103,7 @@ static void publish_chain(struct fz *f, unsigned qi)
 	}
 	uint16_t idx = le16toh(a->idx);
 	if (getenv("FUZZ_VERBOSE"))
-		fprintf(stderr, "publish queue %u head %u (avail idx %u)\n", qi, n0, idx + 1);
+		fprintf(stderr, "publish queue %u head %u (avail idx %u)\n", qi, n0, idx + 1u);
 	a->ring[idx % num] = htole16((uint16_t)n0);
 	__atomic_store_n(&a->idx, htole16((uint16_t)(idx + 1)), __ATOMIC_RELEASE);
 }
