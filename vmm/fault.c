@@ -104,6 +104,9 @@ enum fault_kind fault_pick(const struct fault_config *c, uint64_t *state)
 	for (size_t k = 0; k < NKINDS; k++)
 		if (c->modes & kinds[k].kind)
 			on[n++] = kinds[k].kind;
+	/* modes with no bit this table knows: nothing to pick from */
+	if (!n)
+		return FAULT_NONE;
 	return on[fault_rand(state) % n];
 }
 
