@@ -1343,10 +1343,11 @@ static void default_paths(struct peers *p)
 		snprintf(p->kernel, sizeof(p->kernel), "%s", p->o.kernel);
 	else
 		snprintf(p->kernel, sizeof(p->kernel), "%s/pagehint-guest.elf", dir);
+	const char *env = getenv("LINUX_REF_DIR");
 	if (p->o.linux_dir)
 		snprintf(p->linux_dir, sizeof(p->linux_dir), "%s", p->o.linux_dir);
-	else if (getenv("LINUX_REF_DIR") && *getenv("LINUX_REF_DIR"))
-		snprintf(p->linux_dir, sizeof(p->linux_dir), "%s", getenv("LINUX_REF_DIR"));
+	else if (env && *env)
+		snprintf(p->linux_dir, sizeof(p->linux_dir), "%s", env);
 	else
 		snprintf(p->linux_dir, sizeof(p->linux_dir), "%.*s/linux-ref", PATH_MAX - 16, dir);
 	/* the source tree this program was built in: build/.. */
