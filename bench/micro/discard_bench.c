@@ -139,6 +139,12 @@ int main(int argc, char **argv)
 	/* Scattered order: evens then odds, so neighbours in a request are
 	 * 4 MiB apart and never merge. */
 	uint64_t *scattered = malloc(nr * sizeof(uint64_t)), *adjacent = malloc(nr * sizeof(uint64_t));
+	if (!scattered || !adjacent) {
+		perror("discard_bench: malloc");
+		free(scattered);
+		free(adjacent);
+		return 1;
+	}
 	for (uint64_t i = 0; i < nr; i++) {
 		adjacent[i] = i * RANGE;
 		scattered[i] = (i < nr / 2 ? 2 * i : 2 * (i - nr / 2) + 1) * RANGE;
@@ -196,6 +202,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)c->report_requests, (unsigned long long)c->report_ranges,
 	       (unsigned long long)c->discard_calls, c->discarded_bytes / 1048576.0,
 	       (unsigned long long)(leftover / (2 * rounds) >> 20));
+	free(scattered);
+	free(adjacent);
 	if (c->bad_inputs || (virtio_mmio_status(d.t) & VIRTIO_CONFIG_S_NEEDS_RESET)) {
 		fprintf(stderr, "discard_bench: the device rejected input\n");
 		return 1;
@@ -203,7 +211,5 @@ int main(int argc, char **argv)
 	virtio_mmio_destroy(d.t);
 	balloon_destroy(b);
 	gm_destroy(&gm);
-	free(scattered);
-	free(adjacent);
 	return 0;
 }
