@@ -235,15 +235,13 @@ static void misuse_is_detected_and_refused(void **state)
 	uint64_t a = ph_alloc_pages_direct(t.z, 2);
 	uint64_t b = ph_alloc_pages_direct(t.z, 0);
 	uint64_t d = ph_alloc_pages_direct(t.z, 3);
-	uint64_t fp = ph_zone_free_pages(t.z);
 	assert_int_equal(ph_free_pages(t.z, b, 0), 0); /* b is free (on pcp) */
 	ph_drain_all(t.z);
-	fp = ph_zone_free_pages(t.z);
 	ph_zone_lock(t.z);
 	uint64_t iso = __ph_free_list_first(t.z, 5);
 	assert_int_equal(__ph_isolate_free_block(t.z, iso, 5), 0);
 	ph_zone_unlock(t.z);
-	fp = ph_zone_free_pages(t.z);
+	uint64_t fp = ph_zone_free_pages(t.z);
 
 	struct { uint64_t pfn; unsigned order; } bad[] = {
 		{ b, 0 },		/* double free (free head or inside a block) */

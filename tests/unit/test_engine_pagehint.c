@@ -911,7 +911,6 @@ static void burst_job_is_not_reported_once_learnt(void **state)
 
 		ut_burst(&u, job);
 		if (p == 10) {
-			once_t = u.f.now;
 			once_at = u.s.calls;
 			ut_run_for(&u, 150);
 			for (unsigned i = 0; i < 8; i++)
