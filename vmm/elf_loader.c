@@ -20,7 +20,9 @@ static bool in_file(size_t size, uint64_t off, uint64_t len)
 	return off <= size && len <= size - off;
 }
 
-static int check_header(const uint8_t *img, size_t size, const Elf64_Ehdr **eh, char *err, size_t n)
+/* 0 if img holds an ELF header we can load, with its program headers
+ * inside the file; else -1 and why in err. */
+static int check_header(const uint8_t *img, size_t size, char *err, size_t n)
 {
 	const Elf64_Ehdr *e = (const Elf64_Ehdr *)img;
 
@@ -33,7 +35,6 @@ static int check_header(const uint8_t *img, size_t size, const Elf64_Ehdr **eh, 
 	if (e->e_phnum && (e->e_phentsize != sizeof(Elf64_Phdr) ||
 			   !in_file(size, e->e_phoff, (uint64_t)e->e_phnum * sizeof(Elf64_Phdr))))
 		return vmm_fail(err, n, "program headers lie outside the file");
-	*eh = e;
 	return 0;
 }
 
@@ -77,10 +78,10 @@ static int scan_notes(const uint8_t *p, uint64_t len, uint32_t *entry)
 int elf_find_pvh_entry(const void *img_, size_t size, uint32_t *entry, char *err, size_t n)
 {
 	const uint8_t *img = img_;
-	const Elf64_Ehdr *e = NULL;
+	const Elf64_Ehdr *e = (const Elf64_Ehdr *)img;
 	int r;
 
-	if (check_header(img, size, &e, err, n))
+	if (check_header(img, size, err, n))
 		return -1;
 	for (unsigned i = 0; i < e->e_phnum; i++) {
 		Elf64_Phdr ph;
