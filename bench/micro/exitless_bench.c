@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	       "frame, raw + %.1f ms)\n", m_xl, mib / 1024.0 / (m_xl / 1e3), median(calls, rounds),
 	       m_xl / m_raw, m_xl - m_raw);
 	printf("  resident after the last exitless round: %.1f MiB (of %llu)\n", left / 1048576.0,
-	       (unsigned long long)(total * 2));
+	       (unsigned long long)total * 2);
 	virtio_mmio_destroy(t);
 	balloon_destroy(b);
 	gm_destroy(&gm);
