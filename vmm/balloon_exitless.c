@@ -545,7 +545,7 @@ static uint8_t take_map(struct xl_dev *x, const struct vring_chain *c)
 	if (log_once(x, LOG_ATTACH))
 		vmm_log("virtio-balloon: exitless map attached: %u frames from %#llx at gpa %#llx, "
 			"%u of them wholly in RAM (further attaches not logged)", nr,
-			(unsigned long long)(first << FRAME_SHIFT), (unsigned long long)map_gpa,
+			(unsigned long long)first << FRAME_SHIFT, (unsigned long long)map_gpa,
 			x->claimable);
 	start_thread(x);
 	pthread_cond_broadcast(&x->wake);
