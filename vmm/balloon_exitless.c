@@ -560,11 +560,10 @@ void xl_handle_queue(struct xl_dev *x, struct vring_dev *vq)
 	struct vring_chain c;
 
 	while (vring_dev_pop(vq, &c) > 0) {
-		const struct vring_elem *last = c.n ? &c.e[c.n - 1] : NULL;
 		uint8_t *status = NULL;
 
-		if (last && last->write && last->len >= 1)
-			status = gm_translate(x->gm, last->addr, 1);
+		if (c.n && c.e[c.n - 1].write && c.e[c.n - 1].len >= 1)
+			status = gm_translate(x->gm, c.e[c.n - 1].addr, 1);
 		uint8_t st = take_map(x, &c);
 		if (status) {
 			*status = st;
