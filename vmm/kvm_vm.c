@@ -520,10 +520,8 @@ static void *vcpu_thread(void *arg)
 		case KVM_EXIT_MMIO:
 			handle_mmio(v);
 			break;
-		case KVM_EXIT_HLT:
-			/* The in-kernel LAPIC handles hlt; not expected. */
-			break;
-		case KVM_EXIT_INTR:
+		case KVM_EXIT_HLT:	/* the in-kernel LAPIC handles hlt; not expected */
+		case KVM_EXIT_INTR:	/* a signal interrupted KVM_RUN */
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			vm_stop(vm, VM_END_CRASH, VMM_EXIT_CRASH,
