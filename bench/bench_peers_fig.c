@@ -285,7 +285,13 @@ void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
 	double *start = calloc(f->requests ? f->requests : 1, sizeof(*start));
 	uint64_t *lens = NULL;
 	double bytes = 0, last = 0;
-	for (size_t i = first; i < t->nreq && per && start; i++) {
+	if (!per || !start) {
+		/* out of memory: the figures stay unknown */
+		free(per);
+		free(start);
+		return;
+	}
+	for (size_t i = first; i < t->nreq; i++) {
 		const struct peers_req *q = &t->req[i];
 		f->ranges += q->nranges;
 		bytes += (double)q->bytes;
@@ -319,7 +325,7 @@ void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
 			for (unsigned k = 0; k < t->req[i].nranges; k++)
 				lens[n++] = t->len[t->req[i].first + k];
 		qsort(lens, n, sizeof(*lens), cmp_u64);
-		struct peers_size *all = malloc(n * sizeof(*all));
+		struct peers_size *all = malloc((n ? n : 1) * sizeof(*all));
 		size_t na = 0;
 		for (size_t i = 0; all && i < n;) {
 			size_t j = i;
