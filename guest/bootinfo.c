@@ -17,7 +17,7 @@ void bootinfo_init(void)
 	if (si->cmdline_paddr) {
 		const char *c = (const char *)(uintptr_t)si->cmdline_paddr;
 		size_t n = 0;
-		while (c[n] && n < BOOT_CMDLINE_MAX - 1)
+		while (n < BOOT_CMDLINE_MAX - 1 && c[n])
 			n++;
 		if (c[n])
 			panic("pagehint: command line longer than %u bytes", BOOT_CMDLINE_MAX - 1);
