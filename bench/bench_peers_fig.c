@@ -102,6 +102,7 @@ int peers_trace_read_qemu(struct peers_trace *t, FILE *f, double t0_real_s)
 				continue;
 			int k;
 			for (k = 0; k < nkeys; k++)
+				/* cppcheck-suppress legacyUninitvar ; keys[0, nkeys) are set */
 				if (keys[k].queue == q && !strcmp(keys[k].vdev, vdev))
 					break;
 			if (k == nkeys) {

@@ -38,6 +38,7 @@ static bool start_ap(unsigned id)
 void smp_boot(void)
 {
 	cpu_apic_id[0] = mp.apic_id[0];
+	/* cppcheck-suppress comparePointers ; both bound the one trampoline (trampoline.S) */
 	memcpy(phys_ptr(TRAMP_BASE), tramp_start, (size_t)(tramp_end - tramp_start));
 	for (unsigned i = 1; i < mp.ncpus; i++) {
 		unsigned id = nr_cpus;

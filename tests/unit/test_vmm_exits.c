@@ -282,6 +282,7 @@ static void csv_columns_by_name(void **state)
 	};
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
 		unsigned i = 0;
+		/* cppcheck-suppress uninitvar ; names[0, nn) were filled above */
 		while (i < nn && strcmp(names[i], want[k].name))
 			i++;
 		if (i == nn)
