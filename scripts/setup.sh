@@ -5,10 +5,10 @@ set -euo pipefail
 # libc6-dbg: valgrind stops at startup without ld.so's symbols, which
 # Debian strips (tests/nested/kvm.sh packs them into its initrd).
 # flex, bison, libelf-dev, patch: linux/build.sh builds Linux 6.1.
-# The shellcheck package: tests/lint/ (make lint).
+# The linters of tests/lint/ (make lint): shellcheck, cppcheck, clang-tidy.
 pkgs=(build-essential clang libclang-rt-14-dev linux-libc-dev libcmocka-dev
       perl python3 bc binutils xz-utils qemu-system-x86 gnuplot-nox spin valgrind
-      libc6-dbg flex bison libelf-dev patch shellcheck)
+      libc6-dbg flex bison libelf-dev patch shellcheck cppcheck clang-tidy)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
