@@ -161,7 +161,7 @@ static int parse(int argc, const char *const *argv, struct opts *o)
 			if (!bench_parse_ulong(v, BENCH_MAX_REPS, &reps) || !reps)
 				return bench_bad("pagehint bench", "--reps: '%s' is not a number from 1 to %d", v, BENCH_MAX_REPS);
 		} else if (!strcmp(a, "--mem")) {
-			if (!cli_parse_size(v, &o->mem) || o->mem < (64ULL << 20) || o->mem > (64ULL << 30))
+			if (!opt_parse_size(v, &o->mem) || o->mem < (64ULL << 20) || o->mem > (64ULL << 30))
 				return bench_bad("pagehint bench", "--mem: '%s' is not a size from 64M to 64G", v);
 		} else if (!strcmp(a, "--cpus")) {
 			if (!bench_parse_ulong(v, 16, &n) || !n)

@@ -292,7 +292,7 @@ static int parse(int argc, const char *const *argv, struct popts *o)
 			platforms_given = true;
 			r = each_word(a, v, add_platform, o);
 		} else if (!strcmp(a, "--mem")) {
-			if (!cli_parse_size(v, &o->mem) || o->mem < (256ULL << 20) || o->mem > (64ULL << 30))
+			if (!opt_parse_size(v, &o->mem) || o->mem < (256ULL << 20) || o->mem > (64ULL << 30))
 				return bench_bad("pagehint peers", "--mem: '%s' is not a size from 256M to 64G", v);
 		} else if (!strcmp(a, "--cpus")) {
 			if (!bench_parse_ulong(v, 16, &n) || !n)

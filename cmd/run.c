@@ -101,16 +101,9 @@ int run_main(int argc, const char *const *argv)
 	int status;
 
 	/* 1. Options: a bad one is one line and status 64. */
-	switch (cli_parse(argc, argv, &o, err, sizeof(err))) {
-	case CLI_HELP:
-		cli_usage(stdout);
-		return 0;
-	case CLI_ERROR:
-		fprintf(stderr, "pagehint: %s\n", err);
-		return CLI_EXIT_USAGE;
-	case CLI_RUN:
-		break;
-	}
+	status = cli_read(argc, argv, &o, stdout, stderr);
+	if (status >= 0)
+		return status;
 	const char *kernel = o.kernel ? o.kernel : default_kernel(kpath, sizeof(kpath));
 	FILE *trace = o.trace ? open_out(o.trace, "--trace") : NULL;
 	FILE *summary_f = o.summary ? open_out(o.summary, "--summary-json") : NULL;

@@ -16,6 +16,7 @@
 
 #include "balloon.h"
 #include "guest_mem.h"
+#include "options.h"
 
 #define CLI_EXIT_USAGE 64
 #define CLI_CMDLINE_MAX 3800	/* user part of the guest command line */
@@ -43,11 +44,16 @@ struct vmm_opts {
 
 enum cli_result { CLI_RUN, CLI_HELP, CLI_ERROR };
 
+/* Every option of `pagehint run`: what cli_parse reads, what cli_usage lists. */
+extern const struct opt_cmd cli_run_opts;
+
 /* argv[0] is the program, argv[1] the command ("run"). On CLI_ERROR err
  * holds the one-line message (without "pagehint: "). */
 enum cli_result cli_parse(int argc, const char *const *argv, struct vmm_opts *o, char *err, size_t errlen);
 void cli_usage(FILE *f);
-/* "2G", "512M", "4096", "1.5G", "64KiB": bytes; false if not a size. */
-bool cli_parse_size(const char *s, uint64_t *out);
+/* cli_parse, then what main does about it: -1 to run the guest, else the
+ * exit status now (0 after the help on out; CLI_EXIT_USAGE after one
+ * "pagehint: " line on errf). */
+int cli_read(int argc, const char *const *argv, struct vmm_opts *o, FILE *out, FILE *errf);
 
 #endif

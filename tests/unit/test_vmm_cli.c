@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* `pagehint run` option parsing (vmm/cli.c): defaults, every option in
- * both spellings, and a one-line error for each bad flag or value. */
+ * both spellings, --help listing the whole table, and a one-line error and
+ * status 64 for each bad flag or value. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -126,22 +129,85 @@ static void bad_flags_and_values(void **state)
 	ERR("--kernel", "run", "--kernel=");
 }
 
-static void sizes(void **state)
+/* Every option in the table has its own entry in --help. */
+static void help_lists_every_option(void **state)
 {
 	(void)state;
-	uint64_t v;
-	assert_true(cli_parse_size("2G", &v) && v == 2ULL << 30);
-	assert_true(cli_parse_size("512m", &v) && v == 512ULL << 20);
-	assert_true(cli_parse_size("64KiB", &v) && v == 64ULL << 10);
-	assert_true(cli_parse_size("1.5G", &v) && v == 3ULL << 29);
-	assert_true(cli_parse_size("4096", &v) && v == 4096);
-	assert_true(cli_parse_size("1T", &v) && v == 1ULL << 40);
-	assert_false(cli_parse_size("", &v));
-	assert_false(cli_parse_size("G", &v));
-	assert_false(cli_parse_size("2X", &v));
-	assert_false(cli_parse_size("2GG", &v));
-	assert_false(cli_parse_size("0.1", &v));
-	assert_false(cli_parse_size("99999999999999999999T", &v));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cli_usage(f);
+	fclose(f);
+	for (size_t k = 0; k < cli_run_opts.n; k++) {
+		char entry[64];
+		snprintf(entry, sizeof(entry), "\n  %s ", cli_run_opts.opts[k].name);
+		if (!strstr(buf, entry))
+			fail_msg("--help lacks %s:\n%s", cli_run_opts.opts[k].name, buf);
+	}
+	free(buf);
+}
+
+/* What main does with argv: the status, and what it wrote to out and err. */
+static int read_args(int argc, const char *const *argv, char **out, char **err)
+{
+	struct vmm_opts o;
+	size_t no, ne;
+	FILE *fo = open_memstream(out, &no), *fe = open_memstream(err, &ne);
+	int status = cli_read(argc, argv, &o, fo, fe);
+	fclose(fo);
+	fclose(fe);
+	return status;
+}
+
+/* exit 64, one "pagehint: " line on stderr that names the flag, nothing on stdout */
+static void expect_exit_64(int argc, const char *const *argv, const char *flag)
+{
+	char *out, *err;
+	assert_int_equal(read_args(argc, argv, &out, &err), CLI_EXIT_USAGE);
+	assert_string_equal(out, "");
+	assert_true(!strncmp(err, "pagehint: ", 10));
+	assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
+	if (!strstr(err, flag))
+		fail_msg("'%s' does not name %s", err, flag);
+	free(out);
+	free(err);
+}
+#define EXIT64(flag, ...) expect_exit_64(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), flag)
+
+static void bad_usage_exits_64(void **state)
+{
+	(void)state;
+	EXIT64("--frobnicate", "run", "--frobnicate");
+	EXIT64("--frobnicate", "run", "--mem", "1G", "--frobnicate=3");
+	for (size_t k = 0; k < cli_run_opts.n; k++) {
+		const struct opt *op = &cli_run_opts.opts[k];
+		char with_value[64];
+		snprintf(with_value, sizeof(with_value), "%s=1", op->name);
+		if (op->arg)	/* a missing value */
+			EXIT64(op->name, "run", op->name);
+		else		/* a value for a flag */
+			EXIT64(op->name, "run", with_value);
+	}
+	EXIT64("--cpus", "run", "--cpus", "many");
+	EXIT64("--mem", "run", "--mem=12x");
+	EXIT64("--discard", "run", "--discard", "zap");
+	EXIT64("--fault-rate", "run", "--fault-rate", "2");
+}
+
+static void help_and_run_statuses(void **state)
+{
+	(void)state;
+	char *out, *err;
+	assert_int_equal(read_args(ARGC("run", "--help"), ARGV("run", "--help"), &out, &err), 0);
+	assert_non_null(strstr(out, "usage: pagehint run"));
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+	assert_int_equal(read_args(ARGC("run", "--mem", "1G"), ARGV("run", "--mem", "1G"), &out, &err), -1);
+	assert_string_equal(out, "");
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
 }
 
 int main(void)
@@ -152,7 +218,9 @@ int main(void)
 		cmocka_unit_test(memfd_defaults_to_punch),
 		cmocka_unit_test(help),
 		cmocka_unit_test(bad_flags_and_values),
-		cmocka_unit_test(sizes),
+		cmocka_unit_test(help_lists_every_option),
+		cmocka_unit_test(bad_usage_exits_64),
+		cmocka_unit_test(help_and_run_statuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
