@@ -28,6 +28,7 @@
 #include "bench_int.h"
 #include "cli.h"
 #include "clock.h"
+#include "log.h"
 
 #define EXIT_FAILED 1
 #define EXIT_SIGNAL 130
@@ -44,6 +45,101 @@ static void on_signal(int sig)
 	stop_flag = sig;
 }
 
+struct opts {
+	bool quick;
+	char engines[BENCH_MAX_ENGINES][24];
+	unsigned nengines;
+	bool engines_given;
+	unsigned reps, cpus, seed;	/* reps 0: the default */
+	uint64_t mem;
+	long idle_ms, hold_ms, churn_ms, churn_mib, burst_mib, bursts;	/* < 0: the default */
+	const char *out, *kernel;
+	int hv;				/* -1: choose */
+};
+
+static int add_engine(struct opts *o, const char *name, size_t len, char *err, size_t n)
+{
+	if (!len || len >= sizeof(o->engines[0]))
+		return vmm_fail(err, n, "bad engine name '%.*s'", (int)len, name);
+	for (unsigned i = 0; i < o->nengines; i++)
+		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
+			return 0;
+	if (o->nengines == BENCH_MAX_ENGINES)
+		return vmm_fail(err, n, "at most %d engines", BENCH_MAX_ENGINES);
+	memcpy(o->engines[o->nengines], name, len);
+	o->engines[o->nengines++][len] = 0;
+	return 0;
+}
+
+/* --engines: the list replaces the default. */
+static int read_engines(void *dst, const char *v, char *err, size_t n)
+{
+	struct opts *o = dst;
+
+	o->nengines = 0;
+	o->engines_given = true;
+	for (const char *p = v;;) {
+		size_t l = strcspn(p, ",");
+		if (add_engine(o, p, l, err, n))
+			return -1;
+		if (!p[l])
+			return 0;
+		p += l + 1;
+	}
+}
+
+static const struct opt_word hypervisors[] = {
+	{ "pagehint", BENCH_HV_PAGEHINT }, { "qemu", BENCH_HV_QEMU }, { NULL, 0 },
+};
+
+#define AT(field) OPT_AT(struct opts, field)
+#define MS_MAX 3600000
+static const struct opt options[] = {
+	{ "--quick", NULL, OPT_FLAG, AT(quick),
+	  .help = "a short smoke run (1 GiB guest, 12 s idle, 1 rep)" },
+	{ "--engines", "LIST", OPT_CALL, .call = read_engines,
+	  .help = "comma-separated (default: off,seed-v8,max-order,\n"
+		  "upstream,pagehint,pagehint-exitless; those the\n"
+		  "guest does not know are left out with a note);\n"
+		  "off is always run. pagehint-exitless: pagehint's\n"
+		  "exitless mode (report.mode=exitless)" },
+	{ "--reps", "N", OPT_UINT, AT(reps), .min = 1, .max = BENCH_MAX_REPS,
+	  .help = "repetitions, 1-20 (default 3; --quick: 1)" },
+	{ "--mem", "SIZE", OPT_SIZE, AT(mem), .min = 64ULL << 20, .max = 64ULL << 30,
+	  .help = "guest RAM (default 2G; --quick: 1G); memhog frees\n3/4 of it" },
+	{ "--cpus", "N", OPT_UINT, AT(cpus), .min = 1, .max = 16, .help = "vCPUs (default 2)" },
+	{ "--idle-ms", "N", OPT_UINT, AT(idle_ms), .min = 1, .max = MS_MAX,
+	  .help = "idle after the free (default 35000; --quick: 12000)" },
+	{ "--hold-ms", "N", OPT_UINT, AT(hold_ms), .max = MS_MAX,
+	  .help = "fragment: time between its two frees (default\n10000; --quick: 4000)" },
+	{ "--churn-ms", "N", OPT_UINT, AT(churn_ms), .min = 1, .max = MS_MAX,
+	  .help = "churn duration (default 5000; --quick: 2000)" },
+	{ "--churn-mib", "N", OPT_UINT, AT(churn_mib), .max = 65536,
+	  .help = "churn: MiB each vCPU takes and frees per round, as\n"
+		  "page_fault1 (default 128, at most RAM/4 in all);\n"
+		  "0: batches of 16 pages (the per-CPU lists only)" },
+	{ "--burst-mib", "N", OPT_UINT, AT(burst_mib), .min = 2, .max = 100000,
+	  .help = "burst: MiB allocated, written and freed per burst\n(default RAM/16)" },
+	{ "--bursts", "N", OPT_UINT, AT(bursts), .min = 2, .max = 100000,
+	  .help = "burst: how many, one every 500 ms (default 20;\n--quick: 8)" },
+	{ "--seed", "N", OPT_UINT, AT(seed), .max = 0xffffffffu, .what = "a number",
+	  .help = "the guest's seed (default 1)" },
+	{ "--out", "DIR", OPT_PATH, AT(out),
+	  .help = "write DIR/results.json, figures.csv, curves.csv,\n"
+		  "table.txt, plots (gnuplot) and runs/*.console" },
+	{ "--hypervisor", "pagehint|qemu", OPT_WORD, AT(hv), .words = hypervisors,
+	  .help = "run guests under `pagehint run` (default when\n"
+		  "/dev/kvm is usable) or QEMU's microvm with its\n"
+		  "virtio-balloon (default otherwise; KVM if usable,\n"
+		  "else TCG)" },
+	{ "--kernel", "ELF", OPT_PATH, AT(kernel),
+	  .help = "guest kernel (default: pagehint-guest.elf beside\nthis program)" },
+	{ "--help", NULL, OPT_HELP, .help = "this text" },
+};
+static const struct opt_cmd bench_opts = {
+	.cmd = "pagehint bench", .opts = options, .n = sizeof(options) / sizeof(options[0]),
+};
+
 static void usage(FILE *f)
 {
 	fputs(
@@ -54,153 +150,38 @@ static void usage(FILE *f)
 "per GiB, host CPU per GiB, memory returned when free blocks are small, the\n"
 "guest's allocation throughput against `off`, and the host's raw madvise\n"
 "limit. A table on stdout; with --out, results.json, CSVs and plots.\n"
-"\n"
-"  --quick                 a short smoke run (1 GiB guest, 12 s idle, 1 rep)\n"
-"  --engines LIST          comma-separated (default: off,seed-v8,max-order,\n"
-"                          upstream,pagehint,pagehint-exitless; those the\n"
-"                          guest does not know are left out with a note);\n"
-"                          off is always run. pagehint-exitless: pagehint's\n"
-"                          exitless mode (report.mode=exitless)\n"
-"  --reps N                repetitions, 1-20 (default 3; --quick: 1)\n"
-"  --mem SIZE              guest RAM (default 2G; --quick: 1G); memhog frees\n"
-"                          3/4 of it\n"
-"  --cpus N                vCPUs (default 2)\n"
-"  --idle-ms N             idle after the free (default 35000; --quick: 12000)\n"
-"  --hold-ms N             fragment: time between its two frees (default\n"
-"                          10000; --quick: 4000)\n"
-"  --churn-ms N            churn duration (default 5000; --quick: 2000)\n"
-"  --churn-mib N           churn: MiB each vCPU takes and frees per round, as\n"
-"                          page_fault1 (default 128, at most RAM/4 in all);\n"
-"                          0: batches of 16 pages (the per-CPU lists only)\n"
-"  --burst-mib N           burst: MiB allocated, written and freed per burst\n"
-"                          (default RAM/16)\n"
-"  --bursts N              burst: how many, one every 500 ms (default 20;\n"
-"                          --quick: 8)\n"
-"  --seed N                the guest's seed (default 1)\n"
-"  --out DIR               write DIR/results.json, figures.csv, curves.csv,\n"
-"                          table.txt, plots (gnuplot) and runs/*.console\n"
-"  --hypervisor pagehint|qemu\n"
-"                          run guests under `pagehint run` (default when\n"
-"                          /dev/kvm is usable) or QEMU's microvm with its\n"
-"                          virtio-balloon (default otherwise; KVM if usable,\n"
-"                          else TCG)\n"
-"  --kernel ELF            guest kernel (default: pagehint-guest.elf beside\n"
-"                          this program)\n"
-"  --help                  this text\n"
+"\n", f);
+	opt_help(f, &bench_opts);
+	fputs(
 "\n"
 "Progress goes to stderr. Exit status: 0; 1 if a guest run failed; 64 bad\n"
 "usage; 130 interrupted.\n", f);
 }
 
-struct opts {
-	bool quick;
-	char engines[BENCH_MAX_ENGINES][24];
-	unsigned nengines;
-	bool engines_given;
-	unsigned reps, cpus, seed;
-	uint64_t mem;
-	long idle_ms, hold_ms, churn_ms, churn_mib, burst_mib, bursts;
-	const char *out, *kernel;
-	int hv;				/* -1: choose */
-};
-
-static int add_engine(struct opts *o, const char *name, size_t len)
-{
-	if (!len || len >= sizeof(o->engines[0]))
-		return bench_bad("pagehint bench", "--engines: bad engine name '%.*s'", (int)len, name);
-	for (unsigned i = 0; i < o->nengines; i++)
-		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
-			return 0;
-	if (o->nengines == BENCH_MAX_ENGINES)
-		return bench_bad("pagehint bench", "--engines: at most %d engines", BENCH_MAX_ENGINES);
-	memcpy(o->engines[o->nengines], name, len);
-	o->engines[o->nengines++][len] = 0;
-	return 0;
-}
-
 /* 0, -1 for --help, or an exit status. */
 static int parse(int argc, const char *const *argv, struct opts *o)
 {
+	char err[256];
+	int i = 2;	/* argv is main()'s: argv[1] is "bench" */
+
 	memset(o, 0, sizeof(*o));
 	o->cpus = 2;
 	o->seed = 1;
 	o->idle_ms = o->hold_ms = o->churn_ms = o->churn_mib = o->burst_mib = o->bursts = -1;
 	o->hv = -1;
-	unsigned long reps = 0;
-
-	static const char *const flags[] = { "--quick", NULL };
-	static const char *const valued[] = {
-		"--engines", "--reps", "--mem", "--cpus", "--idle-ms", "--hold-ms",
-		"--churn-ms", "--seed", "--out", "--hypervisor", "--kernel", "--burst-mib",
-		"--bursts", "--churn-mib", NULL,
-	};
-	for (int i = 2; i < argc; i++) {
-		struct bench_arg arg;
-		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint bench", &arg);
-		if (r)
-			return r;
-		const char *a = arg.name, *v = arg.value;
-		if (!strcmp(a, "--quick")) {
-			o->quick = true;
-			continue;
-		}
-		unsigned long n;
-		if (!strcmp(a, "--engines")) {
-			o->nengines = 0;
-			o->engines_given = true;
-			for (const char *p = v;;) {
-				size_t l = strcspn(p, ",");
-				int r = add_engine(o, p, l);
-				if (r)
-					return r;
-				if (!p[l])
-					break;
-				p += l + 1;
-			}
-		} else if (!strcmp(a, "--reps")) {
-			if (!bench_parse_ulong(v, BENCH_MAX_REPS, &reps) || !reps)
-				return bench_bad("pagehint bench", "--reps: '%s' is not a number from 1 to %d", v, BENCH_MAX_REPS);
-		} else if (!strcmp(a, "--mem")) {
-			if (!opt_parse_size(v, &o->mem) || o->mem < (64ULL << 20) || o->mem > (64ULL << 30))
-				return bench_bad("pagehint bench", "--mem: '%s' is not a size from 64M to 64G", v);
-		} else if (!strcmp(a, "--cpus")) {
-			if (!bench_parse_ulong(v, 16, &n) || !n)
-				return bench_bad("pagehint bench", "--cpus: '%s' is not a number from 1 to 16", v);
-			o->cpus = (unsigned)n;
-		} else if (!strcmp(a, "--idle-ms") || !strcmp(a, "--hold-ms") || !strcmp(a, "--churn-ms")) {
-			if (!bench_parse_ulong(v, 3600000, &n) || (!n && strcmp(a, "--hold-ms")))
-				return bench_bad("pagehint bench", "%s: '%s' is not a number of ms (1-3600000)", a, v);
-			*(a[2] == 'i' ? &o->idle_ms : a[2] == 'h' ? &o->hold_ms : &o->churn_ms) = (long)n;
-		} else if (!strcmp(a, "--burst-mib") || !strcmp(a, "--bursts")) {
-			if (!bench_parse_ulong(v, 100000, &n) || n < 2)
-				return bench_bad("pagehint bench", "%s: '%s' is not a number from 2 to 100000", a, v);
-			*(!strcmp(a, "--bursts") ? &o->bursts : &o->burst_mib) = (long)n;
-		} else if (!strcmp(a, "--churn-mib")) {
-			if (!bench_parse_ulong(v, 65536, &n))
-				return bench_bad("pagehint bench", "--churn-mib: '%s' is not a number from 0 to 65536", v);
-			o->churn_mib = (long)n;
-		} else if (!strcmp(a, "--seed")) {
-			if (!bench_parse_ulong(v, 0xffffffffUL, &n))
-				return bench_bad("pagehint bench", "--seed: '%s' is not a number", v);
-			o->seed = (unsigned)n;
-		} else if (!strcmp(a, "--out")) {
-			o->out = v;
-		} else if (!strcmp(a, "--kernel")) {
-			o->kernel = v;
-		} else if (!strcmp(a, "--hypervisor")) {
-			if (!strcmp(v, "pagehint"))
-				o->hv = BENCH_HV_PAGEHINT;
-			else if (!strcmp(v, "qemu"))
-				o->hv = BENCH_HV_QEMU;
-			else
-				return bench_bad("pagehint bench", "--hypervisor: '%s' is not pagehint or qemu", v);
-		}
+	switch (opt_read(&bench_opts, argc, argv, &i, o, NULL, err, sizeof(err))) {
+	case OPT_HELP_ASKED:
+		return -1;
+	case OPT_BAD:
+		return bench_bad("pagehint bench", "%s", err);
+	case OPT_DONE:
+		break;
 	}
 	if (!o->engines_given) {
 		static const char *const all[] = { "off", "seed-v8", "max-order", "upstream", "pagehint",
 						   BENCH_ENGINE_XL };
 		for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
-			add_engine(o, all[k], strlen(all[k]));
+			add_engine(o, all[k], strlen(all[k]), err, sizeof(err));
 	}
 	/* off is the baseline of the overhead ratio: always there, first. */
 	unsigned off = o->nengines;
@@ -218,7 +199,8 @@ static int parse(int argc, const char *const *argv, struct opts *o)
 
 	if (!o->mem)
 		o->mem = o->quick ? 1ULL << 30 : 2ULL << 30;
-	o->reps = reps ? (unsigned)reps : o->quick ? 1 : 3;
+	if (!o->reps)
+		o->reps = o->quick ? 1 : 3;
 	if (o->idle_ms < 0)
 		o->idle_ms = o->quick ? 12000 : 35000;
 	if (o->hold_ms < 0)

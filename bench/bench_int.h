@@ -189,21 +189,6 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 
 /* "WHO: message" on stderr; returns BENCH_EXIT_USAGE. */
 int bench_bad(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/*
- * The option at argv[*i], as "--name=value" or "--name value" (then *i
- * moves past the value): its name, and its value (NULL for one of flags,
- * whose "=value" is ignored). 0, -1 for --help or -h, or (after one line
- * on stderr) BENCH_EXIT_USAGE for an option in neither list or a missing
- * value. Both lists end with NULL.
- */
-struct bench_arg {
-	const char *name, *value;
-	char buf[32];
-};
-int bench_next_arg(int argc, const char *const *argv, int *i, const char *const *flags,
-		   const char *const *valued, const char *who, struct bench_arg *a);
-/* A whole decimal number up to max; false for anything else. */
-bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out);
 int bench_mkdir_p(const char *dir);	/* 0 or -errno */
 /* `pagehint run --trace` CSV, read by column name: col[k] is the index of
  * names[k] in the header line (which is cut up), or -1. */

@@ -51,6 +51,7 @@
 #include "bench_peers.h"
 #include "cli.h"
 #include "clock.h"
+#include "log.h"
 
 #define EXIT_FAILED 1
 #define EXIT_SIGNAL 130
@@ -97,65 +98,6 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
 	stop_flag = sig;
-}
-
-static void usage(FILE *f)
-{
-	fputs(
-"usage: pagehint peers [options]\n"
-"\n"
-"One reclaim run per row, the same scenario on each: Linux 6.1 (Debian's\n"
-"kernel) on QEMU TCG with its own page reporting; Linux 6.1 as linux/build.sh\n"
-"builds it, stock and with pagehint's engine (page_reporting.engine=pagehint),\n"
-"on the same QEMU; our guest on QEMU's virtio-balloon (KVM if usable, else\n"
-"TCG, and the table says so); our guest on the pagehint hypervisor (KVM only:\n"
-"else the rows say \"not run\" and why). A kernel that is not built is \"not\n"
-"run\" too: the bench never builds one (linux/build.sh does, in ~15 min).\n"
-"Figures: time to 50/90/99%, share back at 10 s and 35 s, report requests\n"
-"and ranges per GiB freed, range sizes, passes and their spacing, all from\n"
-"the host's side. With the built kernels also a churn counted in guest\n"
-"instructions (QEMU -icount): stock, pagehint and reporting off, in pages\n"
-"per 10^9 instructions and against off.\n"
-"\n"
-"  --engines LIST          our guest's engines (default upstream,max-order,\n"
-"                          pagehint; seed-v8 and off may be added)\n"
-"  --platforms LIST        of linux,qemu,pagehint (default all); linux is\n"
-"                          linux-debian (Debian's kernel) and linux-built\n"
-"                          (Linux 6.1 from linux/build.sh, stock and with\n"
-"                          pagehint's series: reclaim rows and the churn)\n"
-"  --mem SIZE              guest RAM (default 4G)\n"
-"  --cpus N                vCPUs (default 2)\n"
-"  --hog-mib N             MiB memhog allocates and frees (default half the\n"
-"                          RAM)\n"
-"  --hold-ms N             memhog holds its memory this long before the free\n"
-"                          (default 20000: Linux's initial flush of its\n"
-"                          boot-time free memory ends before it)\n"
-"  --idle-ms N             idle after the free (default 35000; 2 s more are\n"
-"                          added so the 35 s point lies inside the run)\n"
-"  --linux-ref DIR         the Linux reference guest (vmlinuz,\n"
-"                          initramfs.cpio.gz; default $LINUX_REF_DIR, else\n"
-"                          linux-ref/ beside this program). Missing: built\n"
-"                          with scripts/linux-ref/build.sh when the source\n"
-"                          tree is beside this program (downloads Debian's\n"
-"                          kernel package, ~70 MB); also where\n"
-"                          initramfs-builtin.cpio.gz for the built kernels\n"
-"                          goes (scripts/linux-ref/build.sh --no-modules)\n"
-"  --linux-stock BZIMAGE   the stock Linux 6.1 (default: linux/build.sh\n"
-"                          --path stock beside this program; never built\n"
-"                          here: run linux/build.sh, ~15 min)\n"
-"  --linux-pagehint BZIMAGE  the patched one (default: linux/build.sh --path\n"
-"                          pagehint), booted with page_reporting.engine=pagehint\n"
-"  --linux-churn-rounds N  the built kernels' churn under QEMU -icount: N rounds\n"
-"                          of 128 MiB a thread (default 300; 0: no churn rows)\n"
-"  --kernel ELF            our guest (default: pagehint-guest.elf beside\n"
-"                          this program)\n"
-"  --out DIR               DIR/table.txt, DIR/peers.json and per run\n"
-"                          DIR/runs/TAG.{console,rss.csv,requests.csv,trace}\n"
-"  --help                  this text\n"
-"\n"
-"Slow under TCG: 1-2 minutes per row.\n"
-"Exit status: 0; 1 if a run failed; 64 bad usage; 130 interrupted. Rows that\n"
-"cannot run here are not failures: the table says why.\n", f);
 }
 
 struct popts {
@@ -215,37 +157,36 @@ struct peers {
 };
 
 /* Each comma-separated word of v through add(); an empty word is bad. */
-static int each_word(const char *opt, const char *v, int (*add)(struct popts *, const char *, size_t),
-		     struct popts *o)
+static int each_word(const char *v, int (*add)(struct popts *, const char *, size_t, char *, size_t),
+		     struct popts *o, char *err, size_t n)
 {
 	for (const char *p = v;;) {
 		size_t l = strcspn(p, ",");
 		if (!l)
-			return bench_bad("pagehint peers", "%s: empty item in '%s'", opt, v);
-		int r = add(o, p, l);
-		if (r)
-			return r;
+			return vmm_fail(err, n, "empty item in '%s'", v);
+		if (add(o, p, l, err, n))
+			return -1;
 		if (!p[l])
 			return 0;
 		p += l + 1;
 	}
 }
 
-static int add_engine(struct popts *o, const char *name, size_t len)
+static int add_engine(struct popts *o, const char *name, size_t len, char *err, size_t n)
 {
 	if (len >= sizeof(o->engines[0]))
-		return bench_bad("pagehint peers", "--engines: bad engine name '%.*s'", (int)len, name);
+		return vmm_fail(err, n, "bad engine name '%.*s'", (int)len, name);
 	for (unsigned i = 0; i < o->nengines; i++)
 		if (strlen(o->engines[i]) == len && !strncmp(o->engines[i], name, len))
 			return 0;
 	if (o->nengines == BENCH_MAX_ENGINES)
-		return bench_bad("pagehint peers", "--engines: at most %d engines", BENCH_MAX_ENGINES);
+		return vmm_fail(err, n, "at most %d engines", BENCH_MAX_ENGINES);
 	memcpy(o->engines[o->nengines], name, len);
 	o->engines[o->nengines++][len] = 0;
 	return 0;
 }
 
-static int add_platform(struct popts *o, const char *name, size_t len)
+static int add_platform(struct popts *o, const char *name, size_t len, char *err, size_t n)
 {
 	for (size_t i = 0; i < sizeof(pf_words) / sizeof(pf_words[0]); i++)
 		if (strlen(pf_words[i].word) == len && !strncmp(pf_words[i].word, name, len)) {
@@ -254,84 +195,134 @@ static int add_platform(struct popts *o, const char *name, size_t len)
 					o->platform[k] = true;
 			return 0;
 		}
-	return bench_bad("pagehint peers",
-			 "--platforms: '%.*s' is not linux, linux-debian, linux-built, qemu or pagehint",
-			 (int)len, name);
+	return vmm_fail(err, n, "'%.*s' is not linux, linux-debian, linux-built, qemu or pagehint",
+			(int)len, name);
+}
+
+/* --engines and --platforms: the list replaces the default. */
+static int read_engines(void *dst, const char *v, char *err, size_t n)
+{
+	struct popts *o = dst;
+
+	o->nengines = 0;
+	return each_word(v, add_engine, o, err, n);
+}
+
+static int read_platforms(void *dst, const char *v, char *err, size_t n)
+{
+	struct popts *o = dst;
+
+	memset(o->platform, 0, sizeof(o->platform));
+	return each_word(v, add_platform, o, err, n);
+}
+
+#define AT(field) OPT_AT(struct popts, field)
+static const struct opt options[] = {
+	{ "--engines", "LIST", OPT_CALL, .call = read_engines,
+	  .help = "our guest's engines (default upstream,max-order,\n"
+		  "pagehint; seed-v8 and off may be added)" },
+	{ "--platforms", "LIST", OPT_CALL, .call = read_platforms,
+	  .help = "of linux,qemu,pagehint (default all); linux is\n"
+		  "linux-debian (Debian's kernel) and linux-built\n"
+		  "(Linux 6.1 from linux/build.sh, stock and with\n"
+		  "pagehint's series: reclaim rows and the churn)" },
+	{ "--mem", "SIZE", OPT_SIZE, AT(mem), .min = 256ULL << 20, .max = 64ULL << 30,
+	  .help = "guest RAM (default 4G)" },
+	{ "--cpus", "N", OPT_UINT, AT(cpus), .min = 1, .max = 16, .help = "vCPUs (default 2)" },
+	{ "--hog-mib", "N", OPT_UINT, AT(hog_mib), .min = 1, .max = 64 << 10, .what = "a number of MiB",
+	  .help = "MiB memhog allocates and frees (default half the\nRAM)" },
+	{ "--hold-ms", "N", OPT_UINT, AT(hold_ms), .min = 1000, .max = 3600000, .align = 1000,
+	  .what = "a whole number of seconds in ms (1000-3600000)",
+	  .help = "memhog holds its memory this long before the free\n"
+		  "(default 20000: Linux's initial flush of its\n"
+		  "boot-time free memory ends before it)" },
+	{ "--idle-ms", "N", OPT_UINT, AT(idle_ms), .min = 1000, .max = 3600000, .align = 1000,
+	  .what = "a whole number of seconds in ms (1000-3600000)",
+	  .help = "idle after the free (default 35000; 2 s more are\n"
+		  "added so the 35 s point lies inside the run)" },
+	{ "--linux-ref", "DIR", OPT_PATH, AT(linux_dir),
+	  .help = "the Linux reference guest (vmlinuz,\n"
+		  "initramfs.cpio.gz; default $LINUX_REF_DIR, else\n"
+		  "linux-ref/ beside this program). Missing: built\n"
+		  "with scripts/linux-ref/build.sh when the source\n"
+		  "tree is beside this program (downloads Debian's\n"
+		  "kernel package, ~70 MB); also where\n"
+		  "initramfs-builtin.cpio.gz for the built kernels\n"
+		  "goes (scripts/linux-ref/build.sh --no-modules)" },
+	{ "--linux-stock", "BZIMAGE", OPT_PATH, AT(linux_k[K_STOCK]),
+	  .help = "the stock Linux 6.1 (default: linux/build.sh\n"
+		  "--path stock beside this program; never built\n"
+		  "here: run linux/build.sh, ~15 min)" },
+	{ "--linux-pagehint", "BZIMAGE", OPT_PATH, AT(linux_k[K_PAGEHINT]),
+	  .help = "the patched one (default: linux/build.sh --path\n"
+		  "pagehint), booted with page_reporting.engine=pagehint" },
+	{ "--linux-churn-rounds", "N", OPT_UINT, AT(churn_rounds), .max = 100000,
+	  .help = "the built kernels' churn under QEMU -icount: N rounds\n"
+		  "of 128 MiB a thread (default 300; 0: no churn rows)" },
+	{ "--kernel", "ELF", OPT_PATH, AT(kernel),
+	  .help = "our guest (default: pagehint-guest.elf beside\nthis program)" },
+	{ "--out", "DIR", OPT_PATH, AT(out),
+	  .help = "DIR/table.txt, DIR/peers.json and per run\n"
+		  "DIR/runs/TAG.{console,rss.csv,requests.csv,trace}" },
+	{ "--help", NULL, OPT_HELP, .help = "this text" },
+};
+static const struct opt_cmd peers_opts = {
+	.cmd = "pagehint peers", .opts = options, .n = sizeof(options) / sizeof(options[0]),
+};
+
+static void usage(FILE *f)
+{
+	fputs(
+"usage: pagehint peers [options]\n"
+"\n"
+"One reclaim run per row, the same scenario on each: Linux 6.1 (Debian's\n"
+"kernel) on QEMU TCG with its own page reporting; Linux 6.1 as linux/build.sh\n"
+"builds it, stock and with pagehint's engine (page_reporting.engine=pagehint),\n"
+"on the same QEMU; our guest on QEMU's virtio-balloon (KVM if usable, else\n"
+"TCG, and the table says so); our guest on the pagehint hypervisor (KVM only:\n"
+"else the rows say \"not run\" and why). A kernel that is not built is \"not\n"
+"run\" too: the bench never builds one (linux/build.sh does, in ~15 min).\n"
+"Figures: time to 50/90/99%, share back at 10 s and 35 s, report requests\n"
+"and ranges per GiB freed, range sizes, passes and their spacing, all from\n"
+"the host's side. With the built kernels also a churn counted in guest\n"
+"instructions (QEMU -icount): stock, pagehint and reporting off, in pages\n"
+"per 10^9 instructions and against off.\n"
+"\n", f);
+	opt_help(f, &peers_opts);
+	fputs(
+"\n"
+"Slow under TCG: 1-2 minutes per row.\n"
+"Exit status: 0; 1 if a run failed; 64 bad usage; 130 interrupted. Rows that\n"
+"cannot run here are not failures: the table says why.\n", f);
 }
 
 /* 0, -1 for --help, or an exit status. */
 static int parse(int argc, const char *const *argv, struct popts *o)
 {
+	char err[256];
+	uint64_t given = 0;
+	int i = 2;	/* argv is main()'s: argv[1] is "peers" */
+
 	memset(o, 0, sizeof(*o));
 	o->cpus = 2;
 	o->mem = 4ULL << 30;
 	o->hold_ms = 20000;
 	o->idle_ms = 35000;
 	o->churn_rounds = CHURN_ROUNDS;
-	bool engines_given = false, platforms_given = false;
-
-	static const char *const flags[] = { NULL };
-	static const char *const valued[] = {
-		"--engines", "--platforms", "--mem", "--cpus", "--hog-mib", "--hold-ms",
-		"--idle-ms", "--linux-ref", "--kernel", "--out", "--linux-stock", "--linux-pagehint",
-		"--linux-churn-rounds", NULL,
-	};
-	for (int i = 2; i < argc; i++) {
-		struct bench_arg arg;
-		int r = bench_next_arg(argc, argv, &i, flags, valued, "pagehint peers", &arg);
-		if (r)
-			return r;
-		const char *a = arg.name, *v = arg.value;
-		unsigned long n;
-		if (!strcmp(a, "--engines")) {
-			o->nengines = 0;
-			engines_given = true;
-			r = each_word(a, v, add_engine, o);
-		} else if (!strcmp(a, "--platforms")) {
-			memset(o->platform, 0, sizeof(o->platform));
-			platforms_given = true;
-			r = each_word(a, v, add_platform, o);
-		} else if (!strcmp(a, "--mem")) {
-			if (!opt_parse_size(v, &o->mem) || o->mem < (256ULL << 20) || o->mem > (64ULL << 30))
-				return bench_bad("pagehint peers", "--mem: '%s' is not a size from 256M to 64G", v);
-		} else if (!strcmp(a, "--cpus")) {
-			if (!bench_parse_ulong(v, 16, &n) || !n)
-				return bench_bad("pagehint peers", "--cpus: '%s' is not a number from 1 to 16", v);
-			o->cpus = (unsigned)n;
-		} else if (!strcmp(a, "--hog-mib")) {
-			if (!bench_parse_ulong(v, 64 << 10, &n) || !n)
-				return bench_bad("pagehint peers", "--hog-mib: '%s' is not a number of MiB", v);
-			o->hog_mib = n;
-		} else if (!strcmp(a, "--hold-ms") || !strcmp(a, "--idle-ms")) {
-			if (!bench_parse_ulong(v, 3600000, &n) || n < 1000 || n % 1000)
-				return bench_bad("pagehint peers", "%s: '%s' is not a whole number of seconds in ms (1000-3600000)",
-					   a, v);
-			*(a[2] == 'h' ? &o->hold_ms : &o->idle_ms) = (long)n;
-		} else if (!strcmp(a, "--linux-ref")) {
-			o->linux_dir = v;
-		} else if (!strcmp(a, "--linux-stock") || !strcmp(a, "--linux-pagehint")) {
-			if (!*v)
-				return bench_bad("pagehint peers", "%s: an empty path", a);
-			o->linux_k[a[8] == 's' ? K_STOCK : K_PAGEHINT] = v;
-		} else if (!strcmp(a, "--linux-churn-rounds")) {
-			if (!bench_parse_ulong(v, 100000, &n))
-				return bench_bad("pagehint peers",
-						 "--linux-churn-rounds: '%s' is not a number from 0 to 100000", v);
-			o->churn_rounds = (unsigned)n;
-		} else if (!strcmp(a, "--kernel")) {
-			o->kernel = v;
-		} else {
-			o->out = v;
-		}
-		if (r)
-			return r;
+	switch (opt_read(&peers_opts, argc, argv, &i, o, &given, err, sizeof(err))) {
+	case OPT_HELP_ASKED:
+		return -1;
+	case OPT_BAD:
+		return bench_bad("pagehint peers", "%s", err);
+	case OPT_DONE:
+		break;
 	}
-	if (!engines_given) {
-		add_engine(o, "upstream", 8);
-		add_engine(o, "max-order", 9);
-		add_engine(o, "pagehint", 8);
+	if (!opt_given(&peers_opts, given, "--engines")) {
+		add_engine(o, "upstream", 8, err, sizeof(err));
+		add_engine(o, "max-order", 9, err, sizeof(err));
+		add_engine(o, "pagehint", 8, err, sizeof(err));
 	}
-	if (!platforms_given)
+	if (!opt_given(&peers_opts, given, "--platforms"))
 		for (int k = 0; k < PF_COUNT; k++)
 			o->platform[k] = true;
 	if (!o->hog_mib)

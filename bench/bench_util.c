@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small pieces every bench front end needs (bench.c, bench_peers.c,
- * bench_report.c): usage errors, numbers from the command line, a clock,
- * directories, JSON scalars, the machine's description and whether KVM
- * can be used.
+ * bench_report.c): usage errors, directories, JSON scalars, the
+ * machine's description and whether KVM can be used.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,52 +32,6 @@ int bench_bad(const char *who, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return BENCH_EXIT_USAGE;
-}
-
-int bench_next_arg(int argc, const char *const *argv, int *i, const char *const *flags,
-		   const char *const *valued, const char *who, struct bench_arg *a)
-{
-	const char *arg = argv[*i], *eq = strchr(arg, '=');
-
-	a->name = arg;
-	a->value = NULL;
-	if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof(a->buf)) {
-		memcpy(a->buf, arg, (size_t)(eq - arg));
-		a->buf[eq - arg] = 0;
-		a->name = a->buf;
-		a->value = eq + 1;
-	}
-	if (!strcmp(a->name, "--help") || !strcmp(a->name, "-h"))
-		return -1;
-	for (; *flags; flags++)
-		if (!strcmp(a->name, *flags)) {
-			a->value = NULL;
-			return 0;
-		}
-	bool known = false;
-	for (; *valued; valued++)
-		known |= !strcmp(a->name, *valued);
-	if (!known)
-		return bench_bad(who, "unknown option '%s' (try '%s --help')", arg, who);
-	if (!a->value) {
-		if (*i + 1 >= argc)
-			return bench_bad(who, "%s needs a value", a->name);
-		a->value = argv[++*i];
-	}
-	return 0;
-}
-
-bool bench_parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 int bench_mkdir_p(const char *dir)

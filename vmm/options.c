@@ -96,7 +96,7 @@ static void words_str(const struct opt_word *w, char *buf, size_t cap)
  * option's name) in why. */
 static int read_value(const struct opt *o, const char *val, void *dst, char *why, size_t cap)
 {
-	char *field = (char *)dst + o->off, lo[24], hi[24], words[160];
+	char *field = (char *)dst + o->off, lo[24], hi[24], al[24], words[160];
 	uint64_t u;
 	double d;
 	char *end;
@@ -111,13 +111,14 @@ static int read_value(const struct opt *o, const char *val, void *dst, char *why
 		if (!opt_parse_size(val, &u))
 			return vmm_fail(why, cap, "'%s' is not %s", val, o->what ? o->what : "a size (e.g. 2G, 512M)");
 		if ((o->max && (u < o->min || u > o->max)) || (o->align && u % o->align))
-			return vmm_fail(why, cap, "'%s' is not %s from %s to %s", val,
-					o->align ? "a multiple of 4K" : "a size",
+			return vmm_fail(why, cap, "'%s' is not %s%s from %s to %s", val,
+					o->align ? "a multiple of " : "a size",
+					o->align ? size_str(o->align, al, sizeof(al)) : "",
 					size_str(o->min, lo, sizeof(lo)), size_str(o->max, hi, sizeof(hi)));
 		store_uint(field, o->size, u);
 		return 0;
 	case OPT_UINT:
-		if (!parse_uint(val, &u) || u < o->min || u > o->max) {
+		if (!parse_uint(val, &u) || u < o->min || u > o->max || (o->align && u % o->align)) {
 			if (o->what)
 				return vmm_fail(why, cap, "'%s' is not %s", val, o->what);
 			return vmm_fail(why, cap, "'%s' is not a number from %llu to %llu", val,

@@ -21,7 +21,8 @@ enum opt_kind {
 	OPT_HELP,	/* no value: opt_read returns OPT_HELP_ASKED */
 	OPT_PATH,	/* a non-empty string, kept as a const char * into argv */
 	OPT_SIZE,	/* "2G", "512M": bytes into a uint64_t, min..max, a multiple of align */
-	OPT_UINT,	/* a decimal number, min..max, into an unsigned field of any width */
+	OPT_UINT,	/* a decimal number, min..max, a multiple of align, into an
+			 * unsigned field of any width */
 	OPT_REAL,	/* a number, lo..hi, into a double */
 	OPT_WORD,	/* one of words: its value into an integer, enum or bool field */
 	OPT_CALL,	/* call() reads it */
@@ -37,7 +38,7 @@ struct opt {
 	const char *arg;		/* the value in the help ("SIZE"); NULL without one */
 	enum opt_kind kind;
 	size_t off, size;		/* the field (OPT_AT) */
-	uint64_t min, max, align;	/* OPT_SIZE, OPT_UINT (align: OPT_SIZE, 0 for none) */
+	uint64_t min, max, align;	/* OPT_SIZE, OPT_UINT; align 0: any */
 	double lo, hi;			/* OPT_REAL */
 	const struct opt_word *words;	/* OPT_WORD: ends with a NULL word */
 	/* OPT_CALL: the whole struct and the value; 0, or -1 with the
