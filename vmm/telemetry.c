@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -439,4 +440,79 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 		fputs("}", f);
 	}
 	fprintf(f, "%s]\n}\n", s->nreclaim ? "\n  " : "");
+}
+
+/* The summary's device counters, one line each: where the summary keeps
+ * it, the counter in struct balloon_counters and, for a fault, the
+ * exitless map's counter added to it. */
+struct device_counter {
+	size_t to, from, also;
+	bool mib;			/* bytes, kept as MiB (a double) */
+	bool fault;			/* faulty-device mode only */
+};
+#define S(f) offsetof(struct summary, f)
+#define B(f) offsetof(struct balloon_counters, f)
+#define NONE SIZE_MAX
+#define COUNT(to, from) { S(to), B(from), NONE, false, false }
+#define BYTES(to, from) { S(to), B(from), NONE, true, false }
+#define FAULT(to, from, xl) { S(to), B(from), B(xl), false, true }
+#define FAULT_BYTES(to, from, xl) { S(to), B(from), B(xl), true, true }
+static const struct device_counter device_counters[] = {
+	BYTES(reported_mib, reported_bytes),
+	BYTES(discarded_mib, discarded_bytes),
+	COUNT(report_requests, report_requests),
+	COUNT(report_ranges, report_ranges),
+	COUNT(xl.attaches, xl.attaches),
+	COUNT(xl.refused, xl.refused),
+	COUNT(xl.detaches, xl.detaches),
+	COUNT(xl.scans, xl.scans),
+	COUNT(xl.reclaimed_frames, xl.reclaimed_frames),
+	COUNT(xl.discard_calls, xl.discard_calls),
+	COUNT(xl.skipped_frames, xl.skipped_frames),
+	COUNT(xl.discard_errors, xl.discard_errors),
+	COUNT(xl.violations, xl.violations),
+	COUNT(xl.throttled, xl.throttled),
+	FAULT(faults_delayed, faults_delayed, xl.faults_delayed),
+	FAULT(faults_dropped, faults_dropped, xl.faults_dropped),
+	FAULT(faults_reset, faults_reset, xl.faults_reset),
+	FAULT(faults_canceled, canceled, xl.canceled),
+	FAULT_BYTES(faults_canceled_mib, canceled_bytes, xl.canceled_bytes),
+};
+
+static uint64_t counter_at(const struct balloon_counters *c, size_t off)
+{
+	return atomic_load((const atomic_ulong *)((const char *)c + off));
+}
+
+void telemetry_summarize(const struct telemetry *t, struct summary *s, bool faults)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->s[i].resident / MiB > s->resident_peak_mib)
+			s->resident_peak_mib = t->s[i].resident / MiB;
+	if (t->n)
+		s->resident_end_mib = t->s[t->n - 1].resident / MiB;
+	if (t->exits)
+		exit_stats_read(t->exits, &s->exits);
+	if (!t->balloon)
+		return;
+
+	const struct balloon_counters *c = balloon_counters(t->balloon);
+	for (size_t i = 0; i < sizeof(device_counters) / sizeof(device_counters[0]); i++) {
+		const struct device_counter *d = &device_counters[i];
+		if (d->fault && !faults)
+			continue;
+		uint64_t v = counter_at(c, d->from) + (d->also != NONE ? counter_at(c, d->also) : 0);
+		double mib = v / MiB;
+		if (d->mib)
+			memcpy((char *)s + d->to, &mib, sizeof(mib));
+		else
+			memcpy((char *)s + d->to, &v, sizeof(v));
+	}
+	/* The transport counts every refused input, the device's included,
+	 * and the reset faults we asked for ourselves: not those. */
+	if (t->transport) {
+		uint64_t terr = atomic_load(&t->transport->errors);
+		uint64_t fres = counter_at(c, B(faults_reset)) + counter_at(c, B(xl.faults_reset));
+		s->device_errors = terr > fres ? terr - fres : 0;
+	}
 }

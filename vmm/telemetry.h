@@ -147,6 +147,10 @@ void telemetry_print_line(struct telemetry *t, const char *line, uint64_t host_n
  * free event. out has nev entries. */
 void telemetry_reclaim(const struct sample *s, size_t n, uint64_t t0_ns,
 		       const struct free_event *ev, unsigned nev, struct reclaim *out);
+/* What the run counted, into s: resident memory's peak and end from the
+ * samples, the exits, and the device's counters (the faults only with
+ * faults set). The rest of s is the caller's. */
+void telemetry_summarize(const struct telemetry *t, struct summary *s, bool faults);
 void telemetry_write_summary(FILE *f, const struct summary *s);
 void telemetry_csv_header(FILE *f);
 void telemetry_csv_row(FILE *f, const struct sample *s);

@@ -2,14 +2,18 @@
 /* VM exits by cause (vmm/exits.c): which counter a register access, a
  * port or a KVM exit reason goes to; the stats queue's interrupts told
  * apart through the transport; the total as the sum of the causes; the
- * summary JSON's and the trace CSV's exit fields. */
+ * summary JSON's and the trace CSV's exit fields; the device's counters
+ * in the summary. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 
+#include "balloon.h"
 #include "exits.h"
+#include "guest_mem.h"
 #include "kvm_vm.h"
 #include "telemetry.h"
 #include "test_vmm_driver.h"
@@ -243,6 +247,48 @@ static void summary_json_fields(void **state)
 	free(buf);
 }
 
+/* The device's counters reach the summary: the report queue's, the
+ * exitless map's, and the faults of both, only in faulty-device mode. */
+static void summary_counters_from_the_device(void **state)
+{
+	(void)state;
+	enum { MEM = 4 << 20 };
+	struct guest_mem gm;
+	void *mem = calloc(1, MEM);
+	assert_non_null(mem);
+	gm_init_buffer(&gm, mem, 0, MEM);
+	struct balloon_config bc = { .protocol = BALLOON_PROTO_VIRTIO };
+	fault_config_init(&bc.fault);
+	struct balloon_dev *b = balloon_create(&gm, &bc);
+	assert_non_null(b);
+	/* the counters are the device's to write; the test stands in for it */
+	struct balloon_counters *c = (struct balloon_counters *)balloon_counters(b);
+	atomic_store(&c->report_requests, 7);
+	atomic_store(&c->discarded_bytes, 3ul << 20);
+	atomic_store(&c->xl.throttled, 5);
+	atomic_store(&c->faults_dropped, 2);
+	atomic_store(&c->xl.faults_dropped, 1);
+	atomic_store(&c->canceled_bytes, 1ul << 20);
+	atomic_store(&c->xl.canceled_bytes, 1ul << 19);
+
+	struct telemetry t;
+	telemetry_init(&t);
+	t.balloon = b;
+	struct summary s = { 0 };
+	telemetry_summarize(&t, &s, false);
+	assert_int_equal(s.report_requests, 7);
+	assert_true(s.discarded_mib == 3.0);
+	assert_int_equal(s.xl.throttled, 5);
+	assert_int_equal(s.faults_dropped, 0);
+	telemetry_summarize(&t, &s, true);
+	assert_int_equal(s.faults_dropped, 3);
+	assert_true(s.faults_canceled_mib == 1.5);
+
+	telemetry_destroy(&t);
+	balloon_destroy(b);
+	free(mem);
+}
+
 /* The CSV's columns by name: as many names as values, the exit columns
  * where their names say. */
 static void csv_columns_by_name(void **state)
@@ -305,6 +351,7 @@ int main(void)
 		cmocka_unit_test(interrupts_told_apart_by_queue),
 		cmocka_unit_test(total_is_the_sum_of_the_causes),
 		cmocka_unit_test(summary_json_fields),
+		cmocka_unit_test(summary_counters_from_the_device),
 		cmocka_unit_test(csv_columns_by_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
