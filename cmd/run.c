@@ -94,238 +94,261 @@ static FILE *open_out(const char *path, const char *flag)
 	return f;
 }
 
-int run_main(int argc, const char *const *argv)
-{
+/* One run, from setup to teardown. */
+struct run {
 	struct vmm_opts o;
-	char err[512], kpath[PATH_MAX];
+	char kpath[PATH_MAX];
+	FILE *trace, *summary;
+	struct guest_mem gm;
+	bool have_ram;
+	struct elf_info elf;
+	struct boot_device dev;
+	struct balloon_dev *balloon;
+	struct virtio_mmio_dev *vmmio;
+	struct telemetry tel;
+	struct console_sink sink;
+	struct serial serial;
+	struct vm vm;
+	bool have_vm;			/* vm and tel to destroy */
+	char fault_modes[64];
+	uint64_t start;			/* mono_ns() at the start of the guest */
 	int status;
+};
 
-	/* 1. Options: a bad one is one line and status 64. */
-	status = cli_read(argc, argv, &o, stdout, stderr);
-	if (status >= 0)
-		return status;
-	const char *kernel = o.kernel ? o.kernel : default_kernel(kpath, sizeof(kpath));
-	FILE *trace = o.trace ? open_out(o.trace, "--trace") : NULL;
-	FILE *summary_f = o.summary ? open_out(o.summary, "--summary-json") : NULL;
+/* Steps 2-4: guest RAM, the kernel in it, the boot data. */
+static bool setup_memory(struct run *r)
+{
+	const struct vmm_opts *o = &r->o;
+	const char *kernel = o->kernel ? o->kernel : default_kernel(r->kpath, sizeof(r->kpath));
+	char err[512];
 
 	/* 2. Guest RAM: one host mapping, split around the MMIO hole. */
-	struct guest_mem gm;
-	struct gm_options gmo = { .ram_bytes = o.mem, .backing = o.backing, .discard = o.discard,
-				  .thp = o.thp, .populate = o.populate };
-	int r = gm_create(&gm, &gmo);
-	if (r) {
-		vmm_log("cannot map %llu MiB of guest RAM: %s", (unsigned long long)(o.mem >> 20),
-			strerror(-r));
-		status = VMM_EXIT_ERROR;
-		goto out_files;
+	struct gm_options gmo = { .ram_bytes = o->mem, .backing = o->backing, .discard = o->discard,
+				  .thp = o->thp, .populate = o->populate };
+	int e = gm_create(&r->gm, &gmo);
+	if (e) {
+		vmm_log("cannot map %llu MiB of guest RAM: %s", (unsigned long long)(o->mem >> 20),
+			strerror(-e));
+		r->status = VMM_EXIT_ERROR;
+		return false;
 	}
-	if (o.backing == GM_BACKING_MEMFD && o.discard == GM_DISCARD_DONTNEED)
+	r->have_ram = true;
+	if (o->backing == GM_BACKING_MEMFD && o->discard == GM_DISCARD_DONTNEED)
 		vmm_log("note: MADV_DONTNEED on a shared memfd keeps the pages in the file; "
 			"memory comes back only with --discard punch");
 
 	/* 3. The kernel: PT_LOADs into RAM, the PVH entry from its note. */
-	struct elf_info elf;
-	if (elf_load_file(&gm, kernel, &elf, err, sizeof(err))) {
+	if (elf_load_file(&r->gm, kernel, &r->elf, err, sizeof(err))) {
 		fprintf(stderr, "pagehint: --kernel: %s\n", err);
-		status = CLI_EXIT_USAGE;
-		goto out_ram;
+		r->status = CLI_EXIT_USAGE;
+		return false;
 	}
 
 	/* 4. Boot data: start info, memory map, command line, MP table. */
-	struct boot_device dev = { .base = VIRTIO_MMIO_BASE, .size = VIRTIO_MMIO_WINDOW,
-				   .irq = VIRTIO_MMIO_IRQ };
-	struct boot_params bp = { .ncpus = o.cpus, .user_cmdline = o.cmdline, .dev = &dev, .ndev = 1 };
-	if (boot_setup(&gm, &bp, err, sizeof(err))) {
+	r->dev = (struct boot_device){ .base = VIRTIO_MMIO_BASE, .size = VIRTIO_MMIO_WINDOW,
+				       .irq = VIRTIO_MMIO_IRQ };
+	struct boot_params bp = { .ncpus = o->cpus, .user_cmdline = o->cmdline, .dev = &r->dev,
+				  .ndev = 1 };
+	if (boot_setup(&r->gm, &bp, err, sizeof(err))) {
 		fprintf(stderr, "pagehint: %s\n", err);
-		status = CLI_EXIT_USAGE;
-		goto out_ram;
+		r->status = CLI_EXIT_USAGE;
+		return false;
 	}
+	return true;
+}
 
-	/* 5. The balloon device behind its virtio-mmio transport. */
+/* Step 5: the balloon device behind its virtio-mmio transport. */
+static bool setup_device(struct run *r)
+{
+	const struct vmm_opts *o = &r->o;
 	struct balloon_config bc = {
-		.protocol = o.protocol,
-		.target_pages = o.has_target ? (uint32_t)(o.target / GM_PAGE_SIZE) : 0,
-		.fault = o.fault,
-		.no_exitless = o.no_exitless,
+		.protocol = o->protocol,
+		.target_pages = o->has_target ? (uint32_t)(o->target / GM_PAGE_SIZE) : 0,
+		.fault = o->fault,
+		.no_exitless = o->no_exitless,
 	};
-	struct balloon_dev *balloon = balloon_create(&gm, &bc);
-	struct virtio_mmio_dev *vmmio = balloon ? virtio_mmio_create(&gm, &balloon_ops, balloon, dev.base) : NULL;
-	if (!vmmio) {
+
+	r->balloon = balloon_create(&r->gm, &bc);
+	if (r->balloon)
+		r->vmmio = virtio_mmio_create(&r->gm, &balloon_ops, r->balloon, r->dev.base);
+	if (!r->vmmio) {
 		vmm_log("out of memory creating the balloon device");
-		status = VMM_EXIT_ERROR;
-		goto out_device;
+		r->status = VMM_EXIT_ERROR;
+		return false;
 	}
+	return true;
+}
+
+/* Steps 6-9: console, KVM, telemetry, signals. */
+static bool setup_vm(struct run *r)
+{
+	const struct vmm_opts *o = &r->o;
+	struct vm *vm = &r->vm;
+	struct telemetry *tel = &r->tel;
+	char err[512];
 
 	/* 6. Console: the serial port's lines, timestamped and parsed. */
-	struct telemetry tel;
-	telemetry_init(&tel);
-	struct console_sink sink = { .tel = &tel };
-	struct serial serial;
-	serial_init(&serial, on_line, &sink);
+	telemetry_init(tel);
+	r->sink.tel = tel;
+	serial_init(&r->serial, on_line, &r->sink);
 
 	/* 7. KVM: VM, irqchip, slots, vCPUs, boot CPU state; then the device
 	 * wiring (ioeventfd per queue, irqfd) and the serial port. */
-	struct vm vm;
-	if (vm_create(&vm, &gm, o.cpus, elf.pvh_entry, BOOT_START_INFO, err, sizeof(err)) ||
-	    vm_add_virtio_mmio(&vm, vmmio, dev.base, dev.irq, balloon_ops.max_queues, err, sizeof(err))) {
+	r->have_vm = true;
+	if (vm_create(vm, &r->gm, o->cpus, r->elf.pvh_entry, BOOT_START_INFO, err, sizeof(err)) ||
+	    vm_add_virtio_mmio(vm, r->vmmio, r->dev.base, r->dev.irq, balloon_ops.max_queues, err,
+			       sizeof(err))) {
 		vmm_log("KVM: %s", err);
-		status = VMM_EXIT_ERROR;
-		goto out_vm;
+		r->status = VMM_EXIT_ERROR;
+		return false;
 	}
-	vm_set_serial(&vm, &serial);
-	vm.queue_role = queue_role;
-	vm.queue_role_opaque = balloon;
-	char fault_modes[64];
-	if (o.fault.modes) {
+	vm_set_serial(vm, &r->serial);
+	vm->queue_role = queue_role;
+	vm->queue_role_opaque = r->balloon;
+	if (o->fault.modes) {
 		/* Faulty-device mode: the worker runs the delayed requests. */
-		vm.worker_tick = fault_tick;
-		vm.worker_tick_opaque = balloon;
+		vm->worker_tick = fault_tick;
+		vm->worker_tick_opaque = r->balloon;
 		vmm_log("faulty device: %s on %.0f%% of report requests (seed %llu, delays up to %u ms)",
-			fault_modes_str(o.fault.modes, fault_modes, sizeof(fault_modes)),
-			o.fault.rate * 100, (unsigned long long)o.fault.seed, o.fault.delay_max_ms);
+			fault_modes_str(o->fault.modes, r->fault_modes, sizeof(r->fault_modes)),
+			o->fault.rate * 100, (unsigned long long)o->fault.seed, o->fault.delay_max_ms);
 	}
 
 	/* 8. Telemetry reads the device and exit counters. */
-	tel.gm = &gm;
-	tel.balloon = balloon;
-	tel.transport = vmmio;
-	tel.exits = &vm.exits;
-	tel.ioeventfd_notifies = &vm.notifications;
-	tel.trace = trace;
-	tel.exact = trace != NULL;	/* a trace has every sample by mincore */
-	tel.live = !o.quiet && isatty(STDOUT_FILENO);
+	tel->gm = &r->gm;
+	tel->balloon = r->balloon;
+	tel->transport = r->vmmio;
+	tel->exits = &vm->exits;
+	tel->ioeventfd_notifies = &vm->notifications;
+	tel->trace = r->trace;
+	tel->exact = r->trace != NULL;	/* a trace has every sample by mincore */
+	tel->live = !o->quiet && isatty(STDOUT_FILENO);
 
 	/* 9. Ctrl-C ends the run cleanly. */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	return true;
+}
+
+/* Steps 10-12: run the guest to its end; false if it could not start. */
+static bool run_guest(struct run *r)
+{
+	struct vm *vm = &r->vm;
+	char err[512];
 
 	/* 10. Go: sampler, device worker, vCPUs. */
-	uint64_t start = mono_ns();
-	if (telemetry_start(&tel) || vm_start(&vm, err, sizeof(err))) {
+	r->start = mono_ns();
+	if (telemetry_start(&r->tel) || vm_start(vm, err, sizeof(err))) {
 		vmm_log("%s", err);
-		vm_join(&vm);
-		telemetry_stop(&tel);
-		status = VMM_EXIT_ERROR;
-		goto out_vm;
+		vm_join(vm);
+		telemetry_stop(&r->tel);
+		r->status = VMM_EXIT_ERROR;
+		return false;
 	}
 
 	/* 11. Wait for the guest's exit, a crash, the timeout or a signal. */
-	uint64_t deadline = o.timeout > 0 ? start + (uint64_t)(o.timeout * 1e9) : 0;
+	uint64_t deadline = r->o.timeout > 0 ? r->start + (uint64_t)(r->o.timeout * 1e9) : 0;
 	for (;;) {
 		uint64_t now = mono_ns(), slice = now + 50 * 1000000ull;
-		if (vm_wait(&vm, deadline && deadline < slice ? deadline : slice))
+		if (vm_wait(vm, deadline && deadline < slice ? deadline : slice))
 			break;
 		if (got_signal) {
-			vm_stop(&vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal %d", (int)got_signal);
+			vm_stop(vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal %d", (int)got_signal);
 			break;
 		}
 		if (deadline && mono_ns() >= deadline) {
-			vm_stop(&vm, VM_END_TIMEOUT, VMM_EXIT_TIMEOUT,
-				"guest did not finish within %g s (--timeout); stopped it", o.timeout);
+			vm_stop(vm, VM_END_TIMEOUT, VMM_EXIT_TIMEOUT,
+				"guest did not finish within %g s (--timeout); stopped it", r->o.timeout);
 			break;
 		}
 	}
 
-	/* 12. Stop everything, then account. */
-	vm_join(&vm);
-	serial_flush(&serial);
-	telemetry_stop(&tel);
-	status = vm.status;
+	/* 12. Stop everything. */
+	vm_join(vm);
+	serial_flush(&r->serial);
+	telemetry_stop(&r->tel);
+	r->status = vm->status;
+	return true;
+}
 
-	struct summary s = {
-		.guest_exit = vm.guest_exit,
-		.cpus = o.cpus,
-		.mem_mib = o.mem >> 20,
-		.data_errors = console_data_errors(&sink.cs),
-	};
+/* Step 13: the summary, the last log lines, the output files. */
+static void report(struct run *r)
+{
 	static const char *const end_names[] = {
 		[VM_END_NONE] = "error", [VM_END_EXIT] = "exit", [VM_END_TIMEOUT] = "timeout",
 		[VM_END_CRASH] = "crash", [VM_END_ERROR] = "error", [VM_END_SIGNAL] = "signal",
 	};
-	s.end_reason = end_names[vm.end];
-	exit_stats_read(&vm.exits, &s.exits);
-	for (size_t i = 0; i < tel.n; i++)
-		if (tel.s[i].resident / 1048576.0 > s.resident_peak_mib)
-			s.resident_peak_mib = tel.s[i].resident / 1048576.0;
-	if (tel.n)
-		s.resident_end_mib = tel.s[tel.n - 1].resident / 1048576.0;
-	const struct balloon_counters *bcnt = balloon_counters(balloon);
-	s.reported_mib = atomic_load(&bcnt->reported_bytes) / 1048576.0;
-	s.discarded_mib = atomic_load(&bcnt->discarded_bytes) / 1048576.0;
-	s.report_requests = atomic_load(&bcnt->report_requests);
-	s.report_ranges = atomic_load(&bcnt->report_ranges);
-	/* The transport counts every refused input, the device's included,
-	 * and the reset faults we asked for ourselves: not those. */
-	unsigned long terr = atomic_load(&vmmio->errors), fres = atomic_load(&bcnt->faults_reset) +
-		atomic_load(&bcnt->xl.faults_reset);
-	s.device_errors = terr > fres ? terr - fres : 0;
-	if (o.fault.modes) {
-		s.fault_modes = fault_modes;
-		s.faults_delayed = atomic_load(&bcnt->faults_delayed);
-		s.faults_dropped = atomic_load(&bcnt->faults_dropped);
-		s.faults_reset = atomic_load(&bcnt->faults_reset);
-		s.faults_canceled = atomic_load(&bcnt->canceled);
-		s.faults_canceled_mib = atomic_load(&bcnt->canceled_bytes) / 1048576.0;
-	}
-	const struct xl_counters *xc = &bcnt->xl;
-	s.xl.offered = !o.no_exitless;
-	s.xl.attaches = atomic_load(&xc->attaches);
-	s.xl.refused = atomic_load(&xc->refused);
-	s.xl.detaches = atomic_load(&xc->detaches);
-	s.xl.scans = atomic_load(&xc->scans);
-	s.xl.reclaimed_frames = atomic_load(&xc->reclaimed_frames);
-	s.xl.discard_calls = atomic_load(&xc->discard_calls);
-	s.xl.skipped_frames = atomic_load(&xc->skipped_frames);
-	s.xl.discard_errors = atomic_load(&xc->discard_errors);
-	s.xl.violations = atomic_load(&xc->violations);
-	s.xl.throttled = atomic_load(&xc->throttled);
-	if (o.fault.modes) {
-		/* the map's faults count with the report queue's */
-		s.faults_delayed += atomic_load(&xc->faults_delayed);
-		s.faults_dropped += atomic_load(&xc->faults_dropped);
-		s.faults_reset += atomic_load(&xc->faults_reset);
-		s.faults_canceled += atomic_load(&xc->canceled);
-		s.faults_canceled_mib += atomic_load(&xc->canceled_bytes) / 1048576.0;
-	}
+	struct telemetry *tel = &r->tel;
 	struct reclaim rec[CONSOLE_MAX_FREE_EVENTS];
-	s.nreclaim = sink.cs.nfree;
-	s.reclaim = rec;
-	telemetry_reclaim(tel.s, tel.n, tel.t0_ns, sink.cs.free, sink.cs.nfree, rec);
+	struct summary s = {
+		.guest_exit = r->vm.guest_exit,
+		.cpus = r->o.cpus,
+		.mem_mib = r->o.mem >> 20,
+		.data_errors = console_data_errors(&r->sink.cs),
+		.end_reason = end_names[r->vm.end],
+		.fault_modes = r->o.fault.modes ? r->fault_modes : NULL,
+		.nreclaim = r->sink.cs.nfree,
+		.reclaim = rec,
+	};
+
+	s.xl.offered = !r->o.no_exitless;
+	telemetry_summarize(tel, &s, r->o.fault.modes);
+	telemetry_reclaim(tel->s, tel->n, tel->t0_ns, r->sink.cs.free, r->sink.cs.nfree, rec);
 
 	vmm_log("%s; %.2f s, resident peak %.0f MiB, end %.0f MiB, discarded %.0f MiB in %llu "
-		"requests, %llu exits", vm.end_msg, (mono_ns() - start) / 1e9,
+		"requests, %llu exits", r->vm.end_msg, (mono_ns() - r->start) / 1e9,
 		s.resident_peak_mib, s.resident_end_mib, s.discarded_mib,
 		(unsigned long long)s.report_requests, (unsigned long long)exit_counts_total(&s.exits));
 	/* Its own line: what `pagehint bench` leaves out of the VMM's CPU. */
-	vmm_log("telemetry: samples=%zu mincore=%llu cpu_ms=%.1f", tel.n,
-		(unsigned long long)tel.full_scans, tel.cpu_ns / 1e6);
-	if (summary_f) {
-		telemetry_write_summary(summary_f, &s);
-		if (fclose(summary_f))
-			vmm_log("--summary-json %s: %s", o.summary, strerror(errno));
-		summary_f = NULL;
+	vmm_log("telemetry: samples=%zu mincore=%llu cpu_ms=%.1f", tel->n,
+		(unsigned long long)tel->full_scans, tel->cpu_ns / 1e6);
+	if (r->summary) {
+		telemetry_write_summary(r->summary, &s);
+		if (fclose(r->summary))
+			vmm_log("--summary-json %s: %s", r->o.summary, strerror(errno));
+		r->summary = NULL;
 	}
-	if (trace && fclose(trace))
-		vmm_log("--trace %s: %s", o.trace, strerror(errno));
-	trace = NULL;
+	if (r->trace && fclose(r->trace))
+		vmm_log("--trace %s: %s", r->o.trace, strerror(errno));
+	r->trace = NULL;
+}
 
-	/* Unwind in reverse; the error paths above enter at their step. */
-out_vm:
-	vm_destroy(&vm);
-	telemetry_destroy(&tel);
-out_device:
-	if (vmmio)
-		virtio_mmio_destroy(vmmio);
-	if (balloon)
-		balloon_destroy(balloon);
-out_ram:
-	gm_destroy(&gm);
-out_files:
-	if (summary_f)
-		fclose(summary_f);
-	if (trace)
-		fclose(trace);
-	return status;
+/* Unwind in reverse of the setup, from the step it reached. */
+static void teardown(struct run *r)
+{
+	if (r->have_vm) {
+		vm_destroy(&r->vm);
+		telemetry_destroy(&r->tel);
+	}
+	if (r->vmmio)
+		virtio_mmio_destroy(r->vmmio);
+	if (r->balloon)
+		balloon_destroy(r->balloon);
+	if (r->have_ram)
+		gm_destroy(&r->gm);
+	if (r->summary)
+		fclose(r->summary);
+	if (r->trace)
+		fclose(r->trace);
+}
+
+int run_main(int argc, const char *const *argv)
+{
+	static struct run r;
+
+	/* 1. Options: a bad one is one line and status 64; the files they
+	 * name are opened now, so a bad path is too. */
+	int status = cli_read(argc, argv, &r.o, stdout, stderr);
+	if (status >= 0)
+		return status;
+	r.trace = r.o.trace ? open_out(r.o.trace, "--trace") : NULL;
+	r.summary = r.o.summary ? open_out(r.o.summary, "--summary-json") : NULL;
+
+	/* 2-12: setup, the run; 13: its report. */
+	if (setup_memory(&r) && setup_device(&r) && setup_vm(&r) && run_guest(&r))
+		report(&r);
+	teardown(&r);
+	return r.status;
 }
