@@ -17,7 +17,7 @@
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
-#include "elf_loader.h"
+#include "kernel.h"
 #include "guest_mem.h"
 #include "kvm_vm.h"
 #include "log.h"
@@ -101,7 +101,7 @@ struct run {
 	FILE *trace, *summary;
 	struct guest_mem gm;
 	bool have_ram;
-	struct elf_info elf;
+	struct vm_entry entry;		/* where the boot CPU starts */
 	struct boot_device dev;
 	struct balloon_dev *balloon;
 	struct virtio_mmio_dev *vmmio;
@@ -137,19 +137,16 @@ static bool setup_memory(struct run *r)
 		vmm_log("note: MADV_DONTNEED on a shared memfd keeps the pages in the file; "
 			"memory comes back only with --discard punch");
 
-	/* 3. The kernel: PT_LOADs into RAM, the PVH entry from its note. */
-	if (elf_load_file(&r->gm, kernel, &r->elf, err, sizeof(err))) {
-		fprintf(stderr, "pagehint: --kernel: %s\n", err);
-		r->status = CLI_EXIT_USAGE;
-		return false;
-	}
-
-	/* 4. Boot data: start info, memory map, command line, MP table. */
+	/* 3-4. The kernel (a PVH ELF or a bzImage) and what it finds at
+	 * boot: memory map, command line, MP and ACPI tables. */
 	r->dev = (struct boot_device){ .base = VIRTIO_MMIO_BASE, .size = VIRTIO_MMIO_WINDOW,
 				       .irq = VIRTIO_MMIO_IRQ };
-	struct boot_params bp = { .ncpus = o->cpus, .user_cmdline = o->cmdline, .dev = &r->dev,
-				  .ndev = 1 };
-	if (boot_setup(&r->gm, &bp, err, sizeof(err))) {
+	struct kernel_boot kb = {
+		.kernel = kernel, .initrd = o->initrd,
+		.bp = { .ncpus = o->cpus, .user_cmdline = o->cmdline, .dev = &r->dev, .ndev = 1 },
+	};
+	enum kernel_format format;
+	if (kernel_boot(&r->gm, &kb, &r->entry, &format, err, sizeof(err))) {
 		fprintf(stderr, "pagehint: %s\n", err);
 		r->status = CLI_EXIT_USAGE;
 		return false;
@@ -195,7 +192,7 @@ static bool setup_vm(struct run *r)
 	/* 7. KVM: VM, irqchip, slots, vCPUs, boot CPU state; then the device
 	 * wiring (ioeventfd per queue, irqfd) and the serial port. */
 	r->have_vm = true;
-	if (vm_create(vm, &r->gm, o->cpus, r->elf.pvh_entry, BOOT_START_INFO, err, sizeof(err)) ||
+	if (vm_create(vm, &r->gm, o->cpus, &r->entry, err, sizeof(err)) ||
 	    vm_add_virtio_mmio(vm, r->vmmio, r->dev.base, r->dev.irq, balloon_ops.max_queues, err,
 			       sizeof(err))) {
 		vmm_log("KVM: %s", err);
@@ -268,6 +265,8 @@ static bool run_guest(struct run *r)
 	/* 12. Stop everything. */
 	vm_join(vm);
 	serial_flush(&r->serial);
+	if (vm->end == VM_END_TIMEOUT || vm->end == VM_END_SIGNAL)
+		vm_log_cpus(vm);
 	telemetry_stop(&r->tel);
 	r->status = vm->status;
 	return true;
@@ -279,6 +278,7 @@ static void report(struct run *r)
 	static const char *const end_names[] = {
 		[VM_END_NONE] = "error", [VM_END_EXIT] = "exit", [VM_END_TIMEOUT] = "timeout",
 		[VM_END_CRASH] = "crash", [VM_END_ERROR] = "error", [VM_END_SIGNAL] = "signal",
+		[VM_END_POWEROFF] = "poweroff", [VM_END_RESET] = "reset",
 	};
 	struct telemetry *tel = &r->tel;
 	struct reclaim rec[CONSOLE_MAX_FREE_EVENTS];

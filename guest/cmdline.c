@@ -7,6 +7,7 @@
 
 struct config cfg;
 
+static const char *const console_names[] = { "ttyS0" };
 const char *const workload_names[] = { "memhog", "churn", "fragment", "verify", "burst", "none" };
 static const char *const test_names[] = { "none", "fault", "fault-ap", "clock", "idle", "corrupt", "report", "work", "hostile", "exitless" };
 
@@ -28,6 +29,7 @@ static const struct key keys[] = {
 	ENUM("test", test, test_names),
 	U64("seed", seed, 0, UINT64_MAX),
 	{ "quiet", K_FLAG, &cfg.quiet, 0, 0, 0 },
+	ENUM("console", console, console_names),
 	U64("memhog.mib", memhog.mib, 0, 1 << 20),
 	U64("memhog.rounds", memhog.rounds, 1, 1000000),
 	U64("memhog.hold_ms", memhog.hold_ms, 0, 86400000),

@@ -29,6 +29,7 @@ struct config {
 	enum test_mode test;
 	uint64_t seed;
 	bool quiet;
+	int console;			/* console=ttyS0: the one UART, which the VMM names for Linux */
 	struct {
 		uint64_t mib;		/* 0: three quarters of free memory */
 		uint64_t rounds, hold_ms, idle_ms;

@@ -3,10 +3,27 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acpi.h"
 #include "boot.h"
+#include "bzimage.h"
 #include "pvh.h"
 #include "log.h"
 
+
+bool boot_cmdline_has(const char *cmdline, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (const char *s = cmdline; s && *s;) {
+		while (*s == ' ')
+			s++;
+		if (!strncmp(s, key, k) && s[k] == '=')
+			return true;
+		while (*s && *s != ' ')
+			s++;
+	}
+	return false;
+}
 
 int boot_cmdline(char *buf, size_t cap, const struct boot_params *p)
 {
@@ -14,8 +31,16 @@ int boot_cmdline(char *buf, size_t cap, const struct boot_params *p)
 	int r;
 
 	buf[0] = 0;
-	/* Linux's form: virtio_mmio.device=<size>@<base>:<irq> */
-	for (unsigned i = 0; i < p->ndev; i++) {
+	if (p->console && !boot_cmdline_has(p->user_cmdline, "console")) {
+		r = snprintf(buf, cap, "console=ttyS0");
+		if (r < 0 || (size_t)r >= cap)
+			return -1;
+		len = (size_t)r;
+	}
+	/* Linux's form: virtio_mmio.device=<size>@<base>:<irq>; a user who
+	 * names devices on their own line names them all. */
+	for (unsigned i = 0; i < p->ndev && !boot_cmdline_has(p->user_cmdline, "virtio_mmio.device");
+	     i++) {
 		r = snprintf(buf + len, cap - len, "%svirtio_mmio.device=%u@%#llx:%u",
 			     len ? " " : "", p->dev[i].size, (unsigned long long)p->dev[i].base,
 			     p->dev[i].irq);
@@ -56,6 +81,7 @@ unsigned boot_memmap(const struct guest_mem *gm, void *entries, unsigned max)
 		n = add(e, n, max, 0, BOOT_LOW_RESERVED_END, XEN_HVM_MEMMAP_TYPE_RESERVED);
 		n = add(e, n, max, BOOT_LOW_RESERVED_END, BOOT_MPTABLE, XEN_HVM_MEMMAP_TYPE_RAM);
 		n = add(e, n, max, BOOT_MPTABLE, BOOT_BASEMEM_END, XEN_HVM_MEMMAP_TYPE_RESERVED);
+		n = add(e, n, max, ACPI_BASE, ACPI_BASE + ACPI_MAX, XEN_HVM_MEMMAP_TYPE_RESERVED);
 		n = add(e, n, max, BOOT_HIGH_START, end, XEN_HVM_MEMMAP_TYPE_RAM);
 	}
 	return n;
@@ -249,13 +275,14 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 		gm_translate(gm, BOOT_MEMMAP, BOOT_MEMMAP_MAX * sizeof(*mm));
 	char *cmd = gm_translate(gm, BOOT_CMDLINE, BOOT_CMDLINE_MAX);
 	uint8_t *mp = gm_translate(gm, BOOT_MPTABLE, BOOT_MPTABLE_MAX);
+	uint8_t *acpi = gm_translate(gm, ACPI_BASE, ACPI_MAX);
 	uint64_t *gdt = gm_translate(gm, BOOT_GDT, BOOT_GDT_ENTRIES * 8);
 	uint8_t *bda_ebda = gm_translate(gm, BOOT_BDA_EBDA_SEG, 2);
 	uint8_t *bda_base = gm_translate(gm, BOOT_BDA_BASEMEM_KIB, 2);
 	uint16_t v16;
 	uint8_t irqs[8];
 
-	if (!si || !mm || !cmd || !mp || !gdt || !bda_ebda || !bda_base ||
+	if (!si || !mm || !cmd || !mp || !acpi || !gdt || !bda_ebda || !bda_base ||
 	    !gm_translate(gm, 0, BOOT_MIN_RAM))
 		return vmm_fail(err, n, "guest RAM must start at 0 and hold at least %llu MiB",
 			    BOOT_MIN_RAM >> 20);
@@ -267,11 +294,14 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 		irqs[i] = p->dev[i].irq;
 	if (!mptable_build(mp, BOOT_MPTABLE_MAX, BOOT_MPTABLE, p->ncpus, irqs, p->ndev))
 		return vmm_fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
+	if (!acpi_build(acpi, ACPI_MAX, ACPI_BASE, p->ncpus))
+		return vmm_fail(err, n, "ACPI tables for %u CPUs do not fit", p->ncpus);
 
 	memset(si, 0, sizeof(*si));
 	si->magic = HVM_START_MAGIC;
 	si->version = 1;
 	si->cmdline_paddr = BOOT_CMDLINE;
+	si->rsdp_paddr = ACPI_BASE;
 	si->memmap_paddr = BOOT_MEMMAP;
 	si->memmap_entries = boot_memmap(gm, mm, BOOT_MEMMAP_MAX);
 
@@ -282,5 +312,59 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 	memcpy(bda_ebda, &v16, 2);
 	v16 = BOOT_MPTABLE >> 10;	/* KiB; 0x413 is not 2-byte aligned */
 	memcpy(bda_base, &v16, 2);
+	return 0;
+}
+
+/* --- Linux bzImage: the 64-bit boot protocol -------------------------------- */
+
+int boot_page_tables(struct guest_mem *gm)
+{
+	uint64_t *pml4 = gm_translate(gm, BOOT_PML4, 4096);
+	uint64_t *pdpt = gm_translate(gm, BOOT_PDPT, 4096);
+	uint64_t *pd = gm_translate(gm, BOOT_PD, 4 * 4096);
+
+	if (!pml4 || !pdpt || !pd)
+		return -1;
+	memset(pml4, 0, 4096);
+	memset(pdpt, 0, 4096);
+	pml4[0] = BOOT_PDPT | 0x3;			/* present, writable */
+	for (uint64_t g = 0; g < 4; g++) {
+		pdpt[g] = (BOOT_PD + g * 4096) | 0x3;
+		for (uint64_t i = 0; i < 512; i++)	/* present, writable, 2 MiB */
+			pd[g * 512 + i] = (g << 30) | (i << 21) | 0x83;
+	}
+	return 0;
+}
+
+int boot_setup_bzimage(struct guest_mem *gm, const void *img, size_t size, const void *initrd,
+		       size_t initrd_size, uint64_t *entry, char *err, size_t n)
+{
+	struct hvm_memmap_table_entry mm[BOOT_MEMMAP_MAX];
+	struct bz_e820 e820[BOOT_MEMMAP_MAX];
+	unsigned ne = boot_memmap(gm, mm, BOOT_MEMMAP_MAX);
+	const char *cmd = gm_translate(gm, BOOT_CMDLINE, BOOT_CMDLINE_MAX);
+	uint64_t *gdt = gm_translate(gm, BOOT_GDT, BOOT_GDT_ENTRIES * 8);
+	struct bz_info info;
+
+	if (!cmd || !gdt || boot_page_tables(gm))
+		return vmm_fail(err, n, "guest RAM must start at 0 and hold at least %llu MiB",
+				BOOT_MIN_RAM >> 20);
+	for (unsigned i = 0; i < ne; i++)
+		e820[i] = (struct bz_e820){ .addr = mm[i].addr, .size = mm[i].size, .type = mm[i].type };
+	struct bz_boot b = {
+		.zero_page = BOOT_ZERO_PAGE,
+		.cmdline = BOOT_CMDLINE,
+		.cmdline_len = (uint32_t)strnlen(cmd, BOOT_CMDLINE_MAX),
+		.acpi_rsdp = ACPI_BASE,
+		.e820 = e820,
+		.ne820 = ne,
+		.initrd = initrd,
+		.initrd_size = initrd_size,
+	};
+	if (bz_load(gm, img, size, &b, &info, err, n))
+		return -1;
+	/* The protocol's __BOOT_CS is 64-bit code at the same selector. */
+	gdt[BOOT_SEL_CODE >> 3] = 0x00af9b000000ffffULL;
+	*entry = info.entry64;
 	return 0;
 }

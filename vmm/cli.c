@@ -31,8 +31,9 @@ static int read_fault(void *dst, const char *val, char *err, size_t n)
 }
 
 static const struct opt options[] = {
-	{ "--kernel", "ELF", OPT_PATH, AT(kernel),
-	  .help = "guest kernel (default: pagehint-guest.elf beside\nthis program)" },
+	{ "--kernel", "FILE", OPT_PATH, AT(kernel),
+	  .help = "guest kernel: an ELF with a PVH note, or a Linux\nbzImage (default: pagehint-guest.elf beside this\nprogram)" },
+	{ "--initrd", "FILE", OPT_PATH, AT(initrd), .help = "initial ramdisk for a bzImage kernel" },
 	{ "--mem", "SIZE", OPT_SIZE, AT(mem), .min = BOOT_MIN_RAM, .max = 1ULL << 40,
 	  .align = GM_PAGE_SIZE, .help = "guest RAM, e.g. 2G, 512M (default 2G)" },
 	{ "--cpus", "N", OPT_UINT, AT(cpus), .min = 1, .max = CLI_MAX_CPUS,
@@ -99,7 +100,7 @@ void cli_usage(FILE *f)
 {
 	fputs("usage: pagehint run [options] [-- guest command line]\n"
 	      "\n"
-	      "Boot a PVH guest under KVM with a virtio-balloon device that discards the\n"
+	      "Boot a guest under KVM with a virtio-balloon device that discards the\n"
 	      "memory the guest reports free.\n"
 	      "\n", f);
 	opt_help(f, &cli_run_opts);

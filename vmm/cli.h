@@ -24,6 +24,7 @@
 
 struct vmm_opts {
 	const char *kernel;		/* NULL: default beside the binary */
+	const char *initrd;		/* NULL: none */
 	uint64_t mem;
 	unsigned cpus;
 	enum gm_backing backing;

@@ -2,6 +2,7 @@
 #include <linux/kvm.h>
 #include <linux/virtio_mmio.h>
 
+#include "acpi.h"
 #include "exits.h"
 #include "kvm_vm.h"	/* EXIT_PORT */
 #include "serial.h"
@@ -24,6 +25,7 @@ const char *const exit_cause_names[EXIT_CAUSE_COUNT] = {
 	[EXIT_MMIO_OTHER] = "mmio_other",
 	[EXIT_IO_SERIAL] = "io_serial",
 	[EXIT_IO_EXIT_PORT] = "io_exit_port",
+	[EXIT_IO_ACPI] = "io_acpi",
 	[EXIT_IO_OTHER] = "io_other",
 	[EXIT_HLT] = "hlt",
 	[EXIT_INTR] = "intr",
@@ -110,6 +112,8 @@ enum exit_cause exit_cause_port(uint16_t port)
 		return EXIT_IO_SERIAL;
 	if (port >= EXIT_PORT && port < EXIT_PORT + EXIT_PORT_SIZE)
 		return EXIT_IO_EXIT_PORT;
+	if (port == ACPI_SLEEP_CTL_PORT || port == ACPI_SLEEP_STS_PORT || port == ACPI_RESET_PORT)
+		return EXIT_IO_ACPI;
 	return EXIT_IO_OTHER;
 }
 

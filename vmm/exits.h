@@ -41,6 +41,7 @@ enum exit_cause {
 	EXIT_MMIO_OTHER,		/* no device there */
 	EXIT_IO_SERIAL,
 	EXIT_IO_EXIT_PORT,
+	EXIT_IO_ACPI,			/* the ACPI sleep and reset registers */
 	EXIT_IO_OTHER,
 	EXIT_HLT,
 	EXIT_INTR,

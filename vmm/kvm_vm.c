@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/virtio_mmio.h>
 
+#include "acpi.h"
 #include "boot.h"
 #include "kvm_vm.h"
 #include "log.h"
@@ -109,7 +110,7 @@ static int set_cpuid(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *sup
 	return 0;
 }
 
-/* --- boot CPU state: PVH 32-bit protected-mode entry ----------------------- */
+/* --- boot CPU state: PVH 32-bit entry, or Linux's 64-bit entry ------------- */
 
 static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
 {
@@ -119,7 +120,7 @@ static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
 	};
 }
 
-static int setup_bsp(struct vcpu *v, uint32_t entry, uint32_t start_info, char *err, size_t n)
+static int setup_bsp(struct vcpu *v, const struct vm_entry *e, char *err, size_t n)
 {
 	struct kvm_sregs sr;
 	struct kvm_regs regs;
@@ -127,7 +128,9 @@ static int setup_bsp(struct vcpu *v, uint32_t entry, uint32_t start_info, char *
 	if (kvm_ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
 		return vmm_fail(err, n, "KVM_GET_SREGS: %s", strerror(errno));
 	/* PVH ABI: CS flat 32-bit code, DS/ES/SS (and FS/GS) flat data,
-	 * TR a 32-bit TSS with base 0 limit 0x67, CR0.PE set, paging off. */
+	 * TR a 32-bit TSS with base 0 limit 0x67, CR0.PE set, paging off.
+	 * Linux's 64-bit protocol: the same selectors, CS 64-bit, paging on
+	 * with the identity map boot_page_tables() wrote. */
 	flat_segment(&sr.cs, BOOT_SEL_CODE, 0xb);	/* execute/read, accessed */
 	flat_segment(&sr.ds, BOOT_SEL_DATA, 0x3);	/* read/write, accessed */
 	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
@@ -143,12 +146,23 @@ static int setup_bsp(struct vcpu *v, uint32_t entry, uint32_t start_info, char *
 	sr.cr3 = 0;
 	sr.cr4 = 0;
 	sr.efer = 0;
+	if (e->long_mode) {
+		sr.cs.l = 1;
+		sr.cs.db = 0;
+		sr.cr0 = 0x80050033;	/* PG | AM | WP | NE | ET | MP | PE */
+		sr.cr3 = BOOT_PML4;
+		sr.cr4 = 0x20;		/* PAE */
+		sr.efer = 0x500;	/* LMA | LME */
+	}
 	if (kvm_ioctl(v->fd, KVM_SET_SREGS, &sr) < 0)
 		return vmm_fail(err, n, "KVM_SET_SREGS: %s", strerror(errno));
 
 	memset(&regs, 0, sizeof(regs));
-	regs.rip = entry;
-	regs.rbx = start_info;
+	regs.rip = e->rip;
+	if (e->long_mode)
+		regs.rsi = e->arg;
+	else
+		regs.rbx = e->arg;
 	regs.rflags = 0x2;	/* reserved bit; IF clear */
 	if (kvm_ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return vmm_fail(err, n, "KVM_SET_REGS: %s", strerror(errno));
@@ -172,8 +186,8 @@ static void vm_zero(struct vm *vm)
 	pthread_condattr_destroy(&ca);
 }
 
-int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entry,
-	      uint32_t start_info, char *err, size_t n)
+int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, const struct vm_entry *entry,
+	      char *err, size_t n)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
 	int r;
@@ -270,7 +284,7 @@ int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entr
 	free(cpuid);
 	/* Application processors stay as KVM made them: with the in-kernel
 	 * LAPIC they wait for the boot CPU's INIT/SIPI. */
-	return setup_bsp(&vm->vcpus[0], entry, start_info, err, n);
+	return setup_bsp(&vm->vcpus[0], entry, err, n);
 }
 
 /* --- devices ----------------------------------------------------------------- */
@@ -324,9 +338,25 @@ int vm_add_virtio_mmio(struct vm *vm, struct virtio_mmio_dev *d, uint64_t base, 
 	return 0;
 }
 
+static void log_once(struct vm *vm, unsigned bit, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The UART's line: an ISA IRQ, edge-triggered, so a pulse is one edge. */
+static void raise_serial_irq(void *opaque)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level up = { .irq = SERIAL_IRQ, .level = 1 };
+	struct kvm_irq_level down = { .irq = SERIAL_IRQ, .level = 0 };
+
+	if (kvm_ioctl(vm->vm_fd, KVM_IRQ_LINE, &up) < 0 ||
+	    kvm_ioctl(vm->vm_fd, KVM_IRQ_LINE, &down) < 0)
+		log_once(vm, 1, "KVM_IRQ_LINE on IRQ %d: %s", SERIAL_IRQ, strerror(errno));
+}
+
 void vm_set_serial(struct vm *vm, struct serial *s)
 {
 	vm->serial = s;
+	serial_set_irq(s, raise_serial_irq, vm);
 }
 
 /* --- the end of a run ---------------------------------------------------------- */
@@ -385,8 +415,6 @@ bool vm_wait(struct vm *vm, uint64_t deadline_ns)
 /* --- exits ------------------------------------------------------------------------ */
 
 static void log_once(struct vm *vm, unsigned bit, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void log_once(struct vm *vm, unsigned bit, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -429,8 +457,17 @@ static void handle_io(struct vcpu *v)
 			vm_stop(vm, VM_END_EXIT, status, "guest exited with status %d (vCPU %u)",
 				status, v->id);
 			return;
+		} else if (port == ACPI_SLEEP_CTL_PORT && out && (data[0] & ACPI_SLEEP_EN) &&
+			   ACPI_SLEEP_TYPE(data[0]) == ACPI_S5_TYPE) {
+			vm_stop(vm, VM_END_POWEROFF, 0, "guest powered off (ACPI S5, vCPU %u)", v->id);
+			return;
+		} else if (port == ACPI_RESET_PORT && out && data[0] == ACPI_RESET_VALUE) {
+			vm_stop(vm, VM_END_RESET, 0, "guest reset (ACPI reset register, vCPU %u)", v->id);
+			return;
 		} else if (!out) {
 			memset(data, 0xff, size);	/* nothing there: floating bus */
+			if (port == ACPI_SLEEP_STS_PORT)
+				data[0] = 0;		/* not woken */
 		}
 	}
 }
@@ -654,6 +691,57 @@ int vm_start(struct vm *vm, char *err, size_t n)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
+}
+
+/* The words on a stopped vCPU's stack that look like kernel text
+ * addresses (x86-64 Linux maps its text at 0xffffffff8xxxxxxx): the call
+ * chain, give or take stale frames, to name with the kernel's symbols. */
+static void log_stack_text(struct vm *vm, struct vcpu *v, uint64_t rsp)
+{
+	char line[512];
+	size_t len = 0;
+	unsigned found = 0;
+
+	for (unsigned i = 0; i < 512 && found < 24; i++) {
+		struct kvm_translation t = { .linear_address = rsp + i * 8ULL };
+		uint64_t w;
+		if (kvm_ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+			break;
+		const void *p = gm_translate(vm->gm, t.physical_address, 8);
+		if (!p)
+			break;
+		memcpy(&w, p, 8);
+		if ((w >> 31) != 0x1ffffffffULL || w < 0xffffffff81000000ULL)
+			continue;
+		int r = snprintf(line + len, sizeof(line) - len, " %llx", (unsigned long long)w);
+		if (r < 0 || (size_t)r >= sizeof(line) - len)
+			break;
+		len += (size_t)r;
+		found++;
+	}
+	if (found)
+		vmm_log("vCPU %u: text addresses on the stack:%s", v->id, line);
+}
+
+void vm_log_cpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		struct kvm_regs r;
+		struct kvm_sregs s;
+		struct kvm_mp_state mp = { 0 };
+
+		if (v->fd < 0 || v->started)
+			continue;
+		if (kvm_ioctl(v->fd, KVM_GET_REGS, &r) < 0 || kvm_ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+			continue;
+		kvm_ioctl(v->fd, KVM_GET_MP_STATE, &mp);
+		vmm_log("vCPU %u: RIP %#llx RSP %#llx CPL %u IF %u %s", i, (unsigned long long)r.rip,
+			(unsigned long long)r.rsp, s.cs.dpl, (unsigned)(r.rflags >> 9) & 1,
+			mp.mp_state == KVM_MP_STATE_HALTED ? "halted" :
+			mp.mp_state == KVM_MP_STATE_RUNNABLE ? "runnable" : "waiting for INIT/SIPI");
+		log_stack_text(vm, v, r.rsp);
+	}
 }
 
 void vm_join(struct vm *vm)

@@ -37,7 +37,9 @@
 #define VMM_EXIT_CRASH 126
 #define VMM_EXIT_SIGNAL 130
 
-enum vm_end { VM_END_NONE, VM_END_EXIT, VM_END_TIMEOUT, VM_END_CRASH, VM_END_ERROR, VM_END_SIGNAL };
+/* How a run ended; POWEROFF and RESET are ACPI's (a Linux guest's poweroff, reboot). */
+enum vm_end { VM_END_NONE, VM_END_EXIT, VM_END_TIMEOUT, VM_END_CRASH, VM_END_ERROR, VM_END_SIGNAL,
+	      VM_END_POWEROFF, VM_END_RESET };
 
 struct vm;
 
@@ -98,8 +100,14 @@ struct vm {
 /* Open /dev/kvm and create the VM, irqchip, memory slots and vCPUs, set
  * CPUID per vCPU and the boot CPU's PVH entry state. 0, or -1 with a
  * one-line reason in err. */
-int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, uint32_t entry,
-	      uint32_t start_info, char *err, size_t errlen);
+/* How the boot CPU starts. */
+struct vm_entry {
+	bool long_mode;		/* Linux's 64-bit boot protocol; else the PVH 32-bit entry */
+	uint64_t rip;
+	uint64_t arg;		/* PVH: EBX = hvm_start_info; 64-bit: RSI = zero page */
+};
+int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, const struct vm_entry *entry,
+	      char *err, size_t errlen);
 /* Wire a virtio-mmio device: ioeventfds, irqfd, MMIO window. */
 int vm_add_virtio_mmio(struct vm *vm, struct virtio_mmio_dev *d, uint64_t base, unsigned irq,
 		       unsigned nqueues, char *err, size_t errlen);
@@ -114,6 +122,9 @@ void vm_stop(struct vm *vm, enum vm_end end, int status, const char *fmt, ...)
 bool vm_wait(struct vm *vm, uint64_t deadline_ns);
 /* Stop and join every thread. */
 void vm_join(struct vm *vm);
+/* After vm_join: log where each vCPU stopped (RIP, CPL, IF, halted), for a
+ * guest that had to be stopped. */
+void vm_log_cpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 #endif

@@ -5,7 +5,7 @@
 #   vmlinuz              the kernel of linux-image-amd64's versioned package
 #                        (linux-image-6.1.0-N-amd64), as Debian ships it
 #   initramfs.cpio.gz    busybox (busybox-static), our memhog, the virtio
-#                        modules virtio_balloon and virtio_pci need (their
+#                        modules virtio_balloon, virtio_pci and virtio_mmio need (their
 #                        dependencies resolved with modules.dep), and /init
 #   memhog               scripts/linux-ref/memhog.c, gcc -static
 #   manifest.txt         kernel package and version, modules in load order
@@ -193,7 +193,8 @@ add_module() { # REL
 	for d in $(deps_of "$1"); do add_module "$d"; done
 	order+=("$1")
 }
-for name in virtio_balloon virtio_pci; do
+# virtio_pci for QEMU, virtio_mmio for `pagehint run`
+for name in virtio_balloon virtio_pci virtio_mmio; do
 	rel=$(path_of "$name")
 	[ -n "$rel" ] || die "$name is not a module of $kver (built in? see $moddir/modules.builtin)"
 	add_module "$rel"

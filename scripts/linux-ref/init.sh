@@ -34,8 +34,12 @@ end() { # STATUS
 up=$(cut -d' ' -f1 /proc/uptime)
 echo "@boot kernel=$(uname -r) cpus=$(nproc) mem_kib=$(awk '/^MemTotal/ {print $2}' /proc/meminfo) uptime_s=$up"
 
+# A module's parameters from the kernel command line (virtio_mmio.device=
+# on `pagehint run`), as modprobe would pass them; busybox's insmod does not.
 for m in $(cat /etc/modules); do
-	insmod "/lib/modules/$m.ko" || echo "@warn insmod $m failed"
+	args=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^$m\.//p")
+	# shellcheck disable=SC2086 # one word per parameter
+	insmod "/lib/modules/$m.ko" $args || echo "@warn insmod $m failed"
 done
 
 # The balloon's device: bound to virtio_balloon, with feature bit 5

@@ -203,12 +203,13 @@ static void start_info_and_cmdline(void **state)
 	assert_int_equal(si->magic, 0x336ec578);
 	assert_int_equal(si->version, 1);
 	assert_int_equal(si->nr_modules, 0);
-	assert_int_equal(si->rsdp_paddr, 0);
+	assert_int_equal(si->rsdp_paddr, 0xe0000);	/* ACPI's RSDP */
+	assert_memory_equal(f->mem + si->rsdp_paddr, "RSD PTR ", 8);
 	assert_string_equal((char *)f->mem + si->cmdline_paddr,
 			    "virtio_mmio.device=512@0xd0000000:5 workload=memhog memhog.mib=64");
 	/* Memory map: sorted, non-overlapping, RAM covers what it should. */
 	struct hvm_memmap_table_entry *e = (void *)(f->mem + si->memmap_paddr);
-	assert_int_equal(si->memmap_entries, 4);
+	assert_int_equal(si->memmap_entries, 5);
 	uint64_t ram = 0, prev_end = 0;
 	for (unsigned i = 0; i < si->memmap_entries; i++) {
 		assert_true(e[i].addr >= prev_end);
@@ -219,8 +220,10 @@ static void start_info_and_cmdline(void **state)
 	}
 	assert_int_equal(e[0].type, XEN_HVM_MEMMAP_TYPE_RESERVED);	/* boot data */
 	assert_true(e[0].addr <= BOOT_START_INFO && e[0].addr + e[0].size >= BOOT_CMDLINE + 4096);
-	assert_int_equal(e[3].addr, 0x100000);
-	assert_int_equal(e[3].addr + e[3].size, MEM);
+	assert_int_equal(e[3].addr, 0xe0000);		/* ACPI tables */
+	assert_int_equal(e[3].type, XEN_HVM_MEMMAP_TYPE_RESERVED);
+	assert_int_equal(e[4].addr, 0x100000);
+	assert_int_equal(e[4].addr + e[4].size, MEM);
 	assert_int_equal(ram, MEM - 0x100000 + (0x9fc00 - 0x3000));
 	/* BDA points at the MP table. */
 	uint16_t seg;
@@ -237,11 +240,11 @@ static void memmap_splits_around_hole(void **state)
 	gm_add_region(&gm, dummy, GM_HIGH_RAM_BASE, 1ULL << 30);
 	struct hvm_memmap_table_entry e[BOOT_MEMMAP_MAX];
 	unsigned n = boot_memmap(&gm, e, BOOT_MEMMAP_MAX);
-	assert_int_equal(n, 5);
-	assert_int_equal(e[3].addr + e[3].size, GM_LOW_RAM_END);
-	assert_int_equal(e[4].addr, GM_HIGH_RAM_BASE);
-	assert_int_equal(e[4].size, 1ULL << 30);
-	assert_int_equal(e[4].type, XEN_HVM_MEMMAP_TYPE_RAM);
+	assert_int_equal(n, 6);
+	assert_int_equal(e[4].addr + e[4].size, GM_LOW_RAM_END);
+	assert_int_equal(e[5].addr, GM_HIGH_RAM_BASE);
+	assert_int_equal(e[5].size, 1ULL << 30);
+	assert_int_equal(e[5].type, XEN_HVM_MEMMAP_TYPE_RAM);
 }
 
 static void cmdline_too_long_refused(void **state)

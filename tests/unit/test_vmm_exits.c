@@ -230,7 +230,7 @@ static void summary_json_fields(void **state)
 		"\"exits\": {\"balloon_notify_inflate\": 0, ",
 		"\"balloon_notify_report\": 2, ",
 		"\"balloon_irq\": 10, \"balloon_irq_stats\": 20, ",
-		"\"io_serial\": 100, \"io_exit_port\": 0, \"io_other\": 0, \"hlt\": 0, "
+		"\"io_serial\": 100, \"io_exit_port\": 0, \"io_acpi\": 0, \"io_other\": 0, \"hlt\": 0, "
 		"\"intr\": 3, \"other_reason\": 0},",
 		"\"ioeventfd_notifies\": {\"total\": 49, \"inflate\": 0, \"deflate\": 0, "
 		"\"stats\": 9, \"report\": 40, \"map\": 0, \"other\": 0},",
