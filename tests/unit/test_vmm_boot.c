@@ -127,6 +127,75 @@ static void entry_as_64_bit_note(void **state)
 	assert_int_not_equal(elf_find_pvh_entry(&img, sizeof(img), &e, f->err, sizeof(f->err)), 0);
 }
 
+/* The same kernel as ELF32 (x86 kernels linked for the 32-bit entry). */
+struct tiny_elf32 {
+	Elf32_Ehdr eh;
+	Elf32_Phdr ph[2];
+	struct {
+		Elf32_Nhdr nh;
+		char name[4];
+		uint32_t desc;
+	} note;
+	uint8_t code[16];
+};
+
+static void make_elf32(struct tiny_elf32 *t, uint32_t entry)
+{
+	memset(t, 0, sizeof(*t));
+	memcpy(t->eh.e_ident, ELFMAG, SELFMAG);
+	t->eh.e_ident[EI_CLASS] = ELFCLASS32;
+	t->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	t->eh.e_ident[EI_VERSION] = EV_CURRENT;
+	t->eh.e_type = ET_EXEC;
+	t->eh.e_machine = EM_386;
+	t->eh.e_version = EV_CURRENT;
+	t->eh.e_entry = 0x100000;
+	t->eh.e_phoff = offsetof(struct tiny_elf32, ph);
+	t->eh.e_ehsize = sizeof(Elf32_Ehdr);
+	t->eh.e_phentsize = sizeof(Elf32_Phdr);
+	t->eh.e_phnum = 2;
+	t->ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X,
+				 .p_offset = offsetof(struct tiny_elf32, code),
+				 .p_vaddr = 0x100000, .p_paddr = 0x100000,
+				 .p_filesz = sizeof(t->code), .p_memsz = 0x2000, .p_align = 16 };
+	t->ph[1] = (Elf32_Phdr){ .p_type = PT_NOTE, .p_offset = offsetof(struct tiny_elf32, note),
+				 .p_filesz = sizeof(t->note), .p_align = 4 };
+	t->note.nh = (Elf32_Nhdr){ .n_namesz = 4, .n_descsz = 4, .n_type = XEN_ELFNOTE_PHYS32_ENTRY };
+	memcpy(t->note.name, "Xen", 4);
+	t->note.desc = entry;
+	for (unsigned i = 0; i < sizeof(t->code); i++)
+		t->code[i] = 0xf4;
+}
+
+static void loads_elf32(void **state)
+{
+	struct fixture *f = *state;
+	struct elf_info info;
+	struct tiny_elf32 t;
+
+	make_elf32(&t, 0x100008);
+	memset(f->mem + 0x100000, 0xaa, 0x3000);
+	assert_int_equal(elf_load(&f->gm, &t, sizeof(t), &info, f->err, sizeof(f->err)), 0);
+	assert_int_equal(info.pvh_entry, 0x100008);
+	assert_int_equal(info.lo, 0x100000);
+	assert_int_equal(info.hi, 0x102000);
+	assert_int_equal(f->mem[0x100000], 0xf4);
+	assert_int_equal(f->mem[0x101fff], 0);		/* bss cleared */
+	assert_int_equal(f->mem[0x102000], 0xaa);	/* and no further */
+	/* Its headers are checked as ELF64's are. */
+	t.eh.e_phnum = 1000;
+	assert_int_not_equal(elf_load(&f->gm, &t, sizeof(t), &info, f->err, sizeof(f->err)), 0);
+	make_elf32(&t, 0x100008);
+	t.eh.e_machine = EM_ARM;
+	assert_int_not_equal(elf_load(&f->gm, &t, sizeof(t), &info, f->err, sizeof(f->err)), 0);
+	make_elf32(&t, 0x100008);
+	assert_int_not_equal(elf_load(&f->gm, &t, sizeof(Elf32_Ehdr) - 1, &info, f->err,
+				      sizeof(f->err)), 0);
+	t.note.nh.n_type = 1;
+	assert_int_not_equal(elf_load(&f->gm, &t, sizeof(t), &info, f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "not a PVH kernel"));
+}
+
 static void rejects_missing_note(void **state)
 {
 	struct fixture *f = *state;
@@ -401,6 +470,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(loads_segments_and_finds_entry),
 		T(entry_as_64_bit_note),
+		T(loads_elf32),
 		T(rejects_missing_note),
 		T(rejects_bad_headers),
 		T(loads_project_guest_if_built),
