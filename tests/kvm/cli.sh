@@ -6,7 +6,7 @@
 
 PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
-plan 19
+plan 25
 
 # bad NAME ARGS...: exit status 64 (not the guest's 2) and exactly one line on stderr.
 bad() {
@@ -59,5 +59,40 @@ bad "bad timeout" run --timeout never
 bad "missing value" run --mem
 bad "missing kernel file" run --kernel /nonexistent/guest.elf
 bad "kernel that is not an ELF" run --kernel "$0"
+
+# Linux bzImages, made up: a setup header (x86 boot protocol 2.15, 64-bit
+# entry) and 8 KiB of "kernel"; INIT_SIZE is what it asks to run in.
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+bz() { # FILE INIT_SIZE [BYTES]: the image, cut to BYTES if given
+	python3 - "$@" <<'PY'
+import struct, sys
+path, init_size = sys.argv[1], int(sys.argv[2])
+img = bytearray(1024 + 8192)
+img[0x1f1] = 1                                  # setup_sects
+struct.pack_into('<I', img, 0x1f4, 8192 // 16)  # syssize
+struct.pack_into('<H', img, 0x1fe, 0xaa55)      # boot_flag
+img[0x200], img[0x201] = 0xeb, 0x6a             # jump: the header ends at 0x26c
+struct.pack_into('<IH', img, 0x202, 0x53726448, 0x020f)  # "HdrS", version
+img[0x211] = 1                                  # loadflags: LOADED_HIGH
+struct.pack_into('<IIBBH', img, 0x22c, 0x7fffffff, 2 << 20, 1, 0, 1)  # initrd max, align, relocatable, xloadflags
+struct.pack_into('<I', img, 0x238, 2047)        # cmdline_size
+struct.pack_into('<QI', img, 0x258, 16 << 20, init_size)  # pref_address, init_size
+n = int(sys.argv[3]) if len(sys.argv) > 3 else len(img)
+open(path, 'wb').write(img[:n])
+PY
+}
+bz "$T/bz-short" $((16 << 20)) 600
+bz "$T/bz-huge" $((1 << 30))
+bz "$T/bz" $((16 << 20))
+truncate -s 60M "$T/initrd"
+bad "truncated bzImage" run --mem 64M --kernel "$T/bz-short"
+bad "bzImage asking for more RAM" run --mem 64M --kernel "$T/bz-huge"
+bad "initrd that does not fit" run --mem 64M --kernel "$T/bz" --initrd "$T/initrd"
+bad "initrd with an ELF kernel" run --mem 64M --initrd "$T/initrd"
+bad "missing initrd" run --mem 64M --kernel "$T/bz" --initrd "$T/none"
+msg=$("$PH" run --mem 64M --kernel "$T/bz-huge" 2>&1 >/dev/null)
+if [[ $msg == *"needs RAM up to"* ]]; then ok "the refusal says what the kernel asks for"
+else not_ok "the refusal says what the kernel asks for"; diag "$msg"; fi
 
 done_testing
