@@ -14,7 +14,9 @@ bool boot_cmdline_has(const char *cmdline, const char *key)
 {
 	size_t k = strlen(key);
 
-	for (const char *s = cmdline; s && *s;) {
+	if (!cmdline)
+		return false;
+	for (const char *s = cmdline; *s;) {
 		while (*s == ' ')
 			s++;
 		if (!strncmp(s, key, k) && s[k] == '=')

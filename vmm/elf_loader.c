@@ -36,6 +36,7 @@ struct elf_view {
  * inside the file; else -1 and why in err. */
 static int check_header(const uint8_t *img, size_t size, struct elf_view *v, char *err, size_t n)
 {
+	memset(v, 0, sizeof(*v));
 	if (size < EI_NIDENT || memcmp(img, ELFMAG, SELFMAG))
 		return vmm_fail(err, n, "not an ELF file");
 	if ((img[EI_CLASS] != ELFCLASS64 && img[EI_CLASS] != ELFCLASS32) ||

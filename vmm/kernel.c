@@ -24,18 +24,22 @@ static int map_file(const char *what, const char *path, struct mapped *m, char *
 
 	m->p = NULL;
 	m->size = 0;
-	if (fd < 0)
-		return vmm_fail(err, n, "%s %s: %s", what, path, strerror(errno));
+	if (fd < 0) {
+		vmm_fail(err, n, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
 		close(fd);
-		return vmm_fail(err, n, "%s %s: not a regular, non-empty file", what, path);
+		vmm_fail(err, n, "%s %s: not a regular, non-empty file", what, path);
+		return -1;
 	}
-	m->p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (m->p == MAP_FAILED) {
-		m->p = NULL;
-		return vmm_fail(err, n, "%s %s: %s", what, path, strerror(errno));
+	if (p == MAP_FAILED) {
+		vmm_fail(err, n, "%s %s: %s", what, path, strerror(errno));
+		return -1;
 	}
+	m->p = p;
 	m->size = (size_t)st.st_size;
 	return 0;
 }
