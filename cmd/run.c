@@ -62,13 +62,13 @@ static int fault_tick(void *balloon)
 	return balloon_fault_next_ms(balloon, mono_ns());
 }
 
-/* build/pagehint-guest.elf beside this program. */
 /* The balloon's queue roles, for counting exits by cause. */
 static enum balloon_queue_role queue_role(void *balloon, unsigned q)
 {
 	return balloon_queue_role(balloon, q);
 }
 
+/* build/pagehint-guest.elf beside this program. */
 static const char *default_kernel(char *buf, size_t cap)
 {
 	char self[PATH_MAX];
