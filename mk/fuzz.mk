@@ -58,9 +58,10 @@ fuzz-long: fuzz
 
 # ThreadSanitizer: the hosted tests that run threads (the per-CPU list
 # stress, every engine under concurrency, the balloon driver's concurrent
-# reporters), built from the same sources as the unit tests but with
-# -fsanitize=thread into build/tsan/, and run. tests/sanitizers/tsan.sh runs it
-# inside `make check`. clang, because GCC refuses atomic_thread_fence under
+# reporters, the exitless map between guest CPUs and a host scanner), built
+# from the same sources as the unit tests but with -fsanitize=thread into
+# build/tsan/, and run. TSAN_NAMES is the one list: tests/sanitizers/tsan.sh
+# reads it (make print-tsan-tests) and runs it inside `make check`. clang, because GCC refuses atomic_thread_fence under
 # -fsanitize=thread (-Wtsan) and core/virtq.c orders the ring with fences;
 # TSan does not model a standalone fence, so a report on ring fields that a
 # fence orders needs reading against the comment at the fence.
@@ -88,6 +89,11 @@ $(BUILD)/tsan/tests/%: tests/unit/%.c $(TSAN_LIB)
 
 .PHONY: tsan-build
 tsan-build: $(TSAN_BINS)
+
+# The names, one line, for tests/sanitizers/tsan.sh.
+.PHONY: print-tsan-tests
+print-tsan-tests:
+	@echo $(TSAN_NAMES)
 
 # halt_on_error: the first race fails the run; the report is on stderr.
 tsan: tsan-build

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# ThreadSanitizer over the hosted multi-threaded tests (make tsan): the
-# per-CPU list stress, every engine under concurrency, the balloon driver
-# with concurrent reporters, under nice (the QEMU tests beside it in
-# `make check` time things). One TAP line per test binary; a race report
+# ThreadSanitizer over the hosted multi-threaded tests (make tsan), the
+# ones mk/fuzz.mk's TSAN_NAMES lists, under nice (the QEMU tests beside it
+# in `make check` time things). One TAP line per test binary; a race report
 # fails it and is shown.
 . "$(dirname "$0")/../lib.sh"
 cd "$PH_ROOT" || exit 1
 
 CLANG=${TSAN_CC:-clang}
-NAMES="test_buddy_pcp test_engine_stress test_balloon_driver"
 command -v "$CLANG" >/dev/null || skip_all "$CLANG is not installed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -16,8 +14,13 @@ printf '#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint main(vo
 "$CLANG" -fsanitize=thread -pthread "$tmp/probe.c" -o "$tmp/probe" 2>/dev/null && "$tmp/probe" 2>/dev/null ||
 	skip_all "clang's ThreadSanitizer runtime is missing or does not run here"
 
+# make, niced, without the outer make's flags and level (inside `make check`).
+submake() { nice -n 10 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s BUILD="$PH_BUILD" "$@"; }
+NAMES=$(submake print-tsan-tests 2>/dev/null)
+[ -n "$NAMES" ] || { plan 1; not_ok "make print-tsan-tests names the threaded tests"; done_testing; }
+
 plan $((1 + $(wc -w <<<"$NAMES")))
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL nice -n 10 make -s -j2 BUILD="$PH_BUILD" tsan-build >"$tmp/build.log" 2>&1; then
+if submake -j2 tsan-build >"$tmp/build.log" 2>&1; then
 	ok "make tsan-build builds the threaded tests with -fsanitize=thread"
 else
 	not_ok "make tsan-build"
