@@ -292,15 +292,21 @@ static void on_line(void *arg, const char *line)
 
 /* ---- the plan ---- */
 
+/* One bench, from setup to teardown. */
 struct bench {
 	struct opts o;
 	struct bench_host h;
 	struct progress pg;
 	struct bench_results *res;
+	char nokvm_buf[200];
+	const char *nokvm;		/* why KVM is unusable; NULL: usable */
+	char self[PATH_MAX], kpath[PATH_MAX + 32];
+	const char *kernel;
 	char rundir[PATH_MAX];
 	bool rundir_temp;
 	unsigned failures;
 	uint64_t hog_mib, frag_mib;
+	int status;
 };
 
 static void save_console(struct bench *b, const char *tag, const struct bench_run *r)
@@ -761,87 +767,95 @@ static int write_outputs(struct bench *b)
 	return bad_out;
 }
 
-int bench_main(int argc, const char *const *argv)
+/* The hypervisor, and why. */
+static bool choose_hypervisor(struct bench *b)
 {
-	struct bench b = { 0 };
-	char why[200], self[PATH_MAX], kpath[PATH_MAX + 32];
-	int r = parse(argc, argv, &b.o);
-	if (r < 0) {
-		usage(stdout);
-		return 0;
+	b->nokvm = bench_kvm_unusable(b->nokvm_buf, sizeof(b->nokvm_buf));
+	b->res = calloc(1, sizeof(*b->res));
+	if (!b->res) {
+		b->status = bench_bad("pagehint bench", "out of memory");
+		return false;
 	}
-	if (r)
-		return r;
-
-	/* Which hypervisor, and why. */
-	const char *nokvm = bench_kvm_unusable(why, sizeof(why));
-	b.res = calloc(1, sizeof(*b.res));
-	if (!b.res)
-		return bench_bad("pagehint bench", "out of memory");
-	struct bench_results *res = b.res;
-	if (b.o.hv < 0) {
-		b.o.hv = nokvm ? BENCH_HV_QEMU : BENCH_HV_PAGEHINT;
-		if (nokvm)
+	struct bench_results *res = b->res;
+	if (b->o.hv < 0) {
+		b->o.hv = b->nokvm ? BENCH_HV_QEMU : BENCH_HV_PAGEHINT;
+		if (b->nokvm)
 			snprintf(res->hv_reason, sizeof(res->hv_reason),
-				 "%s: guests run on QEMU's virtio-balloon instead of pagehint run", nokvm);
+				 "%s: guests run on QEMU's virtio-balloon instead of pagehint run",
+				 b->nokvm);
 		else
 			snprintf(res->hv_reason, sizeof(res->hv_reason), "/dev/kvm is usable");
 	} else {
 		snprintf(res->hv_reason, sizeof(res->hv_reason), "--hypervisor %s",
-			 b.o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint");
+			 b->o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint");
 	}
-	if (b.o.hv == BENCH_HV_PAGEHINT && nokvm) {
-		free(b.res);
-		return bench_bad("pagehint bench", "--hypervisor pagehint needs KVM: %s", nokvm);
+	if (b->o.hv == BENCH_HV_PAGEHINT && b->nokvm) {
+		b->status = bench_bad("pagehint bench", "--hypervisor pagehint needs KVM: %s", b->nokvm);
+		return false;
 	}
-	if (b.o.hv == BENCH_HV_QEMU && !bench_qemu_version(res->qemu_version, sizeof(res->qemu_version))) {
-		free(b.res);
-		return bench_bad("pagehint bench", "qemu-system-x86_64 cannot be run (not installed?)");
+	if (b->o.hv == BENCH_HV_QEMU && !bench_qemu_version(res->qemu_version, sizeof(res->qemu_version))) {
+		b->status = bench_bad("pagehint bench", "qemu-system-x86_64 cannot be run (not installed?)");
+		return false;
 	}
-	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	return true;
+}
+
+/* This program, the guest kernel, and where runs leave their files. */
+static bool setup_files(struct bench *b)
+{
+	ssize_t sl = readlink("/proc/self/exe", b->self, sizeof(b->self) - 1);
 	if (sl <= 0) {
-		free(b.res);
-		return bench_bad("pagehint bench", "cannot find this program (/proc/self/exe)");
+		b->status = bench_bad("pagehint bench", "cannot find this program (/proc/self/exe)");
+		return false;
 	}
-	self[sl] = 0;
-	const char *kernel = b.o.kernel ? b.o.kernel : default_kernel(kpath, sizeof(kpath), self);
-	if (access(kernel, R_OK)) {
-		free(b.res);
-		return bench_bad("pagehint bench", "guest kernel %s: %s", kernel, strerror(errno));
+	b->self[sl] = 0;
+	b->kernel = b->o.kernel ? b->o.kernel : default_kernel(b->kpath, sizeof(b->kpath), b->self);
+	if (access(b->kernel, R_OK)) {
+		b->status = bench_bad("pagehint bench", "guest kernel %s: %s", b->kernel, strerror(errno));
+		return false;
 	}
 
-	/* Where runs leave their files. */
-	if (b.o.out) {
-		snprintf(b.rundir, sizeof(b.rundir), "%s/runs", b.o.out);
-		if ((r = bench_mkdir_p(b.rundir))) {
-			free(b.res);
-			return bench_bad("pagehint bench", "--out %s: %s", b.o.out, strerror(-r));
+	if (b->o.out) {
+		snprintf(b->rundir, sizeof(b->rundir), "%s/runs", b->o.out);
+		int e = bench_mkdir_p(b->rundir);
+		if (e) {
+			b->status = bench_bad("pagehint bench", "--out %s: %s", b->o.out, strerror(-e));
+			return false;
 		}
 	} else {
-		snprintf(b.rundir, sizeof(b.rundir), "%s/pagehint-bench.XXXXXX",
+		snprintf(b->rundir, sizeof(b->rundir), "%s/pagehint-bench.XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (!mkdtemp(b.rundir)) {
-			free(b.res);
-			return bench_bad("pagehint bench", "cannot make a temporary directory: %s", strerror(errno));
+		if (!mkdtemp(b->rundir)) {
+			b->status = bench_bad("pagehint bench", "cannot make a temporary directory: %s",
+					      strerror(errno));
+			return false;
 		}
-		b.rundir_temp = true;
+		b->rundir_temp = true;
 	}
+	return true;
+}
 
-	b.h = (struct bench_host){
-		.hv = b.o.hv, .kvm = !nokvm, .guest_elf = kernel, .self_exe = self,
-		.cpus = b.o.cpus, .mem_mib = b.o.mem >> 20, .tmpdir = b.rundir,
+/* The children's host, the scenario sizes, and the results' header. */
+static void setup_plan(struct bench *b)
+{
+	struct bench_results *res = b->res;
+	const struct opts *o = &b->o;
+
+	b->h = (struct bench_host){
+		.hv = o->hv, .kvm = !b->nokvm, .guest_elf = b->kernel, .self_exe = b->self,
+		.cpus = o->cpus, .mem_mib = o->mem >> 20, .tmpdir = b->rundir,
 	};
-	b.hog_mib = (b.o.mem >> 20) * 3 / 4;
-	b.frag_mib = (b.o.mem >> 20) / (b.o.quick ? 8 : 4);
+	b->hog_mib = (o->mem >> 20) * 3 / 4;
+	b->frag_mib = (o->mem >> 20) / (o->quick ? 8 : 4);
 
 	bench_machine_info(&res->machine);
-	res->hypervisor = b.o.hv == BENCH_HV_QEMU ? "qemu" : "pagehint";
-	res->accel = nokvm ? "tcg" : "kvm";
-	if (b.o.hv == BENCH_HV_QEMU)
+	res->hypervisor = o->hv == BENCH_HV_QEMU ? "qemu" : "pagehint";
+	res->accel = b->nokvm ? "tcg" : "kvm";
+	if (o->hv == BENCH_HV_QEMU)
 		snprintf(res->exits_source, sizeof(res->exits_source),
 			 "virtio-mmio register accesses (QEMU trace events virtio_mmio_read, "
 			 "virtio_mmio_write_offset): one VM exit each under KVM%s",
-			 nokvm ? "; TCG itself has no VM exits" : "");
+			 b->nokvm ? "; TCG itself has no VM exits" : "");
 	else {
 		snprintf(res->exits_source, sizeof(res->exits_source),
 			 "the balloon's register accesses, queue notifies included, without its stats "
@@ -850,21 +864,29 @@ int bench_main(int argc, const char *const *argv)
 			 "every VM exit to userspace and every ioeventfd notify (pagehint run's exits "
 			 "plus notifications)");
 	}
-	res->cpus = b.o.cpus;
-	res->mem_mib = b.o.mem >> 20;
-	res->hog_mib = b.hog_mib;
-	res->frag_mib = b.frag_mib;
-	res->idle_ms = (unsigned)b.o.idle_ms;
-	res->frag_hold_ms = (unsigned)b.o.hold_ms;
-	res->churn_ms = (unsigned)b.o.churn_ms;
-	res->churn_mib = (unsigned)b.o.churn_mib;
-	res->burst_mib = (unsigned)b.o.burst_mib;
-	res->burst_count = (unsigned)b.o.bursts;
+	res->cpus = o->cpus;
+	res->mem_mib = o->mem >> 20;
+	res->hog_mib = b->hog_mib;
+	res->frag_mib = b->frag_mib;
+	res->idle_ms = (unsigned)o->idle_ms;
+	res->frag_hold_ms = (unsigned)o->hold_ms;
+	res->churn_ms = (unsigned)o->churn_ms;
+	res->churn_mib = (unsigned)o->churn_mib;
+	res->burst_mib = (unsigned)o->burst_mib;
+	res->burst_count = (unsigned)o->bursts;
 	res->burst_period_ms = BURST_PERIOD_MS;
-	res->seed = b.o.seed;
-	res->reps = b.o.reps;
-	res->quick = b.o.quick;
-	res->icount = b.o.hv == BENCH_HV_QEMU && nokvm;
+	res->seed = o->seed;
+	res->reps = o->reps;
+	res->quick = o->quick;
+	res->icount = o->hv == BENCH_HV_QEMU && b->nokvm;
+}
+
+/* Signals end the bench cleanly; the progress line starts; the setup is
+ * told on stderr. */
+static void start(struct bench *b)
+{
+	const struct bench_results *res = b->res;
+	const struct opts *o = &b->o;
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
@@ -872,72 +894,113 @@ int bench_main(int argc, const char *const *argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	b.pg.tty = isatty(STDERR_FILENO);
-	b.pg.t_start = mono_s();
-	b.pg.nsteps = bench_steps(&b, b.o.nengines);
+	b->pg.tty = isatty(STDERR_FILENO);
+	b->pg.t_start = mono_s();
+	b->pg.nsteps = bench_steps(b, o->nengines);
 	fprintf(stderr, "pagehint bench: hypervisor %s%s%s (%s)\n", res->hypervisor,
-		b.o.hv == BENCH_HV_QEMU ? " " : "", b.o.hv == BENCH_HV_QEMU ? res->qemu_version : "",
+		o->hv == BENCH_HV_QEMU ? " " : "", o->hv == BENCH_HV_QEMU ? res->qemu_version : "",
 		res->hv_reason);
-	if (b.o.hv == BENCH_HV_QEMU)
-		fprintf(stderr, "pagehint bench: QEMU %s\n", nokvm ? "TCG (no KVM): slow; ratios "
+	if (o->hv == BENCH_HV_QEMU)
+		fprintf(stderr, "pagehint bench: QEMU %s\n", b->nokvm ? "TCG (no KVM): slow; ratios "
 			"within this run are the claim, and host CPU includes emulating the guest"
 			: "with KVM");
 	fprintf(stderr, "pagehint bench: guest %u vCPUs, %llu MiB; memhog %llu MiB, idle %ld ms; "
-		"%u repetition%s\n", b.o.cpus, (unsigned long long)(b.o.mem >> 20),
-		(unsigned long long)b.hog_mib, b.o.idle_ms, b.o.reps, b.o.reps > 1 ? "s" : "");
+		"%u repetition%s\n", o->cpus, (unsigned long long)(o->mem >> 20),
+		(unsigned long long)b->hog_mib, o->idle_ms, o->reps, o->reps > 1 ? "s" : "");
+}
 
-	/* Engines the guest knows. */
-	for (unsigned i = 0; i < b.o.nengines && !stop_flag; i++) {
-		int k = probe_engine(&b, b.o.engines[i]);
+/* The engines the guest knows, into the results; false without engine=off. */
+static bool probe_engines(struct bench *b)
+{
+	struct bench_results *res = b->res;
+
+	for (unsigned i = 0; i < b->o.nengines && !stop_flag; i++) {
+		int k = probe_engine(b, b->o.engines[i]);
 		if (k > 0) {
-			snprintf(res->e[res->nengines].name, sizeof(res->e[0].name), "%s", b.o.engines[i]);
+			snprintf(res->e[res->nengines].name, sizeof(res->e[0].name), "%s", b->o.engines[i]);
 			for (unsigned f = 0; f < FIG_COUNT; f++)
 				for (unsigned rep = 0; rep < BENCH_MAX_REPS; rep++)
 					res->e[res->nengines].v[f][rep] = BENCH_NULL;
 			res->nengines++;
 		} else if (k == 0) {
-			say(&b.pg, "engine %s: this guest does not know it; left out", b.o.engines[i]);
+			say(&b->pg, "engine %s: this guest does not know it; left out", b->o.engines[i]);
 		} else if (!stop_flag) {
-			say(&b.pg, "engine %s: the guest does not boot with it; left out", b.o.engines[i]);
+			say(&b->pg, "engine %s: the guest does not boot with it; left out", b->o.engines[i]);
 		}
-		if (k <= 0 && b.o.engines_given && !stop_flag)
-			b.failures++;
+		if (k <= 0 && b->o.engines_given && !stop_flag)
+			b->failures++;
 	}
-	b.pg.nsteps = bench_steps(&b, res->nengines);
+	b->pg.nsteps = bench_steps(b, res->nengines);
 	if (!res->nengines || strcmp(res->e[0].name, "off")) {
 		if (!stop_flag)
 			fprintf(stderr, "pagehint bench: the guest does not run with engine=off; giving up\n");
-		r = stop_flag ? EXIT_SIGNAL : EXIT_FAILED;
-		goto out;
+		b->status = stop_flag ? EXIT_SIGNAL : EXIT_FAILED;
+		return false;
 	}
+	return true;
+}
 
-	for (unsigned rep = 0; rep < b.o.reps; rep++)
-		if (bench_rep(&b, rep))
+/* Every repetition; false if a signal stopped them. */
+static bool run_reps(struct bench *b)
+{
+	for (unsigned rep = 0; rep < b->o.reps; rep++)
+		if (bench_rep(b, rep))
 			break;
-	if (b.pg.tty)
+	if (b->pg.tty)
 		fputs("\r\033[K", stderr);
 	if (stop_flag) {
 		fprintf(stderr, "pagehint bench: stopped by signal %d\n", (int)stop_flag);
-		r = EXIT_SIGNAL;
-		goto out;
+		b->status = EXIT_SIGNAL;
+		return false;
 	}
+	return true;
+}
 
-	bench_results_finish(res);
-	bench_report_table(stdout, res);
+/* The table on stdout, the files under --out, the failures counted. */
+static void report(struct bench *b)
+{
+	bench_results_finish(b->res);
+	bench_report_table(stdout, b->res);
 	fflush(stdout);
-	r = b.failures ? EXIT_FAILED : 0;
-	if (b.o.out && write_outputs(&b))
-		r = EXIT_FAILED;
-	if (b.failures)
-		fprintf(stderr, "pagehint bench: %u guest run%s failed (see above)\n", b.failures,
-			b.failures > 1 ? "s" : "");
-out:
-	if (b.rundir_temp)
-		bench_rm_tree(b.rundir);
-	for (unsigned i = 0; i < res->nengines; i++) {
-		free(res->e[i].curve_t);
-		free(res->e[i].curve_rss);
+	b->status = b->failures ? EXIT_FAILED : 0;
+	if (b->o.out && write_outputs(b))
+		b->status = EXIT_FAILED;
+	if (b->failures)
+		fprintf(stderr, "pagehint bench: %u guest run%s failed (see above)\n", b->failures,
+			b->failures > 1 ? "s" : "");
+}
+
+static void teardown(struct bench *b)
+{
+	if (b->rundir_temp)
+		bench_rm_tree(b->rundir);
+	for (unsigned i = 0; b->res && i < b->res->nengines; i++) {
+		free(b->res->e[i].curve_t);
+		free(b->res->e[i].curve_rss);
 	}
-	free(b.res);
-	return r;
+	free(b->res);
+}
+
+int bench_main(int argc, const char *const *argv)
+{
+	struct bench b = { 0 };
+
+	/* Options: --help is status 0, a bad one 64. */
+	int r = parse(argc, argv, &b.o);
+	if (r < 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (r)
+		return r;
+
+	/* Setup, the probes and the repetitions, then their report. */
+	if (choose_hypervisor(&b) && setup_files(&b)) {
+		setup_plan(&b);
+		start(&b);
+		if (probe_engines(&b) && run_reps(&b))
+			report(&b);
+	}
+	teardown(&b);
+	return b.status;
 }
