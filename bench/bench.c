@@ -631,10 +631,93 @@ static unsigned bench_steps(const struct bench *b, unsigned engines)
 					     (b->res->icount ? engines : 0));
 }
 
+/* The reclaim scenario (memhog, free, idle) on engine e; args selects it. */
+static void run_reclaim(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *args)
+{
+	const struct bench_results *res = b->res;
+	char cmd[512], tag[96], what[128];
+	struct bench_run r;
+	struct bench_reclaim_fig rf;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s workload=memhog seed=%u quiet memhog.mib=%llu memhog.hold_ms=1000 "
+		 "memhog.idle_ms=%ld", args, b->o.seed, (unsigned long long)b->hog_mib,
+		 b->o.idle_ms + IDLE_MARGIN_MS);
+	snprintf(tag, sizeof(tag), "reclaim-%s-rep%u", e->name, rep + 1);
+	snprintf(what, sizeof(what), "rep %u/%u %s reclaim", rep + 1, b->o.reps, e->name);
+	double hog_s = (double)b->hog_mib / 50.0;	/* TCG writes ~300 MiB/s */
+	if (!run_guest(b, tag, what, cmd, 120 + b->o.idle_ms / 1e3 + hog_s, &r)) {
+		if (!e->note[0])
+			note_failure(e, tag, &r);
+		bench_run_free(&r);
+		return;
+	}
+	bench_reclaim_figures(&r, &rf);
+	set_fig(e, FIG_T50, rep, rf.t_ms[0]);
+	set_fig(e, FIG_T90, rep, rf.t_ms[1]);
+	set_fig(e, FIG_T99, rep, rf.t_ms[2]);
+	set_fig(e, FIG_FREE, rep, rf.free_ms);
+	set_fig(e, FIG_LAG99, rep, rf.lag99_ms);
+	set_fig(e, FIG_RET10, rep, rf.returned_10s);
+	set_fig(e, FIG_RET35, rep, rf.returned_35s);
+	set_fig(e, FIG_EXITS, rep, rf.exits_per_gib);
+	set_fig(e, FIG_EXITS_ALL, rep, rf.all_exits_per_gib);
+	set_fig(e, FIG_REQS, rep, rf.requests_per_gib);
+	set_fig(e, FIG_CPU, rep, rf.host_cpu_ms_per_gib);
+	/* t90 = 0: back before the free ended, no speed to say */
+	if (rf.t_ms[1] > 0 && res->limit_v[rep] > 0)
+		set_fig(e, FIG_SPEED, rep,
+			0.9 * rf.freed_mib / 1024.0 / (rf.t_ms[1] / 1e3) / res->limit_v[rep]);
+	set_xl(e, SCEN_RECLAIM, rep, &r);
+	keep_curve(e, &r);
+	char t[3][16];
+	for (int k = 0; k < 3; k++)
+		if (rf.t_ms[k] == BENCH_NULL)
+			snprintf(t[k], sizeof(t[k]), "never");
+		else
+			snprintf(t[k], sizeof(t[k]), "%.2f s", rf.t_ms[k] / 1e3);
+	say(&b->pg, "  %s: freed %.0f MiB, back %.0f MiB; t50 %s, t90 %s, t99 %s; "
+	    "%.0f requests", e->name, rf.freed_mib, rf.returned_mib, t[0], t[1], t[2],
+	    r.xl_active ? r.host_requests : r.requests);
+	if (r.xl_active)
+		say(&b->pg, "  %s: exitless: the scanner discarded %.0f frames in %.0f calls "
+		    "(%.0f claimed not resident: skipped), %.1f ms of CPU; the guest took "
+		    "%.0f back, waited %.0f times", e->name, r.xl_reclaimed_frames,
+		    r.xl_discard_calls, r.xl_skipped_frames, r.xl_cpu_ms, r.xl_taken_back,
+		    r.xl_waits);
+	bench_run_free(&r);
+}
+
+/* The fragmented scenario (workload=fragment) on engine e. */
+static void run_fragment(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *args)
+{
+	char cmd[512], tag[96], what[128];
+	struct bench_run r;
+	struct bench_frag_fig ff;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s workload=fragment seed=%u quiet fragment.mib=%llu fragment.keep=50 "
+		 "fragment.hold_ms=%ld", args, b->o.seed, (unsigned long long)b->frag_mib,
+		 b->o.hold_ms);
+	snprintf(tag, sizeof(tag), "fragment-%s-rep%u", e->name, rep + 1);
+	snprintf(what, sizeof(what), "rep %u/%u %s fragmented", rep + 1, b->o.reps, e->name);
+	if (run_guest(b, tag, what, cmd, 120 + b->o.hold_ms / 1e3 + b->frag_mib / 50.0, &r)) {
+		bench_frag_figures(&r, (double)b->o.hold_ms, &ff);
+		set_fig(e, FIG_FRAG_MIB, rep, ff.returned_mib);
+		set_fig(e, FIG_FRAG_EXITS, rep, ff.exits_per_gib);
+		set_fig(e, FIG_FRAG_EXITS_ALL, rep, ff.all_exits_per_gib);
+		set_xl(e, SCEN_FRAG, rep, &r);
+	} else if (!e->note[0]) {
+		note_failure(e, tag, &r);
+	}
+	bench_run_free(&r);
+}
+
+/* One repetition: the madvise limit, reclaim and fragmented per engine,
+ * the paired block, the icount block; -1 once a signal stops it. */
 static int bench_rep(struct bench *b, unsigned rep)
 {
 	struct bench_results *res = b->res;
-	char cmd[512], tag[96], what[128], args[64];
 
 	b->pg.step++;
 	snprintf(b->pg.what, sizeof(b->pg.what), "rep %u: madvise limit", rep + 1);
@@ -648,78 +731,12 @@ static int bench_rep(struct bench *b, unsigned rep)
 	    (unsigned long long)b->hog_mib, res->limit_v[rep]);
 
 	for (unsigned i = 0; i < res->nengines && !stop_flag; i++) {
-		struct bench_engine_res *e = &res->e[i];
-		struct bench_run r;
-		struct bench_reclaim_fig rf;
-		struct bench_frag_fig ff;
-
-		/* reclaim */
-		bench_engine_args(e->name, args, sizeof(args));
-		snprintf(cmd, sizeof(cmd),
-			 "%s workload=memhog seed=%u quiet memhog.mib=%llu memhog.hold_ms=1000 "
-			 "memhog.idle_ms=%ld", args, b->o.seed, (unsigned long long)b->hog_mib,
-			 b->o.idle_ms + IDLE_MARGIN_MS);
-		snprintf(tag, sizeof(tag), "reclaim-%s-rep%u", e->name, rep + 1);
-		snprintf(what, sizeof(what), "rep %u/%u %s reclaim", rep + 1, b->o.reps, e->name);
-		double hog_s = (double)b->hog_mib / 50.0;	/* TCG writes ~300 MiB/s */
-		if (run_guest(b, tag, what, cmd, 120 + b->o.idle_ms / 1e3 + hog_s, &r)) {
-			bench_reclaim_figures(&r, &rf);
-			set_fig(e, FIG_T50, rep, rf.t_ms[0]);
-			set_fig(e, FIG_T90, rep, rf.t_ms[1]);
-			set_fig(e, FIG_T99, rep, rf.t_ms[2]);
-			set_fig(e, FIG_FREE, rep, rf.free_ms);
-			set_fig(e, FIG_LAG99, rep, rf.lag99_ms);
-			set_fig(e, FIG_RET10, rep, rf.returned_10s);
-			set_fig(e, FIG_RET35, rep, rf.returned_35s);
-			set_fig(e, FIG_EXITS, rep, rf.exits_per_gib);
-			set_fig(e, FIG_EXITS_ALL, rep, rf.all_exits_per_gib);
-			set_fig(e, FIG_REQS, rep, rf.requests_per_gib);
-			set_fig(e, FIG_CPU, rep, rf.host_cpu_ms_per_gib);
-			/* t90 = 0: back before the free ended, no speed to say */
-			if (rf.t_ms[1] > 0 && res->limit_v[rep] > 0)
-				set_fig(e, FIG_SPEED, rep,
-					0.9 * rf.freed_mib / 1024.0 / (rf.t_ms[1] / 1e3) / res->limit_v[rep]);
-			set_xl(e, SCEN_RECLAIM, rep, &r);
-			keep_curve(e, &r);
-			char t[3][16];
-			for (int k = 0; k < 3; k++)
-				if (rf.t_ms[k] == BENCH_NULL)
-					snprintf(t[k], sizeof(t[k]), "never");
-				else
-					snprintf(t[k], sizeof(t[k]), "%.2f s", rf.t_ms[k] / 1e3);
-			say(&b->pg, "  %s: freed %.0f MiB, back %.0f MiB; t50 %s, t90 %s, t99 %s; "
-			    "%.0f requests", e->name, rf.freed_mib, rf.returned_mib, t[0], t[1], t[2],
-			    r.xl_active ? r.host_requests : r.requests);
-			if (r.xl_active)
-				say(&b->pg, "  %s: exitless: the scanner discarded %.0f frames in %.0f calls "
-				    "(%.0f claimed not resident: skipped), %.1f ms of CPU; the guest took "
-				    "%.0f back, waited %.0f times", e->name, r.xl_reclaimed_frames,
-				    r.xl_discard_calls, r.xl_skipped_frames, r.xl_cpu_ms, r.xl_taken_back,
-				    r.xl_waits);
-		} else if (!e->note[0]) {
-			note_failure(e, tag, &r);
-		}
-		bench_run_free(&r);
+		char args[64];
+		bench_engine_args(res->e[i].name, args, sizeof(args));
+		run_reclaim(b, rep, &res->e[i], args);
 		if (stop_flag)
 			break;
-
-		/* fragmented */
-		snprintf(cmd, sizeof(cmd),
-			 "%s workload=fragment seed=%u quiet fragment.mib=%llu fragment.keep=50 "
-			 "fragment.hold_ms=%ld", args, b->o.seed, (unsigned long long)b->frag_mib,
-			 b->o.hold_ms);
-		snprintf(tag, sizeof(tag), "fragment-%s-rep%u", e->name, rep + 1);
-		snprintf(what, sizeof(what), "rep %u/%u %s fragmented", rep + 1, b->o.reps, e->name);
-		if (run_guest(b, tag, what, cmd, 120 + b->o.hold_ms / 1e3 + b->frag_mib / 50.0, &r)) {
-			bench_frag_figures(&r, (double)b->o.hold_ms, &ff);
-			set_fig(e, FIG_FRAG_MIB, rep, ff.returned_mib);
-			set_fig(e, FIG_FRAG_EXITS, rep, ff.exits_per_gib);
-			set_fig(e, FIG_FRAG_EXITS_ALL, rep, ff.all_exits_per_gib);
-			set_xl(e, SCEN_FRAG, rep, &r);
-		} else if (!e->note[0]) {
-			note_failure(e, tag, &r);
-		}
-		bench_run_free(&r);
+		run_fragment(b, rep, &res->e[i], args);
 	}
 	if (stop_flag || paired_block(b, rep))
 		return -1;
