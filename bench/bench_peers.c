@@ -154,6 +154,7 @@ struct peers {
 	struct bench_machine machine;
 	struct row rows[MAX_ROWS];
 	unsigned nrows, failures;
+	int status;
 };
 
 /* Each comma-separated word of v through add(); an empty word is bad. */
@@ -1345,58 +1346,51 @@ static void default_paths(struct peers *p)
 	snprintf(p->src, sizeof(p->src), "%.*s/..", PATH_MAX - 8, dir);
 }
 
-int bench_peers_main(int argc, const char *const *argv)
+/* This program, the kernels named, where runs leave their files; false
+ * with the status if one cannot be had. */
+static bool setup_files(struct peers *p)
 {
-	struct peers *p = calloc(1, sizeof(*p));
-	if (!p)
-		return bench_bad("pagehint peers", "out of memory");
-	int ret = parse(argc, argv, &p->o);
-	if (ret < 0) {
-		usage(stdout);
-		free(p);
-		return 0;
-	}
-	if (ret) {
-		free(p);
-		return ret;
-	}
 	ssize_t sl = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
 	if (sl <= 0) {
-		free(p);
-		return bench_bad("pagehint peers", "cannot find this program (/proc/self/exe)");
+		p->status = bench_bad("pagehint peers", "cannot find this program (/proc/self/exe)");
+		return false;
 	}
 	p->self[sl] = 0;
 	default_paths(p);
 	for (int k = 0; k < K_COUNT; k++)
 		if (p->o.linux_k[k] && access(p->o.linux_k[k], R_OK)) {
-			ret = bench_bad("pagehint peers", "--linux-%s %s: %s", k_names[k],
-					p->o.linux_k[k], strerror(errno));
-			free(p);
-			return ret;
+			p->status = bench_bad("pagehint peers", "--linux-%s %s: %s", k_names[k],
+					      p->o.linux_k[k], strerror(errno));
+			return false;
 		}
 	if ((p->o.platform[PF_QEMU] || p->o.platform[PF_VMM]) && access(p->kernel, R_OK)) {
-		ret = bench_bad("pagehint peers", "guest kernel %s: %s", p->kernel, strerror(errno));
-		free(p);
-		return ret;
+		p->status = bench_bad("pagehint peers", "guest kernel %s: %s", p->kernel, strerror(errno));
+		return false;
 	}
 	if (p->o.out) {
 		snprintf(p->rundir, sizeof(p->rundir), "%.*s/runs", PATH_MAX - 8, p->o.out);
-		if ((ret = bench_mkdir_p(p->rundir))) {
-			ret = bench_bad("pagehint peers", "--out %s: %s", p->o.out, strerror(-ret));
-			free(p);
-			return ret;
+		int e = bench_mkdir_p(p->rundir);
+		if (e) {
+			p->status = bench_bad("pagehint peers", "--out %s: %s", p->o.out, strerror(-e));
+			return false;
 		}
 	} else {
 		snprintf(p->rundir, sizeof(p->rundir), "%s/pagehint-peers.XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		if (!mkdtemp(p->rundir)) {
-			ret = bench_bad("pagehint peers", "cannot make a temporary directory: %s", strerror(errno));
-			free(p);
-			return ret;
+			p->status = bench_bad("pagehint peers", "cannot make a temporary directory: %s",
+					      strerror(errno));
+			return false;
 		}
 		p->rundir_temp = true;
 	}
+	return true;
+}
 
+/* Signals end the runs cleanly; the host is asked what it has; the rows
+ * are planned. */
+static void setup_plan(struct peers *p)
+{
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -1407,7 +1401,11 @@ int bench_peers_main(int argc, const char *const *argv)
 	p->nokvm = bench_kvm_unusable(p->nokvm_buf, sizeof(p->nokvm_buf));
 	p->have_qemu = bench_qemu_version(p->qemu_version, sizeof(p->qemu_version));
 	plan(p);
+}
 
+/* Every row that can run, in table order; false if a signal stopped them. */
+static bool run_rows(struct peers *p)
+{
 	unsigned todo = 0, done = 0, churns = 0;
 	for (unsigned i = 0; i < p->nrows; i++) {
 		todo += p->rows[i].st == ROW_OK;
@@ -1442,9 +1440,16 @@ int bench_peers_main(int argc, const char *const *argv)
 	}
 	if (stop_flag) {
 		fprintf(stderr, "pagehint peers: stopped by signal %d\n", (int)stop_flag);
-		ret = EXIT_SIGNAL;
-		goto out;
+		p->status = EXIT_SIGNAL;
+		return false;
 	}
+	return true;
+}
+
+/* The churn ratios, the table on stdout, the files under --out, the
+ * failures counted. */
+static void report(struct peers *p)
+{
 	/* the churn against reporting off, which is exact (icount) */
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *off = &p->rows[i];
@@ -1456,7 +1461,7 @@ int bench_peers_main(int argc, const char *const *argv)
 	}
 	print_table(stdout, p);
 	fflush(stdout);
-	ret = p->failures ? EXIT_FAILED : 0;
+	p->status = p->failures ? EXIT_FAILED : 0;
 	if (p->o.out) {
 		char path[PATH_MAX + 32];
 		snprintf(path, sizeof(path), "%s/table.txt", p->o.out);
@@ -1470,15 +1475,35 @@ int bench_peers_main(int argc, const char *const *argv)
 		if (!f || e) {
 			fprintf(stderr, "pagehint peers: cannot write %s/: %s\n", p->o.out,
 				strerror(e ? -e : errno));
-			ret = EXIT_FAILED;
+			p->status = EXIT_FAILED;
 		}
 	}
 	if (p->failures)
 		fprintf(stderr, "pagehint peers: %u run%s failed (see above)\n", p->failures,
 			p->failures > 1 ? "s" : "");
-out:
+}
+
+int bench_peers_main(int argc, const char *const *argv)
+{
+	struct peers *p = calloc(1, sizeof(*p));
+	if (!p)
+		return bench_bad("pagehint peers", "out of memory");
+
+	/* Options: --help is status 0, a bad one 64. */
+	p->status = parse(argc, argv, &p->o);
+	if (p->status < 0) {
+		usage(stdout);
+		p->status = 0;
+	} else if (!p->status && setup_files(p)) {
+		/* The plan, the runs, then their report. */
+		setup_plan(p);
+		if (run_rows(p))
+			report(p);
+	}
+
 	if (p->rundir_temp)
 		bench_rm_tree(p->rundir);
+	int status = p->status;
 	free(p);
-	return ret;
+	return status;
 }
