@@ -743,6 +743,7 @@ static int bench_rep(struct bench *b, unsigned rep)
 	return icount_block(b, rep);
 }
 
+/* pagehint-guest.elf beside this program (self). */
 static const char *default_kernel(char *buf, size_t cap, const char *self)
 {
 	const char *slash = strrchr(self, '/');
@@ -751,6 +752,8 @@ static const char *default_kernel(char *buf, size_t cap, const char *self)
 	return buf;
 }
 
+/* The files under --out; 1 if one could not be written (the plots may
+ * be missing: that is said, not counted). */
 static int write_outputs(struct bench *b)
 {
 	struct bench_results *res = b->res;
@@ -987,6 +990,7 @@ static void report(struct bench *b)
 			b->failures > 1 ? "s" : "");
 }
 
+/* What setup made, whichever step stopped; res may be NULL. */
 static void teardown(struct bench *b)
 {
 	if (b->rundir_temp)
