@@ -103,12 +103,79 @@ _Static_assert(offsetof(struct acpi_fadt, sleep_control) == 244, "FADT sleep con
 #define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
 /* \_S5 as AML: Name (_S5_, Package (2) { 5, 0 }) */
-static const uint8_t dsdt_aml[] = {
+static const uint8_t s5_aml[] = {
 	0x08, '_', 'S', '5', '_',	/* NameOp, NameString */
 	0x12, 0x05, 0x02,		/* PackageOp, PkgLength 5, NumElements 2 */
 	0x0a, ACPI_S5_TYPE,		/* BytePrefix 5: SLP_TYPa */
 	0x00,				/* ZeroOp: SLP_TYPb */
 };
+
+/* One virtio-mmio device as AML (ACPI 6.x §19.6, §6.4 resource data):
+ *
+ *   Device (VRxx) {
+ *     Name (_HID, "LNRO0005")
+ *     Name (_UID, n)
+ *     Name (_CRS, ResourceTemplate () {
+ *       Memory32Fixed (ReadWrite, base, size)
+ *       Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { irq }
+ *     })
+ *   }
+ *
+ * 61 bytes, so every PkgLength fits the one-byte form (< 64). */
+#define MMIO_DEV_AML 61
+
+static size_t mmio_dev_aml(uint8_t *p, unsigned n, const struct acpi_mmio_dev *d)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint8_t *s = p;
+
+	*p++ = 0x5b, *p++ = 0x82;		/* DeviceOp */
+	*p++ = MMIO_DEV_AML - 2;		/* PkgLength: all but the opcode */
+	*p++ = 'V', *p++ = 'R', *p++ = (uint8_t)hex[(n >> 4) & 15], *p++ = (uint8_t)hex[n & 15];
+	*p++ = 0x08;				/* Name (_HID, "LNRO0005") */
+	memcpy(p, "_HID", 4), p += 4;
+	*p++ = 0x0d;				/* StringPrefix */
+	memcpy(p, "LNRO0005", 9), p += 9;	/* with its NUL */
+	*p++ = 0x08;				/* Name (_UID, n) */
+	memcpy(p, "_UID", 4), p += 4;
+	*p++ = 0x0a, *p++ = (uint8_t)n;		/* BytePrefix */
+	*p++ = 0x08;				/* Name (_CRS, Buffer) */
+	memcpy(p, "_CRS", 4), p += 4;
+	*p++ = 0x11;				/* BufferOp */
+	*p++ = 26;				/* PkgLength: itself, the size, 23 bytes */
+	*p++ = 0x0a, *p++ = 23;			/* BufferSize */
+	*p++ = 0x86, *p++ = 9, *p++ = 0;	/* Memory32Fixed, length 9 */
+	*p++ = 1;				/* read/write */
+	memcpy(p, &d->base, 4), p += 4;
+	memcpy(p, &d->size, 4), p += 4;
+	*p++ = 0x89, *p++ = 6, *p++ = 0;	/* Extended Interrupt, length 6 */
+	*p++ = 0x03;				/* consumer, edge, active high, exclusive */
+	*p++ = 1;				/* one interrupt */
+	uint32_t irq = d->irq;
+	memcpy(p, &irq, 4), p += 4;
+	*p++ = 0x79, *p++ = 0;			/* End Tag, checksum 0: not checked */
+	return (size_t)(p - s);
+}
+
+/* The DSDT's AML: \_S5, then Scope (\_SB) { the devices }. */
+static size_t dsdt_aml(uint8_t *p, const struct acpi_mmio_dev *dev, unsigned ndev)
+{
+	uint8_t *s = p;
+
+	memcpy(p, s5_aml, sizeof(s5_aml));
+	p += sizeof(s5_aml);
+	if (!ndev)
+		return (size_t)(p - s);
+	/* ScopeOp, a two-byte PkgLength (it counts itself), "\_SB_" */
+	size_t len = 2 + 5 + ndev * MMIO_DEV_AML;
+	*p++ = 0x10;
+	*p++ = (uint8_t)(0x40 | (len & 0x0f));
+	*p++ = (uint8_t)(len >> 4);
+	memcpy(p, "\\_SB_", 5), p += 5;
+	for (unsigned i = 0; i < ndev; i++)
+		p += mmio_dev_aml(p, i, &dev[i]);
+	return (size_t)(p - s);
+}
 
 static uint8_t sum(const void *p, size_t n)
 {
@@ -143,26 +210,28 @@ static size_t align16(size_t v)
 	return (v + 15) & ~(size_t)15;
 }
 
-size_t acpi_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus)
+size_t acpi_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus,
+		  const struct acpi_mmio_dev *dev, unsigned ndev)
 {
 	size_t rsdp_off = 0;
 	size_t xsdt_off = align16(sizeof(struct acpi_rsdp));
 	size_t xsdt_len = sizeof(struct acpi_header) + 2 * sizeof(uint64_t);
 	size_t fadt_off = align16(xsdt_off + xsdt_len);
 	size_t dsdt_off = align16(fadt_off + sizeof(struct acpi_fadt));
-	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(s5_aml) +
+			  (ndev ? 3 + 5 + ndev * MMIO_DEV_AML : 0);
 	size_t madt_off = align16(dsdt_off + dsdt_len);
 	size_t madt_len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) +
 			  sizeof(struct madt_ioapic) + sizeof(struct madt_override) +
 			  sizeof(struct madt_lapic_nmi);
 	size_t total = madt_off + madt_len;
 
-	if (ncpus == 0 || ncpus >= 255 || total > cap)
+	if (ncpus == 0 || ncpus >= 255 || ndev > ACPI_MAX_MMIO_DEVS || total > cap)
 		return 0;
 	memset(dst, 0, total);
 
 	/* DSDT */
-	memcpy(dst + dsdt_off + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
+	dsdt_aml(dst + dsdt_off + sizeof(struct acpi_header), dev, ndev);
 	header((struct acpi_header *)(dst + dsdt_off), "DSDT", (uint32_t)dsdt_len, 2);
 
 	/* FADT: hardware-reduced, power off and reset through I/O ports. */

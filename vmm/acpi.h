@@ -7,7 +7,10 @@
  * sleep control register (S5 is power off: the DSDT holds only \_S5) and
  * its reset register. The MADT lists the CPUs' local APICs, the IOAPIC and
  * the PIT's IRQ 0 → GSI 2 override; ISA IRQs (serial 4, virtio-mmio 5) map
- * to GSIs one to one. docs/vmm.md "Booting Linux" says why ACPI.
+ * to GSIs one to one. The DSDT also lists each virtio-mmio device
+ * (_HID LNRO0005, its window and interrupt), which is how a distribution's
+ * Linux finds them: they build virtio_mmio without command-line devices.
+ * docs/vmm.md "Linux" says why ACPI.
  */
 #ifndef VMM_ACPI_H
 #define VMM_ACPI_H
@@ -26,9 +29,17 @@
 #define ACPI_SLEEP_EN		0x20
 #define ACPI_SLEEP_TYPE(v)	(((v) >> 2) & 7)
 
+#define ACPI_MAX_MMIO_DEVS	8
+
+struct acpi_mmio_dev {
+	uint32_t base, size;
+	uint8_t irq;		/* GSI, edge-triggered, active high */
+};
+
 /* Build the tables into dst (guest-physical address phys, 16-byte
- * aligned); returns their size, 0 if cap is too small or ncpus is out of
- * range. The RSDP is at phys. */
-size_t acpi_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus);
+ * aligned); returns their size, 0 if cap is too small or ncpus or ndev is
+ * out of range. The RSDP is at phys. */
+size_t acpi_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus,
+		  const struct acpi_mmio_dev *dev, unsigned ndev);
 
 #endif

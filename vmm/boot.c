@@ -296,7 +296,13 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 		irqs[i] = p->dev[i].irq;
 	if (!mptable_build(mp, BOOT_MPTABLE_MAX, BOOT_MPTABLE, p->ncpus, irqs, p->ndev))
 		return vmm_fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
-	if (!acpi_build(acpi, ACPI_MAX, ACPI_BASE, p->ncpus))
+	struct acpi_mmio_dev adev[ACPI_MAX_MMIO_DEVS];
+	if (p->ndev > ACPI_MAX_MMIO_DEVS)
+		return vmm_fail(err, n, "too many devices");
+	for (unsigned i = 0; i < p->ndev; i++)
+		adev[i] = (struct acpi_mmio_dev){ .base = (uint32_t)p->dev[i].base,
+						  .size = p->dev[i].size, .irq = p->dev[i].irq };
+	if (!acpi_build(acpi, ACPI_MAX, ACPI_BASE, p->ncpus, adev, p->ndev))
 		return vmm_fail(err, n, "ACPI tables for %u CPUs do not fit", p->ncpus);
 
 	memset(si, 0, sizeof(*si));

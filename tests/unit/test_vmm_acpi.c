@@ -15,6 +15,10 @@
 #include "boot.h"
 
 static uint8_t mem[ACPI_MAX];
+static const struct acpi_mmio_dev devs[2] = {
+	{ .base = 0xd0000000, .size = 0x200, .irq = 5 },
+	{ .base = 0xd0000200, .size = 0x200, .irq = 6 },
+};
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -53,7 +57,7 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 static void tables_walk_and_check(void **state)
 {
 	(void)state;
-	size_t n = acpi_build(mem, sizeof(mem), ACPI_BASE, 3);
+	size_t n = acpi_build(mem, sizeof(mem), ACPI_BASE, 3, devs, 2);
 	assert_true(n > 0 && n <= sizeof(mem));
 
 	assert_memory_equal(mem, "RSD PTR ", 8);
@@ -84,6 +88,31 @@ static void tables_walk_and_check(void **state)
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12 };
 	assert_memory_equal(dsdt + 36, s5, sizeof(s5));
 	assert_int_equal(dsdt[36 + 9], ACPI_S5_TYPE);	/* SLP_TYPa */
+	/* then Scope (\_SB) with each virtio-mmio device: its _HID, and in
+	 * its _CRS the window (Memory32Fixed) and the interrupt (Extended
+	 * Interrupt, edge, active high) */
+	uint32_t dlen = u32(dsdt + 4);
+	const uint8_t *scope = dsdt + 36 + 11;
+	assert_int_equal(scope[0], 0x10);
+	assert_int_equal((scope[1] & 0x0f) | scope[2] << 4, dlen - 36 - 11 - 1);
+	assert_memory_equal(scope + 3, "\\_SB_", 5);
+	const uint8_t *d = scope + 8;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(d[0], 0x5b);
+		assert_int_equal(d[1], 0x82);
+		assert_memory_equal(d + 13, "LNRO0005", 9);
+		const uint8_t *crs = d + 38;		/* the buffer's bytes */
+		assert_int_equal(crs[0], 0x86);
+		assert_int_equal(u32(crs + 4), devs[i].base);
+		assert_int_equal(u32(crs + 8), devs[i].size);
+		assert_int_equal(crs[12], 0x89);
+		assert_int_equal(crs[15], 0x03);
+		assert_int_equal(u32(crs + 17), devs[i].irq);
+		assert_int_equal(crs[21], 0x79);
+		d += 2 + d[2];
+	}
+	assert_ptr_equal(d, dsdt + dlen);
+	assert_int_equal(acpi_build(mem, sizeof(mem), ACPI_BASE, 1, devs, ACPI_MAX_MMIO_DEVS + 1), 0);
 
 	/* MADT: 3 local APICs with ids 0-2, enabled; an IOAPIC at its base */
 	assert_int_equal(u32(madt + 36), LAPIC_BASE);
@@ -108,10 +137,10 @@ static void tables_walk_and_check(void **state)
 static void refuses_what_does_not_fit(void **state)
 {
 	(void)state;
-	assert_int_equal(acpi_build(mem, 100, ACPI_BASE, 2), 0);
-	assert_int_equal(acpi_build(mem, sizeof(mem), ACPI_BASE, 0), 0);
-	assert_int_equal(acpi_build(mem, sizeof(mem), ACPI_BASE, 255), 0);
-	assert_true(acpi_build(mem, sizeof(mem), ACPI_BASE, 254) > 0);
+	assert_int_equal(acpi_build(mem, 100, ACPI_BASE, 2, NULL, 0), 0);
+	assert_int_equal(acpi_build(mem, sizeof(mem), ACPI_BASE, 0, NULL, 0), 0);
+	assert_int_equal(acpi_build(mem, sizeof(mem), ACPI_BASE, 255, NULL, 0), 0);
+	assert_true(acpi_build(mem, sizeof(mem), ACPI_BASE, 254, NULL, 0) > 0);
 }
 
 int main(void)
