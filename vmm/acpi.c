@@ -157,21 +157,45 @@ static size_t mmio_dev_aml(uint8_t *p, unsigned n, const struct acpi_mmio_dev *d
 	return (size_t)(p - s);
 }
 
-/* The DSDT's AML: \_S5, then Scope (\_SB) { the devices }. */
+/* The UART, COM1, so that Linux maps its IRQ: on a hardware-reduced
+ * platform Linux sets up no ISA IRQs by itself, and the legacy 8250 port
+ * table alone gets no interrupt (its tty then never sends).
+ *
+ *   Device (COM1) {
+ *     Name (_HID, EisaId ("PNP0501"))
+ *     Name (_UID, 0)
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x3f8, 0x3f8, 1, 8)
+ *       IRQNoFlags () { 4 }
+ *     })
+ *   }
+ */
+static const uint8_t com1_aml[] = {
+	0x5b, 0x82, 43, 'C', 'O', 'M', '1',		/* DeviceOp, PkgLength, name */
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,	/* DWord: EISA "PNP0501" */
+	0x08, '_', 'U', 'I', 'D', 0x00,
+	0x08, '_', 'C', 'R', 'S', 0x11, 16, 0x0a, 13,	/* Buffer of 13 bytes */
+	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,	/* IO: 16-bit decode, 0x3f8, 8 ports */
+	0x22, 1 << SERIAL_IRQ, 0x00,			/* IRQNoFlags: edge, active high */
+	0x79, 0x00,					/* End Tag */
+};
+_Static_assert(sizeof(com1_aml) == 45, "COM1's PkgLength");
+
+/* The DSDT's AML: \_S5, then Scope (\_SB) { COM1, the devices }. */
 static size_t dsdt_aml(uint8_t *p, const struct acpi_mmio_dev *dev, unsigned ndev)
 {
 	uint8_t *s = p;
 
 	memcpy(p, s5_aml, sizeof(s5_aml));
 	p += sizeof(s5_aml);
-	if (!ndev)
-		return (size_t)(p - s);
 	/* ScopeOp, a two-byte PkgLength (it counts itself), "\_SB_" */
-	size_t len = 2 + 5 + ndev * MMIO_DEV_AML;
+	size_t len = 2 + 5 + sizeof(com1_aml) + ndev * MMIO_DEV_AML;
 	*p++ = 0x10;
 	*p++ = (uint8_t)(0x40 | (len & 0x0f));
 	*p++ = (uint8_t)(len >> 4);
 	memcpy(p, "\\_SB_", 5), p += 5;
+	memcpy(p, com1_aml, sizeof(com1_aml));
+	p += sizeof(com1_aml);
 	for (unsigned i = 0; i < ndev; i++)
 		p += mmio_dev_aml(p, i, &dev[i]);
 	return (size_t)(p - s);
@@ -218,8 +242,8 @@ size_t acpi_build(uint8_t *dst, size_t cap, uint32_t phys, unsigned ncpus,
 	size_t xsdt_len = sizeof(struct acpi_header) + 2 * sizeof(uint64_t);
 	size_t fadt_off = align16(xsdt_off + xsdt_len);
 	size_t dsdt_off = align16(fadt_off + sizeof(struct acpi_fadt));
-	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(s5_aml) +
-			  (ndev ? 3 + 5 + ndev * MMIO_DEV_AML : 0);
+	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(s5_aml) + 3 + 5 + sizeof(com1_aml) +
+			  ndev * MMIO_DEV_AML;
 	size_t madt_off = align16(dsdt_off + dsdt_len);
 	size_t madt_len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) +
 			  sizeof(struct madt_ioapic) + sizeof(struct madt_override) +

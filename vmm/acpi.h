@@ -7,7 +7,8 @@
  * sleep control register (S5 is power off: the DSDT holds only \_S5) and
  * its reset register. The MADT lists the CPUs' local APICs, the IOAPIC and
  * the PIT's IRQ 0 → GSI 2 override; ISA IRQs (serial 4, virtio-mmio 5) map
- * to GSIs one to one. The DSDT also lists each virtio-mmio device
+ * to GSIs one to one. The DSDT also lists the UART (PNP0501, port 0x3f8,
+ * IRQ 4: without it Linux maps no interrupt for it) and each virtio-mmio device
  * (_HID LNRO0005, its window and interrupt), which is how a distribution's
  * Linux finds them: they build virtio_mmio without command-line devices.
  * docs/vmm.md "Linux" says why ACPI.

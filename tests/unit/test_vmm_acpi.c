@@ -96,7 +96,9 @@ static void tables_walk_and_check(void **state)
 	assert_int_equal(scope[0], 0x10);
 	assert_int_equal((scope[1] & 0x0f) | scope[2] << 4, dlen - 36 - 11 - 1);
 	assert_memory_equal(scope + 3, "\\_SB_", 5);
-	const uint8_t *d = scope + 8;
+	const uint8_t *com1 = scope + 8;		/* the UART first */
+	assert_memory_equal(com1 + 3, "COM1", 4);
+	const uint8_t *d = com1 + 2 + com1[2];
 	for (unsigned i = 0; i < 2; i++) {
 		assert_int_equal(d[0], 0x5b);
 		assert_int_equal(d[1], 0x82);
