@@ -8,7 +8,8 @@
 # Kernel command line (left in /proc/cmdline; the dotted names are not the
 # kernel's): workload=memhog (default) with memhog.mib=N memhog.hold=S
 # memhog.idle=S memhog.rounds=N, or workload=churn with churn.mib=N
-# churn.rounds=N churn.threads=N churn.nohuge=0|1 (memhog.c).
+# churn.rounds=N churn.threads=N churn.nohuge=0|1 (memhog.c); balloon.rmmod=1
+# unloads virtio_balloon at the end (it deflates the balloon).
 # Console lines follow the pagehint guest's protocol (docs/guest.md): @boot,
 # @balloon, @event, @done, @fail, @warn, and @exit status=N at the end.
 /bin/busybox mkdir -p /proc /sys /dev
@@ -96,4 +97,13 @@ churn)  memhog churn "$(param churn.mib 128)" "$(param churn.rounds 10)" "$(para
 esac
 rc=$?
 zones after
+# The balloon's side of Linux's accounting: an inflated balloon is taken
+# out of MemTotal. balloon.rmmod=1 unloads the driver, which deflates it
+# all (the deflate queue), and says MemTotal again.
+memtotal() { awk '/^MemTotal/ {print $2}' /proc/meminfo; }
+echo "@info memtotal_kib=$(memtotal) when=end"
+if [ "$(param balloon.rmmod 0)" = 1 ]; then
+	rmmod virtio_balloon || echo "@warn rmmod virtio_balloon failed"
+	echo "@info memtotal_kib=$(memtotal) when=deflated"
+fi
 end $rc
