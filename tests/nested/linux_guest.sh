@@ -73,6 +73,7 @@ boot() { # LOG
 }
 L=$W/console.log
 boot "$L" || { mv "$L" "$W/stall0.log"; boot "$L"; }
+sed -i 's/\r$//' "$L"	# the serial console's line ends
 grep -a -q 'init: loaded /modules/kvm-amd.ko' "$L"
 check "kvm-amd loaded in the L1" test $? -eq 0
 S=$W/summary.json
