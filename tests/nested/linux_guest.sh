@@ -17,9 +17,10 @@
 # directly), when QEMU is missing, or when Debian's packages cannot be
 # fetched.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../kvm/linux_guest_checks.bash"
 
 why=$(kvm_unusable)
-[ -n "$why" ] || skip_all "/dev/kvm is usable here: tests/kvm/ runs pagehint directly"
+[ -n "$why" ] || skip_all "/dev/kvm is usable here: tests/kvm/linux_guest.sh runs Linux on pagehint directly"
 why=$(qemu_unusable)
 [ -z "$why" ] || skip_all "$why"
 for tool in gcc python3; do
@@ -43,7 +44,7 @@ gcc -static -O2 "$PH_ROOT/tests/nested/l1/init.c" -o "$W/init" 2>"$W/build.log" 
 	skip_all "cannot link statically (static libc missing?): $(head -1 "$W/build.log")"
 # One run: the init adds --kernel /guest.elf, --summary-json and --quiet;
 # the later --kernel wins.
-echo "run,--kernel,/vmlinuz,--initrd,/linux.cpio.gz,--cpus,2,--mem,512M,--timeout,300,--balloon-target,64M,--,memhog.mib=192,memhog.hold=3,memhog.idle=12,balloon.rmmod=1" >"$W/cmds"
+echo "run,--kernel,/vmlinuz,--initrd,/linux.cpio.gz,$LINUX_GUEST_ARGS" >"$W/cmds"
 python3 "$PH_ROOT/tests/nested/l1/mkcpio.py" "$W/initrd.cpio" "$W/init=init" \
 	"$PH_BUILD/pagehint-static=pagehint" "$W/cmds=cmds" "$PH_BUILD/pagehint-guest.elf=guest.elf" \
 	"$REF/vmlinuz=vmlinuz" "$REF/initramfs.cpio.gz=linux.cpio.gz" \
@@ -51,7 +52,7 @@ python3 "$PH_ROOT/tests/nested/l1/mkcpio.py" "$W/initrd.cpio" "$W/init=init" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko" ||
 	skip_all "cannot build the initrd (kernel package layout?)"
 
-plan 10
+plan $((1 + $(linux_guest_nchecks)))
 
 # boot: the L1 under multi-threaded TCG (see above). A live L1 prints a
 # line at least every 60 s (the init's watchdog), so a console silent for
@@ -78,34 +79,5 @@ grep -a -q 'init: loaded /modules/kvm-amd.ko' "$L"
 check "kvm-amd loaded in the L1" test $? -eq 0
 S=$W/summary.json
 sed -n '/^init: pagehint exit status/,/^init: end of run/p' "$L" | sed '1d;$d' >"$S"
-field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): d = d[k]
-print(d)' "$S" "$1" 2>/dev/null; }
-
-st=$(sed -n 's/^init: pagehint exit status //p' "$L")
-if [ "$st" = 0 ] && [ "$(field end)" = poweroff ]; then ok "Linux powered off through ACPI: status 0"
-else not_ok "Linux powered off through ACPI: status 0 (status ${st:-none}, end $(field end))"; diag "$(tail -30 "$L")"; fi
-bal=$(grep -a '@balloon driver=virtio_balloon' "$L" | tail -1)
-if [[ $bal == *reporting=1* ]]; then ok "virtio_balloon bound the device (ACPI, virtio-mmio), free page reporting negotiated"
-else not_ok "virtio_balloon bound the device, free page reporting negotiated"; diag "${bal:-no @balloon line}"; diag "$(grep -a 'virtio\|@fail\|@warn' "$L" | head)"; fi
-check "memhog verified its 192 MiB and exited 0" grep -a -q '@exit status=0' "$L"
-req=$(field report_requests) peak=$(field resident_peak_mib) end=$(field resident_end_mib)
-if [ "${req:-0}" -gt 0 ] && python3 -c "import sys; sys.exit(not ($end < $peak - 96))"; then
-	ok "Linux reported free memory and the host took it back ($req requests, resident $peak -> $end MiB)"
-else not_ok "Linux reported free memory and the host took it back"; diag "requests ${req:-?}, resident $peak -> $end MiB"; fi
-inflate=$(field ioeventfd_notifies.inflate) deflate=$(field ioeventfd_notifies.deflate) stats=$(field ioeventfd_notifies.stats)
-before=$(sed -n 's/.*@boot .*mem_kib=\([0-9]*\).*/\1/p' "$L" | tail -1)
-atend=$(sed -n 's/.*@info memtotal_kib=\([0-9]*\) when=end.*/\1/p' "$L" | tail -1)
-after=$(sed -n 's/.*@info memtotal_kib=\([0-9]*\) when=deflated.*/\1/p' "$L" | tail -1)
-if [ "${inflate:-0}" -gt 0 ] && [ -n "$before" ] && [ -n "$atend" ] && [ $((before - atend)) -ge $((56 << 10)) ]; then
-	ok "inflated to the 64 MiB target: MemTotal $before -> $atend KiB ($inflate inflate notifies)"
-else not_ok "inflated to the 64 MiB target"; diag "MemTotal ${before:-?} -> ${atend:-?} KiB, ${inflate:-?} inflate notifies"; fi
-if [ "${deflate:-0}" -gt 0 ] && [ -n "$after" ] && [ "$after" -ge $((atend + (56 << 10))) ]; then
-	ok "deflated when the driver was unloaded: MemTotal $atend -> $after KiB ($deflate deflate notifies)"
-else not_ok "deflated when the driver was unloaded"; diag "MemTotal ${atend:-?} -> ${after:-?} KiB, ${deflate:-?} deflate notifies"; fi
-check "the stats queue delivered Linux's stats (${stats:-0} buffers)" test "${stats:-0}" -gt 0
-check "no device errors" test "$(field device_errors)" = 0
-check "exits_total is the sum of the causes" python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); sys.exit(d["exits_total"] != sum(d["exits"].values()))' "$S"
-echo "# the Linux guest's run: $(grep -a 'guest powered off' "$L" | head -1)"
+linux_guest_checks "$L" "$S" "$(sed -n 's/^init: pagehint exit status //p' "$L")"
 done_testing

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Debian's Linux 6.1 as a guest of `pagehint run` on this machine's KVM:
+# the kernel package's bzImage with the Linux reference initramfs
+# (scripts/linux-ref/), checked as tests/kvm/linux_guest_checks.bash says.
+# The guest's console is the diagnostics (build/linux-guest/console.log).
+# Skipped where /dev/kvm is unusable (tests/nested/linux_guest.sh runs it
+# under nested KVM there) and on KVM without VMX/SVM (PVM): there Linux's
+# kernel runs at CPL0, emulated instruction by instruction, and does not
+# boot in useful time.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/linux_guest_checks.bash"
+
+why=$(kvm_unusable)
+[ -z "$why" ] || skip_all "$why (tests/nested/linux_guest.sh runs Linux on pagehint under nested KVM)"
+grep -qwE 'vmx|svm' /proc/cpuinfo ||
+	skip_all "KVM without VMX/SVM (PVM): Linux's kernel would run at CPL0, emulated"
+PH=$PH_BUILD/pagehint
+[ -x "$PH" ] || skip_all "$PH not built (run make)"
+
+REF=$PH_BUILD/linux-ref
+LINUX_REF_DIR=$REF "$PH_ROOT/scripts/linux-ref/build.sh" >/dev/null 2>"$PH_BUILD/linux-ref.log"
+rc=$?
+[ $rc -ne 3 ] || skip_all "Debian's packages cannot be fetched: $(tail -1 "$PH_BUILD/linux-ref.log")"
+[ $rc -eq 0 ] || { plan 1; not_ok "scripts/linux-ref/build.sh"; diag "$(tail -5 "$PH_BUILD/linux-ref.log")"; done_testing; }
+
+W=$PH_BUILD/linux-guest
+rm -rf "$W" && mkdir -p "$W"
+plan "$(linux_guest_nchecks)"
+IFS=, read -r -a args <<<"$LINUX_GUEST_ARGS"
+timeout 400 "$PH" run --kernel "$REF/vmlinuz" --initrd "$REF/initramfs.cpio.gz" --quiet \
+	--summary-json "$W/summary.json" "${args[@]}" >"$W/console.log" 2>&1 </dev/null
+linux_guest_checks "$W/console.log" "$W/summary.json" $?
+done_testing
