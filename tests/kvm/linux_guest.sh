@@ -26,7 +26,7 @@ rc=$?
 W=$PH_BUILD/linux-guest
 rm -rf "$W" && mkdir -p "$W"
 plan "$(linux_guest_nchecks)"
-IFS=, read -r -a args <<<"$LINUX_GUEST_ARGS"
+IFS=, read -r -a args <<<"$(linux_guest_args)"
 timeout 400 "$PH" run --kernel "$REF/vmlinuz" --initrd "$REF/initramfs.cpio.gz" --quiet \
 	--summary-json "$W/summary.json" "${args[@]}" >"$W/console.log" 2>&1 </dev/null
 linux_guest_checks "$W/console.log" "$W/summary.json" $?

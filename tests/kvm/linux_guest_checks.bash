@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The checks of a Linux guest's run on `pagehint run` (LINUX_GUEST_ARGS),
+# The checks of a Linux guest's run on `pagehint run` (linux_guest_args),
 # shared by tests/kvm/linux_guest.sh (KVM here) and
 # tests/nested/linux_guest.sh (nested KVM): Debian's Linux 6.1 with the
 # reference initramfs (scripts/linux-ref/) powers off through ACPI with
@@ -11,7 +11,7 @@
 
 # pagehint run's arguments after --kernel/--initrd (',' between words for
 # the nested init; the direct test splits them).
-LINUX_GUEST_ARGS="--cpus,2,--mem,512M,--timeout,300,--balloon-target,64M,--,memhog.mib=192,memhog.hold=3,memhog.idle=12,balloon.rmmod=1"
+linux_guest_args() { echo "--cpus,2,--mem,512M,--timeout,150,--balloon-target,64M,--,memhog.mib=192,memhog.hold=3,memhog.idle=12,balloon.rmmod=1"; }
 linux_guest_nchecks() { echo 9; }
 
 # linux_guest_checks LOG SUMMARY STATUS: the guest's console (as pagehint
