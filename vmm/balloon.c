@@ -822,6 +822,17 @@ void balloon_set_target(struct balloon_dev *b, uint32_t pages)
 		b->hooks.config_changed(b->hooks.opaque);
 }
 
+uint32_t balloon_target(const struct balloon_dev *b)
+{
+	return atomic_load(&b->num_pages);
+}
+
+uint64_t balloon_features(const struct balloon_dev *b, bool negotiated)
+{
+	/* ops_features reads only the configuration, fixed at creation */
+	return negotiated ? atomic_load(&b->features) : ops_features((void *)b);
+}
+
 void balloon_request_stats(struct balloon_dev *b)
 {
 	unsigned q = stats_queue(b->features);

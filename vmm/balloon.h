@@ -105,8 +105,15 @@ struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_co
 void balloon_destroy(struct balloon_dev *b);
 extern const struct virtio_dev_ops balloon_ops;
 
-/* New target (pages of 4 KiB): config num_pages changes, config interrupt. */
+/* New target (pages of 4 KiB): config num_pages changes, config interrupt.
+ * Callable from any thread, outside device callbacks too (an atomic store
+ * and the transport's config_changed hook): the control API's thread
+ * calls it while the guest runs. */
 void balloon_set_target(struct balloon_dev *b, uint32_t pages);
+uint32_t balloon_target(const struct balloon_dev *b);
+/* The device feature bits offered, or those the driver accepted (0 before
+ * FEATURES_OK and after a reset); from any thread. */
+uint64_t balloon_features(const struct balloon_dev *b, bool negotiated);
 /* Ask the driver for fresh stats (returns the held stats buffer). No-op
  * unless the driver gave one. Not from inside a device callback. */
 void balloon_request_stats(struct balloon_dev *b);

@@ -16,7 +16,6 @@
 
 #define MiB (1024.0 * 1024.0)
 #define LIVE_EVERY_NS 100000000ull	/* live-line updates */
-#define STATS_EVERY_NS 1000000000ull	/* stats requests */
 
 void telemetry_init(struct telemetry *t)
 {
@@ -32,6 +31,22 @@ void telemetry_init(struct telemetry *t)
 	t->t0_ns = mono_ns();
 	t->period_ns = TELEMETRY_PERIOD_NS;
 	t->fast_until_ns = TELEMETRY_HOLD_NS;	/* the boot */
+	atomic_store(&t->stats_every_ns, TELEMETRY_STATS_EVERY_NS);
+}
+
+bool telemetry_last(struct telemetry *t, struct sample *out)
+{
+	pthread_mutex_lock(&t->lock);
+	bool have = t->n > 0;
+	if (have)
+		*out = t->s[t->n - 1];
+	pthread_mutex_unlock(&t->lock);
+	return have;
+}
+
+void telemetry_set_stats_interval(struct telemetry *t, uint64_t ns)
+{
+	atomic_store(&t->stats_every_ns, ns);
 }
 
 /* The exit columns after the others: exits_<cause>, notifications_<role>,
@@ -211,7 +226,8 @@ static void sample_now(struct telemetry *t, bool exact)
 		t->last_live_ns = s.t_ns;
 		live_line(t, &s);
 	}
-	if (t->balloon && s.t_ns >= t->last_stats_ns + STATS_EVERY_NS) {
+	uint64_t stats_every = atomic_load(&t->stats_every_ns);
+	if (t->balloon && stats_every && s.t_ns >= t->last_stats_ns + stats_every) {
 		t->last_stats_ns = s.t_ns;
 		balloon_request_stats(t->balloon);
 	}

@@ -36,6 +36,7 @@
 #define TELEMETRY_FREE_HOLD_NS 60000000000ull	/* ... and after a free: its reclaim */
 #define TELEMETRY_MOVE_BYTES (2ull << 20)	/* a resident change that is movement */
 #define TELEMETRY_KICK_GAP_NS 1000000ull	/* a console line samples if the last is older */
+#define TELEMETRY_STATS_EVERY_NS 1000000000ull	/* balloon stats requests, by default */
 
 struct sample {
 	uint64_t t_ns;			/* since telemetry start */
@@ -82,6 +83,7 @@ struct telemetry {
 	size_t cal_n;			/* samples stored at the last mincore */
 	uint64_t full_scans;		/* samples by mincore */
 	uint64_t last_live_ns, last_stats_ns;
+	_Atomic uint64_t stats_every_ns;	/* stats requests; 0: none (telemetry_set_stats_interval) */
 	uint64_t cpu_ns;		/* CPU time spent sampling (thread + final scan) */
 
 	struct sample *s;
@@ -133,6 +135,12 @@ bool telemetry_moved(const struct sample *prev, const struct sample *cur);
 /* Pace, pure: the period after a sample at now_ns: the full rate until
  * fast_until_ns, then doubling from period_ns up to the idle period. */
 uint64_t telemetry_next_period(uint64_t period_ns, uint64_t now_ns, uint64_t fast_until_ns);
+/* The latest sample (under the lock, from any thread): false if none yet. */
+bool telemetry_last(struct telemetry *t, struct sample *out);
+/* How often the sampler asks the guest for fresh balloon stats (default
+ * TELEMETRY_STATS_EVERY_NS; 0: never); from any thread. The sampler's own
+ * period (up to TELEMETRY_IDLE_PERIOD_NS when idle) rounds it up. */
+void telemetry_set_stats_interval(struct telemetry *t, uint64_t ns);
 int telemetry_start(struct telemetry *t);
 void telemetry_stop(struct telemetry *t);
 void telemetry_destroy(struct telemetry *t);
