@@ -49,7 +49,7 @@ $(MICRO_CORE): $(BUILD)/bench/micro/%: bench/micro/%.c $(BENCH_LIB)
 $(MICRO_VMM): $(BUILD)/bench/micro/%: bench/micro/%.c $(VMM_OBJS) $(VMM_CORE_OBJS)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ $(VMM_LIBS)
 
 ALL_TARGETS += $(MICRO_BENCHES)
 

@@ -14,7 +14,7 @@ $(BUILD)/cmd/%.o: cmd/%.c
 $(BUILD)/pagehint: $(PAGEHINT_OBJS)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $^ -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $^ -o $@ $(VMM_LIBS)
 
 ALL_TARGETS += $(BUILD)/pagehint
 
@@ -23,6 +23,6 @@ ALL_TARGETS += $(BUILD)/pagehint
 $(BUILD)/pagehint-static: $(PAGEHINT_OBJS)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -static -pthread $^ -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) -static -pthread $^ -o $@ $(VMM_LIBS)
 
 ALL_TARGETS += $(BUILD)/pagehint-static

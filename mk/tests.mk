@@ -30,7 +30,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -DPH_DEBUG=1 -DPH_BUILD_DIR='"$(BUILD)"' \
 		$(HOSTED_CORE_INC) -Ivmm -Ibench -Itests/unit \
-		$< $(TEST_LIB) -lcmocka -lm -o $@
+		$< $(TEST_LIB) -lcmocka $(VMM_LIBS) -o $@
 
 ALL_TARGETS += $(UNIT_TESTS)
 
@@ -39,7 +39,7 @@ ALL_TARGETS += $(UNIT_TESTS)
 $(BUILD)/tests/marks: tests/figures/marks.c $(TEST_LIB)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -Ivmm $< $(TEST_LIB) -lm -o $@
+	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -Ivmm $< $(TEST_LIB) $(VMM_LIBS) -o $@
 
 ALL_TARGETS += $(BUILD)/tests/marks
 

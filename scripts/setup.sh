@@ -6,9 +6,13 @@ set -euo pipefail
 # Debian strips (tests/nested/kvm.sh packs them into its initrd).
 # flex, bison, libelf-dev, patch: linux/build.sh builds Linux 6.1.
 # The linters of tests/lint/ (make lint): shellcheck, cppcheck, clang-tidy.
+# The control API (vmm/api.c): libjansson-dev (JSON; its static archive
+# goes into build/pagehint-static too) and node-llhttp (the HTTP/1.1
+# parser, shipped as C sources that mk/vmm.mk compiles).
 pkgs=(build-essential clang libclang-rt-14-dev linux-libc-dev libcmocka-dev
       perl python3 bc binutils xz-utils qemu-system-x86 gnuplot-nox spin valgrind
-      libc6-dbg flex bison libelf-dev patch shellcheck cppcheck clang-tidy)
+      libc6-dbg flex bison libelf-dev patch shellcheck cppcheck clang-tidy
+      libjansson-dev node-llhttp)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

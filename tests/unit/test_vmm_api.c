@@ -1,0 +1,842 @@
+/* SPDX-License-Identifier: MIT */
+/* The control API without KVM: the server on a temporary socket against a
+ * fake VM, every endpoint and error, the socket's safety, concurrent and
+ * pipelined clients, and clients that abuse it (byte by byte, never
+ * finishing, 1 MiB of headers, endless bodies, too many, not reading)
+ * while others are still served; the metrics checked against the text
+ * exposition format. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "clock.h"
+
+#define REQUEST_MS 400
+#define IDLE_MS 800
+
+struct fake {
+	atomic_ullong target_pages;
+	atomic_uint interval;
+	atomic_int shutdowns;
+	atomic_int snapshots;
+};
+
+static void fake_snapshot(void *opaque, struct api_snapshot *s)
+{
+	struct fake *f = opaque;
+
+	atomic_fetch_add(&f->snapshots, 1);
+	s->state = "Running";
+	s->vcpus = 2;
+	s->mem_bytes = 2048ull << 20;
+	s->uptime_ns = 12500000000ull;
+	s->features_offered = 1u << 1 | 1u << 5 | 1u << 23;
+	s->features_negotiated = 1u << 1 | 1u << 5 | 1ull << 32;
+	s->target_pages = atomic_load(&f->target_pages);
+	s->actual_pages = 1024;
+	s->stats_interval_s = atomic_load(&f->interval);
+	s->stats_present = 1u << VIRTIO_BALLOON_S_MEMFREE | 1u << VIRTIO_BALLOON_S_MEMTOT;
+	s->stats[VIRTIO_BALLOON_S_MEMFREE] = 1500ull << 20;
+	s->stats[VIRTIO_BALLOON_S_MEMTOT] = 2000ull << 20;
+	s->reported_bytes = 3ull << 20;
+	s->discarded_bytes = 5ull << 20;
+	s->report_requests = 7;
+	s->report_ranges = 11;
+	s->discard_calls = 9;
+	s->exits.cause[EXIT_HLT] = 42;
+	s->exits.notify[BQ_REPORT] = 6;
+	s->have_resident = true;
+	s->resident_bytes = 300ull << 20;
+}
+
+static int fake_set_target(void *opaque, uint64_t pages, char *err, size_t n)
+{
+	struct fake *f = opaque;
+
+	if (pages == 256) {	/* 1 MiB: the fake's own refusal */
+		snprintf(err, n, "the fake refuses 1 MiB");
+		return -1;
+	}
+	atomic_store(&f->target_pages, pages);
+	return 0;
+}
+
+static int fake_set_interval(void *opaque, unsigned s, char *err, size_t n)
+{
+	(void)err;
+	(void)n;
+	atomic_store(&((struct fake *)opaque)->interval, s);
+	return 0;
+}
+
+static void fake_shutdown(void *opaque)
+{
+	atomic_fetch_add(&((struct fake *)opaque)->shutdowns, 1);
+}
+
+struct env {
+	char dir[64], path[96];
+	struct fake f;
+	struct api *api;
+};
+
+static struct api *start(struct env *e, bool with_interval)
+{
+	struct api_ops ops = {
+		.opaque = &e->f, .snapshot = fake_snapshot, .set_target = fake_set_target,
+		.set_stats_interval = with_interval ? fake_set_interval : NULL,
+		.shutdown = fake_shutdown,
+	};
+	struct api_limits lim = { .request_ms = REQUEST_MS, .idle_ms = IDLE_MS };
+	char err[256];
+
+	struct api *a = api_start(e->path, &ops, &lim, err, sizeof(err));
+	if (!a)
+		fail_msg("api_start: %s", err);
+	return a;
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	strcpy(e->dir, "/tmp/ph-api-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->path, sizeof(e->path), "%s/api.sock", e->dir);
+	atomic_store(&e->f.interval, 1);
+	e->api = start(e, true);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	api_stop(e->api);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+/* --- helpers ----------------------------------------------------------------- */
+
+static struct api_reply ask(struct env *e, const char *method, const char *target, const char *body)
+{
+	struct api_reply r;
+	char err[256];
+
+	if (api_request(e->path, method, target, body, &r, err, sizeof(err)))
+		fail_msg("%s %s: %s", method, target, err);
+	return r;
+}
+
+static json_t *ask_json(struct env *e, const char *method, const char *target, const char *body,
+			int status)
+{
+	struct api_reply r = ask(e, method, target, body);
+
+	if (r.status != status)
+		fail_msg("%s %s: %d, not %d: %s", method, target, r.status, status, r.body ? r.body : "");
+	json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+	free(r.body);
+	return j;
+}
+
+/* A fault's status and message (which must contain `has`). */
+static void expect_fault(struct env *e, const char *method, const char *target, const char *body,
+			 int status, const char *has)
+{
+	json_t *j = ask_json(e, method, target, body, status);
+	const char *msg = json_string_value(json_object_get(j, "fault_message"));
+
+	assert_non_null(msg);
+	if (!strstr(msg, has))
+		fail_msg("%s %s: '%s' does not say '%s'", method, target, msg, has);
+	json_decref(j);
+}
+
+static int connect_to(const struct env *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, e->path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Send what fits (the server may close early: errors ignored). */
+static void send_some(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+		if (w <= 0)
+			return;
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+/* Read until EOF or wait_ms of silence; NUL-terminated. */
+static size_t read_all(int fd, char *out, size_t cap, int wait_ms)
+{
+	size_t n = 0;
+
+	while (n + 1 < cap) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, wait_ms) <= 0)
+			break;
+		ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	out[n] = 0;
+	return n;
+}
+
+/* One raw exchange: the bytes, then what came back until EOF. */
+static void raw(const struct env *e, const char *req, char *out, size_t cap)
+{
+	int fd = connect_to(e);
+
+	send_some(fd, req, strlen(req));
+	read_all(fd, out, cap, 3000);
+	close(fd);
+}
+
+static bool closed_by_server(int fd, int wait_ms)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, wait_ms) <= 0)
+			return false;
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r <= 0)
+			return true;
+	}
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t ms_since(uint64_t t0)
+{
+	return (mono_ns() - t0) / 1000000u;
+}
+
+/* --- the socket ---------------------------------------------------------------- */
+
+static void socket_safety(void **state)
+{
+	struct env *e = *state;
+	struct stat st;
+	char err[256], other[128];
+	struct api_ops ops = { .opaque = &e->f, .snapshot = fake_snapshot,
+			       .set_target = fake_set_target, .shutdown = fake_shutdown };
+
+	assert_int_equal(stat(e->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* A second server on the same path is refused; the first still answers. */
+	assert_null(api_start(e->path, &ops, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "exists"));
+	json_decref(ask_json(e, "GET", "/vm", NULL, 200));
+
+	/* So is any other existing file, which stays. */
+	snprintf(other, sizeof(other), "%s/file", e->dir);
+	int fd = open(other, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_null(api_start(other, &ops, NULL, err, sizeof(err)));
+	assert_int_equal(stat(other, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	unlink(other);
+
+	/* A path too long for a socket address. */
+	char longp[200];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = 0;
+	assert_null(api_start(longp, &ops, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "longer"));
+
+	/* Removed at stop; a new server can then take the path. */
+	api_stop(e->api);
+	assert_int_equal(stat(e->path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	e->api = start(e, true);
+
+	/* Not someone else's file put there after us. */
+	api_stop(e->api);
+	fd = open(e->path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(e->path);
+	e->api = start(e, true);
+	unlink(e->path);
+	fd = open(e->path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	close(fd);
+	api_stop(e->api);
+	assert_int_equal(stat(e->path, &st), 0);
+	unlink(e->path);
+	e->api = start(e, true);
+}
+
+/* --- the endpoints --------------------------------------------------------------- */
+
+static void get_vm(void **state)
+{
+	struct env *e = *state;
+	json_t *j = ask_json(e, "GET", "/vm", NULL, 200);
+
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "Running");
+	assert_int_equal(json_integer_value(json_object_get(j, "vcpus")), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "mem_mib")), 2048);
+	assert_true(json_real_value(json_object_get(j, "uptime_s")) == 12.5);
+	json_t *b = json_object_get(j, "balloon");
+	json_t *off = json_object_get(b, "features_offered");
+	json_t *neg = json_object_get(b, "features_negotiated");
+	assert_int_equal(json_array_size(off), 3);
+	assert_string_equal(json_string_value(json_array_get(off, 0)), "stats_vq");
+	assert_string_equal(json_string_value(json_array_get(off, 1)), "free_page_reporting");
+	assert_string_equal(json_string_value(json_array_get(off, 2)), "exitless_map");
+	assert_string_equal(json_string_value(json_array_get(neg, 2)), "version_1");
+	json_decref(j);
+	/* A query string is not part of the path. */
+	json_decref(ask_json(e, "GET", "/vm?pretty=1", NULL, 200));
+}
+
+static void balloon(void **state)
+{
+	struct env *e = *state;
+	json_t *j = ask_json(e, "GET", "/balloon", NULL, 200);
+
+	assert_int_equal(json_integer_value(json_object_get(j, "amount_mib")), 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "actual_mib")), 4);
+	assert_int_equal(json_integer_value(json_object_get(j, "actual_pages")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(j, "stats_polling_interval_s")), 1);
+	assert_true(json_is_false(json_object_get(j, "deflate_on_oom")));
+	json_decref(j);
+
+	assert_null(ask_json(e, "PATCH", "/balloon", "{\"amount_mib\": 512}", 204));
+	assert_int_equal(atomic_load(&e->f.target_pages), 512 * 256);
+	j = ask_json(e, "GET", "/balloon", NULL, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "amount_mib")), 512);
+	assert_int_equal(json_integer_value(json_object_get(j, "target_pages")), 512 * 256);
+	json_decref(j);
+	/* The whole RAM, and back to none. */
+	assert_null(ask_json(e, "PATCH", "/balloon", "{\"amount_mib\": 2048}", 204));
+	assert_null(ask_json(e, "PATCH", "/balloon", "{\"amount_mib\": 0}", 204));
+	assert_int_equal(atomic_load(&e->f.target_pages), 0);
+
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 2049}", 400, "from 0 to 2048");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": -1}", 400, "whole number");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 1.5}", 400, "whole number");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": \"512\"}", 400, "whole number");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 99999999999999999999}", 400, "not JSON");
+	expect_fault(e, "PATCH", "/balloon", "{}", 400, "missing field 'amount_mib'");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 1, \"colour\": 2}", 400, "unknown field 'colour'");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 1, \"amount_mib\": 2}", 400, "not JSON");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}", 400,
+		     "only amount_mib");
+	expect_fault(e, "PATCH", "/balloon", "[512]", 400, "JSON object");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": ", 400, "not JSON");
+	expect_fault(e, "PATCH", "/balloon", "", 400, "needs a JSON body");
+	expect_fault(e, "PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "the fake refuses");
+	assert_int_equal(atomic_load(&e->f.target_pages), 0);
+
+	/* The body must say it is JSON. */
+	char out[2048];
+	raw(e, "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+	       "Content-Length: 17\r\n\r\n{\"amount_mib\": 8}", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 415 "));
+	raw(e, "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n{\"amount_mib\": 8}",
+	    out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 415 "));
+	raw(e, "PATCH /balloon HTTP/1.1\r\nHost: x\r\ncontent-type: Application/JSON; charset=utf-8\r\n"
+	       "Content-Length: 17\r\n\r\n{\"amount_mib\": 8}", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 204 "));
+	assert_int_equal(atomic_load(&e->f.target_pages), 8 * 256);
+	/* A chunked body is read whole. */
+	raw(e, "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	       "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"amo\r\nd\r\nunt_mib\": 16}\r\n0\r\n\r\n",
+	    out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 204 "));
+	assert_int_equal(atomic_load(&e->f.target_pages), 16 * 256);
+}
+
+static void statistics(void **state)
+{
+	struct env *e = *state;
+	json_t *j = ask_json(e, "GET", "/balloon/statistics", NULL, 200);
+
+	assert_int_equal(json_integer_value(json_object_get(j, "actual_pages")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(j, "actual_mib")), 4);
+	assert_int_equal(json_integer_value(json_object_get(j, "free_memory")), 1500ll << 20);
+	assert_int_equal(json_integer_value(json_object_get(j, "total_memory")), 2000ll << 20);
+	assert_null(json_object_get(j, "swap_in"));	/* not reported: left out */
+	json_t *h = json_object_get(j, "host");
+	assert_true(json_real_value(json_object_get(h, "reported_mib")) == 3.0);
+	assert_true(json_real_value(json_object_get(h, "discarded_mib")) == 5.0);
+	assert_true(json_real_value(json_object_get(h, "resident_mib")) == 300.0);
+	assert_int_equal(json_integer_value(json_object_get(h, "report_requests")), 7);
+	assert_int_equal(json_integer_value(json_object_get(h, "report_ranges")), 11);
+	assert_int_equal(json_integer_value(json_object_get(h, "exits_total")), 42);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "exits"), "hlt")), 42);
+	json_decref(j);
+
+	assert_null(ask_json(e, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", 204));
+	assert_int_equal(atomic_load(&e->f.interval), 5);
+	expect_fault(e, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 0}", 400,
+		     "from 1 to 86400");
+	expect_fault(e, "PATCH", "/balloon/statistics", "{\"amount_mib\": 5}", 400, "unknown field");
+
+	/* A device whose interval cannot change says so. */
+	api_stop(e->api);
+	e->api = start(e, false);
+	expect_fault(e, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", 400,
+		     "cannot be changed");
+	api_stop(e->api);
+	e->api = start(e, true);
+}
+
+/* The text exposition format (version 0.0.4), as promtool checks it:
+ * HELP and TYPE once per family and before its samples, names and
+ * labels well formed, counters named _total, values numbers. */
+static void check_exposition(const char *text)
+{
+	regex_t help, type, sample;
+	char families[64][80];
+	char types[64][8];
+	unsigned nf = 0;
+
+	assert_int_equal(regcomp(&help, "^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) [^\n]+$", REG_EXTENDED), 0);
+	assert_int_equal(regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge)$", REG_EXTENDED), 0);
+	assert_int_equal(regcomp(&sample, "^([a-zA-Z_:][a-zA-Z0-9_:]*)"
+				 "(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"\\\\\n]*\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"\\\\\n]*\")*\\})?"
+				 " (-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?)$", REG_EXTENDED), 0);
+	assert_true(strlen(text) > 0 && text[strlen(text) - 1] == '\n');
+	char *copy = strdup(text), *save = NULL;
+	const char *last_help = "";
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		regmatch_t m[3];
+		char name[80];
+		if (!regexec(&help, line, 2, m, 0)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so), line + m[1].rm_so);
+			for (unsigned k = 0; k < nf; k++)
+				if (!strcmp(families[k], name))
+					fail_msg("family %s described twice", name);
+			last_help = line;
+			continue;
+		}
+		if (!regexec(&type, line, 3, m, 0)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so), line + m[1].rm_so);
+			if (!strstr(last_help, name))
+				fail_msg("TYPE %s without its HELP just before", name);
+			assert_true(nf < 64);
+			strcpy(families[nf], name);
+			snprintf(types[nf], sizeof(types[nf]), "%.*s", (int)(m[2].rm_eo - m[2].rm_so),
+				 line + m[2].rm_so);
+			if (!strcmp(types[nf], "counter") && !strstr(name, "_total"))
+				fail_msg("counter %s is not named _total", name);
+			nf++;
+			continue;
+		}
+		if (regexec(&sample, line, 2, m, 0))
+			fail_msg("not a sample line: '%s'", line);
+		snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so), line + m[1].rm_so);
+		if (!nf || strcmp(families[nf - 1], name))
+			fail_msg("sample %s is not under its family's TYPE", name);
+	}
+	assert_true(nf >= 10);
+	free(copy);
+	regfree(&help);
+	regfree(&type);
+	regfree(&sample);
+}
+
+static void metrics(void **state)
+{
+	struct env *e = *state;
+	char out[32768];
+
+	raw(e, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(out, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+
+	struct api_reply r = ask(e, "GET", "/metrics", NULL);
+	assert_int_equal(r.status, 200);
+	check_exposition(r.body);
+	assert_non_null(strstr(r.body, "\npagehint_balloon_discarded_bytes_total 5242880\n"));
+	assert_non_null(strstr(r.body, "\npagehint_balloon_report_requests_total 7\n"));
+	assert_non_null(strstr(r.body, "\npagehint_vm_exits_total{cause=\"hlt\"} 42\n"));
+	assert_non_null(strstr(r.body, "\npagehint_ioeventfd_notifies_total{queue=\"report\"} 6\n"));
+	assert_non_null(strstr(r.body, "\n# TYPE pagehint_guest_resident_bytes gauge\n"
+				       "pagehint_guest_resident_bytes 314572800\n"));
+	assert_non_null(strstr(r.body, "\npagehint_balloon_actual_bytes 4194304\n"));
+	/* promtool, where installed, checks the same text (tests/api/promtool.sh) */
+	const char *dump = getenv("PH_API_METRICS_OUT");
+	if (dump) {
+		FILE *f = fopen(dump, "w");
+		assert_non_null(f);
+		fputs(r.body, f);
+		fclose(f);
+	}
+	free(r.body);
+}
+
+static void actions(void **state)
+{
+	struct env *e = *state;
+
+	expect_fault(e, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400, "Shutdown");
+	expect_fault(e, "PUT", "/actions", "{\"action_type\": 1}", 400, "Shutdown");
+	expect_fault(e, "PUT", "/actions", "{}", 400, "Shutdown");
+	assert_int_equal(atomic_load(&e->f.shutdowns), 0);
+
+	/* The answer goes out before the VM is told; then the connection ends. */
+	char out[2048];
+	raw(e, "PUT /actions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	       "Content-Length: 27\r\n\r\n{\"action_type\": \"Shutdown\"}GET /vm HTTP/1.1\r\n\r\n",
+	    out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 204 No Content\r\n"));
+	assert_non_null(strstr(out, "Connection: close\r\n"));
+	assert_null(strstr(out + 10, "HTTP/1.1"));	/* nothing after it was read */
+	for (int i = 0; i < 100 && !atomic_load(&e->f.shutdowns); i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&e->f.shutdowns), 1);
+}
+
+static void errors(void **state)
+{
+	struct env *e = *state;
+	char out[4096];
+
+	expect_fault(e, "GET", "/nope", NULL, 404, "no such resource: /nope");
+	expect_fault(e, "GET", "/", NULL, 404, "no such resource");
+	expect_fault(e, "GET", "/balloon/", NULL, 404, "no such resource");
+	expect_fault(e, "DELETE", "/balloon", NULL, 405, "allowed are GET, PATCH");
+	expect_fault(e, "POST", "/actions", "{}", 405, "allowed are PUT");
+	expect_fault(e, "PUT", "/vm", "{}", 405, "allowed are GET");
+
+	raw(e, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 405 Method Not Allowed\r\n"));
+	assert_non_null(strstr(out, "\r\nAllow: GET\r\n"));
+
+	raw(e, "hello\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 400 Bad Request\r\n"));
+	assert_non_null(strstr(out, "\"fault_message\""));
+	raw(e, "GET /vm HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 400 "));
+
+	char url[400 + 64];
+	snprintf(url, sizeof(url), "GET /%0400d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+	raw(e, url, out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 414 "));
+
+	/* After all that, the API still answers. */
+	json_decref(ask_json(e, "GET", "/vm", NULL, 200));
+}
+
+/* Two requests in one write: two answers, in order, on one connection. */
+static void pipelined(void **state)
+{
+	struct env *e = *state;
+	char out[8192];
+
+	raw(e, "GET /balloon HTTP/1.1\r\nHost: x\r\n\r\n"
+	       "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	       "Content-Length: 17\r\n\r\n{\"amount_mib\": 3}"
+	       "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof(out));
+	char *a = strstr(out, "HTTP/1.1 200 OK"), *b = strstr(out, "HTTP/1.1 204 "),
+	     *c = strstr(out, "HTTP/1.1 404 ");
+	assert_true(a && b && c && a < b && b < c);
+	assert_int_equal(atomic_load(&e->f.target_pages), 3 * 256);
+}
+
+/* --- abuse --------------------------------------------------------------------------- */
+
+/* While a client holds a connection open, another is served at once. */
+static void served_meanwhile(struct env *e)
+{
+	uint64_t t0 = mono_ns();
+	json_decref(ask_json(e, "GET", "/vm", NULL, 200));
+	assert_true(ms_since(t0) < 200);
+}
+
+static void slow_clients(void **state)
+{
+	struct env *e = *state;
+	static const char req[] = "GET /vm HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n\r\n";
+	char out[4096];
+
+	/* Byte by byte, slower than the request time allows: 408, closed. */
+	int fd = connect_to(e);
+	uint64_t t0 = mono_ns();
+	size_t i = 0;
+	for (; i < sizeof(req) - 1 && ms_since(t0) < 3 * REQUEST_MS; i++) {
+		send_some(fd, &req[i], 1);
+		if (i == 3)
+			served_meanwhile(e);
+		sleep_ms(40);
+	}
+	assert_true(i < sizeof(req) - 1);
+	read_all(fd, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "HTTP/1.1 408 Request Timeout\r\n"));
+	assert_true(ms_since(t0) < REQUEST_MS + 1500);
+	close(fd);
+
+	/* Byte by byte but in time: answered. */
+	fd = connect_to(e);
+	for (i = 0; i < sizeof(req) - 1; i++)
+		send_some(fd, &req[i], 1);
+	read_all(fd, out, sizeof(out), 500);
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+	close(fd);
+
+	/* Never finishing: 408 after the request time. */
+	fd = connect_to(e);
+	send_some(fd, "GET /v", 6);
+	served_meanwhile(e);
+	t0 = mono_ns();
+	read_all(fd, out, sizeof(out), 3000);
+	assert_non_null(strstr(out, "HTTP/1.1 408 "));
+	assert_true(ms_since(t0) < REQUEST_MS + 500);
+	close(fd);
+
+	/* Never saying anything: closed when idle too long, no answer. */
+	fd = connect_to(e);
+	t0 = mono_ns();
+	assert_true(closed_by_server(fd, 3000));
+	assert_true(ms_since(t0) >= IDLE_MS - 50 && ms_since(t0) < IDLE_MS + 1000);
+	close(fd);
+}
+
+static void *flood(void *arg)
+{
+	int fd = *(int *)arg;
+	char *junk = malloc(1 << 20);
+
+	memset(junk, 'a', 1 << 20);
+	send_some(fd, junk, 1 << 20);
+	free(junk);
+	return NULL;
+}
+
+/* The sender of a flood runs on a thread: the server stops reading it. */
+static void flood_answer(struct env *e, const char *head, const char *want)
+{
+	char out[4096];
+	pthread_t t;
+	int fd = connect_to(e);
+
+	send_some(fd, head, strlen(head));
+	pthread_create(&t, NULL, flood, &fd);
+	served_meanwhile(e);
+	read_all(fd, out, sizeof(out), 3000);
+	shutdown(fd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(fd);
+	if (!strstr(out, want))
+		fail_msg("'%.60s...': answer '%.60s', not '%s'", head, out, want);
+}
+
+static void big_requests(void **state)
+{
+	struct env *e = *state;
+	char out[4096];
+
+	/* 1 MiB of headers: 431 once past API_MAX_HEADER. */
+	flood_answer(e, "GET /vm HTTP/1.1\r\nX-Big: ", "HTTP/1.1 431 ");
+	/* A body longer than API_MAX_BODY: refused on its Content-Length ... */
+	raw(e, "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	       "Content-Length: 1000000000\r\n\r\n{", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.1 413 "));
+	/* ... or, chunked, once it has grown past it. */
+	flood_answer(e, "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+			"Transfer-Encoding: chunked\r\n\r\n100000\r\n", "HTTP/1.1 413 ");
+	/* A body of exactly the limit is read. */
+	char *req = malloc(API_MAX_BODY + 512);
+	int n = snprintf(req, 512, "PATCH /balloon HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %u\r\n\r\n{\"amount_mib\": 5", API_MAX_BODY);
+	memset(req + n, ' ', API_MAX_BODY - 17);
+	strcpy(req + n + API_MAX_BODY - 17, "}");
+	raw(e, req, out, sizeof(out));
+	free(req);
+	assert_non_null(strstr(out, "HTTP/1.1 204 "));
+	assert_int_equal(atomic_load(&e->f.target_pages), 5 * 256);
+	served_meanwhile(e);
+}
+
+static void too_many_clients(void **state)
+{
+	struct env *e = *state;
+	int fds[API_MAX_CLIENTS];
+	char out[1024];
+
+	for (unsigned i = 0; i < API_MAX_CLIENTS; i++)
+		fds[i] = connect_to(e);
+	/* Each is taken: one request on the last answers. */
+	send_some(fds[API_MAX_CLIENTS - 1], "GET /vm HTTP/1.1\r\nHost: x\r\n\r\n", 29);
+	read_all(fds[API_MAX_CLIENTS - 1], out, sizeof(out), 300);
+	assert_non_null(strstr(out, "HTTP/1.1 200 "));
+
+	int extra = connect_to(e);
+	read_all(extra, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "HTTP/1.1 503 "));
+	assert_non_null(strstr(out, "too many clients"));
+	close(extra);
+
+	close(fds[0]);
+	sleep_ms(50);
+	json_decref(ask_json(e, "GET", "/vm", NULL, 200));
+	for (unsigned i = 1; i < API_MAX_CLIENTS; i++)
+		close(fds[i]);
+}
+
+/* A client that sends requests and never reads: the server stops reading
+ * it once an answer waits, and drops it at the request time. */
+static void not_reading(void **state)
+{
+	struct env *e = *state;
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fd = connect_to(e);
+	int flags = fcntl(fd, F_GETFL);
+	size_t sent = 0;
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	uint64_t t0 = mono_ns();
+	while (ms_since(t0) < 300) {
+		ssize_t w = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+		if (w > 0)
+			sent += (size_t)w;
+		else
+			sleep_ms(5);
+	}
+	/* Bounded by the socket buffers, not by what we sent. */
+	assert_true(sent < (8u << 20));
+	served_meanwhile(e);
+	fcntl(fd, F_SETFL, flags);
+	sleep_ms(REQUEST_MS + 200);
+	assert_true(closed_by_server(fd, 3000));
+	close(fd);
+}
+
+struct hammer {
+	struct env *e;
+	int id, failures;
+};
+
+static void *hammer(void *arg)
+{
+	struct hammer *h = arg;
+	char body[64], err[256];
+
+	for (int i = 0; i < 40; i++) {
+		struct api_reply r;
+		snprintf(body, sizeof(body), "{\"amount_mib\": %d}", h->id * 100 + i);
+		bool patch = i % 2;
+		if (api_request(h->e->path, patch ? "PATCH" : "GET", patch ? "/balloon" : "/balloon/statistics",
+				patch ? body : NULL, &r, err, sizeof(err)) ||
+		    r.status != (patch ? 204 : 200))
+			h->failures++;
+		free(r.body);
+	}
+	return NULL;
+}
+
+static void concurrent_clients(void **state)
+{
+	struct env *e = *state;
+	pthread_t t[8];
+	struct hammer h[8];
+
+	for (int i = 0; i < 8; i++) {
+		h[i] = (struct hammer){ .e = e, .id = i + 1 };
+		pthread_create(&t[i], NULL, hammer, &h[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(h[i].failures, 0);
+	}
+	assert_true(atomic_load(&e->f.snapshots) >= 8 * 20);
+}
+
+/* --- the session alone ----------------------------------------------------------------- */
+
+static void session_byte_by_byte(void **state)
+{
+	struct env *e = *state;
+	struct api_ops ops = { .opaque = &e->f, .snapshot = fake_snapshot,
+			       .set_target = fake_set_target, .shutdown = fake_shutdown };
+	static const char req[] = "PATCH /balloon HTTP/1.1\r\nContent-Type: application/json\r\n"
+				  "Content-Length: 18\r\n\r\n{\"amount_mib\": 77}GET /vm HTTP/1.1\r\n\r\n";
+	struct api_session *s = api_session_new(&ops);
+	const char *answers[2] = { "HTTP/1.1 204 ", "HTTP/1.1 200 " };
+	size_t n = 0, len;
+
+	for (size_t i = 0; i < sizeof(req) - 1;) {
+		i += api_session_feed(s, &req[i], 1);
+		const char *o = api_session_output(s, &len);
+		if (len) {	/* an answer: "send" it, then go on */
+			assert_true(n < 2);
+			assert_memory_equal(o, answers[n], 13);
+			api_session_consume(s, len);
+			n++;
+		}
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(atomic_load(&e->f.target_pages), 77 * 256);
+	assert_false(api_session_in_request(s));
+	assert_false(api_session_closing(s));
+	api_session_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(socket_safety, setup, teardown),
+		cmocka_unit_test_setup_teardown(get_vm, setup, teardown),
+		cmocka_unit_test_setup_teardown(balloon, setup, teardown),
+		cmocka_unit_test_setup_teardown(statistics, setup, teardown),
+		cmocka_unit_test_setup_teardown(metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(actions, setup, teardown),
+		cmocka_unit_test_setup_teardown(errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(pipelined, setup, teardown),
+		cmocka_unit_test_setup_teardown(slow_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(big_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(too_many_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(not_reading, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_byte_by_byte, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
