@@ -12,6 +12,7 @@
 #include "bench.h"
 #include "bench_peers.h"
 #include "cli.h"
+#include "ctl.h"
 #include "run.h"
 
 struct command {
@@ -27,6 +28,8 @@ static const struct command commands[] = {
 	{ "bench", "every reporting engine side by side on the same scenarios", bench_main },
 	{ "peers", "the reclaim scenario on Linux 6.1 and on our guest under QEMU and pagehint",
 	  bench_peers_main },
+	{ "ctl", "ask a running VM's control API (run --api-sock): balloon, stats, metrics, shutdown",
+	  ctl_main },
 	{ "help", "this list; `help COMMAND`: the command's options", help_main },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "balloon.h"
 #include "boot.h"
 #include "cli.h"
@@ -112,8 +113,75 @@ struct run {
 	bool have_vm;			/* vm and tel to destroy */
 	char fault_modes[64];
 	uint64_t start;			/* mono_ns() at the start of the guest */
+	struct api *api;		/* --api-sock's server, while it runs */
 	int status;
 };
+
+/* The control API's view of the run (vmm/api.h): atomics and the
+ * telemetry's last sample, so its thread never waits on a vCPU or the
+ * device worker. */
+static void api_snapshot(void *opaque, struct api_snapshot *s)
+{
+	struct run *r = opaque;
+	const struct balloon_counters *c = balloon_counters(r->balloon);
+	struct sample last;
+
+	s->state = atomic_load(&r->vm.stopping) ? "Stopping" : "Running";
+	s->vcpus = r->o.cpus;
+	s->mem_bytes = r->o.mem;
+	s->uptime_ns = mono_ns() - r->start;
+	s->features_offered = balloon_features(r->balloon, false);
+	s->features_negotiated = balloon_features(r->balloon, true);
+	s->target_pages = balloon_target(r->balloon);
+	s->actual_pages = balloon_actual(r->balloon);
+	s->stats_interval_s = (unsigned)(atomic_load(&r->tel.stats_every_ns) / 1000000000u);
+	for (unsigned tag = 0; tag < VIRTIO_BALLOON_S_NR; tag++)
+		if (balloon_stat(r->balloon, tag, &s->stats[tag]))
+			s->stats_present |= 1ull << tag;
+	s->reported_bytes = atomic_load(&c->reported_bytes);
+	s->discarded_bytes = atomic_load(&c->discarded_bytes);
+	s->report_requests = atomic_load(&c->report_requests);
+	s->report_ranges = atomic_load(&c->report_ranges);
+	s->discard_calls = atomic_load(&c->discard_calls);
+	s->inflate_pages = atomic_load(&c->inflate_pages);
+	s->deflate_pages = atomic_load(&c->deflate_pages);
+	s->bad_inputs = atomic_load(&c->bad_inputs);
+	s->stats_updates = atomic_load(&c->stats_updates);
+	s->xl_reclaimed_bytes = (uint64_t)atomic_load(&c->xl.reclaimed_frames) << 21;
+	exit_stats_read(&r->vm.exits, &s->exits);
+	s->have_resident = telemetry_last(&r->tel, &last);
+	s->resident_bytes = s->have_resident ? last.resident : 0;
+}
+
+/* The API checked pages against the RAM size. */
+static int api_set_target(void *opaque, uint64_t pages, char *err, size_t errlen)
+{
+	struct run *r = opaque;
+
+	(void)err;
+	(void)errlen;
+	balloon_set_target(r->balloon, (uint32_t)pages);
+	return 0;
+}
+
+static int api_set_stats_interval(void *opaque, unsigned seconds, char *err, size_t errlen)
+{
+	struct run *r = opaque;
+
+	(void)err;
+	(void)errlen;
+	telemetry_set_stats_interval(&r->tel, seconds * 1000000000ull);
+	return 0;
+}
+
+/* PUT /actions Shutdown ends the run as SIGTERM does (docs/vmm.md). */
+static void api_shutdown(void *opaque)
+{
+	struct run *r = opaque;
+
+	vm_stop(&r->vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL,
+		"stopped through the control API (PUT /actions Shutdown)");
+}
 
 /* Steps 2-4: guest RAM, the kernel in it, the boot data. */
 static bool setup_memory(struct run *r)
@@ -235,8 +303,23 @@ static bool run_guest(struct run *r)
 	struct vm *vm = &r->vm;
 	char err[512];
 
-	/* 10. Go: sampler, device worker, vCPUs. */
+	/* 10. Go: the control API, sampler, device worker, vCPUs. The API
+	 * first: its socket is made under a umask no other thread sees. */
 	r->start = mono_ns();
+	if (r->o.api_sock) {
+		static const struct api_ops ops = {
+			.snapshot = api_snapshot, .set_target = api_set_target,
+			.set_stats_interval = api_set_stats_interval, .shutdown = api_shutdown,
+		};
+		struct api_ops o = ops;
+		o.opaque = r;
+		r->api = api_start(r->o.api_sock, &o, NULL, err, sizeof(err));
+		if (!r->api) {
+			fprintf(stderr, "pagehint: %s\n", err);
+			r->status = CLI_EXIT_USAGE;
+			return false;
+		}
+	}
 	if (telemetry_start(&r->tel) || vm_start(vm, err, sizeof(err))) {
 		vmm_log("%s", err);
 		vm_join(vm);
@@ -262,7 +345,10 @@ static bool run_guest(struct run *r)
 		}
 	}
 
-	/* 12. Stop everything. */
+	/* 12. Stop everything: the API first (its answers are out), then
+	 * the VM. */
+	api_stop(r->api);
+	r->api = NULL;
 	vm_join(vm);
 	serial_flush(&r->serial);
 	if (vm->end == VM_END_TIMEOUT || vm->end == VM_END_SIGNAL)
@@ -318,6 +404,8 @@ static void report(struct run *r)
 /* Unwind in reverse of the setup, from the step it reached. */
 static void teardown(struct run *r)
 {
+	api_stop(r->api);
+	r->api = NULL;
 	if (r->have_vm) {
 		vm_destroy(&r->vm);
 		telemetry_destroy(&r->tel);

@@ -61,6 +61,8 @@ static const struct opt options[] = {
 		  "asks for it" },
 	{ "--trace", "FILE.csv", OPT_PATH, AT(trace), .help = "telemetry samples every 10 ms" },
 	{ "--summary-json", "FILE", OPT_PATH, AT(summary), .help = "a summary of the run at exit" },
+	{ "--api-sock", "PATH", OPT_PATH, AT(api_sock),
+	  .help = "serve the control API (HTTP over this Unix\nsocket, made 0600; refused if the path\nexists; removed at exit): balloon target\nand stats, metrics, shutdown; pagehint ctl\nspeaks it (docs/vmm.md)" },
 	{ "--timeout", "SECONDS", OPT_REAL, AT(timeout), .lo = DBL_TRUE_MIN, .hi = 1e7,
 	  .what = "a positive number of seconds",
 	  .help = "stop a guest that runs longer (exit status 124)" },

@@ -36,6 +36,7 @@ struct vmm_opts {
 	uint64_t target;		/* bytes */
 	const char *trace;
 	const char *summary;
+	const char *api_sock;		/* the control API's socket; NULL: none */
 	double timeout;			/* seconds; 0: none */
 	bool quiet;			/* no live status line */
 	bool no_exitless;		/* don't offer the exitless map (bit 23) */

@@ -6,7 +6,7 @@
 
 PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
-plan 25
+plan 31
 
 # bad NAME ARGS...: exit status 64 (not the guest's 2) and exactly one line on stderr.
 bad() {
@@ -27,7 +27,7 @@ rc=$?
 check "--help exits 0" test $rc -eq 0
 missing=
 for f in --kernel --mem --cpus --backing --thp --discard --balloon-protocol \
-	--balloon-target --trace --summary-json --timeout --help; do
+	--balloon-target --api-sock --trace --summary-json --timeout --help; do
 	grep -q -- "$f" <<<"$help" || missing="$missing $f"
 done
 if [ -z "$missing" ]; then ok "--help lists every option"; else not_ok "--help lacks:$missing"; fi
@@ -38,7 +38,7 @@ for words in help --help -h; do
 	list=$("$PH" "$words")
 	rc=$?
 	if [ $rc -eq 0 ] && grep -qE '^  run ' <<<"$list" && grep -qE '^  bench ' <<<"$list" &&
-		grep -qE '^  peers ' <<<"$list"; then ok "pagehint $words lists the commands"
+		grep -qE '^  peers ' <<<"$list" && grep -qE '^  ctl ' <<<"$list"; then ok "pagehint $words lists the commands"
 	else not_ok "pagehint $words lists the commands (status $rc)"; diag "$list"; fi
 done
 list=$("$PH" 2>&1 >/dev/null)
@@ -59,6 +59,17 @@ bad "bad timeout" run --timeout never
 bad "missing value" run --mem
 bad "missing kernel file" run --kernel /nonexistent/guest.elf
 bad "kernel that is not an ELF" run --kernel "$0"
+
+# pagehint ctl: its words refused before any socket is opened; a socket
+# that is not there is status 69 (EX_UNAVAILABLE).
+"$PH" ctl --help | grep -q -- --api-sock
+check "ctl --help lists its options, exit 0" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
+bad "ctl without --api-sock" ctl balloon
+bad "ctl without WHAT" ctl --api-sock /nonexistent/api.sock
+bad "ctl with an unknown WHAT" ctl --api-sock /nonexistent/api.sock frob
+bad "ctl balloon set, not whole MiB" ctl --api-sock /nonexistent/api.sock balloon set 1.5M
+"$PH" ctl --api-sock /nonexistent/api.sock balloon >/dev/null 2>&1
+check "ctl to a socket that is not there: exit 69" test $? -eq 69
 
 # Linux bzImages, made up: a setup header (x86 boot protocol 2.15, 64-bit
 # entry) and 8 KiB of "kernel"; INIT_SIZE is what it asks to run in.
