@@ -1,6 +1,6 @@
 # Fuzz targets (clang libFuzzer), see tests/fuzz/ and docs/hardening.md.
 #
-#   make fuzz         build/fuzz/fuzz_{mmio,balloon_dev,virtq_driver}
+#   make fuzz         build/fuzz/fuzz_{mmio,balloon_dev,virtq_driver,api}
 #   make fuzz-long    run each for FUZZ_SECONDS (300) over its corpus;
 #                     new inputs go to build/fuzz/corpus/<target>, crashes
 #                     to build/fuzz/artifacts/
@@ -16,11 +16,11 @@ FUZZ_CC      ?= clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -MMD -MP -pthread \
                 -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
-                -Icore -Itests/shim -Ivmm -Itests/fuzz
+                -Icore -Itests/shim -Ivmm -Itests/fuzz -I$(LLHTTP_INC)
 FUZZ_LDFLAGS := -pthread -fsanitize=fuzzer $(FUZZ_SAN)
 FUZZ_OBJ     := $(BUILD)/fuzz/obj
 
-FUZZ_NAMES   := fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver
+FUZZ_NAMES   := fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver fuzz_api
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 # vmm/fault.c: the faulty-device modes balloon.c calls into (when present)
 FUZZ_DEV_SRCS := vmm/virtio_mmio.c vmm/balloon.c vmm/balloon_exitless.c vmm/vring_dev.c \
@@ -28,6 +28,15 @@ FUZZ_DEV_SRCS := vmm/virtio_mmio.c vmm/balloon.c vmm/balloon_exitless.c vmm/vrin
 FUZZ_DRV_SRCS := core/virtq.c tests/shim/platform.c
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
+# The control API: ours instrumented, llhttp's C too (not our code: no
+# warnings), jansson as Debian built it.
+FUZZ_API_SRCS  := vmm/api.c vmm/exits.c
+FUZZ_LLHTTP_OBJS := $(LLHTTP_SRCS:%.c=$(FUZZ_OBJ)/llhttp/%.o)
+
+$(FUZZ_OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	$(call say,FUZZCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(LLHTTP_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
 
 $(FUZZ_OBJ)/%.o: %.c
 	$(call say,FUZZCC,$@)
@@ -37,11 +46,13 @@ $(FUZZ_OBJ)/%.o: %.c
 $(BUILD)/fuzz/fuzz_mmio: $(call fuzz_objs,tests/fuzz/fuzz_mmio.c $(FUZZ_DEV_SRCS))
 $(BUILD)/fuzz/fuzz_balloon_dev: $(call fuzz_objs,tests/fuzz/fuzz_balloon_dev.c $(FUZZ_DEV_SRCS))
 $(BUILD)/fuzz/fuzz_virtq_driver: $(call fuzz_objs,tests/fuzz/fuzz_virtq_driver.c $(FUZZ_DRV_SRCS))
+$(BUILD)/fuzz/fuzz_api: $(call fuzz_objs,tests/fuzz/fuzz_api.c $(FUZZ_API_SRCS)) $(FUZZ_LLHTTP_OBJS)
+$(BUILD)/fuzz/fuzz_api: FUZZ_LIBS := -ljansson
 
 $(FUZZ_BINS):
 	$(call say,FUZZLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@ $(FUZZ_LIBS)
 
 .PHONY: fuzz fuzz-long tsan
 fuzz: $(FUZZ_BINS)

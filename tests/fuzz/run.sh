@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$PH_ROOT" || exit 1
 
-TARGETS="fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver"
+TARGETS="fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver fuzz_api"
 RUNS=${FUZZ_RUNS:-10000}
 TIMEOUT=${FUZZ_TIMEOUT:-30}
 CLANG=${FUZZ_CC:-clang}
