@@ -10,10 +10,11 @@
 #                         under valgrind's memcheck
 #   tests/lint/*.sh       linters over the tree (make lint runs them alone)
 #   tests/figures/*.sh    scripts' figures held against the C computation
+#   tests/api/*.sh        the control API's output against outside checkers
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SCRIPT_TESTS := $(sort $(wildcard tests/kvm/*.sh tests/qemu/*.sh tests/linux/*.sh tests/model/*.sh tests/fuzz/*.sh \
-	tests/sanitizers/*.sh tests/lint/*.sh tests/figures/*.sh))
+	tests/sanitizers/*.sh tests/lint/*.sh tests/figures/*.sh tests/api/*.sh))
 LINT_TESTS := $(sort $(wildcard tests/lint/*.sh))
 # Our hypervisor under a nested KVM (Linux under TCG): run alone, first,
 # since the emulated L1 kernel soft-locks when it is starved of CPU.
