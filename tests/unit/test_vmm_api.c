@@ -808,7 +808,7 @@ static void session_byte_by_byte(void **state)
 		const char *o = api_session_output(s, &len);
 		if (len) {	/* an answer: "send" it, then go on */
 			assert_true(n < 2);
-			assert_memory_equal(o, answers[n], 13);
+			assert_memory_equal(o, answers[n < 2 ? n : 1], 13);
 			api_session_consume(s, len);
 			n++;
 		}
