@@ -835,22 +835,11 @@ static bool setup_files(struct bench *b)
 		return false;
 	}
 
-	if (b->o.out) {
-		snprintf(b->rundir, sizeof(b->rundir), "%s/runs", b->o.out);
-		int e = bench_mkdir_p(b->rundir);
-		if (e) {
-			b->status = bench_bad("pagehint bench", "--out %s: %s", b->o.out, strerror(-e));
-			return false;
-		}
-	} else {
-		snprintf(b->rundir, sizeof(b->rundir), "%s/pagehint-bench.XXXXXX",
-			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (!mkdtemp(b->rundir)) {
-			b->status = bench_bad("pagehint bench", "cannot make a temporary directory: %s",
-					      strerror(errno));
-			return false;
-		}
-		b->rundir_temp = true;
+	int st = bench_run_dir("pagehint bench", b->o.out, "pagehint-bench", b->rundir,
+			       sizeof(b->rundir), &b->rundir_temp);
+	if (st) {
+		b->status = st;
+		return false;
 	}
 	return true;
 }

@@ -190,6 +190,11 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 /* "WHO: message" on stderr; returns BENCH_EXIT_USAGE. */
 int bench_bad(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int bench_mkdir_p(const char *dir);	/* 0 or -errno */
+/* Where the runs go: OUT/runs (made if need be), or without --out a fresh
+ * PREFIX.XXXXXX under $TMPDIR (*temp set: removed at the end). 0, or the
+ * usage status after one line on stderr. */
+int bench_run_dir(const char *who, const char *out, const char *prefix, char *dir, size_t cap,
+		  bool *temp);
 /* `pagehint run --trace` CSV, read by column name: col[k] is the index of
  * names[k] in the header line (which is cut up), or -1. */
 void bench_csv_columns(char *header, const char *const *names, int n, int *col);

@@ -1367,22 +1367,11 @@ static bool setup_files(struct peers *p)
 		p->status = bench_bad("pagehint peers", "guest kernel %s: %s", p->kernel, strerror(errno));
 		return false;
 	}
-	if (p->o.out) {
-		snprintf(p->rundir, sizeof(p->rundir), "%.*s/runs", PATH_MAX - 8, p->o.out);
-		int e = bench_mkdir_p(p->rundir);
-		if (e) {
-			p->status = bench_bad("pagehint peers", "--out %s: %s", p->o.out, strerror(-e));
-			return false;
-		}
-	} else {
-		snprintf(p->rundir, sizeof(p->rundir), "%s/pagehint-peers.XXXXXX",
-			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (!mkdtemp(p->rundir)) {
-			p->status = bench_bad("pagehint peers", "cannot make a temporary directory: %s",
-					      strerror(errno));
-			return false;
-		}
-		p->rundir_temp = true;
+	int st = bench_run_dir("pagehint peers", p->o.out, "pagehint-peers", p->rundir,
+			       sizeof(p->rundir), &p->rundir_temp);
+	if (st) {
+		p->status = st;
+		return false;
 	}
 	return true;
 }

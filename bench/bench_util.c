@@ -48,6 +48,22 @@ int bench_mkdir_p(const char *dir)
 	return mkdir(buf, 0777) && errno != EEXIST ? -errno : 0;
 }
 
+int bench_run_dir(const char *who, const char *out, const char *prefix, char *dir, size_t cap,
+		  bool *temp)
+{
+	*temp = false;
+	if (out) {
+		snprintf(dir, cap, "%.*s/runs", (int)(cap - 8), out);
+		int e = bench_mkdir_p(dir);
+		return e ? bench_bad(who, "--out %s: %s", out, strerror(-e)) : 0;
+	}
+	snprintf(dir, cap, "%s/%s.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", prefix);
+	if (!mkdtemp(dir))
+		return bench_bad(who, "cannot make a temporary directory: %s", strerror(errno));
+	*temp = true;
+	return 0;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;

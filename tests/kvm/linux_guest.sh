@@ -18,10 +18,7 @@ PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
 
 REF=$PH_BUILD/linux-ref
-LINUX_REF_DIR=$REF "$PH_ROOT/scripts/linux-ref/build.sh" >/dev/null 2>"$PH_BUILD/linux-ref.log"
-rc=$?
-[ $rc -ne 3 ] || skip_all "Debian's packages cannot be fetched: $(tail -1 "$PH_BUILD/linux-ref.log")"
-[ $rc -eq 0 ] || { plan 1; not_ok "scripts/linux-ref/build.sh"; diag "$(tail -5 "$PH_BUILD/linux-ref.log")"; done_testing; }
+linux_guest_fetch "$REF"
 
 W=$PH_BUILD/linux-guest
 rm -rf "$W" && mkdir -p "$W"

@@ -14,6 +14,17 @@
 linux_guest_args() { echo "--cpus,2,--mem,512M,--timeout,150,--balloon-target,64M,--,memhog.mib=192,memhog.hold=3,memhog.idle=12,balloon.rmmod=1"; }
 linux_guest_nchecks() { echo 9; }
 
+# linux_guest_fetch DIR: the kernel package and the initramfs into DIR
+# (scripts/linux-ref/build.sh, cached); skips the test when Debian's
+# packages can't be fetched, fails it when the build fails.
+linux_guest_fetch() {
+	local rc
+	LINUX_REF_DIR=$1 "$PH_ROOT/scripts/linux-ref/build.sh" >/dev/null 2>"$PH_BUILD/linux-ref.log"
+	rc=$?
+	[ $rc -ne 3 ] || skip_all "Debian's packages cannot be fetched: $(tail -1 "$PH_BUILD/linux-ref.log")"
+	[ $rc -eq 0 ] || { plan 1; not_ok "scripts/linux-ref/build.sh"; diag "$(tail -5 "$PH_BUILD/linux-ref.log")"; done_testing; }
+}
+
 # linux_guest_checks LOG SUMMARY STATUS: the guest's console (as pagehint
 # printed it), the --summary-json file, pagehint's exit status.
 linux_guest_checks() {
