@@ -213,8 +213,7 @@ static bool setup_memory(struct run *r)
 		.kernel = kernel, .initrd = o->initrd,
 		.bp = { .ncpus = o->cpus, .user_cmdline = o->cmdline, .dev = &r->dev, .ndev = 1 },
 	};
-	enum kernel_format format;
-	if (kernel_boot(&r->gm, &kb, &r->entry, &format, err, sizeof(err))) {
+	if (kernel_boot(&r->gm, &kb, &r->entry, err, sizeof(err))) {
 		fprintf(stderr, "pagehint: %s\n", err);
 		r->status = CLI_EXIT_USAGE;
 		return false;

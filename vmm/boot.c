@@ -41,8 +41,8 @@ int boot_cmdline(char *buf, size_t cap, const struct boot_params *p)
 	}
 	/* Linux's form: virtio_mmio.device=<size>@<base>:<irq>; a user who
 	 * names devices on their own line names them all. */
-	for (unsigned i = 0; i < p->ndev && !boot_cmdline_has(p->user_cmdline, "virtio_mmio.device");
-	     i++) {
+	unsigned ndev = boot_cmdline_has(p->user_cmdline, "virtio_mmio.device") ? 0 : p->ndev;
+	for (unsigned i = 0; i < ndev; i++) {
 		r = snprintf(buf + len, cap - len, "%svirtio_mmio.device=%u@%#llx:%u",
 			     len ? " " : "", p->dev[i].size, (unsigned long long)p->dev[i].base,
 			     p->dev[i].irq);
@@ -282,7 +282,8 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 	uint8_t *bda_ebda = gm_translate(gm, BOOT_BDA_EBDA_SEG, 2);
 	uint8_t *bda_base = gm_translate(gm, BOOT_BDA_BASEMEM_KIB, 2);
 	uint16_t v16;
-	uint8_t irqs[8];
+	uint8_t irqs[ACPI_MAX_MMIO_DEVS];
+	struct acpi_mmio_dev adev[ACPI_MAX_MMIO_DEVS];
 
 	if (!si || !mm || !cmd || !mp || !acpi || !gdt || !bda_ebda || !bda_base ||
 	    !gm_translate(gm, 0, BOOT_MIN_RAM))
@@ -290,18 +291,15 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 			    BOOT_MIN_RAM >> 20);
 	if (boot_cmdline(cmd, BOOT_CMDLINE_MAX, p) < 0)
 		return vmm_fail(err, n, "guest command line longer than %d bytes", BOOT_CMDLINE_MAX - 1);
-	if (p->ndev > sizeof(irqs))
-		return vmm_fail(err, n, "too many devices");
-	for (unsigned i = 0; i < p->ndev; i++)
-		irqs[i] = p->dev[i].irq;
-	if (!mptable_build(mp, BOOT_MPTABLE_MAX, BOOT_MPTABLE, p->ncpus, irqs, p->ndev))
-		return vmm_fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
-	struct acpi_mmio_dev adev[ACPI_MAX_MMIO_DEVS];
 	if (p->ndev > ACPI_MAX_MMIO_DEVS)
 		return vmm_fail(err, n, "too many devices");
-	for (unsigned i = 0; i < p->ndev; i++)
+	for (unsigned i = 0; i < p->ndev; i++) {
+		irqs[i] = p->dev[i].irq;
 		adev[i] = (struct acpi_mmio_dev){ .base = (uint32_t)p->dev[i].base,
 						  .size = p->dev[i].size, .irq = p->dev[i].irq };
+	}
+	if (!mptable_build(mp, BOOT_MPTABLE_MAX, BOOT_MPTABLE, p->ncpus, irqs, p->ndev))
+		return vmm_fail(err, n, "MP table for %u CPUs does not fit", p->ncpus);
 	if (!acpi_build(acpi, ACPI_MAX, ACPI_BASE, p->ncpus, adev, p->ndev))
 		return vmm_fail(err, n, "ACPI tables for %u CPUs do not fit", p->ncpus);
 

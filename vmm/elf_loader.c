@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <elf.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "elf_loader.h"
+#include "file_map.h"
 #include "pvh.h"
 #include "log.h"
 
@@ -234,25 +230,15 @@ int elf_load(struct guest_mem *gm, const void *img_, size_t size, struct elf_inf
 int elf_load_file(struct guest_mem *gm, const char *path, struct elf_info *out,
 		  char *err, size_t n)
 {
-	struct stat st;
-	void *img;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vmm_fail(err, n, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-		close(fd);
-		return vmm_fail(err, n, "%s: not a regular, non-empty file", path);
-	}
-	img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (img == MAP_FAILED)
-		return vmm_fail(err, n, "%s: %s", path, strerror(errno));
+	struct file_map img;
 	char why[200];
-	r = elf_load(gm, img, (size_t)st.st_size, out, why, sizeof(why));
+	int r;
+
+	if (file_map(path, &img, err, n))
+		return -1;
+	r = elf_load(gm, img.p, img.size, out, why, sizeof(why));
 	if (r)
 		vmm_fail(err, n, "%s: %s", path, why);
-	munmap(img, (size_t)st.st_size);
+	file_unmap(&img);
 	return r;
 }

@@ -16,8 +16,6 @@
 #include "guest_mem.h"
 #include "kvm_vm.h"
 
-enum kernel_format { KERNEL_PVH_ELF, KERNEL_BZIMAGE };
-
 struct kernel_boot {
 	const char *kernel;	/* path */
 	const char *initrd;	/* path, or NULL */
@@ -27,6 +25,6 @@ struct kernel_boot {
 /* Load kernel (and initrd), write the boot data, and say where the boot
  * CPU starts. 0, or -1 with a one-line reason in err. */
 int kernel_boot(struct guest_mem *gm, struct kernel_boot *kb, struct vm_entry *entry,
-		enum kernel_format *format, char *err, size_t errlen);
+		char *err, size_t errlen);
 
 #endif
