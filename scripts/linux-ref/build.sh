@@ -4,6 +4,8 @@
 #
 #   vmlinuz              the kernel of linux-image-amd64's versioned package
 #                        (linux-image-6.1.0-N-amd64), as Debian ships it
+#   vmlinux              the same kernel as the ELF inside vmlinuz, for the
+#                        PVH entry (extract_vmlinux.py; checked for the note)
 #   initramfs.cpio.gz    busybox (busybox-static), our memhog, the virtio
 #                        modules virtio_balloon, virtio_pci and virtio_mmio need (their
 #                        dependencies resolved with modules.dep), and /init
@@ -47,7 +49,7 @@ for a in "$@"; do
 	esac
 done
 
-for tool in apt-get apt-cache dpkg-deb gcc gzip objcopy flock; do
+for tool in apt-get apt-cache dpkg-deb gcc gzip objcopy flock python3; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/setup.sh)"
 done
 mkdir -p "$out" "$debs"
@@ -200,7 +202,14 @@ for name in virtio_balloon virtio_pci virtio_mmio; do
 	add_module "$rel"
 done
 
-# -- 4. the initramfs tree, unless it is newer than all its inputs
+# -- 4. vmlinux, the ELF inside vmlinuz (PVH boots it), unless up to date
+if [ ! -s "$out/vmlinux" ] || [ -n "$(find "$vmlinuz" "$here/extract_vmlinux.py" -newer "$out/vmlinux")" ]; then
+	say "extracting vmlinux from $(basename "$vmlinuz")"
+	python3 "$here/extract_vmlinux.py" "$vmlinuz" "$out/vmlinux" >/dev/null ||
+		die "cannot extract a PVH vmlinux from $vmlinuz"
+fi
+
+# -- 5. the initramfs tree, unless it is newer than all its inputs
 if [ -s "$out/initramfs.cpio.gz" ] && [ -s "$out/manifest.txt" ] &&
 	[ -z "$(find "$kdeb" "$bdeb" "$memhog" "$here/init.sh" "$0" -newer "$out/initramfs.cpio.gz")" ] &&
 	grep -qx "kernel_deb=$(basename "$kdeb")" "$out/manifest.txt"; then
@@ -223,7 +232,7 @@ for rel in "${order[@]}"; do
 	echo "$name" >>"$tree/etc/modules"
 done
 
-# -- 5. pack it
+# -- 6. pack it
 pack "$tree" "$out/initramfs.cpio.gz"
 cp "$vmlinuz" "$out/vmlinuz"
 {
@@ -233,4 +242,4 @@ cp "$vmlinuz" "$out/vmlinuz"
 	echo "busybox_deb=$(basename "$bdeb")"
 	echo "modules=$(tr '\n' ' ' <"$tree/etc/modules" | sed 's/ $//')"
 } >"$out/manifest.txt"
-say "ready: $out/vmlinuz ($kver), $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB), modules: $(sed -n 's/^modules=//p' "$out/manifest.txt")"
+say "ready: $out/vmlinuz ($kver), $out/vmlinux, $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB), modules: $(sed -n 's/^modules=//p' "$out/manifest.txt")"
