@@ -321,6 +321,43 @@ int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, siz
 	return 0;
 }
 
+/* --- PVH modules: the initrd ---------------------------------------------- */
+
+_Static_assert(BOOT_MEMMAP + BOOT_MEMMAP_MAX * sizeof(struct hvm_memmap_table_entry) <= BOOT_MODLIST &&
+	       BOOT_MODLIST + sizeof(struct hvm_modlist_entry) <= BOOT_GDT, "boot data overlaps");
+
+int boot_setup_pvh_initrd(struct guest_mem *gm, uint64_t kernel_end, const void *initrd,
+			  size_t size, uint64_t *addr, char *err, size_t n)
+{
+	struct hvm_start_info *si = gm_translate(gm, BOOT_START_INFO, sizeof(*si));
+	struct hvm_modlist_entry *mod = gm_translate(gm, BOOT_MODLIST, sizeof(*mod));
+	uint64_t top = 0;
+
+	/* The end of the RAM region at 0: below 4 GiB, as Linux's 32-bit
+	 * ramdisk_image needs. */
+	for (unsigned i = 0; i < gm->nr; i++)
+		if (gm->r[i].gpa == 0)
+			top = gm->r[i].size;
+	if (!si || !mod || !top)
+		return vmm_fail(err, n, "guest RAM must start at 0 and hold at least %llu MiB",
+				BOOT_MIN_RAM >> 20);
+	if (size == 0)
+		return vmm_fail(err, n, "initrd is empty");
+	if (size > top || ((top - size) & ~0xfffULL) < kernel_end)
+		return vmm_fail(err, n, "initrd of %zu MiB does not fit between the kernel (up to %llu MiB) and %llu MiB",
+				size >> 20, (unsigned long long)(kernel_end >> 20),
+				(unsigned long long)(top >> 20));
+	*addr = (top - size) & ~0xfffULL;
+	void *dst = gm_translate(gm, *addr, size);
+	if (!dst)
+		return vmm_fail(err, n, "initrd outside guest RAM");
+	memcpy(dst, initrd, size);
+	*mod = (struct hvm_modlist_entry){ .paddr = *addr, .size = size };
+	si->nr_modules = 1;
+	si->modlist_paddr = BOOT_MODLIST;
+	return 0;
+}
+
 /* --- Linux bzImage: the 64-bit boot protocol -------------------------------- */
 
 int boot_page_tables(struct guest_mem *gm)

@@ -4,7 +4,7 @@
  * guest-physical memory map that goes with it:
  *
  *   0x0000_0000  reserved   BDA (EBDA pointer, base memory size)
- *   0x0000_1000  reserved   hvm_start_info, then the memory map
+ *   0x0000_1000  reserved   hvm_start_info, the memory map, the module list
  *   0x0000_1800  reserved   boot GDT (flat code/data, 32-bit TSS)
  *   0x0000_2000  reserved   command line (4 KiB, NUL-terminated)
  *   0x0000_3000  RAM        ... 0x9fc00; a Linux bzImage's zero page at
@@ -13,7 +13,8 @@
  *   0x0009_fc00  reserved   MP floating pointer + configuration table
  *   0x000a_0000  (legacy hole, not listed)
  *   0x000e_0000  reserved   ACPI tables (RSDP first), acpi.h
- *   0x0010_0000  RAM        ... min(mem, 3 GiB); a bzImage loads here
+ *   0x0010_0000  RAM        ... min(mem, 3 GiB); a bzImage loads here, an
+ *                           ELF at its p_paddr; an initrd at the top
  *   0xc000_0000  MMIO hole: virtio-mmio at 0xd000_0000 (IRQ 5),
  *                IOAPIC 0xfec0_0000, LAPIC 0xfee0_0000
  *   0x1_0000_0000 RAM       the rest, if --mem > 3 GiB
@@ -32,6 +33,7 @@
 #define BOOT_START_INFO		0x1000
 #define BOOT_MEMMAP		0x1040
 #define BOOT_MEMMAP_MAX		16
+#define BOOT_MODLIST		0x1200	/* one hvm_modlist_entry: the initrd */
 #define BOOT_GDT		0x1800
 #define BOOT_CMDLINE		0x2000
 #define BOOT_CMDLINE_MAX	4096	/* including the NUL */
@@ -77,6 +79,13 @@ struct boot_params {
  * tables into guest RAM: what a PVH kernel (ours, or Linux's vmlinux)
  * finds at its 32-bit entry. 0, or -1 with a one-line reason in err. */
 int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, size_t errlen);
+
+/* The initrd of a PVH kernel on top of boot_setup's state: copied to the
+ * top of low RAM, page-aligned and above kernel_end, and listed as the
+ * start info's one module (Linux takes the first module as its initrd).
+ * *addr gets where it went. 0, or -1 with a one-line reason in err. */
+int boot_setup_pvh_initrd(struct guest_mem *gm, uint64_t kernel_end, const void *initrd,
+			  size_t size, uint64_t *addr, char *err, size_t errlen);
 
 /* A Linux bzImage on top of boot_setup's state: the kernel and initrd
  * loaded, the zero page, identity page tables and a 64-bit code segment

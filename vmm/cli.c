@@ -33,7 +33,7 @@ static int read_fault(void *dst, const char *val, char *err, size_t n)
 static const struct opt options[] = {
 	{ "--kernel", "FILE", OPT_PATH, AT(kernel),
 	  .help = "guest kernel: an ELF with a PVH note, or a Linux\nbzImage (default: pagehint-guest.elf beside this\nprogram)" },
-	{ "--initrd", "FILE", OPT_PATH, AT(initrd), .help = "initial ramdisk for a bzImage kernel" },
+	{ "--initrd", "FILE", OPT_PATH, AT(initrd), .help = "initial ramdisk (a bzImage's, or a PVH kernel's first module)" },
 	{ "--mem", "SIZE", OPT_SIZE, AT(mem), .min = BOOT_MIN_RAM, .max = 1ULL << 40,
 	  .align = GM_PAGE_SIZE, .help = "guest RAM, e.g. 2G, 512M (default 2G)" },
 	{ "--cpus", "N", OPT_UINT, AT(cpus), .min = 1, .max = CLI_MAX_CPUS,

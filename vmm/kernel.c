@@ -43,10 +43,7 @@ int kernel_boot(struct guest_mem *gm, struct kernel_boot *kb, struct vm_entry *e
 		}
 	} else {
 		struct elf_info elf;
-		if (kb->initrd) {
-			vmm_fail(err, n, "--initrd needs a bzImage kernel; %s is not one", kb->kernel);
-			goto out;
-		}
+		uint64_t at;
 		if (elf_load(gm, k.p, k.size, &elf, why, sizeof(why))) {
 			vmm_fail(err, n, "--kernel %s: %s%s", kb->kernel, why,
 				 memcmp(k.p, "\177ELF", k.size < 4 ? k.size : 4) ? " (nor a bzImage)" : "");
@@ -54,6 +51,10 @@ int kernel_boot(struct guest_mem *gm, struct kernel_boot *kb, struct vm_entry *e
 		}
 		if (boot_setup(gm, &kb->bp, err, n))
 			goto out;
+		if (kb->initrd && boot_setup_pvh_initrd(gm, elf.hi, rd.p, rd.size, &at, why, sizeof(why))) {
+			vmm_fail(err, n, "--initrd %s: %s", kb->initrd, why);
+			goto out;
+		}
 		*entry = (struct vm_entry){ .long_mode = false, .rip = elf.pvh_entry,
 					    .arg = BOOT_START_INFO };
 	}

@@ -32,10 +32,19 @@ struct hvm_memmap_table_entry {
 	uint32_t reserved;
 };
 
+/* One module (Linux: the first is its initrd) at modlist_paddr. */
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;		/* 0: none */
+	uint64_t reserved;
+};
+
 #define XEN_HVM_MEMMAP_TYPE_RAM 1
 #define XEN_HVM_MEMMAP_TYPE_RESERVED 2
 
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
 _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap entry layout");
+_Static_assert(sizeof(struct hvm_modlist_entry) == 32, "modlist entry layout");
 
 #endif

@@ -97,10 +97,11 @@ bz "$T/bz-short" $((16 << 20)) 600
 bz "$T/bz-huge" $((1 << 30))
 bz "$T/bz" $((16 << 20))
 truncate -s 60M "$T/initrd"
+truncate -s 63M "$T/initrd-big"
 bad "truncated bzImage" run --mem 64M --kernel "$T/bz-short"
 bad "bzImage asking for more RAM" run --mem 64M --kernel "$T/bz-huge"
 bad "initrd that does not fit" run --mem 64M --kernel "$T/bz" --initrd "$T/initrd"
-bad "initrd with an ELF kernel" run --mem 64M --initrd "$T/initrd"
+bad "initrd that does not fit above an ELF kernel" run --mem 64M --initrd "$T/initrd-big"
 bad "missing initrd" run --mem 64M --kernel "$T/bz" --initrd "$T/none"
 msg=$("$PH" run --mem 64M --kernel "$T/bz-huge" 2>&1 >/dev/null)
 if [[ $msg == *"needs RAM up to"* ]]; then ok "the refusal says what the kernel asks for"

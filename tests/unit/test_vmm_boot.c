@@ -328,6 +328,84 @@ static void cmdline_too_long_refused(void **state)
 	free(big);
 }
 
+/* ---- the initrd as the first PVH module ---------------------------------- */
+
+static void initrd_is_first_module_at_top(void **state)
+{
+	struct fixture *f = *state;
+	struct boot_params p = { .ncpus = 1, .dev = &dev, .ndev = 1 };
+	static const uint8_t rd[5000] = { 0x1f, 0x8b, 8 };
+	uint64_t at = 0;
+	assert_int_equal(boot_setup(&f->gm, &p, f->err, sizeof(f->err)), 0);
+	assert_int_equal(boot_setup_pvh_initrd(&f->gm, 0x200000, rd, sizeof(rd), &at,
+					       f->err, sizeof(f->err)), 0);
+	assert_int_equal(at, (MEM - sizeof(rd)) & ~0xfffull);
+	assert_memory_equal(f->mem + at, rd, sizeof(rd));
+	struct hvm_start_info *si = (void *)(f->mem + BOOT_START_INFO);
+	assert_int_equal(si->nr_modules, 1);
+	assert_int_equal(si->modlist_paddr, BOOT_MODLIST);
+	struct hvm_modlist_entry *m = (void *)(f->mem + si->modlist_paddr);
+	assert_int_equal(m->paddr, at);
+	assert_int_equal(m->size, sizeof(rd));
+	assert_int_equal(m->cmdline_paddr, 0);
+	/* The module list does not overlap the memory map or the GDT. */
+	assert_true(si->memmap_paddr + si->memmap_entries * sizeof(struct hvm_memmap_table_entry) <=
+		    si->modlist_paddr);
+	assert_true(si->modlist_paddr + sizeof(*m) <= BOOT_GDT);
+	/* It lies in RAM the memory map lists. */
+	struct hvm_memmap_table_entry *e = (void *)(f->mem + si->memmap_paddr);
+	bool in_ram = false;
+	for (unsigned i = 0; i < si->memmap_entries; i++)
+		in_ram |= e[i].type == XEN_HVM_MEMMAP_TYPE_RAM && e[i].addr <= at &&
+			  at + sizeof(rd) <= e[i].addr + e[i].size;
+	assert_true(in_ram);
+}
+
+static void initrd_over_kernel_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct boot_params p = { .ncpus = 1, .dev = &dev, .ndev = 1 };
+	static const uint8_t rd[8192] = { 1 };
+	uint64_t at = 0;
+	assert_int_equal(boot_setup(&f->gm, &p, f->err, sizeof(f->err)), 0);
+	/* a kernel up to the last page: no room */
+	assert_int_not_equal(boot_setup_pvh_initrd(&f->gm, MEM - 4096, rd, sizeof(rd), &at,
+						   f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "does not fit"));
+	/* larger than RAM */
+	assert_int_not_equal(boot_setup_pvh_initrd(&f->gm, 0x200000, rd, (size_t)MEM + 1, &at,
+						   f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "does not fit"));
+	assert_int_not_equal(boot_setup_pvh_initrd(&f->gm, 0x200000, rd, 0, &at,
+						   f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "empty"));
+	struct hvm_start_info *si = (void *)(f->mem + BOOT_START_INFO);
+	assert_int_equal(si->nr_modules, 0);
+}
+
+/* Debian's vmlinux (scripts/linux-ref/build.sh extracts it) loads at its
+ * physical addresses with the PVH entry inside, when it has been built. */
+static void loads_linux_vmlinux_if_built(void **state)
+{
+	(void)state;
+	const char *path = PH_BUILD_DIR "/linux-ref/vmlinux";
+	if (access(path, R_OK)) {
+		skip();
+		return;
+	}
+	size_t mem = 256u << 20;
+	uint8_t *buf = calloc(1, mem);
+	struct guest_mem gm;
+	struct elf_info info;
+	char err[256];
+	assert_non_null(buf);
+	gm_init_buffer(&gm, buf, 0, mem);
+	assert_int_equal(elf_load_file(&gm, path, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.lo, 0x1000000);	/* CONFIG_PHYSICAL_START */
+	assert_true(info.pvh_entry >= info.lo && info.pvh_entry < info.hi);
+	free(buf);
+}
+
 /* ---- MP table, parsed the way a kernel does ----------------------------- */
 
 static uint8_t sum(const uint8_t *p, size_t n)
@@ -477,6 +555,9 @@ int main(void)
 		T(start_info_and_cmdline),
 		T(memmap_splits_around_hole),
 		T(cmdline_too_long_refused),
+		T(initrd_is_first_module_at_top),
+		T(initrd_over_kernel_refused),
+		T(loads_linux_vmlinux_if_built),
 		T(mp_table_lists_cpus_bus_ioapic_irqs),
 		T(mp_table_many_cpus),
 		T(gdt_is_flat),
