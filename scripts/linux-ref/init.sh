@@ -34,6 +34,9 @@ end() { # STATUS
 
 up=$(cut -d' ' -f1 /proc/uptime)
 echo "@boot kernel=$(uname -r) cpus=$(nproc) mem_kib=$(awk '/^MemTotal/ {print $2}' /proc/meminfo) uptime_s=$up"
+# The boot protocol version in Linux's boot_params: the bzImage header's,
+# or the one Linux's PVH entry code writes (it builds boot_params itself)
+echo "@info boot_params_version=$(cat /sys/kernel/boot_params/version 2>/dev/null || echo none)"
 
 # A module's parameters from the kernel command line (virtio_mmio.device=
 # on `pagehint run`), as modprobe would pass them; busybox's insmod does not.
