@@ -343,6 +343,9 @@ int boot_setup_pvh_initrd(struct guest_mem *gm, uint64_t kernel_end, const void 
 				BOOT_MIN_RAM >> 20);
 	if (size == 0)
 		return vmm_fail(err, n, "initrd is empty");
+	/* never over the boot data, MP and ACPI tables below 1 MiB */
+	if (kernel_end < BOOT_HIGH_START)
+		kernel_end = BOOT_HIGH_START;
 	if (size > top || ((top - size) & ~0xfffULL) < kernel_end)
 		return vmm_fail(err, n, "initrd of %zu MiB does not fit between the kernel (up to %llu MiB) and %llu MiB",
 				size >> 20, (unsigned long long)(kernel_end >> 20),

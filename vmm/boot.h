@@ -81,7 +81,7 @@ struct boot_params {
 int boot_setup(struct guest_mem *gm, const struct boot_params *p, char *err, size_t errlen);
 
 /* The initrd of a PVH kernel on top of boot_setup's state: copied to the
- * top of low RAM, page-aligned and above kernel_end, and listed as the
+ * top of low RAM, page-aligned and above kernel_end and 1 MiB, listed as the
  * start info's one module (Linux takes the first module as its initrd).
  * *addr gets where it went. 0, or -1 with a one-line reason in err. */
 int boot_setup_pvh_initrd(struct guest_mem *gm, uint64_t kernel_end, const void *initrd,

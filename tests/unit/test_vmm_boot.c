@@ -372,6 +372,10 @@ static void initrd_over_kernel_refused(void **state)
 	assert_int_not_equal(boot_setup_pvh_initrd(&f->gm, MEM - 4096, rd, sizeof(rd), &at,
 						   f->err, sizeof(f->err)), 0);
 	assert_non_null(strstr(f->err, "does not fit"));
+	/* a kernel below 1 MiB: the initrd still stays above the tables there */
+	assert_int_not_equal(boot_setup_pvh_initrd(&f->gm, 0x10000, rd, (size_t)MEM - 0x80000, &at,
+						   f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "does not fit"));
 	/* larger than RAM */
 	assert_int_not_equal(boot_setup_pvh_initrd(&f->gm, 0x200000, rd, (size_t)MEM + 1, &at,
 						   f->err, sizeof(f->err)), 0);
