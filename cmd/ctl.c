@@ -15,6 +15,7 @@
 #include "api.h"
 #include "cli.h"
 #include "ctl.h"
+#include "ctl_watch.h"
 #include "options.h"
 
 struct ctl_opts {
@@ -36,6 +37,7 @@ static const struct opt_cmd ctl_opts = {
 static void usage(FILE *f)
 {
 	fputs("usage: pagehint ctl --api-sock PATH WHAT\n"
+	      "       pagehint ctl --api-sock PATH watch [--interval MS]\n"
 	      "\n"
 	      "Ask a running VM's control API (pagehint run --api-sock PATH).\n"
 	      "\n"
@@ -48,6 +50,8 @@ static void usage(FILE *f)
 	      "  stats interval N    ask the guest for stats every N seconds\n"
 	      "  metrics             Prometheus text exposition\n"
 	      "  shutdown            end the run (as SIGTERM does)\n"
+	      "  watch               a line every interval until the VM goes away\n"
+	      "                      (pagehint ctl watch --help)\n"
 	      "\n"
 	      "options:\n", f);
 	opt_help(f, &ctl_opts);
@@ -144,6 +148,8 @@ int ctl_main(int argc, const char *const *argv)
 	case OPT_DONE:
 		break;
 	}
+	if (end < argc && !strcmp(argv[end], "watch"))
+		return ctl_watch_main(o.sock, argc - end - 1, argv + end + 1);
 	if (!o.sock)
 		return bad("ctl needs --api-sock PATH");
 	int st = what_of(argc - end, argv + end, &rq, body, sizeof(body));

@@ -26,3 +26,13 @@ $(BUILD)/pagehint-static: $(PAGEHINT_OBJS)
 	$(Q)$(CC) $(HOST_CFLAGS) -static -pthread $^ -o $@ $(VMM_LIBS)
 
 ALL_TARGETS += $(BUILD)/pagehint-static
+
+# `ctl watch` is also built sanitized into the test library:
+# tests/unit/test_vmm_api.c runs it against the API on a fake VM.
+CMD_HOST_OBJS := $(BUILD)/host/cmd/ctl_watch.o
+TEST_LIB_OBJS += $(CMD_HOST_OBJS)
+
+$(BUILD)/host/cmd/%.o: cmd/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CMD_INC) -c $< -o $@

@@ -1,6 +1,7 @@
 # Tests. Every test is a TAP producer run by prove:
 #   tests/unit/test_*.c   hosted cmocka tests, one binary each, linked with
-#                         the sanitized core/, vmm/ and bench/ objects
+#                         the sanitized core/, vmm/ and bench/ objects and
+#                         cmd/ctl_watch.c
 #   tests/kvm/*.sh        the VMM and guest under KVM (skip without /dev/kvm)
 #   tests/qemu/*.sh       the guest under QEMU (skip without qemu-system-x86_64)
 #   tests/model/*.sh      model checks of protocols (skip without spin)
@@ -30,7 +31,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -DPH_DEBUG=1 -DPH_BUILD_DIR='"$(BUILD)"' \
-		$(HOSTED_CORE_INC) -Ivmm -Ibench -Itests/unit \
+		$(HOSTED_CORE_INC) -Ivmm -Ibench -Icmd -Itests/unit \
 		$< $(TEST_LIB) -lcmocka $(VMM_LIBS) -o $@
 
 ALL_TARGETS += $(UNIT_TESTS)

@@ -4,7 +4,7 @@
  * pipelined clients, and clients that abuse it (byte by byte, never
  * finishing, 1 MiB of headers, endless bodies, too many, not reading)
  * while others are still served; the metrics checked against the text
- * exposition format. */
+ * exposition format; `pagehint ctl watch` (cmd/ctl_watch.c) against it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,6 +29,8 @@
 
 #include "api.h"
 #include "clock.h"
+#include "ctl.h"
+#include "ctl_watch.h"
 
 #define REQUEST_MS 1000
 #define IDLE_MS 1500
@@ -820,6 +822,156 @@ static void session_byte_by_byte(void **state)
 	api_session_free(s);
 }
 
+/* --- ctl watch ---------------------------------------------------------------------------- */
+
+struct watcher {
+	struct ctl_watch w;
+	FILE *out, *err;
+	int rc;
+	pthread_t t;
+};
+
+static void *watch_thread(void *arg)
+{
+	struct watcher *wt = arg;
+
+	wt->rc = ctl_watch(&wt->w, wt->out, wt->err);
+	return NULL;
+}
+
+static void watch_start(struct watcher *wt, const struct env *e, unsigned interval_ms,
+			unsigned first_answer_ms)
+{
+	*wt = (struct watcher){ .w = { e->path, interval_ms, first_answer_ms } };
+	wt->out = tmpfile();
+	wt->err = tmpfile();
+	assert_non_null(wt->out);
+	assert_non_null(wt->err);
+	pthread_create(&wt->t, NULL, watch_thread, wt);
+}
+
+/* What the watch has written so far (it flushes each line), NUL-
+ * terminated, into buf; pread leaves the writer's offset alone. */
+static const char *text_of(FILE *f, char *buf, size_t cap)
+{
+	ssize_t n = pread(fileno(f), buf, cap - 1, 0);
+
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+static void watch_end(struct watcher *wt, int want_rc, char *out, char *err, size_t cap)
+{
+	pthread_join(wt->t, NULL);
+	fflush(wt->out);
+	fflush(wt->err);
+	text_of(wt->out, out, cap);
+	text_of(wt->err, err, cap);
+	fclose(wt->out);
+	fclose(wt->err);
+	if (wt->rc != want_rc)
+		fail_msg("ctl watch: status %d, not %d; out:\n%s\nerr:\n%s", wt->rc, want_rc, out, err);
+}
+
+static unsigned count_of(const char *text, const char *s)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(text, s); p; p = strstr(p + 1, s))
+		n++;
+	return n;
+}
+
+/* Lines from the fake's counters until the VM goes away (its socket
+ * removed): status 0, nothing on stderr. */
+static void watch_lines(void **state)
+{
+	struct env *e = *state;
+	struct watcher wt;
+	char out[8192], err[8192];
+
+	watch_start(&wt, e, 50, 2000);
+	uint64_t t0 = mono_ns();
+	while (count_of(text_of(wt.out, out, sizeof(out)), "\n") < 5 && ms_since(t0) < 5000)
+		sleep_ms(20);
+	api_stop(e->api);
+	watch_end(&wt, 0, out, err, sizeof(out));
+	e->api = start(e, true);
+
+	assert_string_equal(err, "");
+	assert_non_null(strstr(out, "2 vCPUs, 2048 MiB"));
+	assert_non_null(strstr(out, "uptime s  resident MiB  reported MiB  discarded MiB  requests  balloon MiB\n"));
+	/* uptime 12.5 s at the first line; 300 of 2048 MiB resident: 4 of 30 '#' */
+	assert_non_null(strstr(out, "     12.5         300.0           3.0            5.0         7            4  ####\n"));
+	assert_true(count_of(out, "         300.0           3.0            5.0         7            4  ####\n") >= 3);
+	const char *last = strstr(out, "== the VM is gone: its socket was removed\n");
+	assert_non_null(last);
+	assert_string_equal(last, "== the VM is gone: its socket was removed\n");
+}
+
+/* A VM not up yet is waited for; once it has answered, a socket left
+ * behind that no longer listens also means it is gone. */
+static void watch_late_and_stale(void **state)
+{
+	struct env *e = *state;
+	struct watcher wt;
+	char out[8192], err[8192];
+
+	api_stop(e->api);
+	watch_start(&wt, e, 1000, 3000);
+	sleep_ms(300);
+	e->api = start(e, true);
+	uint64_t t0 = mono_ns();
+	while (!strstr(text_of(wt.out, out, sizeof(out)), "  ####\n") && ms_since(t0) < 3000)
+		sleep_ms(10);
+	/* Between two lines: the server goes, a socket nobody listens on stays. */
+	api_stop(e->api);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, e->path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	watch_end(&wt, 0, out, err, sizeof(out));
+	unlink(e->path);
+	e->api = start(e, true);
+
+	assert_string_equal(err, "");
+	assert_int_equal(count_of(out, "  ####\n"), 1);
+	assert_non_null(strstr(out, "== the VM is gone: its socket no longer listens\n"));
+}
+
+/* No VM ever answers: status 69 within the wait, the reason on stderr. */
+static void watch_never_answered(void **state)
+{
+	struct env *e = *state;
+	struct watcher wt;
+	char out[8192], err[8192];
+
+	api_stop(e->api);
+	uint64_t t0 = mono_ns();
+	watch_start(&wt, e, 50, 300);
+	watch_end(&wt, CTL_EXIT_UNAVAILABLE, out, err, sizeof(out));
+	assert_true(ms_since(t0) >= 300 && ms_since(t0) < 2000);
+	e->api = start(e, true);
+
+	assert_string_equal(out, "");
+	if (!strstr(err, "pagehint: ctl watch: no answer within 300 ms: "))
+		fail_msg("stderr: %s", err);
+	assert_non_null(strstr(err, e->path));
+}
+
+/* Bad words: status 64 before anything is asked. */
+static void watch_usage(void **state)
+{
+	struct env *e = *state;
+	const char *const bad_interval[] = { "--interval", "10" };
+	const char *const extra[] = { "now" };
+
+	assert_int_equal(ctl_watch_main(NULL, 0, NULL), 64);
+	assert_int_equal(ctl_watch_main(e->path, 2, bad_interval), 64);
+	assert_int_equal(ctl_watch_main(e->path, 1, extra), 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -837,6 +989,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(not_reading, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_byte_by_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_late_and_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_never_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_usage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
