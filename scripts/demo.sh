@@ -86,9 +86,9 @@ run_qemu() {
 	# Microseconds from $EPOCHREALTIME (its decimal point follows the locale).
 	t0=${EPOCHREALTIME//[.,]/}
 	while kill -0 "$qemu" 2>/dev/null; do
+		# The console first, timed before the sample that follows it.
 		now=${EPOCHREALTIME//[.,]/}
-		ms=$(((now - t0) / 1000))
-		# The console first: an event's time is then before the sample after it.
+		printf -v ms '%d.%03d' $(((now - t0) / 1000)) $(((now - t0) % 1000))
 		while IFS= read -r line <&"$con"; do
 			line=${partial}${line%$'\r'}
 			partial=""
@@ -104,8 +104,10 @@ run_qemu() {
 			if [ "$k" = VmRSS: ]; then rss_kib=$v; break; fi
 		done; } 2>/dev/null <"/proc/$qemu/status" || true
 		[ -n "$rss_kib" ] || break
+		now=${EPOCHREALTIME//[.,]/}
+		ms=$(((now - t0) / 1000))
 		mib=$((rss_kib / 1024))
-		echo "$ms,$mib.$((rss_kib % 1024 * 10 / 1024))" >>"$samples"
+		printf '%d.%03d,%d.%d\n' "$ms" $(((now - t0) % 1000)) "$mib" $((rss_kib % 1024 * 10 / 1024)) >>"$samples"
 		[ "$mib" -gt "$peak" ] && peak=$mib
 		last=$mib
 		if [ "$ms" -ge "$next_print" ]; then
