@@ -6,7 +6,7 @@
 
 PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
-plan 31
+plan 33
 
 # bad NAME ARGS...: exit status 64 (not the guest's 2) and exactly one line on stderr.
 bad() {
@@ -68,6 +68,8 @@ bad "ctl without --api-sock" ctl balloon
 bad "ctl without WHAT" ctl --api-sock /nonexistent/api.sock
 bad "ctl with an unknown WHAT" ctl --api-sock /nonexistent/api.sock frob
 bad "ctl balloon set, not whole MiB" ctl --api-sock /nonexistent/api.sock balloon set 1.5M
+bad "ctl watch without --api-sock" ctl watch
+bad "ctl watch, an interval under 50 ms" ctl --api-sock /nonexistent/api.sock watch --interval 5
 "$PH" ctl --api-sock /nonexistent/api.sock balloon >/dev/null 2>&1
 check "ctl to a socket that is not there: exit 69" test $? -eq 69
 
