@@ -379,6 +379,8 @@ static void report(struct run *r)
 	};
 
 	s.xl.offered = !r->o.no_exitless;
+	s.balloon_target_pages = balloon_target(r->balloon);
+	s.balloon_actual_pages = balloon_actual(r->balloon);
 	telemetry_summarize(tel, &s, r->o.fault.modes);
 	telemetry_reclaim(tel->s, tel->n, tel->t0_ns, r->sink.cs.free, r->sink.cs.nfree, rec);
 

@@ -426,6 +426,10 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 	fprintf(f, "  \"report_requests\": %llu,\n", (unsigned long long)s->report_requests);
 	fprintf(f, "  \"report_ranges\": %llu,\n", (unsigned long long)s->report_ranges);
 	fprintf(f, "  \"device_errors\": %llu,\n", (unsigned long long)s->device_errors);
+	fprintf(f, "  \"balloon\": {\"target_mib\": %.1f, \"actual_mib\": %.1f, "
+		"\"target_pages\": %llu, \"actual_pages\": %llu},\n",
+		s->balloon_target_pages / 256.0, s->balloon_actual_pages / 256.0,
+		(unsigned long long)s->balloon_target_pages, (unsigned long long)s->balloon_actual_pages);
 	if (s->fault_modes)
 		fprintf(f, "  \"faults\": {\"modes\": \"%s\", \"delayed\": %llu, \"dropped\": %llu, "
 			"\"reset\": %llu, \"canceled\": %llu, \"canceled_mib\": %.1f},\n",

@@ -113,6 +113,9 @@ struct summary {
 	uint64_t faults_delayed, faults_dropped, faults_reset, faults_canceled;
 	double faults_canceled_mib;
 	uint64_t device_errors;		/* bad input the device refused */
+	/* The balloon at the end: num_pages the host asked for, what the
+	 * guest said it holds (4 KiB pages); written as "balloon". */
+	uint64_t balloon_target_pages, balloon_actual_pages;
 	/* The exitless map (docs/exitless.md): written as "exitless". */
 	struct {
 		bool offered;
