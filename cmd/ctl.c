@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_balloon_wait.h"
 #include "cli.h"
 #include "ctl.h"
 #include "ctl_watch.h"
@@ -46,6 +47,9 @@ static void usage(FILE *f)
 	      "  balloon             the balloon's target and actual size\n"
 	      "  balloon set SIZE    a new target (e.g. 512M, 1G; whole MiB); the\n"
 	      "                      guest inflates or deflates to it\n"
+	      "  balloon set SIZE --wait SECS\n"
+	      "                      and wait until the guest holds it (GET /balloon\n"
+	      "                      until actual is the target; at most SECS)\n"
 	      "  stats               the guest's balloon stats and the host's counters\n"
 	      "  stats interval N    ask the guest for stats every N seconds\n"
 	      "  metrics             Prometheus text exposition\n"
@@ -56,7 +60,8 @@ static void usage(FILE *f)
 	      "options:\n", f);
 	opt_help(f, &ctl_opts);
 	fputs("\nExit status: 0; 1 the API refused the request; 64 bad usage; 69 the\n"
-	      "socket could not be reached.\n", f);
+	      "socket could not be reached; 75 --wait: the guest did not reach the\n"
+	      "target in time.\n", f);
 }
 
 /* The request WHAT means: method, target, body (static or into buf). */
@@ -111,6 +116,60 @@ static int what_of(int argc, const char *const *w, struct request *rq, char *buf
 	return 0;
 }
 
+/* "balloon set SIZE --wait SECS": takes the last two words off (*argc),
+ * the seconds into *secs (0: no wait). A usage error's status, or 0. */
+static int wait_of(int *argc, const char *const *w, unsigned *secs)
+{
+	int i;
+
+	*secs = 0;
+	for (i = 0; i < *argc && strcmp(w[i], "--wait"); i++)
+		;
+	if (i == *argc)
+		return 0;
+	if (i != 3 || *argc != 5 || strcmp(w[0], "balloon") || strcmp(w[1], "set"))
+		return bad("--wait goes after balloon set SIZE, with the seconds to wait");
+	char *end;
+	unsigned long n = strtoul(w[4], &end, 10);
+	if (*w[4] < '0' || *w[4] > '9' || *end || n < 1 || n > 86400)
+		return bad("--wait: '%s' is not a number of seconds (1 to 86400)", w[4]);
+	*secs = (unsigned)n;
+	*argc = 3;
+	return 0;
+}
+
+/* After a new target is taken: wait until the guest holds it; the final
+ * GET /balloon's answer on stdout, or why not on stderr. */
+static int wait_for_balloon(const char *sock, const char *size, unsigned secs)
+{
+	struct api_balloon_seen seen;
+	char err[512];
+	uint64_t bytes;
+
+	opt_parse_size(size, &bytes);	/* what_of checked it */
+	uint64_t want = bytes >> 12;
+	switch (api_balloon_wait(sock, want, secs * 1000u, 200, &seen, err, sizeof(err))) {
+	case API_WAIT_REACHED:
+		printf("balloon: target %llu MiB reached (actual %llu pages) after %u polls\n",
+		       (unsigned long long)(want >> 8), (unsigned long long)seen.actual_pages, seen.polls);
+		return 0;
+	case API_WAIT_DEADLINE:
+		fprintf(stderr, "pagehint: ctl: balloon set %s --wait %u: the guest holds %llu MiB "
+			"(%llu pages), not the target %llu MiB, after %u s (target now %llu MiB)\n",
+			size, secs, (unsigned long long)(seen.actual_pages >> 8),
+			(unsigned long long)seen.actual_pages, (unsigned long long)(want >> 8), secs,
+			(unsigned long long)(seen.target_pages >> 8));
+		return CTL_EXIT_NOT_REACHED;
+	case API_WAIT_UNREACHABLE:
+		fprintf(stderr, "pagehint: ctl: waiting for the balloon: %s\n", err);
+		return CTL_EXIT_UNAVAILABLE;
+	case API_WAIT_BAD_ANSWER:
+		break;
+	}
+	fprintf(stderr, "pagehint: ctl: waiting for the balloon: %s\n", err);
+	return 1;
+}
+
 /* The reply's body: JSON indented, anything else as it is. */
 static void print_body(const struct api_reply *r)
 {
@@ -152,7 +211,11 @@ int ctl_main(int argc, const char *const *argv)
 		return ctl_watch_main(o.sock, argc - end - 1, argv + end + 1);
 	if (!o.sock)
 		return bad("ctl needs --api-sock PATH");
-	int st = what_of(argc - end, argv + end, &rq, body, sizeof(body));
+	int words = argc - end;
+	unsigned wait_s;
+	int st = wait_of(&words, argv + end, &wait_s);
+	if (!st)
+		st = what_of(words, argv + end, &rq, body, sizeof(body));
 	if (st)
 		return st;
 	if (api_request(o.sock, rq.method, rq.target, rq.body, &r, err, sizeof(err))) {
@@ -162,7 +225,7 @@ int ctl_main(int argc, const char *const *argv)
 	if (r.status >= 200 && r.status < 300) {
 		print_body(&r);
 		free(r.body);
-		return 0;
+		return wait_s ? wait_for_balloon(o.sock, argv[end + 2], wait_s) : 0;
 	}
 	json_t *j = r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;
 	const char *msg = json_string_value(json_object_get(j, "fault_message"));

@@ -6,7 +6,7 @@
 
 PH=$PH_BUILD/pagehint
 [ -x "$PH" ] || skip_all "$PH not built (run make)"
-plan 33
+plan 36
 
 # bad NAME ARGS...: exit status 64 (not the guest's 2) and exactly one line on stderr.
 bad() {
@@ -70,6 +70,10 @@ bad "ctl with an unknown WHAT" ctl --api-sock /nonexistent/api.sock frob
 bad "ctl balloon set, not whole MiB" ctl --api-sock /nonexistent/api.sock balloon set 1.5M
 bad "ctl watch without --api-sock" ctl watch
 bad "ctl watch, an interval under 50 ms" ctl --api-sock /nonexistent/api.sock watch --interval 5
+bad "ctl --wait without balloon set" ctl --api-sock /nonexistent/api.sock balloon --wait 5
+bad "ctl balloon set --wait, no seconds" ctl --api-sock /nonexistent/api.sock balloon set 64M --wait 0s
+"$PH" ctl --api-sock /nonexistent/api.sock balloon set 64M --wait 5 >/dev/null 2>&1
+check "ctl balloon set --wait to a socket that is not there: exit 69" test $? -eq 69
 "$PH" ctl --api-sock /nonexistent/api.sock balloon >/dev/null 2>&1
 check "ctl to a socket that is not there: exit 69" test $? -eq 69
 

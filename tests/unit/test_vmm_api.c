@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_balloon_wait.h"
 #include "clock.h"
 #include "ctl.h"
 #include "ctl_watch.h"
@@ -40,6 +41,10 @@ struct fake {
 	atomic_uint interval;
 	atomic_int shutdowns;
 	atomic_int snapshots;
+	/* A guest that follows the target: actual moves 512 pages towards it
+	 * per snapshot; else actual stays 1024. */
+	atomic_bool follows;
+	atomic_ullong actual_pages;
 };
 
 static void fake_snapshot(void *opaque, struct api_snapshot *s)
@@ -55,6 +60,12 @@ static void fake_snapshot(void *opaque, struct api_snapshot *s)
 	s->features_negotiated = 1u << 1 | 1u << 5 | 1ull << 32;
 	s->target_pages = atomic_load(&f->target_pages);
 	s->actual_pages = 1024;
+	if (atomic_load(&f->follows)) {
+		uint64_t a = atomic_load(&f->actual_pages), t = s->target_pages;
+		a = a < t ? (t - a > 512 ? a + 512 : t) : (a - t > 512 ? a - 512 : t);
+		atomic_store(&f->actual_pages, a);
+		s->actual_pages = a;
+	}
 	s->stats_interval_s = atomic_load(&f->interval);
 	s->stats_present = 1u << VIRTIO_BALLOON_S_MEMFREE | 1u << VIRTIO_BALLOON_S_MEMTOT;
 	s->stats[VIRTIO_BALLOON_S_MEMFREE] = 1500ull << 20;
@@ -972,12 +983,57 @@ static void watch_usage(void **state)
 	assert_int_equal(ctl_watch_main(e->path, 1, extra), 64);
 }
 
+/* pagehint ctl's balloon set --wait: polls until the guest holds the
+ * target; the deadline when it never does; an unreachable socket. */
+static void balloon_wait(void **state)
+{
+	struct env *e = *state;
+	struct api_balloon_seen seen;
+	char err[256] = "";
+
+	atomic_store(&e->f.actual_pages, 1024);
+	atomic_store(&e->f.follows, true);
+	json_decref(ask_json(e, "PATCH", "/balloon", "{\"amount_mib\": 64}", 204));
+	assert_int_equal(api_balloon_wait(e->path, 64 * 256, 10000, 1, &seen, err, sizeof(err)),
+			 API_WAIT_REACHED);
+	assert_int_equal(seen.actual_pages, 64 * 256);
+	assert_int_equal(seen.target_pages, 64 * 256);
+	assert_true(seen.polls >= 2);	/* 1024 -> 16384 takes 30 steps of 512 */
+	/* and back down to 0 */
+	json_decref(ask_json(e, "PATCH", "/balloon", "{\"amount_mib\": 0}", 204));
+	assert_int_equal(api_balloon_wait(e->path, 0, 10000, 1, &seen, err, sizeof(err)),
+			 API_WAIT_REACHED);
+	assert_int_equal(seen.actual_pages, 0);
+
+	/* A guest that does not move: the deadline, with what it holds. */
+	atomic_store(&e->f.follows, false);
+	json_decref(ask_json(e, "PATCH", "/balloon", "{\"amount_mib\": 8}", 204));
+	assert_int_equal(api_balloon_wait(e->path, 8 * 256, 200, 20, &seen, err, sizeof(err)),
+			 API_WAIT_DEADLINE);
+	assert_int_equal(seen.actual_pages, 1024);
+	assert_int_equal(seen.target_pages, 8 * 256);
+	assert_true(seen.polls >= 1);
+
+	/* A target another client moved: never reached as asked. */
+	atomic_store(&e->f.follows, true);
+	assert_int_equal(api_balloon_wait(e->path, 4 * 256, 200, 20, &seen, err, sizeof(err)),
+			 API_WAIT_DEADLINE);
+	assert_int_equal(seen.target_pages, 8 * 256);
+
+	char nowhere[128];
+	snprintf(nowhere, sizeof(nowhere), "%s/none.sock", e->dir);
+	assert_int_equal(api_balloon_wait(nowhere, 0, 200, 20, &seen, err, sizeof(err)),
+			 API_WAIT_UNREACHABLE);
+	assert_non_null(strstr(err, "none.sock"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(socket_safety, setup, teardown),
 		cmocka_unit_test_setup_teardown(get_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(balloon, setup, teardown),
+		cmocka_unit_test_setup_teardown(balloon_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(statistics, setup, teardown),
 		cmocka_unit_test_setup_teardown(metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(actions, setup, teardown),
