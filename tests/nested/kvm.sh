@@ -101,6 +101,19 @@ else
 	done
 fi
 
+# The control API against the guest while it runs (one line of ';'
+# steps, see tests/nested/l1/init.c): memhog rounds keep it reporting;
+# pagehint ctl asks vm, stats and metrics twice, 6 and 4 clients at
+# once, sets a 64 MiB balloon target and waits for the guest to hold it,
+# and ends the run with shutdown. Checked by live_api_checks below.
+live_api_steps() {
+	local w='engine=pagehint,workload=memhog,memhog.mib=48,memhog.rounds=100000,memhog.hold_ms=300,memhog.idle_ms=700,quiet'
+	printf '%s;' "&run,--cpus,2,--mem,256M,--timeout,240,--,$w" sleep,4 ctl,vm ctl,stats ctl,metrics \
+		sleep,4 ctl,metrics ctls,6,metrics ctls,4,balloon ctl,balloon,set,64M,--wait,90 ctl,balloon ctl,shutdown
+	echo wait
+}
+LIVE_API_NCHECKS=7
+
 # One command per line: pagehint's arguments separated by ','; the init
 # adds --kernel, --summary-json and --quiet. Fields before "run" are a
 # wrapper ending with the pagehint to run under it. NAME|COMMAND.
@@ -131,6 +144,7 @@ hostile|run,--cpus,2,--mem,256M,--timeout,120,--,workload=none,test=hostile
 xl-memhog|run,--cpus,2,--mem,256M,--timeout,180,--,engine=pagehint,report.mode=exitless,workload=memhog,$E
 xl-fallback|run,--cpus,2,--mem,256M,--timeout,180,--no-exitless,--,engine=pagehint,report.mode=exitless,workload=memhog,$E
 xl-fault-reset|run,--cpus,2,--mem,256M,--timeout,180,--fault,reset,--fault-rate,0.3,--,engine=pagehint,report.mode=exitless,workload=verify,verify.ms=8000,verify.mib=200,quiet
+live-api|$(live_api_steps)
 EOF
 # No --track-origins: it slows valgrind's start enough that the guest can
 # give up on its second vCPU. Leak kinds are memcheck's defaults
@@ -148,7 +162,7 @@ nruns=$(wc -l <"$W/runs.txt")
 # cannot run)
 vg_n=1
 [ -z "$vg_why" ] || vg_n=3
-plan $((2 + (nruns - 1) * 2 + 11 + $(hostile_nchecks) + vg_n))
+plan $((2 + (nruns - 2) * 2 + 11 + $(hostile_nchecks) + LIVE_API_NCHECKS + vg_n))
 
 # The boot: 12 minutes at most (the test's budget). The init ends QEMU
 # through isa-debug-exit (status 1); should that not happen, QEMU is
@@ -295,6 +309,66 @@ out = []
 def emit(ok, text): out.append(('ok|' if ok else 'not ok|') + text)
 def diag(text):
     for l in str(text).splitlines(): out.append('diag|' + l)
+def live_api_checks(seg, status, res):
+    """live-api (7 checks): the ctl steps' answers while the guest ran,
+    then the run's end and summary (printed after the ctl steps)."""
+    steps = [(w, body, int(st)) for w, body, st in
+             re.findall(r'^init: ctl begin (.*?)\n(.*?)^init: ctl end status (-?\d+)$', seg, re.M | re.S)]
+    def answers(words):
+        return [(b, st) for w, b, st in steps if w == words]
+    def js_of(b):
+        try: return json.loads(b)
+        except ValueError: return {}
+    def metric(b, name):
+        m = re.search(r'^pagehint_%s (\d+)$' % name, b, re.M)
+        return int(m.group(1)) if m else None
+    end = seg.find('init: pagehint exit status')
+    j = re.search(r'^\{\n.*?^\}\n', seg[end:], re.M | re.S) if end >= 0 else None
+    s = {}
+    if j:
+        try: s = json.loads(j.group(0))
+        except ValueError: s = {}
+    res['summary'] = s or None
+    # ctl shutdown ends the run as a signal does (status 130, end "signal")
+    # or as a shutdown of its own (end "shutdown")
+    emit(s.get('end') in ('signal', 'shutdown') and status in (0, 130),
+         'live-api: ctl shutdown ended the background run: status %s, end %s, summary %s' % (
+         status, s.get('end'), 'written' if s else 'missing'))
+    if not s: diag('\n'.join(seg.splitlines()[-25:]))
+    vm = answers('vm'); v = js_of(vm[0][0]) if vm else {}
+    emit(len(vm) == 1 and vm[0][1] == 0 and v.get('state') == 'Running' and v.get('vcpus') == 2 and
+         v.get('mem_mib') == 256 and 'free_page_reporting' in (v.get('balloon') or {}).get('features_negotiated', []),
+         'live-api: ctl vm: Running, 2 vCPUs, 256 MiB, free page reporting negotiated')
+    if not v: diag('ctl vm: %s' % vm)
+    st = answers('stats'); sj = js_of(st[0][0]) if st else {}
+    emit(len(st) == 1 and st[0][1] == 0 and sj.get('total_memory', 0) > 0 and sj.get('free_memory', 0) > 0 and
+         (sj.get('host') or {}).get('report_requests', 0) > 0,
+         'live-api: ctl stats: the guest\'s stats (total %s, free %s bytes) and the host\'s reports (%s)' % (
+         sj.get('total_memory'), sj.get('free_memory'), (sj.get('host') or {}).get('report_requests')))
+    me = answers('metrics')
+    names = ('balloon_reported_bytes_total', 'balloon_report_requests_total', 'uptime_seconds')
+    rise = len(me) >= 2 and all(st == 0 for _, st in me[:2]) and all(
+        (metric(me[0][0], n) or 0) < (metric(me[1][0], n) or 0) for n in names)
+    emit(rise, 'live-api: ctl metrics twice, 4 s apart: %s' % ', '.join('%s %s -> %s' % (
+         n, metric(me[0][0], n) if me else None, metric(me[1][0], n) if len(me) > 1 else None) for n in names))
+    conc = me[2:]; bal = answers('balloon')
+    emit(len(conc) == 6 and all(st == 0 and metric(b, 'uptime_seconds') is not None for b, st in conc) and
+         len(bal) >= 4 and all(st == 0 and 'actual_pages' in js_of(b) for b, st in bal[:4]),
+         'live-api: 6 clients at once on metrics and 4 on balloon, all answered (%d, %d)' % (len(conc), len(bal[:4])))
+    ws = answers('balloon set 64M --wait 90'); after = js_of(bal[4][0]) if len(bal) > 4 else {}
+    emit(len(ws) == 1 and ws[0][1] == 0 and 'reached' in ws[0][0] and after.get('actual_mib') == 64 and
+         after.get('amount_mib') == 64,
+         'live-api: ctl balloon set 64M --wait: the guest inflated to it (%s; then actual_mib %s)' % (
+         ws[0][0].strip().splitlines()[-1:] if ws else 'no answer', after.get('actual_mib')))
+    if not (ws and ws[0][1] == 0): diag('\n'.join(str(x) for x in ws))
+    b = s.get('balloon') or {}
+    guest = [l for l in seg.splitlines() if l.startswith('@')]
+    emit(answers('shutdown') == [('', 0)] and b.get('target_mib') == 64 and b.get('actual_mib') == 64 and
+         (s.get('ioeventfd_notifies') or {}).get('inflate', 0) + (s.get('exits') or {}).get('balloon_notify_inflate', 0) > 0
+         and s.get('data_errors') == 0 and not any(l.startswith('@fail') for l in guest),
+         'live-api: the summary has the balloon at 64 MiB (target %s, actual %s), no data errors' % (
+         b.get('target_mib'), b.get('actual_mib')))
+
 results = {}
 for i, (name, cmd) in enumerate(runs):
     seg = segs[i] if i < len(segs) else ''
@@ -323,6 +397,9 @@ for i, (name, cmd) in enumerate(runs):
         open(h + '/status', 'w').write('' if status is None else str(status))
         d = (js or {}).get('discarded_mib')
         open(h + '/discarded_mib', 'w').write('' if d is None else str(d))
+        continue
+    if name == 'live-api':
+        live_api_checks(seg, status, results[name])
         continue
     want = 3 if name == 'fault' else 2 if name == 'badcmd' else 0
     emit(status == want, '%s: exit status %s (want %d)%s' % (name, status, want,
