@@ -7,7 +7,9 @@
 # free page reporting; memhog verifies and frees 192 MiB and the host
 # takes memory back; the balloon inflates to the 64 MiB target and
 # deflates when the driver is unloaded (MemTotal both ways); the stats
-# queue carries Linux's stats; no device errors; exits add up.
+# queue carries Linux's stats; no device errors; exits add up. Under
+# nested KVM also the live target change through the control API
+# (linux_guest_live_steps, linux_guest_live_checks).
 
 # The second run, short: the same kernel's vmlinux (the ELF inside the
 # bzImage, scripts/linux-ref/build.sh) through the PVH entry: Linux takes
@@ -16,11 +18,80 @@
 # and powers off (linux_guest_pvh_checks).
 
 # pagehint run's arguments after --kernel/--initrd (',' between words for
-# the nested init; the direct test splits them).
-linux_guest_args() { echo "--cpus,2,--mem,512M,--timeout,150,--balloon-target,64M,--,memhog.mib=192,memhog.hold=3,memhog.idle=12,balloon.rmmod=1"; }
+# the nested init; the direct test splits them). IDLE_S (12): how long
+# Linux idles after memhog's free; the --timeout grows with it.
+linux_guest_args() { # [IDLE_S]
+	local idle=${1:-12}
+	echo "--cpus,2,--mem,512M,--timeout,$((138 + idle)),--balloon-target,64M,--,memhog.mib=192,memhog.hold=3,memhog.idle=$idle,balloon.rmmod=1"
+}
 linux_guest_nchecks() { echo 9; }
 linux_guest_pvh_args() { echo "--cpus,2,--mem,256M,--timeout,120,--,memhog.mib=64,memhog.hold=1,memhog.idle=3"; }
 linux_guest_pvh_nchecks() { echo 6; }
+
+# The live target change, as the nested init's steps (tests/nested/l1/init.c,
+# one a line): the run above in the background with its control API and
+# 30 s of idle; once Linux holds the start target (ctl balloon set 64M
+# --wait), ctl deflates the balloon to 0 and inflates it to 64 MiB again,
+# each --wait until the device's actual is the target, and asks the
+# guest's stats (Linux's MemTotal is their total_memory) after each; the
+# run then ends by itself and linux_guest_checks judges it as ever.
+# RUN: the init's command up to the arguments ("run,--kernel,...,").
+linux_guest_live_steps() { # RUN
+	printf '%s\n' "&$1$(linux_guest_args 30)" ctl,balloon,set,64M,--wait,150 sleep,3 ctl,stats \
+		ctl,balloon,set,0,--wait,90 sleep,3 ctl,stats ctl,balloon,set,64M,--wait,90 sleep,3 ctl,stats \
+		ctl,balloon ctl,metrics wait
+}
+linux_guest_live_nchecks() { echo 3; }
+
+# linux_guest_live_checks LOG: the ctl steps' answers in the console.
+linux_guest_live_checks() {
+	local kind text
+	while IFS='|' read -r kind text; do
+		case $kind in
+		ok) ok "$text" ;;
+		"not ok") not_ok "$text" ;;
+		diag) diag "$text" ;;
+		esac
+	done < <(python3 - "$1" <<'PY'
+import json, re, sys
+log = open(sys.argv[1], errors='replace').read().replace('\r', '')
+# the background run's part of the console: its start to its end
+i = log.find('init: running in the background ')
+seg = log[i:log.find('init: end of run', i)] if i >= 0 else ''
+# the L1 kernel's own lines ("[  20.4] kvm ...") can fall inside a step's output
+steps = [(w, re.sub(r'^\[ *\d+\.\d+\] .*\n', '', b, flags=re.M), st) for w, b, st in
+         re.findall(r'^init: ctl begin (.*?)\n(.*?)^init: ctl end status (-?\d+)$', seg, re.M | re.S)]
+def js(b):
+    try: return json.loads(b)
+    except ValueError: return {}
+def step(k):  # the k-th step's (words, output, status)
+    return steps[k] if k < len(steps) else ('', '', '-1')
+def ok(good, text): print(('ok|' if good else 'not ok|') + text)
+def waited(k, words):
+    w, b, st = step(k)
+    return w == words and st == '0' and 'reached' in b
+tot = [js(step(k)[1]).get('total_memory') for k in (1, 3, 5)]
+mib = lambda a, b: (b - a) / 1048576 if a and b else None
+ok(waited(0, 'balloon set 64M --wait 150') and tot[0],
+   'Linux holds the start target: ctl balloon set 64M --wait (MemTotal by its stats %s MiB)' % (
+   tot[0] // 1048576 if tot[0] else None))
+d = mib(tot[0], tot[1])
+ok(waited(2, 'balloon set 0 --wait 90') and d is not None and 56 <= d <= 72,
+   'ctl balloon set 0 --wait: Linux deflated while running, MemTotal up %s MiB' % d)
+d = mib(tot[2], tot[1]); bal = js(step(6)[1])
+m = re.search(r'^pagehint_balloon_deflated_pages_total (\d+)$', step(7)[1], re.M)
+ok(waited(4, 'balloon set 64M --wait 90') and d is not None and 56 <= d <= 72 and
+   bal.get('actual_mib') == 64 and m and int(m.group(1)) >= 16384,
+   'ctl balloon set 64M --wait: Linux inflated while running, MemTotal down %s MiB, the device\'s actual %s MiB, '
+   '%s pages deflated in all' % (d, bal.get('actual_mib'), m.group(1) if m else None))
+if len(steps) != 8:
+    print('diag|%d ctl steps answered, not 8: %s' % (len(steps), [(w, s) for w, _, s in steps]))
+for w, b, s in steps:
+    if s != '0':
+        print('diag|ctl %s: status %s: %s' % (w, s, b.strip().replace('\n', ' ')[:300]))
+PY
+	)
+}
 
 # linux_guest_fetch DIR: the kernel package and the initramfs into DIR
 # (scripts/linux-ref/build.sh, cached); skips the test when Debian's

@@ -6,10 +6,14 @@
 # memhog, the virtio modules). Linux finds the balloon from the ACPI DSDT,
 # binds virtio_balloon to it, inflates to --balloon-target, reports free
 # pages while memhog frees 192 MiB, sends stats, deflates when the driver
-# is unloaded, and powers off through ACPI (status 0). A second, short run
-# boots the same kernel's vmlinux through the PVH entry (pvh_run). Each is
-# checked from its run's console and summary; the L1's console is the
-# diagnostics (build/nested-linux/console.log; per run bzimage.log, pvh.log).
+# is unloaded, and powers off through ACPI (status 0). The run goes on in
+# the background with --api-sock, and `pagehint ctl balloon set SIZE
+# --wait` deflates the balloon to 0 and inflates it to 64 MiB again while
+# Linux runs (MemTotal by Linux's stats, the device's actual). A second,
+# short run boots the same kernel's vmlinux through the PVH entry
+# (pvh_run). Each is checked from its run's console and summary; the L1's
+# console is the diagnostics (build/nested-linux/console.log; per run
+# bzimage.log, pvh.log).
 #
 # The L1 runs under multi-threaded TCG: under thread=single the L2 Linux
 # takes a timer interrupt inside an interrupts-off section and deadlocks
@@ -39,12 +43,16 @@ W=$PH_BUILD/nested-linux
 rm -rf "$W" && mkdir -p "$W"
 gcc -static -O2 "$PH_ROOT/tests/nested/l1/init.c" -o "$W/init" 2>"$W/build.log" ||
 	skip_all "cannot link statically (static libc missing?): $(head -1 "$W/build.log")"
-# The runs, one /cmds line each: the init adds --kernel /guest.elf,
-# --summary-json and --quiet; the later --kernel wins.
-echo "run,--kernel,/vmlinuz,--initrd,/linux.cpio.gz,$(linux_guest_args)" >"$W/cmds"
+# The runs: the init adds --kernel /guest.elf, --summary-json, --quiet
+# (and --api-sock to a background run); the later --kernel wins.
+# linux_live_cmds: the bzImage run in the background, its balloon target
+# changed while Linux runs (linux_guest_live_steps).
+linux_live_cmds() {
+	linux_guest_live_steps "run,--kernel,/vmlinuz,--initrd,/linux.cpio.gz,"
+}
 # pvh_run: the second run, the vmlinux through the PVH entry
-pvh_run() { echo "run,--kernel,/vmlinux,--initrd,/linux.cpio.gz,$(linux_guest_pvh_args)" >>"$W/cmds"; }
-pvh_run
+pvh_run() { echo "run,--kernel,/vmlinux,--initrd,/linux.cpio.gz,$(linux_guest_pvh_args)"; }
+{ linux_live_cmds; pvh_run; } >"$W/cmds"
 python3 "$PH_ROOT/tests/nested/l1/mkcpio.py" "$W/initrd.cpio" "$W/init=init" \
 	"$PH_BUILD/pagehint-static=pagehint" "$W/cmds=cmds" "$PH_BUILD/pagehint-guest.elf=guest.elf" \
 	"$REF/vmlinuz=vmlinuz" "$REF/vmlinux=vmlinux" "$REF/initramfs.cpio.gz=linux.cpio.gz" \
@@ -52,7 +60,7 @@ python3 "$PH_ROOT/tests/nested/l1/mkcpio.py" "$W/initrd.cpio" "$W/init=init" \
 	"$K/drivers/crypto/ccp/ccp.ko=modules/ccp.ko" "$K/arch/x86/kvm/kvm-amd.ko=modules/kvm-amd.ko" ||
 	skip_all "cannot build the initrd (kernel package layout?)"
 
-plan $((1 + $(linux_guest_nchecks) + $(linux_guest_pvh_nchecks)))
+plan $((1 + $(linux_guest_nchecks) + $(linux_guest_live_nchecks) + $(linux_guest_pvh_nchecks)))
 
 # boot: the L1 under multi-threaded TCG (see above). A live L1 prints a
 # line at least every 60 s (the init's watchdog), so a console silent for
@@ -82,15 +90,16 @@ for attempt in 1 2 3; do
 	boot "$L"
 	sed -i 's/\r$//' "$L"	# the serial console's line ends
 	cp "$L" "$W/attempt$attempt.log"
-	# every /cmds line's run exited 0
-	[ "$(grep -a -c '^init: pagehint exit status 0$' "$L")" -eq "$(wc -l <"$W/cmds")" ] && break
+	# every run of /cmds exited 0
+	[ "$(grep -a -c '^init: pagehint exit status 0$' "$L")" -eq "$(grep -c '^&\?run,' "$W/cmds")" ] && break
 	echo "# attempt $attempt: $(grep -a -m1 'pagehint exit status\|soft lockup\|vCPU 0: RIP' "$L" || echo 'the L1 stopped')"
 done
 grep -a -q 'init: loaded /modules/kvm-amd.ko' "$L"
 check "kvm-amd loaded in the L1" test $? -eq 0
 # run_section N NAME: the Nth run's output (from its `init: running` to its
-# `init: end of run`) into $W/NAME.log, its summary (between its exit
-# status and the end) into $W/NAME.json; prints its exit status.
+# `init: end of run`, with the ctl steps of a background run) into
+# $W/NAME.log, its summary (between its exit status and the end) into
+# $W/NAME.json; prints its exit status.
 run_section() {
 	awk -v n="$1" '/^init: running/ { k++ } k == n { print } k == n && /^init: end of run$/ { exit }' \
 		"$L" >"$W/$2.log"
@@ -99,6 +108,7 @@ run_section() {
 }
 st=$(run_section 1 bzimage)
 linux_guest_checks "$W/bzimage.log" "$W/bzimage.json" "$st"
+linux_guest_live_checks "$W/bzimage.log"
 # pvh_checks: the second run's (pvh_run's) checks
 pvh_checks() {
 	local st

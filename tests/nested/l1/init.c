@@ -125,6 +125,16 @@ static void finish_run(struct job *j) {
 	printf("init: end of run\n");
 	fflush(stdout);
 }
+/* A background run has started once its API answers: /api.sock is
+ * there, or the run ended (left to wait to reap), or 120 s went by. */
+static void api_up(pid_t pid) {
+	for (unsigned ms = 0; ms < 120000 && access("/api.sock", F_OK); ms += 50) {
+		siginfo_t si = { 0 };
+		if (!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid)
+			break;
+		usleep(50000);
+	}
+}
 /* cmd: pagehint's arguments separated by ','; a background run also
  * serves its control API at /api.sock for the ctl steps. */
 static void start_run(char *cmd, int background) {
@@ -160,8 +170,12 @@ static void start_run(char *cmd, int background) {
 			j.limit = (unsigned)strtoul(argv[i + 1], NULL, 10) + 60;
 	clock_gettime(CLOCK_MONOTONIC, &j.t0);
 	j.pid = spawn(argv, "/out.txt");
-	if (background) bg = j;
-	else finish_run(&j);
+	if (background) {
+		bg = j;
+		api_up(j.pid);
+	} else {
+		finish_run(&j);
+	}
 }
 /* copies clients at once of `pagehint ctl --api-sock /api.sock WORDS`
  * (words separated by ','); each one's output between
