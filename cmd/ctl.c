@@ -138,8 +138,8 @@ static int wait_of(int *argc, const char *const *w, unsigned *secs)
 	return 0;
 }
 
-/* After a new target is taken: wait until the guest holds it; the final
- * GET /balloon's answer on stdout, or why not on stderr. */
+/* After a new target is taken: wait until the guest holds it; a line
+ * saying so on stdout, or why not on stderr. */
 static int wait_for_balloon(const char *sock, const char *size, unsigned secs)
 {
 	struct api_balloon_seen seen;
