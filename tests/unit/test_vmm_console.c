@@ -210,8 +210,8 @@ static void summary_json(void **state)
 		"\"resident_peak_mib\": 1800.2", "\"resident_end_mib\": 300.0,",
 		"\"reported_mib\": 1500.0,", "\"discarded_mib\": 1490.0,", "\"report_requests\": 47,",
 		"\"exits_total\": 1234,", "\"data_errors\": 0,", "\"reclaim\": [",
-		"\"balloon\": {\"target_mib\": 64.0, \"actual_mib\": 63.0, \"target_pages\": 16384, "
-		"\"actual_pages\": 16128},",
+		("\"balloon\": {\"target_mib\": 64.0, \"actual_mib\": 63.0, \"target_pages\": 16384, "
+		 "\"actual_pages\": 16128},"),
 		"{\"freed_mib\": 1536, \"ms_50\": 120.5, \"ms_90\": 300.0, \"ms_99\": null}",
 		"{\"freed_mib\": 64, \"ms_50\": null, \"ms_90\": null, \"ms_99\": null}",
 	};

@@ -14,7 +14,9 @@
 # --mem 2G wants 3072), NESTED_TIMEOUT the boot's limit (default 1500 s). tests/nested/kvm.sh is the test built on this.
 # Each ';'-separated command is one pagehint invocation, its arguments
 # separated by ','; the summary JSON (--summary-json /s.json) is printed
-# after each. Needs make to have built build/pagehint-static and the guest.
+# after each. A command may also be a step of the init's (init.c): &run
+# in the background with --api-sock /api.sock, ctl,WORDS and ctls,N,WORDS
+# asking it, sleep,S, wait. Needs make to have built build/pagehint-static and the guest.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 WORK=${NESTED_WORK:-/tmp/pagehint-nested}
