@@ -24,13 +24,13 @@ FUZZ_NAMES   := fuzz_mmio fuzz_balloon_dev fuzz_virtq_driver fuzz_api
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 # vmm/fault.c: the faulty-device modes balloon.c calls into (when present)
 FUZZ_DEV_SRCS := vmm/virtio_mmio.c vmm/balloon.c vmm/balloon_exitless.c vmm/vring_dev.c \
-                 vmm/guest_mem.c vmm/log.c vmm/fault.c core/exitless.c tests/shim/platform.c
+                 vmm/guest_mem.c vmm/log.c vmm/fault.c vmm/latency_hist.c core/exitless.c tests/shim/platform.c
 FUZZ_DRV_SRCS := core/virtq.c tests/shim/platform.c
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
 # The control API: ours instrumented, llhttp's C too (not our code: no
 # warnings), jansson as Debian built it.
-FUZZ_API_SRCS  := vmm/api.c vmm/exits.c
+FUZZ_API_SRCS  := vmm/api.c vmm/exits.c vmm/latency_hist.c
 FUZZ_LLHTTP_OBJS := $(LLHTTP_SRCS:%.c=$(FUZZ_OBJ)/llhttp/%.o)
 
 $(FUZZ_OBJ)/llhttp/%.o: $(LLHTTP_DIR)/%.c

@@ -75,6 +75,7 @@ struct balloon_dev {
 	struct held_req {
 		uint16_t head;
 		uint64_t due;		/* CLOCK_MONOTONIC ns, or NEVER */
+		uint64_t popped;	/* when it came off the queue (mono_ns) */
 		uint64_t bytes;
 		unsigned n;
 		struct brun *r;
@@ -345,7 +346,7 @@ static enum fault_kind request_begin(struct balloon_dev *b)
  * that half was still in flight (the chain is never returned).
  */
 static void request_end(struct balloon_dev *b, struct vring_dev *vq, uint16_t head,
-			enum fault_kind k)
+			enum fault_kind k, uint64_t popped)
 {
 	struct held_req *h;
 	uint64_t bytes = 0;
@@ -366,6 +367,7 @@ static void request_end(struct balloon_dev *b, struct vring_dev *vq, uint16_t he
 		h->n = b->nruns;
 		h->head = head;
 		h->bytes = bytes;
+		h->popped = popped;
 		h->due = mono_ns() + fault_delay_ns(&b->cfg.fault, &b->rng);
 		b->nheld++;
 		b->nruns = 0;
@@ -403,6 +405,7 @@ static void request_end(struct balloon_dev *b, struct vring_dev *vq, uint16_t he
 		discard_now(b, b->runs[i].gpa, b->runs[i].len);
 	b->nruns = 0;
 	vring_dev_push(vq, head, 0);
+	lat_hist_add(&b->c.report_latency, mono_ns() - popped);
 }
 
 /* Delayed requests whose time has come: discard, then return (see above). */
@@ -422,6 +425,7 @@ static void release_due(struct balloon_dev *b, struct vring_dev *vq)
 		for (unsigned j = 0; j < h->n; j++)
 			discard_now(b, h->r[j].gpa, h->r[j].len);
 		vring_dev_push(vq, h->head, 0);
+		lat_hist_add(&b->c.report_latency, mono_ns() - h->popped);
 		atomic_fetch_add(&b->c.delayed_done, 1);
 		free(h->r);
 		*h = b->held[--b->nheld];
@@ -565,6 +569,7 @@ static void handle_report(struct balloon_dev *b, struct vring_dev *vq)
 
 	release_due(b, vq);
 	while (!b->failed && vring_dev_pop(vq, &c) > 0) {
+		uint64_t popped = mono_ns();
 		enum fault_kind k = request_begin(b);
 		atomic_fetch_add(&b->c.report_requests, 1);
 		for (unsigned i = 0; i < c.n; i++) {
@@ -582,7 +587,7 @@ static void handle_report(struct balloon_dev *b, struct vring_dev *vq)
 		}
 		run_flush(b);
 		/* Used length 0: we wrote nothing into the buffers. */
-		request_end(b, vq, c.head, k);
+		request_end(b, vq, c.head, k, popped);
 	}
 }
 
@@ -592,6 +597,7 @@ static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
 
 	release_due(b, vq);
 	while (!b->failed && vring_dev_pop(vq, &c) > 0) {
+		uint64_t popped = mono_ns();
 		enum fault_kind k = request_begin(b);
 		struct balloon_seed_hint h;
 		struct msg m;
@@ -618,7 +624,7 @@ static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
 			run_add(b, gpa, len);
 		}
 		run_flush(b);
-		request_end(b, vq, c.head, k);
+		request_end(b, vq, c.head, k, popped);
 	}
 }
 

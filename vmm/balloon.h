@@ -28,6 +28,7 @@
 #include "balloon_exitless.h"
 #include "fault.h"
 #include "guest_mem.h"
+#include "latency_hist.h"
 #include "virtio_dev.h"
 
 enum balloon_protocol { BALLOON_PROTO_VIRTIO, BALLOON_PROTO_SEED_V8 };
@@ -97,6 +98,11 @@ struct balloon_counters {
 	/* The exitless map and its scanner (balloon_exitless.h). Its
 	 * discards are also in discard_calls and discarded_bytes. */
 	struct xl_counters xl;
+	/* Report (and seed hint) requests, from the device taking the chain
+	 * off the queue to its ranges discarded and the chain back in the
+	 * used ring; a delayed one includes its delay, a dropped or reset one
+	 * never returns and is not counted. */
+	struct lat_hist report_latency;
 };
 
 struct balloon_dev;
