@@ -148,6 +148,7 @@ static void api_snapshot(void *opaque, struct api_snapshot *s)
 	s->bad_inputs = atomic_load(&c->bad_inputs);
 	s->stats_updates = atomic_load(&c->stats_updates);
 	s->xl_reclaimed_bytes = (uint64_t)atomic_load(&c->xl.reclaimed_frames) << 21;
+	lat_hist_read(&c->report_latency, &s->report_latency);
 	exit_stats_read(&r->vm.exits, &s->exits);
 	s->have_resident = telemetry_last(&r->tel, &last);
 	s->resident_bytes = s->have_resident ? last.resident : 0;

@@ -420,6 +420,23 @@ static json_t *exits_object(const struct exit_counts *x)
 	return o;
 }
 
+/* A latency histogram in brief: quantiles are the upper bound of the
+ * bucket they fall in (lat_hist_quantile_ns), null while it is empty. */
+static json_t *latency_object(const struct lat_hist_snap *h)
+{
+	json_t *o = json_pack("{s:I, s:f}", "count", jint(h->count), "sum_s", h->sum_ns / 1e9);
+	static const struct { const char *name; double q; } qs[] = {
+		{ "p50_s", 0.5 }, { "p90_s", 0.9 }, { "p99_s", 0.99 },
+	};
+
+	for (size_t i = 0; o && i < sizeof(qs) / sizeof(qs[0]); i++)
+		json_object_set_new(o, qs[i].name, h->count ? json_real(lat_hist_quantile_ns(h, qs[i].q) / 1e9)
+							    : json_null());
+	if (o)
+		json_object_set_new(o, "max_s", h->count ? json_real(h->max_ns / 1e9) : json_null());
+	return o;
+}
+
 static void get_statistics(struct api_session *s, const struct api_snapshot *v)
 {
 	json_t *j = json_pack("{s:I, s:I, s:I, s:I}",
@@ -444,6 +461,8 @@ static void get_statistics(struct api_session *s, const struct api_snapshot *v)
 		"exits_total", jint(exit_counts_total(&v->exits)),
 		"exits", exits_object(&v->exits));
 	if (host)
+		json_object_set_new(host, "report_latency", latency_object(&v->report_latency));
+	if (host)
 		json_object_set_new(host, "resident_mib",
 				    v->have_resident ? json_real(v->resident_bytes / (double)MiB) : json_null());
 	if (j && host)
@@ -459,6 +478,24 @@ static void metric(struct api_session *s, const char *name, const char *type, co
 {
 	out_printf(s, "# HELP pagehint_%s %s\n# TYPE pagehint_%s %s\npagehint_%s %" PRIu64 "\n", name,
 		   help, name, type, name, v);
+}
+
+/* A histogram family: cumulative buckets by upper bound in seconds, the
+ * last "+Inf" (equal to _count, which is the sum of the buckets). */
+static void histogram(struct api_session *s, const char *name, const char *help,
+		      const struct lat_hist_snap *h)
+{
+	uint64_t cum = 0;
+
+	out_printf(s, "# HELP pagehint_%s %s\n# TYPE pagehint_%s histogram\n", name, help, name);
+	for (unsigned i = 0; i < LAT_HIST_BOUNDS; i++) {
+		cum += h->bucket[i];
+		out_printf(s, "pagehint_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+			   lat_hist_bound_ns[i] / 1e9, cum);
+	}
+	out_printf(s, "pagehint_%s_bucket{le=\"+Inf\"} %" PRIu64 "\npagehint_%s_sum %.9f\n"
+		      "pagehint_%s_count %" PRIu64 "\n", name, h->count, name, h->sum_ns / 1e9, name,
+		   h->count);
 }
 
 static void get_metrics(struct api_session *s, const struct api_snapshot *v)
@@ -484,6 +521,9 @@ static void get_metrics(struct api_session *s, const struct api_snapshot *v)
 	       v->stats_updates);
 	metric(s, "balloon_exitless_reclaimed_bytes_total", "counter",
 	       "Bytes the exitless scanner reclaimed.", v->xl_reclaimed_bytes);
+	histogram(s, "balloon_report_latency_seconds",
+		  "Free page report requests by time from the device taking one off its queue "
+		  "to its ranges discarded and the chain returned.", &v->report_latency);
 	out_printf(s, "# HELP pagehint_vm_exits_total VM exits to userspace, by cause.\n"
 		      "# TYPE pagehint_vm_exits_total counter\n");
 	for (unsigned i = 0; i < EXIT_CAUSE_COUNT; i++)

@@ -31,6 +31,7 @@
 #include <linux/virtio_balloon.h>
 
 #include "exits.h"
+#include "latency_hist.h"
 
 #define API_MAX_CLIENTS 16
 #define API_MAX_HEADER (16u << 10)
@@ -56,6 +57,7 @@ struct api_snapshot {
 	uint64_t reported_bytes, discarded_bytes, report_requests, report_ranges;
 	uint64_t discard_calls, inflate_pages, deflate_pages, bad_inputs, stats_updates;
 	uint64_t xl_reclaimed_bytes;
+	struct lat_hist_snap report_latency;	/* balloon_counters' report_latency */
 	struct exit_counts exits;
 	bool have_resident;
 	uint64_t resident_bytes;	/* guest RAM resident on the host now */

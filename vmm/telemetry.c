@@ -409,6 +409,35 @@ static void json_exits(FILE *f, const struct exit_counts *x)
 	fprintf(f, "},\n  \"device_exits\": %llu,\n", (unsigned long long)exit_counts_device(x));
 }
 
+/* "report_latency": count, sum, quantiles (the upper bound of their
+ * bucket; null when empty), max, then the buckets: le_s the upper bounds,
+ * counts one more (the last above the largest bound), not cumulative. */
+static void json_latency(FILE *f, const struct lat_hist_snap *h)
+{
+	static const struct { const char *name; double q; } qs[] = {
+		{ "p50_s", 0.5 }, { "p90_s", 0.9 }, { "p99_s", 0.99 },
+	};
+
+	fprintf(f, "  \"report_latency\": {\"count\": %llu, \"sum_s\": %.9g",
+		(unsigned long long)h->count, h->sum_ns / 1e9);
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		if (h->count)
+			fprintf(f, ", \"%s\": %.9g", qs[i].name, lat_hist_quantile_ns(h, qs[i].q) / 1e9);
+		else
+			fprintf(f, ", \"%s\": null", qs[i].name);
+	if (h->count)
+		fprintf(f, ", \"max_s\": %.9g", h->max_ns / 1e9);
+	else
+		fprintf(f, ", \"max_s\": null");
+	fprintf(f, ", \"le_s\": [");
+	for (unsigned i = 0; i < LAT_HIST_BOUNDS; i++)
+		fprintf(f, "%s%.9g", i ? ", " : "", lat_hist_bound_ns[i] / 1e9);
+	fprintf(f, "], \"counts\": [");
+	for (unsigned i = 0; i < LAT_HIST_BUCKETS; i++)
+		fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)h->bucket[i]);
+	fprintf(f, "]},\n");
+}
+
 void telemetry_write_summary(FILE *f, const struct summary *s)
 {
 	fprintf(f, "{\n");
@@ -430,6 +459,7 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 		"\"target_pages\": %llu, \"actual_pages\": %llu},\n",
 		s->balloon_target_pages / 256.0, s->balloon_actual_pages / 256.0,
 		(unsigned long long)s->balloon_target_pages, (unsigned long long)s->balloon_actual_pages);
+	json_latency(f, &s->report_latency);
 	if (s->fault_modes)
 		fprintf(f, "  \"faults\": {\"modes\": \"%s\", \"delayed\": %llu, \"dropped\": %llu, "
 			"\"reset\": %llu, \"canceled\": %llu, \"canceled_mib\": %.1f},\n",
@@ -517,6 +547,7 @@ void telemetry_summarize(const struct telemetry *t, struct summary *s, bool faul
 		return;
 
 	const struct balloon_counters *c = balloon_counters(t->balloon);
+	lat_hist_read(&c->report_latency, &s->report_latency);
 	for (size_t i = 0; i < sizeof(device_counters) / sizeof(device_counters[0]); i++) {
 		const struct device_counter *d = &device_counters[i];
 		if (d->fault && !faults)

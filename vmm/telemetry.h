@@ -29,6 +29,7 @@
 
 #include "console.h"
 #include "exits.h"
+#include "latency_hist.h"
 
 #define TELEMETRY_PERIOD_NS 10000000ull	/* 10 ms: the full rate */
 #define TELEMETRY_IDLE_PERIOD_NS 500000000ull	/* the slowest, when nothing moves */
@@ -116,6 +117,7 @@ struct summary {
 	/* The balloon at the end: num_pages the host asked for, what the
 	 * guest said it holds (4 KiB pages); written as "balloon". */
 	uint64_t balloon_target_pages, balloon_actual_pages;
+	struct lat_hist_snap report_latency;	/* written as "report_latency" */
 	/* The exitless map (docs/exitless.md): written as "exitless". */
 	struct {
 		bool offered;

@@ -118,6 +118,31 @@ static void report_discards_and_returns_len_0(void **state)
 	assert_false(t_needs_reset(d));
 }
 
+/* Each chain returned is one latency; a chain popped and not returned
+ * (a bad ring) is none. */
+static void report_latency_counts_returned_chains(void **state)
+{
+	struct t_dev *d = *state;
+	uint64_t a1 = 1 * MiB, a2 = 3 * MiB, bad = T_MEM_SIZE;
+	uint32_t l = 2 * MiB;
+	struct lat_hist_snap h;
+
+	lat_hist_read(&balloon_counters(d->b)->report_latency, &h);
+	assert_int_equal(h.count, 0);
+	t_add_ranges(d, RQ, &a1, &l, 1, true);
+	t_add_ranges(d, RQ, &a2, &l, 1, true);
+	t_kick(d, RQ);
+	lat_hist_read(&balloon_counters(d->b)->report_latency, &h);
+	assert_int_equal(h.count, 2);
+	assert_true(h.max_ns <= h.sum_ns);
+	/* a request whose only range is refused still comes back: counted */
+	t_add_ranges(d, RQ, &bad, &l, 1, true);
+	t_kick(d, RQ);
+	assert_int_equal(t_used_idx(d, RQ), 3);
+	lat_hist_read(&balloon_counters(d->b)->report_latency, &h);
+	assert_int_equal(h.count, 3);
+}
+
 static void adjacent_ranges_merge_into_one_discard(void **state)
 {
 	struct t_dev *d = *state;
@@ -486,6 +511,9 @@ static void seed_hints_discarded_and_merged(void **state)
 	assert_int_equal(d->discards[1].len, 4096);
 	assert_int_equal(balloon_counters(d->b)->report_ranges, 3);
 	assert_false(t_needs_reset(d));
+	struct lat_hist_snap lat;
+	lat_hist_read(&balloon_counters(d->b)->report_latency, &lat);
+	assert_int_equal(lat.count, 1);
 }
 
 static void seed_hint_bad_order_skipped(void **state)
@@ -838,6 +866,7 @@ int main(void)
 		T(numbering_without_reporting),
 		T(device_without_reporting_offers_nothing),
 		T(report_discards_and_returns_len_0),
+		T(report_latency_counts_returned_chains),
 		T(adjacent_ranges_merge_into_one_discard),
 		T(ranges_of_separate_requests_do_not_merge),
 		T(full_request_of_32_ranges),

@@ -344,6 +344,7 @@ struct fault_case {
 struct fault_result {
 	unsigned long pages_verified, reports_ok, reports_failed, data_errors, bad_discards;
 	unsigned long requests, delayed, dropped, resets, canceled, discarded_pages;
+	unsigned long timed;		/* report latencies recorded: chains returned */
 	unsigned long drv_failures, drv_restarts;
 	bool drv_dead;
 };
@@ -448,7 +449,10 @@ static void run_case(const struct fault_case *fc, struct fault_result *res)
 	pthread_join(dev, NULL);
 
 	const struct balloon_counters *c = balloon_counters(F.b);
+	struct lat_hist_snap lat;
+	lat_hist_read(&c->report_latency, &lat);
 	*res = (struct fault_result){
+		.timed = lat.count,
 		.pages_verified = atomic_load(&F.pages_verified),
 		.reports_ok = atomic_load(&F.reports_ok),
 		.reports_failed = atomic_load(&F.reports_failed),
@@ -516,6 +520,9 @@ static void check_common(const struct fault_result *r)
 	assert_true(r->pages_verified > 10000);
 	assert_true(r->reports_ok > 0);
 	assert_false(r->drv_dead);
+	/* a dropped or reset request never comes back, so it is never timed */
+	assert_true(r->timed > 0);
+	assert_true(r->timed <= r->requests - r->dropped - r->resets);
 }
 
 static void fault_delay_acks(void **state)

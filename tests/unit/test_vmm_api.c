@@ -79,6 +79,13 @@ static void fake_snapshot(void *opaque, struct api_snapshot *s)
 	s->exits.notify[BQ_REPORT] = 6;
 	s->have_resident = true;
 	s->resident_bytes = 300ull << 20;
+	/* 3 at 8 µs, 5 at 60 µs, 1 at 3 s (above the largest bound) */
+	s->report_latency.bucket[1] = 3;
+	s->report_latency.bucket[4] = 5;
+	s->report_latency.bucket[LAT_HIST_BOUNDS] = 1;
+	s->report_latency.count = 9;
+	s->report_latency.sum_ns = 3 * 8000 + 5 * 60000 + 3000000000ull;
+	s->report_latency.max_ns = 3000000000ull;
 }
 
 static int fake_set_target(void *opaque, uint64_t pages, char *err, size_t n)
@@ -424,6 +431,14 @@ static void statistics(void **state)
 	assert_int_equal(json_integer_value(json_object_get(h, "report_ranges")), 11);
 	assert_int_equal(json_integer_value(json_object_get(h, "exits_total")), 42);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "exits"), "hlt")), 42);
+	/* quantiles: the bound of their bucket, no more than the max */
+	json_t *lat = json_object_get(h, "report_latency");
+	assert_int_equal(json_integer_value(json_object_get(lat, "count")), 9);
+	assert_true(json_real_value(json_object_get(lat, "sum_s")) == 3.000324);
+	assert_true(json_real_value(json_object_get(lat, "p50_s")) == 0.0001);
+	assert_true(json_real_value(json_object_get(lat, "p90_s")) == 3.0);
+	assert_true(json_real_value(json_object_get(lat, "p99_s")) == 3.0);
+	assert_true(json_real_value(json_object_get(lat, "max_s")) == 3.0);
 	json_decref(j);
 
 	assert_null(ask_json(e, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", 204));
@@ -441,18 +456,77 @@ static void statistics(void **state)
 	e->api = start(e, true);
 }
 
+/* A histogram family's samples as they go by: buckets by ascending le,
+ * cumulative, the last +Inf; then _sum and _count, which is +Inf's. */
+struct hist_check {
+	const char *family;	/* NULL: the current family is not a histogram */
+	double last_le;
+	unsigned long long last_cum, inf;
+	unsigned buckets;
+	bool saw_inf, saw_sum, saw_count;
+};
+
+static void hist_sample(struct hist_check *h, const char *line, const char *name)
+{
+	size_t fl = strlen(h->family);
+	const char *suffix = name + fl;
+	unsigned long long v;
+
+	if (strncmp(name, h->family, fl))
+		fail_msg("sample %s is not of histogram %s", name, h->family);
+	if (!strcmp(suffix, "_bucket")) {
+		char le[32];
+		if (sscanf(line + strlen(name), "{le=\"%31[^\"]\"} %llu", le, &v) != 2)
+			fail_msg("bucket without a lone le label: '%s'", line);
+		if (h->saw_inf)
+			fail_msg("bucket after +Inf: '%s'", line);
+		if (!strcmp(le, "+Inf")) {
+			h->saw_inf = true;
+			h->inf = v;
+		} else {
+			char *end;
+			double b = strtod(le, &end);
+			if (*end || (h->buckets && b <= h->last_le))
+				fail_msg("le not a number above the last: '%s'", line);
+			h->last_le = b;
+		}
+		if (v < h->last_cum)
+			fail_msg("buckets not cumulative: '%s'", line);
+		h->last_cum = v;
+		h->buckets++;
+	} else if (!strcmp(suffix, "_sum")) {
+		h->saw_sum = true;
+	} else if (!strcmp(suffix, "_count")) {
+		if (sscanf(line + strlen(name), " %llu", &v) != 1 || !h->saw_inf || v != h->inf)
+			fail_msg("%s is not its +Inf bucket's value: '%s'", name, line);
+		h->saw_count = true;
+	} else {
+		fail_msg("sample %s: not _bucket, _sum or _count of %s", name, h->family);
+	}
+}
+
+static void hist_end(struct hist_check *h)
+{
+	if (h->family && !(h->buckets >= 2 && h->saw_inf && h->saw_sum && h->saw_count))
+		fail_msg("histogram %s lacks buckets, +Inf, _sum or _count", h->family);
+	*h = (struct hist_check){ 0 };
+}
+
 /* The text exposition format (version 0.0.4), as promtool checks it:
  * HELP and TYPE once per family and before its samples, names and
- * labels well formed, counters named _total, values numbers. */
+ * labels well formed, counters named _total, values numbers; a
+ * histogram's buckets cumulative by ascending le up to +Inf == _count. */
 static void check_exposition(const char *text)
 {
 	regex_t help, type, sample;
 	char families[64][80];
-	char types[64][8];
-	unsigned nf = 0;
+	char types[64][12];
+	unsigned nf = 0, nhist = 0;
+	struct hist_check hc = { 0 };
 
 	assert_int_equal(regcomp(&help, "^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) [^\n]+$", REG_EXTENDED), 0);
-	assert_int_equal(regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge)$", REG_EXTENDED), 0);
+	assert_int_equal(regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$",
+				 REG_EXTENDED), 0);
 	assert_int_equal(regcomp(&sample, "^([a-zA-Z_:][a-zA-Z0-9_:]*)"
 				 "(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"\\\\\n]*\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"\\\\\n]*\")*\\})?"
 				 " (-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?)$", REG_EXTENDED), 0);
@@ -480,16 +554,25 @@ static void check_exposition(const char *text)
 				 line + m[2].rm_so);
 			if (!strcmp(types[nf], "counter") && !strstr(name, "_total"))
 				fail_msg("counter %s is not named _total", name);
+			hist_end(&hc);
+			if (!strcmp(types[nf], "histogram")) {
+				hc.family = families[nf];
+				nhist++;
+			}
 			nf++;
 			continue;
 		}
 		if (regexec(&sample, line, 2, m, 0))
 			fail_msg("not a sample line: '%s'", line);
 		snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so), line + m[1].rm_so);
-		if (!nf || strcmp(families[nf - 1], name))
+		if (hc.family)
+			hist_sample(&hc, line, name);
+		else if (!nf || strcmp(families[nf - 1], name))
 			fail_msg("sample %s is not under its family's TYPE", name);
 	}
+	hist_end(&hc);
 	assert_true(nf >= 10);
+	assert_int_equal(nhist, 1);
 	free(copy);
 	regfree(&help);
 	regfree(&type);
@@ -515,6 +598,21 @@ static void metrics(void **state)
 	assert_non_null(strstr(r.body, "\n# TYPE pagehint_guest_resident_bytes gauge\n"
 				       "pagehint_guest_resident_bytes 314572800\n"));
 	assert_non_null(strstr(r.body, "\npagehint_balloon_actual_bytes 4194304\n"));
+	/* the fake's latencies: 3 at 8 µs, 5 at 60 µs, 1 at 3 s */
+	static const char *const hist[] = {
+		"\n# TYPE pagehint_balloon_report_latency_seconds histogram\n"
+		"pagehint_balloon_report_latency_seconds_bucket{le=\"5e-06\"} 0\n"
+		"pagehint_balloon_report_latency_seconds_bucket{le=\"1e-05\"} 3\n",
+		"\npagehint_balloon_report_latency_seconds_bucket{le=\"5e-05\"} 3\n"
+		"pagehint_balloon_report_latency_seconds_bucket{le=\"0.0001\"} 8\n",
+		"\npagehint_balloon_report_latency_seconds_bucket{le=\"2.5\"} 8\n"
+		"pagehint_balloon_report_latency_seconds_bucket{le=\"+Inf\"} 9\n"
+		"pagehint_balloon_report_latency_seconds_sum 3.000324000\n"
+		"pagehint_balloon_report_latency_seconds_count 9\n",
+	};
+	for (size_t i = 0; i < sizeof(hist) / sizeof(hist[0]); i++)
+		if (!strstr(r.body, hist[i]))
+			fail_msg("/metrics lacks\n%s\nin\n%s", hist[i], r.body);
 	/* promtool, where installed, checks the same text (tests/api/promtool.sh) */
 	const char *dump = getenv("PH_API_METRICS_OUT");
 	if (dump) {

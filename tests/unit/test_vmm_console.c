@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "console.h"
 #include "serial.h"
 #include "telemetry.h"
@@ -203,6 +205,11 @@ static void summary_json(void **state)
 	};
 	s.exits.cause[EXIT_IO_SERIAL] = 1200;
 	s.exits.cause[EXIT_BALLOON_IRQ] = 34;
+	s.report_latency.bucket[2] = 46;	/* 25 µs */
+	s.report_latency.bucket[LAT_HIST_BOUNDS] = 1;
+	s.report_latency.count = 47;
+	s.report_latency.sum_ns = 46 * 20000 + 3000000000ull;
+	s.report_latency.max_ns = 3000000000ull;
 	telemetry_write_summary(f, &s);
 	fclose(f);
 	static const char *const keys[] = {
@@ -214,10 +221,18 @@ static void summary_json(void **state)
 		 "\"actual_pages\": 16128},"),
 		"{\"freed_mib\": 1536, \"ms_50\": 120.5, \"ms_90\": 300.0, \"ms_99\": null}",
 		"{\"freed_mib\": 64, \"ms_50\": null, \"ms_90\": null, \"ms_99\": null}",
+		"\"report_latency\": {\"count\": 47, \"sum_s\": 3.00092, \"p50_s\": 2.5e-05, "
+		"\"p90_s\": 2.5e-05, \"p99_s\": 3, \"max_s\": 3, \"le_s\": [5e-06, 1e-05, 2.5e-05, ",
+		"2.5], \"counts\": [0, 0, 46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]},",
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strstr(buf, keys[i]))
 			fail_msg("summary lacks %s:\n%s", keys[i], buf);
+	json_error_t je;
+	json_t *j = json_loads(buf, 0, &je);
+	if (!j)
+		fail_msg("the summary is not JSON: %s (line %d)\n%s", je.text, je.line, buf);
+	json_decref(j);
 	free(buf);
 
 	/* No guest exit, no events. */
@@ -228,6 +243,15 @@ static void summary_json(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "\"guest_exit\": null,"));
 	assert_non_null(strstr(buf, "\"reclaim\": []"));
+	free(buf);
+
+	/* No report yet: the quantiles and max are null, not 0. */
+	f = open_memstream(&buf, &len);
+	memset(&s.report_latency, 0, sizeof(s.report_latency));
+	telemetry_write_summary(f, &s);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"report_latency\": {\"count\": 0, \"sum_s\": 0, \"p50_s\": null, "
+				    "\"p90_s\": null, \"p99_s\": null, \"max_s\": null,"));
 	free(buf);
 }
 
