@@ -175,13 +175,10 @@ static int api_set_stats_interval(void *opaque, unsigned seconds, char *err, siz
 	return 0;
 }
 
-/* PUT /actions Shutdown ends the run as SIGTERM does (docs/vmm.md). */
+/* PUT /actions Shutdown: its own end, "shutdown" (docs/vmm.md). */
 static void api_shutdown(void *opaque)
 {
-	struct run *r = opaque;
-
-	vm_stop(&r->vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL,
-		"stopped through the control API (PUT /actions Shutdown)");
+	vm_shutdown(&((struct run *)opaque)->vm);
 }
 
 /* Steps 2-4: guest RAM, the kernel in it, the boot data. */
@@ -361,11 +358,6 @@ static bool run_guest(struct run *r)
 /* Step 13: the summary, the last log lines, the output files. */
 static void report(struct run *r)
 {
-	static const char *const end_names[] = {
-		[VM_END_NONE] = "error", [VM_END_EXIT] = "exit", [VM_END_TIMEOUT] = "timeout",
-		[VM_END_CRASH] = "crash", [VM_END_ERROR] = "error", [VM_END_SIGNAL] = "signal",
-		[VM_END_POWEROFF] = "poweroff", [VM_END_RESET] = "reset",
-	};
 	struct telemetry *tel = &r->tel;
 	struct reclaim rec[CONSOLE_MAX_FREE_EVENTS];
 	struct summary s = {
@@ -373,7 +365,7 @@ static void report(struct run *r)
 		.cpus = r->o.cpus,
 		.mem_mib = r->o.mem >> 20,
 		.data_errors = console_data_errors(&r->sink.cs),
-		.end_reason = end_names[r->vm.end],
+		.end_reason = vm_end_name(r->vm.end),
 		.fault_modes = r->o.fault.modes ? r->fault_modes : NULL,
 		.nreclaim = r->sink.cs.nfree,
 		.reclaim = rec,

@@ -393,6 +393,24 @@ void vm_stop(struct vm *vm, enum vm_end end, int status, const char *fmt, ...)
 	kick_vcpus(vm);
 }
 
+void vm_shutdown(struct vm *vm)
+{
+	vm_stop(vm, VM_END_SHUTDOWN, VMM_EXIT_SHUTDOWN,
+		"shut down through the control API (PUT /actions Shutdown)");
+}
+
+const char *vm_end_name(enum vm_end end)
+{
+	static const char *const names[VM_END__COUNT] = {
+		[VM_END_NONE] = "error", [VM_END_EXIT] = "exit", [VM_END_TIMEOUT] = "timeout",
+		[VM_END_CRASH] = "crash", [VM_END_ERROR] = "error", [VM_END_SIGNAL] = "signal",
+		[VM_END_POWEROFF] = "poweroff", [VM_END_RESET] = "reset",
+		[VM_END_SHUTDOWN] = "shutdown",
+	};
+
+	return (unsigned)end < VM_END__COUNT && names[end] ? names[end] : "error";
+}
+
 bool vm_wait(struct vm *vm, uint64_t deadline_ns)
 {
 	bool done;

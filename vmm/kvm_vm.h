@@ -36,10 +36,16 @@
 #define VMM_EXIT_ERROR 125
 #define VMM_EXIT_CRASH 126
 #define VMM_EXIT_SIGNAL 130
+/* An operator's stop through the control API: done as asked (docs/vmm.md, "Exit status"). */
+#define VMM_EXIT_SHUTDOWN 0
 
-/* How a run ended; POWEROFF and RESET are ACPI's (a Linux guest's poweroff, reboot). */
+/* How a run ended; POWEROFF and RESET are ACPI's (a Linux guest's poweroff,
+ * reboot), SHUTDOWN the control API's PUT /actions Shutdown. */
 enum vm_end { VM_END_NONE, VM_END_EXIT, VM_END_TIMEOUT, VM_END_CRASH, VM_END_ERROR, VM_END_SIGNAL,
-	      VM_END_POWEROFF, VM_END_RESET };
+	      VM_END_POWEROFF, VM_END_RESET, VM_END_SHUTDOWN, VM_END__COUNT };
+
+/* The end's name in the summary ("exit", "signal", "shutdown", ...). */
+const char *vm_end_name(enum vm_end end);
 
 struct vm;
 
@@ -117,6 +123,9 @@ int vm_start(struct vm *vm, char *err, size_t errlen);
 /* End the run (first caller wins): status becomes the exit status. */
 void vm_stop(struct vm *vm, enum vm_end end, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The control API's Shutdown: vm_stop() with end shutdown and status
+ * VMM_EXIT_SHUTDOWN; from any thread. */
+void vm_shutdown(struct vm *vm);
 /* Wait for the end or until deadline_ns (CLOCK_MONOTONIC; 0: none).
  * true if the run ended. */
 bool vm_wait(struct vm *vm, uint64_t deadline_ns);

@@ -106,7 +106,7 @@ struct summary {
 	uint64_t report_ranges;
 	struct exit_counts exits;	/* "exits_total" is their sum */
 	uint64_t data_errors;
-	const char *end_reason;		/* "exit", "timeout", "crash", "error", "signal" */
+	const char *end_reason;		/* "exit", "timeout", "crash", "error", "signal", "shutdown", ... */
 	unsigned nreclaim;
 	struct reclaim *reclaim;
 	/* Faulty-device mode (--fault); fault_modes NULL: not written. */
