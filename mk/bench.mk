@@ -5,6 +5,7 @@
 #   build/bench/micro/discard_bench    discard through the balloon device vs raw madvise
 #   build/bench/micro/exitless_bench   memory back through the exitless map's scanner
 #   build/bench/micro/resident_bench   one resident-memory sample of the telemetry
+#   build/bench/micro/api_bench        GET /metrics while the counters move at full speed
 # The bench's objects are also built sanitized into the test library.
 BENCH_SRCS      := $(wildcard bench/*.c)
 BENCH_OBJS      := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
@@ -33,7 +34,7 @@ $(BUILD)/host/bench/%.o: bench/%.c
 BENCH_LIB      := $(BUILD)/opt/libpagehint-opt.a
 MICRO_CORE     := $(BUILD)/bench/micro/buddy_bench
 MICRO_VMM      := $(BUILD)/bench/micro/discard_bench $(BUILD)/bench/micro/exitless_bench \
-                  $(BUILD)/bench/micro/resident_bench
+                  $(BUILD)/bench/micro/resident_bench $(BUILD)/bench/micro/api_bench
 MICRO_BENCHES  := $(MICRO_CORE) $(MICRO_VMM)
 
 $(BENCH_LIB): $(CORE_OPT_OBJS) $(SHIM_OPT_OBJS)
