@@ -144,7 +144,8 @@ int main(int argc, char **argv)
 	int scrapes = 2000, writers = 1;
 	char dir[] = "/tmp/ph-api-bench-XXXXXX", path[64], err[256];
 
-	for (int i = 1; i < argc; i++) {
+	/* options come in pairs: a name, then its number */
+	for (int i = 1; i < argc; i += 2) {
 		char *end = NULL;
 		long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
 		bool num = end && !*end && end != argv[i + 1];
@@ -157,7 +158,6 @@ int main(int argc, char **argv)
 				MAX_SCRAPES, MAX_WRITERS);
 			return EX_USAGE;
 		}
-		i++;
 	}
 	if (!mkdtemp(dir)) {
 		fprintf(stderr, "api_bench: mkdtemp: %s\n", strerror(errno));

@@ -221,7 +221,7 @@ static void summary_json(void **state)
 		 "\"actual_pages\": 16128},"),
 		"{\"freed_mib\": 1536, \"ms_50\": 120.5, \"ms_90\": 300.0, \"ms_99\": null}",
 		"{\"freed_mib\": 64, \"ms_50\": null, \"ms_90\": null, \"ms_99\": null}",
-		"\"report_latency\": {\"count\": 47, \"sum_s\": 3.00092, \"p50_s\": 2.5e-05, "
+		"\"report_latency\": {\"count\": 47, \"sum_s\": 3.00092, \"p50_s\": 2.5e-05, ",
 		"\"p90_s\": 2.5e-05, \"p99_s\": 3, \"max_s\": 3, \"le_s\": [5e-06, 1e-05, 2.5e-05, ",
 		"2.5], \"counts\": [0, 0, 46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]},",
 	};
