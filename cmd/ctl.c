@@ -53,7 +53,7 @@ static void usage(FILE *f)
 	      "  stats               the guest's balloon stats and the host's counters\n"
 	      "  stats interval N    ask the guest for stats every N seconds\n"
 	      "  metrics             Prometheus text exposition\n"
-	      "  shutdown            end the run (as SIGTERM does)\n"
+	      "  shutdown            end the run (end \"shutdown\", status 0)\n"
 	      "  watch               a line every interval until the VM goes away\n"
 	      "                      (pagehint ctl watch --help)\n"
 	      "\n"
