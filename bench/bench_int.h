@@ -20,7 +20,8 @@ enum bench_hv { BENCH_HV_PAGEHINT, BENCH_HV_QEMU };
 struct bench_host {
 	enum bench_hv hv;
 	bool kvm;			/* QEMU: -enable-kvm, else TCG */
-	const char *guest_elf;
+	const char *guest_elf;		/* pagehint: --kernel (our ELF, or a bzImage) */
+	const char *initrd;		/* pagehint: --initrd for a bzImage; NULL: none */
 	const char *self_exe;		/* this program, for `pagehint run` */
 	unsigned cpus;
 	uint64_t mem_mib;
@@ -46,6 +47,14 @@ int bench_qemu_run(const struct bench_host *h, const struct bench_job *j, struct
 		   volatile sig_atomic_t *stop);
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
 		  volatile sig_atomic_t *stop);
+/* The `pagehint run` command line bench_vmm_run runs: its argv (NULL
+ * ended) and the files it names, TMPDIR/TAG.trace.csv and
+ * TMPDIR/TAG.summary.json. */
+struct bench_vmm_argv {
+	char mem[32], cpus[16], timeout[32], trace[4096], summary[4096];
+	const char *argv[24];
+};
+void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struct bench_vmm_argv *a);
 /* A `pagehint run --trace` CSV into r's samples, its columns found by
  * name: resident memory, device_exits as the exits, exits + notifications
  * as exits_all (each known only if the trace has it); samples after

@@ -91,27 +91,44 @@ int bench_read_summary(FILE *f, struct bench_run *r)
 	return x ? 0 : -EINVAL;
 }
 
+void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struct bench_vmm_argv *a)
+{
+	snprintf(a->mem, sizeof(a->mem), "%lluM", (unsigned long long)h->mem_mib);
+	snprintf(a->cpus, sizeof(a->cpus), "%u", h->cpus);
+	/* The VMM's own timeout first; the bench's a little later. */
+	snprintf(a->timeout, sizeof(a->timeout), "%.0f", j->timeout_s);
+	snprintf(a->trace, sizeof(a->trace), "%s/%s.trace.csv", h->tmpdir, j->tag);
+	snprintf(a->summary, sizeof(a->summary), "%s/%s.summary.json", h->tmpdir, j->tag);
+
+	const char *argv[] = {
+		h->self_exe, "run", "--mem", a->mem, "--cpus", a->cpus, "--quiet",
+		"--kernel", h->guest_elf, "--timeout", a->timeout,
+		"--trace", a->trace, "--summary-json", a->summary,
+		"--populate", j->populate ? "on" : "off",
+	};
+	_Static_assert(sizeof(argv) / sizeof(argv[0]) + 5 <= sizeof(a->argv) / sizeof(a->argv[0]),
+		       "bench_vmm_argv: argv");
+	size_t n = sizeof(argv) / sizeof(argv[0]);
+	memcpy(a->argv, argv, sizeof(argv));
+	if (h->initrd) {
+		a->argv[n++] = "--initrd";
+		a->argv[n++] = h->initrd;
+	}
+	a->argv[n++] = "--";
+	a->argv[n++] = j->cmdline;
+	a->argv[n] = NULL;
+}
+
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
 		  volatile sig_atomic_t *stop)
 {
-	char mem[32], cpus[16], timeout[32], trace[4096], summary[4096];
-	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)h->mem_mib);
-	snprintf(cpus, sizeof(cpus), "%u", h->cpus);
-	/* The VMM's own timeout first; the bench's a little later. */
-	snprintf(timeout, sizeof(timeout), "%.0f", j->timeout_s);
-	snprintf(trace, sizeof(trace), "%s/%s.trace.csv", h->tmpdir, j->tag);
-	snprintf(summary, sizeof(summary), "%s/%s.summary.json", h->tmpdir, j->tag);
+	struct bench_vmm_argv a;
+	bench_vmm_argv(h, j, &a);
 
-	const char *argv[] = {
-		(char *)h->self_exe, "run", "--mem", mem, "--cpus", cpus, "--quiet",
-		"--kernel", (char *)h->guest_elf, "--timeout", timeout,
-		"--trace", trace, "--summary-json", summary,
-		"--populate", j->populate ? "on" : "off", "--", (char *)j->cmdline, NULL,
-	};
 	/* Its CPU without its own sampler's (mincore every 10 ms, for the
 	 * trace): QEMU's is sampled from outside, at no cost to QEMU. */
 	struct bench_child c = {
-		.argv = argv, .timeout_s = j->timeout_s + 10, .prefix_times = true,
+		.argv = a.argv, .timeout_s = j->timeout_s + 10, .prefix_times = true,
 		.exclude_thread = "ph-telemetry", .count_thread = XL_THREAD_NAME,
 		.on_line = j->on_line, .on_sample = j->on_sample, .arg = j->arg,
 	};
@@ -120,14 +137,14 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 		return e;
 
 	/* Lines were timed by their prefixes: the telemetry clock. */
-	FILE *tf = fopen(trace, "r");
+	FILE *tf = fopen(a.trace, "r");
 	if (tf) {
 		bench_vmm_read_trace(tf, r, r->done ? r->done_t_ms : -1);
 		fclose(tf);
 	}
 	if (!j->keep_trace)
-		unlink(trace);
-	FILE *sf = fopen(summary, "r");
+		unlink(a.trace);
+	FILE *sf = fopen(a.summary, "r");
 	if (sf) {
 		bench_read_summary(sf, r);
 		fclose(sf);
