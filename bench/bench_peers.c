@@ -6,6 +6,9 @@
  *
  *   Linux     Debian's Linux 6.1 under QEMU TCG (q35, virtio-balloon-pci)
  *             with its own page reporting (scripts/linux-ref/build.sh)
+ *   Linux on  the same kernel and initramfs on `pagehint run`, the
+ *   pagehint  balloon virtio-mmio found in ACPI (KVM with VMX/SVM only;
+ *             else "not run")
  *   built     Linux 6.1 as linux/build.sh builds it, stock and with
  *             pagehint's series (page_reporting.engine=pagehint), on the
  *             same QEMU; the bench finds the kernels, never builds them
@@ -13,11 +16,12 @@
  *             where KVM is usable, else TCG, and the table says which
  *   pagehint  our guest under `pagehint run` (KVM only; else "not run")
  *
- * with the upstream engine on the last two (Linux's own on the first) and
+ * with the upstream engine on the last two (Linux's own on Debian's) and
  * the other engines asked for. The host records what the guest asked it to
  * discard: QEMU's trace events virtio_queue_notify and
  * ram_block_discard_range, or pagehint run's telemetry counters; the
- * figures are bench_peers_fig.c's and bench_figures.c's.
+ * figures are bench_peers_fig.c's and bench_figures.c's, for every row
+ * alike.
  *
  * Time zero is the start of the free. Linux's memhog prints "@event free"
  * right before munmap; our guest prints "@event freeing" before its free
@@ -69,21 +73,26 @@
  */
 #define CHURN_VCPUS 1
 #define WHY_LEN 320
-/* Debian's row, the two built kernels', the three churn rows */
-#define MAX_ROWS (1 + 2 + 2 * BENCH_MAX_ENGINES + 3)
+/* Debian's rows (QEMU, pagehint), the two built kernels', the three churn
+ * rows */
+#define MAX_ROWS (2 + 2 + 2 * BENCH_MAX_ENGINES + 3)
 
-/* PF_LINUX: Debian's kernel; PF_BUILT: linux/build.sh's (reclaim and
- * churn rows). peers.json's "platform" is the name. */
-enum platform { PF_LINUX, PF_BUILT, PF_QEMU, PF_VMM, PF_COUNT };
-static const char *const pf_names[PF_COUNT] = { "linux", "linux-built", "qemu", "pagehint" };
+/* PF_LINUX: Debian's kernel on QEMU; PF_LINUX_VMM: the same on pagehint
+ * run; PF_BUILT: linux/build.sh's (reclaim and churn rows). peers.json's
+ * "platform" is the name. */
+enum platform { PF_LINUX, PF_LINUX_VMM, PF_BUILT, PF_QEMU, PF_VMM, PF_COUNT };
+static const char *const pf_names[PF_COUNT] = {
+	"linux", "linux-on-pagehint", "linux-built", "qemu", "pagehint",
+};
 
 /* --platforms' words: "linux" is every Linux row. */
 static const struct {
 	const char *word;
 	unsigned mask;
 } pf_words[] = {
-	{ "linux", 1u << PF_LINUX | 1u << PF_BUILT },
+	{ "linux", 1u << PF_LINUX | 1u << PF_LINUX_VMM | 1u << PF_BUILT },
 	{ "linux-debian", 1u << PF_LINUX },
+	{ "linux-on-pagehint", 1u << PF_LINUX_VMM },
 	{ "linux-built", 1u << PF_BUILT },
 	{ "qemu", 1u << PF_QEMU },
 	{ "pagehint", 1u << PF_VMM },
@@ -150,6 +159,7 @@ struct peers {
 	char nokvm_buf[200];
 	const char *nokvm;		/* NULL: KVM usable */
 	bool have_qemu;
+	bool virt;			/* the CPU's VMX/SVM in /proc/cpuinfo (not PVM) */
 	char qemu_version[40], linux_version[80];
 	struct bench_machine machine;
 	struct row rows[MAX_ROWS];
@@ -196,7 +206,8 @@ static int add_platform(struct popts *o, const char *name, size_t len, char *err
 					o->platform[k] = true;
 			return 0;
 		}
-	return vmm_fail(err, n, "'%.*s' is not linux, linux-debian, linux-built, qemu or pagehint",
+	return vmm_fail(err, n, "'%.*s' is not linux, linux-debian, linux-on-pagehint, linux-built, "
+			"qemu or pagehint",
 			(int)len, name);
 }
 
@@ -224,9 +235,11 @@ static const struct opt options[] = {
 		  "pagehint; seed-v8 and off may be added)" },
 	{ "--platforms", "LIST", OPT_CALL, .call = read_platforms,
 	  .help = "of linux,qemu,pagehint (default all); linux is\n"
-		  "linux-debian (Debian's kernel) and linux-built\n"
-		  "(Linux 6.1 from linux/build.sh, stock and with\n"
-		  "pagehint's series: reclaim rows and the churn)" },
+		  "linux-debian (Debian's kernel on QEMU),\n"
+		  "linux-on-pagehint (the same on pagehint run) and\n"
+		  "linux-built (Linux 6.1 from linux/build.sh, stock\n"
+		  "and with pagehint's series: reclaim rows and the\n"
+		  "churn)" },
 	{ "--mem", "SIZE", OPT_SIZE, AT(mem), .min = 256ULL << 20, .max = 64ULL << 30,
 	  .help = "guest RAM (default 4G)" },
 	{ "--cpus", "N", OPT_UINT, AT(cpus), .min = 1, .max = 16, .help = "vCPUs (default 2)" },
@@ -277,7 +290,8 @@ static void usage(FILE *f)
 "usage: pagehint peers [options]\n"
 "\n"
 "One reclaim run per row, the same scenario on each: Linux 6.1 (Debian's\n"
-"kernel) on QEMU TCG with its own page reporting; Linux 6.1 as linux/build.sh\n"
+"kernel) on QEMU TCG with its own page reporting, and the same kernel on the\n"
+"pagehint hypervisor (KVM with VMX/SVM only); Linux 6.1 as linux/build.sh\n"
 "builds it, stock and with pagehint's engine (page_reporting.engine=pagehint),\n"
 "on the same QEMU; our guest on QEMU's virtio-balloon (KVM if usable, else\n"
 "TCG, and the table says so); our guest on the pagehint hypervisor (KVM only:\n"
@@ -412,14 +426,7 @@ static void save_run(const struct peers *p, const struct row *w, const struct be
 static void figures(struct peers *p, struct row *w, struct bench_run *r, struct peers_trace *tr,
 		    double t0)
 {
-	/* bench_reclaim_figures measures the marks from the first free's
-	 * start and the costs from the alloc line; here both from t0:
-	 * Linux's initial flush discards boot-time pages during the hold,
-	 * which are not the freed memory. */
-	r->free_t_ms[0] = t0;
-	r->have_alloc = false;
-	bench_reclaim_figures(r, &w->rf);
-	peers_figures(tr, t0, r->free_mib[0], &w->fig);
+	peers_run_figures(r, tr, t0, &w->rf, &w->fig);
 	w->sizes_exact = tr->sizes_exact;
 	save_run(p, w, r, tr, t0);
 
@@ -561,43 +568,6 @@ static void linux_qemu(const struct peers *p, struct linux_qemu *q, const char *
 	memcpy(q->argv, argv, sizeof(argv));
 }
 
-/* The Linux guest's verdict: init.sh's "@exit status=N" before it powers
- * off, no @fail line, and its @balloon line: free page reporting
- * negotiated as asked and, where asked for, the pagehint engine. NULL,
- * or why not (in why). */
-static const char *linux_verdict(const struct bench_run *r, bool reporting, bool pagehint,
-				 char *why, size_t cap)
-{
-	const char *ex = NULL;
-	for (const char *s = r->console; s && (s = strstr(s, "@exit status=")); s++)
-		ex = s;
-	int status = ex ? atoi(ex + 13) : -1;
-	if (status != 0 || r->fail_lines) {
-		snprintf(why, cap, "the Linux guest %s%s%.200s", status < 0 ? "did not finish" :
-			 "ended with an error", r->first_error[0] ? ": " : "", r->first_error);
-		return why;
-	}
-	const char *b = r->console ? strstr(r->console, "@balloon ") : NULL;
-	if (!b) {
-		snprintf(why, cap, "no '@balloon' line: the balloon driver did not bind");
-		return why;
-	}
-	size_t bl = strcspn(b, "\n");
-	const char *rep = strstr(b, " reporting=");
-	if (!rep || rep > b + bl || rep[11] != (reporting ? '1' : '0')) {
-		snprintf(why, cap, "free page reporting %snegotiated (%.*s)", reporting ? "not " : "",
-			 (int)(bl > 200 ? 200 : bl), b);
-		return why;
-	}
-	const char *eng = strstr(b, " engine=");
-	if (pagehint && (!eng || eng > b + bl || strncmp(eng + 8, "pagehint", 8))) {
-		snprintf(why, cap, "the kernel does not run the pagehint engine "
-			 "(page_reporting.engine=pagehint not taken: %.*s)", (int)(bl > 200 ? 200 : bl), b);
-		return why;
-	}
-	return NULL;
-}
-
 /* The reclaim scenario on a Linux guest: Debian's (kernel and initramfs
  * in p->linux_dir) or a built one (w->kernel) with the module-less
  * initramfs. */
@@ -629,7 +599,7 @@ static void run_linux(struct peers *p, struct row *w)
 	/* Linux boots in ~30 s under TCG, longer on a loaded machine */
 	double timeout = 180 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3;
 	if (!run_qemu(p, w, q.argv, log, timeout, &r, &tr, &c)) {
-		if (linux_verdict(&r, true, pagehint, why, sizeof(why)))
+		if (peers_linux_verdict(&r, true, pagehint, why, sizeof(why)))
 			fail_row(p, w, &r, "%s", why);
 		else if (!r.nfree)
 			fail_row(p, w, &r, "no '@event free' line from memhog");
@@ -671,7 +641,7 @@ static void run_linux_churn(struct peers *p, struct row *w)
 	double timeout = 240 + 1.0 * p->o.churn_rounds * p->o.cpus / 2;
 	if (!run_qemu(p, w, q.argv, log, timeout, &r, &tr, &c)) {
 		double g = bench_churn_pages_per_ginsn(&r);
-		if (linux_verdict(&r, w->reporting, w->kernel == K_PAGEHINT, why, sizeof(why))) {
+		if (peers_linux_verdict(&r, w->reporting, w->kernel == K_PAGEHINT, why, sizeof(why))) {
 			fail_row(p, w, &r, "%s", why);
 		} else if (!r.have_churn || g <= 0 || r.pages_total <= 0) {
 			fail_row(p, w, &r, "no '@event churn' and '@done ... pages_per_s=' lines from memhog");
@@ -790,6 +760,55 @@ static void run_vmm_guest(struct peers *p, struct row *w)
 	}
 	if (p->rundir_temp)
 		unlink(trace);
+	peers_trace_free(&tr);
+	bench_run_free(&r);
+}
+
+/* Debian's Linux on pagehint run: the kernel, initramfs and memhog of the
+ * Linux TCG row; resident memory and requests from pagehint run's trace,
+ * as for our guest's pagehint rows. */
+static void run_linux_vmm(struct peers *p, struct row *w)
+{
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 32], cmd[256], why[WHY_LEN];
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", p->linux_dir);
+	snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio.gz", p->linux_dir);
+	peers_linux_vmm_cmdline(cmd, sizeof(cmd), p->o.hog_mib, p->o.hold_ms,
+				p->o.idle_ms + IDLE_MARGIN_MS);
+	struct bench_host h = {
+		.hv = BENCH_HV_PAGEHINT, .kvm = true, .guest_elf = kernel, .initrd = initrd,
+		.self_exe = p->self, .cpus = p->o.cpus, .mem_mib = p->o.mem >> 20, .tmpdir = p->rundir,
+	};
+	/* Linux boots in seconds on KVM; the margin is for a loaded host */
+	struct bench_job j = {
+		.cmdline = cmd, .tag = w->tag, .on_line = on_line, .keep_trace = true,
+		.timeout_s = 180 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3,
+	};
+	struct bench_vmm_argv a;
+	bench_vmm_argv(&h, &j, &a);
+	save_cmd(p, w, a.argv);
+	struct bench_run r;
+	struct peers_trace tr;
+	peers_trace_init(&tr);
+	bench_run_init(&r);
+	double t = mono_s();
+	int e = bench_vmm_run(&h, &j, &r, &stop_flag);
+	w->wall_s = mono_s() - t;
+	if (e) {
+		fail_row(p, w, NULL, "cannot start pagehint run: %s", strerror(-e));
+	} else if (!stop_flag) {
+		FILE *f = fopen(a.trace, "r");
+		double t0 = 0;
+		if (!f)
+			fail_row(p, w, &r, "pagehint run's trace %s: %s", a.trace, strerror(errno));
+		else if (peers_linux_vmm_result(&r, f, &tr, &t0, why, sizeof(why)))
+			fail_row(p, w, &r, "%s", why);
+		else
+			figures(p, w, &r, &tr, t0);
+		if (f)
+			fclose(f);
+	}
+	if (p->rundir_temp)
+		unlink(a.trace);
 	peers_trace_free(&tr);
 	bench_run_free(&r);
 }
@@ -966,6 +985,8 @@ static const char *where(const struct peers *p, enum platform pf)
 	case PF_LINUX:
 	case PF_BUILT:
 		return "Linux TCG";
+	case PF_LINUX_VMM:
+		return "Linux pagehint";
 	case PF_QEMU:
 		return p->nokvm ? "QEMU TCG" : "QEMU KVM";
 	default:
@@ -1035,6 +1056,11 @@ static void print_table(FILE *f, const struct peers *p)
 			"free-page-reporting=on), its own page reporting (engine 'linux')\n",
 			p->linux_version[0] ? p->linux_version : "6.1",
 			p->qemu_version[0] ? p->qemu_version : "?");
+	if (o->platform[PF_LINUX_VMM])
+		fprintf(f, "Linux pagehint = Debian's Linux %s with the same initramfs on the pagehint "
+			"hypervisor (pagehint run, KVM; virtio-mmio balloon found in ACPI, free page "
+			"reporting), its own page reporting (engine 'linux'); resident memory: guest RAM by "
+			"mincore, from pagehint run's trace\n", p->linux_version[0] ? p->linux_version : "6.1");
 	if (o->platform[PF_BUILT]) {
 		const struct built *b = &p->built[p->built[K_STOCK].why ? K_PAGEHINT : K_STOCK];
 		fprintf(f, "Linux TCG linux-stock, linux-pagehint = Linux %s as linux/build.sh builds it "
@@ -1056,14 +1082,14 @@ static void print_table(FILE *f, const struct peers *p)
 		fprintf(f, "pagehint  = our guest on the pagehint hypervisor (pagehint run, KVM)\n");
 	fputc('\n', f);
 
-	fprintf(f, "%-10s %-14s %6s %6s %6s %5s %5s %8s %10s %6s %6s %7s\n", "where", "engine", "t50 s",
+	fprintf(f, "%-14s %-14s %6s %6s %6s %5s %5s %8s %10s %6s %6s %7s\n", "where", "engine", "t50 s",
 		"t90 s", "t99 s", "@10s", "@35s", "req/GiB", "ranges/GiB", "passes", "gap s",
 		"before");
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *w = &p->rows[i];
 		if (w->churn)
 			continue;
-		fprintf(f, "%-10s %-14s", where(p, w->pf), w->engine);
+		fprintf(f, "%-14s %-14s", where(p, w->pf), w->engine);
 		if (w->st != ROW_OK) {
 			fprintf(f, " %s: %s\n", w->st == ROW_NOT_RUN ? "not run" : "FAILED", w->why);
 			continue;
@@ -1083,7 +1109,7 @@ static void print_table(FILE *f, const struct peers *p)
 			b[5], b[6], b[7], b[8], b[9]);
 	}
 	fputc('\n', f);
-	fprintf(f, "%-10s %-14s %-26s %-13s %s\n", "where", "engine", "requests per pass", "gap min..max",
+	fprintf(f, "%-14s %-14s %-26s %-13s %s\n", "where", "engine", "requests per pass", "gap min..max",
 		"range sizes after the free (x count)");
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *w = &p->rows[i];
@@ -1096,7 +1122,7 @@ static void print_table(FILE *f, const struct peers *p)
 			snprintf(gap, sizeof(gap), "%.2f..%.2f", w->fig.pass_gap_min_ms / 1e3,
 				 w->fig.pass_gap_max_ms / 1e3);
 		peers_sizes_str(&w->fig, sizes, sizeof(sizes));
-		fprintf(f, "%-10s %-14s %-26s %-13s %s%s\n", where(p, w->pf), w->engine, w->fig.per_pass,
+		fprintf(f, "%-14s %-14s %-26s %-13s %s%s\n", where(p, w->pf), w->engine, w->fig.per_pass,
 			gap, w->sizes_exact ? "" : "~", sizes);
 	}
 	fprintf(f, "  t50/t90/t99: seconds until QEMU's (or pagehint run's) resident memory is 50/90/99%% "
@@ -1107,7 +1133,7 @@ static void print_table(FILE *f, const struct peers *p)
 		"  before: requests before t = 0 (boot-time free memory: Linux's initial flush, our "
 		"engines' first passes). A pass: requests less than %.0f s apart; gap: median time between "
 		"the starts of consecutive passes.\n", PEERS_PASS_GAP_MS / 1e3);
-	if (o->platform[PF_VMM])
+	if (o->platform[PF_VMM] || o->platform[PF_LINUX_VMM])
 		fprintf(f, "  pagehint run: requests and ranges from its 10 ms telemetry counters; '~': "
 			"each range given its sample's mean size.\n");
 	print_churn(f, p);
@@ -1275,6 +1301,13 @@ static void plan(struct peers *p)
 		if (!p->have_qemu)
 			not_run(&p->rows[p->nrows - 1], QEMU " cannot be run (not installed?)");
 	}
+	if (p->o.platform[PF_LINUX_VMM]) {
+		add_row(p, PF_LINUX_VMM, "linux");
+		struct row *w = &p->rows[p->nrows - 1];
+		snprintf(w->tag, sizeof(w->tag), "%s", pf_names[PF_LINUX_VMM]);
+		if (peers_linux_vmm_unrunnable(p->nokvm, p->virt, why, sizeof(why)))
+			not_run(w, why);
+	}
 	unsigned built0 = p->nrows;
 	if (p->o.platform[PF_BUILT]) {
 		add_built(p, "linux-stock", K_STOCK, false, true);
@@ -1299,10 +1332,15 @@ static void plan(struct peers *p)
 		add_built(p, "linux-pagehint", K_PAGEHINT, true, true);
 		add_built(p, "off", K_STOCK, true, false);
 	}
-	/* Prepared last: building Linux is slow, and pointless when its row
+	/* Prepared last: building Linux is slow, and pointless when its rows
 	 * cannot run anyway. */
-	if (p->o.platform[PF_LINUX] && p->rows[0].st == ROW_OK && prepare_linux(p, why, sizeof(why)))
-		not_run(&p->rows[0], why);
+	bool debian = false;
+	for (unsigned i = 0; i < built0; i++)
+		debian |= p->rows[i].st == ROW_OK;
+	if (debian && prepare_linux(p, why, sizeof(why)))
+		for (unsigned i = 0; i < built0; i++)
+			if (p->rows[i].st == ROW_OK)
+				not_run(&p->rows[i], why);
 	if (!p->o.platform[PF_BUILT])
 		return;
 	const char *no_initrd = NULL;
@@ -1388,6 +1426,10 @@ static void setup_plan(struct peers *p)
 
 	bench_machine_info(&p->machine);
 	p->nokvm = bench_kvm_unusable(p->nokvm_buf, sizeof(p->nokvm_buf));
+	FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
+	p->virt = cpuinfo && peers_cpu_virt(cpuinfo);
+	if (cpuinfo)
+		fclose(cpuinfo);
 	p->have_qemu = bench_qemu_version(p->qemu_version, sizeof(p->qemu_version));
 	plan(p);
 }
@@ -1422,6 +1464,8 @@ static bool run_rows(struct peers *p)
 			run_linux_churn(p, w);
 		else if (w->pf == PF_LINUX || w->pf == PF_BUILT)
 			run_linux(p, w);
+		else if (w->pf == PF_LINUX_VMM)
+			run_linux_vmm(p, w);
 		else if (w->pf == PF_QEMU)
 			run_qemu_guest(p, w);
 		else

@@ -8,9 +8,12 @@
  *   bench_peers.c      the command line, the runs, the table and files
  *   bench_peers_fig.c  the request pattern from a host-side trace: report
  *                      requests, their ranges, range sizes, passes
+ *   bench_peers_linux.c  the Linux guests' verdict; Linux on pagehint run:
+ *                      whether it can run here, its command line, its
+ *                      result
  *
- * The figure code does no I/O beyond reading a FILE it is given, so
- * tests feed it synthetic traces.
+ * The figure and Linux code does no I/O beyond reading a FILE it is
+ * given, so tests feed it synthetic traces and runs.
  */
 #ifndef VMM_BENCH_PEERS_H
 #define VMM_BENCH_PEERS_H
@@ -97,5 +100,44 @@ void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
 		   struct peers_fig *f);
 /* "4Mx503, 2Mx11" (+ ", other x N" when more sizes), or "-". */
 void peers_sizes_str(const struct peers_fig *f, char *buf, size_t cap);
+
+/* A finished run's figures with t = 0 at t0_ms (on the samples' clock):
+ * the reclaim marks and shares (bench_reclaim_figures, from t0 rather than
+ * the alloc line: Linux's initial flush discards boot-time pages during
+ * the hold, which are not the freed memory) and the request pattern.
+ * Sets r's first free start to t0_ms and forgets its alloc line. */
+struct bench_reclaim_fig;
+void peers_run_figures(struct bench_run *r, const struct peers_trace *tr, double t0_ms,
+		       struct bench_reclaim_fig *rf, struct peers_fig *f);
+
+/* ---- the Linux guests ---- */
+
+/* The Linux guest's verdict: init.sh's "@exit status=N" before it powers
+ * off, no @fail line, and its @balloon line: free page reporting
+ * negotiated as asked and, where asked for, the pagehint engine. NULL,
+ * or why not (in why). */
+const char *peers_linux_verdict(const struct bench_run *r, bool reporting, bool pagehint, char *why,
+				size_t cap);
+
+/* /proc/cpuinfo's first "flags" line has vmx or svm: KVM runs the guest
+ * on the CPU's virtualization (not PVM, where a guest kernel's CPL0 is
+ * emulated). */
+bool peers_cpu_virt(FILE *cpuinfo);
+
+/* Whether Linux on pagehint run can run here: NULL, or why not (in why):
+ * no usable KVM (nokvm, bench_kvm_unusable's reason), or KVM without
+ * VMX/SVM (virt false; Linux would not boot in useful time). */
+const char *peers_linux_vmm_unrunnable(const char *nokvm, bool virt, char *why, size_t cap);
+
+/* The Linux guest's command line on pagehint run (which adds console=),
+ * memhog's scenario as on QEMU: hold and idle in whole seconds. */
+void peers_linux_vmm_cmdline(char *buf, size_t cap, uint64_t hog_mib, long hold_ms, long idle_ms);
+
+/* Linux on pagehint run, finished (r from bench_vmm_run; trace its
+ * --trace CSV): NULL with tr's requests read and *t0_ms memhog's free
+ * line, or why the row failed (in why): pagehint run did not end with
+ * status 0, the guest's verdict, no free line, no samples, a bad trace. */
+const char *peers_linux_vmm_result(const struct bench_run *r, FILE *trace, struct peers_trace *tr,
+				   double *t0_ms, char *why, size_t cap);
 
 #endif

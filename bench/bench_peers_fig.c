@@ -225,6 +225,15 @@ double peers_t0_ours(const struct bench_run *r, double hold_ms)
 
 /* ---- figures ---- */
 
+void peers_run_figures(struct bench_run *r, const struct peers_trace *tr, double t0_ms,
+		       struct bench_reclaim_fig *rf, struct peers_fig *f)
+{
+	r->free_t_ms[0] = t0_ms;
+	r->have_alloc = false;
+	bench_reclaim_figures(r, rf);
+	peers_figures(tr, t0_ms, r->free_mib[0], f);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

@@ -2,7 +2,8 @@
 # `pagehint peers` without a guest run (the runs themselves take
 # minutes of TCG: a bench step, docs/interop.md): bad options are refused
 # with status 64, and where KVM can't be used the pagehint-hypervisor rows
-# print "not run: <reason>" in the table and peers.json, never figures,
+# (our guest's and Linux 6.1's) print "not run: <reason>" in the table and
+# peers.json, never figures,
 # and the bench exits 0 (a row that cannot run is not a failure). The same
 # for the built Linux 6.1 kernels' rows (reclaim and churn) where
 # linux/build.sh has not built them: the bench finds kernels, it never
@@ -19,7 +20,7 @@ if ! "$PH" peers --help >/dev/null 2>&1; then
 	done_testing
 fi
 
-plan 13
+plan 14
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -35,6 +36,7 @@ refused --hold-ms --hold-ms 1500
 refused --hog-mib --mem 1G --hog-mib 900
 refused "unknown option" --reps 3
 refused --platforms --platforms linux-bogus
+refused --platforms --platforms linux-on-qemu
 refused --linux-churn-rounds --linux-churn-rounds 12x
 refused --linux-stock --linux-stock "$out/no-such-bzImage"
 
@@ -46,7 +48,7 @@ check "without built kernels, --platforms linux-built exits 0 (status $rc)" test
 # the reason: no kernel (linux/build.sh), or no QEMU at all
 want='linux/build.sh'
 [ -z "$(qemu_unusable)" ] || want='cannot be run'
-n=$(grep -cE "^(Linux TCG  linux-(stock|pagehint) +|linux-stock +stock +on +|linux-pagehint +pagehint +on +|off +stock +off +)not run: .*$want" "$out/stdout")
+n=$(grep -cE "^(Linux TCG +linux-(stock|pagehint) +|linux-stock +stock +on +|linux-pagehint +pagehint +on +|off +stock +off +)not run: .*$want" "$out/stdout")
 if [ "$n" = 5 ]; then ok "2 reclaim and 3 churn rows say 'not run' and why"
 else not_ok "2 reclaim and 3 churn rows say 'not run' and why ($n)"; diag "$(cat "$out/stdout" "$out/stderr")"; fi
 res=$(python3 - "$out/b/peers.json" "$want" <<'PY' 2>&1
@@ -76,20 +78,22 @@ if [ -z "$why" ]; then
 	skip "as above"
 	done_testing
 fi
-"$PH" peers --platforms pagehint --engines upstream,pagehint --out "$out/p" \
-	>"$out/stdout" 2>"$out/stderr"
+# Linux on pagehint too: no Linux guest is fetched for a row that can't run
+"$PH" peers --platforms pagehint,linux-on-pagehint --engines upstream,pagehint \
+	--linux-ref "$out/no-linux-ref" --out "$out/p" >"$out/stdout" 2>"$out/stderr"
 rc=$?
-check "without KVM, --platforms pagehint exits 0 (status $rc)" test $rc -eq 0
-n=$(grep -cE '^pagehint +(upstream|pagehint) +not run: .*KVM' "$out/stdout")
-if [ "$n" = 2 ]; then ok "both rows say 'not run' and why"
-else not_ok "both rows say 'not run' and why ($n)"; diag "$(cat "$out/stdout" "$out/stderr")"; fi
+check "without KVM, --platforms pagehint,linux-on-pagehint exits 0 (status $rc)" test $rc -eq 0
+n=$(grep -cE '^(pagehint +(upstream|pagehint)|Linux pagehint +linux) +not run: .*KVM' "$out/stdout")
+if [ "$n" = 3 ]; then ok "the three rows say 'not run' and why"
+else not_ok "the three rows say 'not run' and why ($n)"; diag "$(cat "$out/stdout" "$out/stderr")"; fi
 res=$(python3 - "$out/p/peers.json" <<'PY' 2>&1
 import json, sys
 r = json.load(open(sys.argv[1]))
 rows = r["rows"]
-assert [x["engine"] for x in rows] == ["upstream", "pagehint"], rows
+assert [(x["platform"], x["engine"]) for x in rows] == [
+    ("linux-on-pagehint", "linux"), ("pagehint", "upstream"), ("pagehint", "pagehint")], rows
 for x in rows:
-    assert x["platform"] == "pagehint" and x["status"] == "not run", x
+    assert x["accel"] == "kvm" and x["status"] == "not run", x
     assert "KVM" in x["reason"] and "t50_ms" not in x, x
 PY
 )
