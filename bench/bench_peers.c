@@ -783,7 +783,7 @@ static void run_linux_vmm(struct peers *p, struct row *w)
 		.cmdline = cmd, .tag = w->tag, .on_line = on_line, .keep_trace = true,
 		.timeout_s = 180 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3,
 	};
-	struct bench_vmm_argv a;
+	struct bench_vmm_argv a = { 0 };
 	bench_vmm_argv(&h, &j, &a);
 	save_cmd(p, w, a.argv);
 	struct bench_run r;

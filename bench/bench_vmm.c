@@ -122,7 +122,7 @@ void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struc
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
 		  volatile sig_atomic_t *stop)
 {
-	struct bench_vmm_argv a;
+	struct bench_vmm_argv a = { 0 };
 	bench_vmm_argv(h, j, &a);
 
 	/* Its CPU without its own sampler's (mincore every 10 ms, for the

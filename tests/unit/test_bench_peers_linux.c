@@ -79,7 +79,7 @@ static void run_command_is_the_bzimage_initrd_and_memhog(void **state)
 		.mem_mib = 4096, .tmpdir = "/runs",
 	};
 	struct bench_job j = { .cmdline = cmd, .tag = "linux-on-pagehint", .timeout_s = 297 };
-	struct bench_vmm_argv a;
+	struct bench_vmm_argv a = { 0 };
 	bench_vmm_argv(&h, &j, &a);
 	const char *const want[] = {
 		"/b/pagehint", "run", "--mem", "4096M", "--cpus", "2", "--quiet",
