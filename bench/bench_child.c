@@ -3,8 +3,8 @@
  * One guest run as a child process (QEMU or `pagehint run`). The parent
  * reads the child's console from a pipe and timestamps each line as it
  * arrives, and every 10 ms samples the child's resident memory
- * (/proc/PID/statm) and CPU time (/proc/PID/stat, less an excluded
- * thread's /proc/PID/task/TID/stat), until the child exits,
+ * (/proc/PID/statm) and CPU time (/proc/PID/stat, less excluded
+ * threads' /proc/PID/task/TID/stat), until the child exits,
  * its timeout expires or the bench is told to stop. The child runs in its
  * own process group, which is what gets killed; PR_SET_PDEATHSIG kills it
  * should the bench itself die.
@@ -238,7 +238,8 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 	struct reader *rd = calloc(1, sizeof(*rd));
 	bool open_pipe = rd != NULL, reaped = false;
 	double next = t0, deadline = t0 + c->timeout_s * 1e3, kill_at = 0, cpu = 0, excl = 0;
-	pid_t excl_tid = 0, count_tid = 0;
+	double excl2 = 0;
+	pid_t excl_tid = 0, excl2_tid = 0, count_tid = 0;
 	double counted = -1;
 	int wstatus = 0;
 	struct rusage ru = { 0 };
@@ -261,10 +262,11 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 			/* a thread may start late (the exitless scanner: at the
 			 * map's attach) */
 			thread_cpu(pid, c->exclude_thread, &excl_tid, &excl);
+			thread_cpu(pid, c->exclude_thread2, &excl2_tid, &excl2);
 			thread_cpu(pid, c->count_thread, &count_tid, &counted);
 			double v = read_cpu_ms(pid);
 			if (v >= 0)
-				cpu = v > excl ? v - excl : 0;
+				cpu = v > excl + excl2 ? v - excl - excl2 : 0;
 			/* After @done the child tears down: its memory goes
 			 * for reasons that are not reporting. */
 			if (c->sample_rss && !r->done) {
@@ -307,12 +309,11 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 	r->wall_ms = mono_ms() - t0;
 	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-	if (c->exclude_thread) {
-		/* The child's own count covers its sampling to the end. */
-		if (r->telemetry_cpu_ms > excl)
-			excl = r->telemetry_cpu_ms;
-		r->cpu_ms = r->cpu_ms > excl ? r->cpu_ms - excl : 0;
-	}
+	/* The child's own count covers its sampling to the end. */
+	if (c->exclude_thread && r->telemetry_cpu_ms > excl)
+		excl = r->telemetry_cpu_ms;
+	if (c->exclude_thread || c->exclude_thread2)
+		r->cpu_ms = r->cpu_ms > excl + excl2 ? r->cpu_ms - excl - excl2 : 0;
 	if (c->count_thread)
 		r->xl_cpu_ms = counted;
 	c->wstatus = wstatus;

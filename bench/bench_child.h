@@ -16,6 +16,9 @@ struct bench_child {
 	/* A thread (by name) whose CPU is not the child's: the VMM's own
 	 * telemetry sampler, which QEMU, sampled from outside, has not. */
 	const char *exclude_thread;
+	/* Another (the VMM's control API, serving the bench's scrapes): its
+	 * CPU as last sampled. */
+	const char *exclude_thread2;
 	/* A thread (by name) whose CPU is also told apart, into r->xl_cpu_ms
 	 * (the exitless scanner's: it stays in the child's total). */
 	const char *count_thread;
@@ -31,7 +34,8 @@ struct bench_child {
 
 /* Run to the end; r gets the console's figures, samples (if sample_rss),
  * CPU time (without exclude_thread's: as sampled, and at the end as the
- * child's telemetry line says if it has one), wall time and end. *stop (if not NULL) going non-zero stops
+ * child's telemetry line says if it has one; nor exclude_thread2's, as
+ * sampled), wall time and end. *stop (if not NULL) going non-zero stops
  * the child. 0, or -errno if it could not be started. */
 int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop);
 
