@@ -99,6 +99,15 @@ struct bench_run {
 	double host_requests;			/* the summary's report_requests */
 	double xl_cpu_ms;
 
+	/* GET /metrics on pagehint run's control API (bench_scrape.c), every
+	 * ~100 ms from the guest's freeing line to its @done: each answer's
+	 * time, connect to last byte, and when it was asked (ms since the
+	 * first). A scrape with no answer or not 200 is counted, not timed. */
+	bool scraped;				/* the run served the API and was scraped */
+	double *scrape_ms, *scrape_t_ms;
+	size_t nscrape;
+	unsigned scrape_failed;
+
 	int guest_exit;		/* the guest's exit status; < 0: none */
 	const char *end;	/* "exit", "timeout", "signal", "error" */
 	double cpu_ms;		/* child's user + system time (wait4), less telemetry_cpu_ms */
@@ -145,6 +154,11 @@ struct bench_frag_fig {
 	double returned_mib, exits_per_gib, all_exits_per_gib;
 };
 
+struct bench_scrape_fig {
+	double scrapes, failed;			/* counts */
+	double p50_ms, p99_ms, max_ms;		/* of the answered scrapes */
+};
+
 struct bench_burst_fig {
 	double alloc_ms;		/* median over the bursts after the first */
 	double resident_mean_mib;	/* samples from the bursts line to @done */
@@ -169,6 +183,11 @@ void bench_frag_figures(const struct bench_run *r, double hold_ms, struct bench_
  * burst (its vCPUs sleep between bursts: the work of a burst, the
  * engine's reports and the device's discards, whoever else ran). */
 void bench_burst_figures(const struct bench_run *r, struct bench_burst_fig *f);
+/* The run's /metrics scrapes: how many, how many failed, and the
+ * nearest-rank p50 and p99 (the ceil(p/100 x n)-th fastest) and the max of
+ * the answer times. All BENCH_NULL if the run was not scraped (QEMU: no
+ * API); the times BENCH_NULL without an answer. */
+void bench_scrape_figures(const struct bench_run *r, struct bench_scrape_fig *f);
 /* workload=churn: pages per second of the hypervisor's CPU time from the
  * "@event churn" line to @done; BENCH_NULL if not known. */
 double bench_churn_pages_per_cpu_s(const struct bench_run *r);

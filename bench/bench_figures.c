@@ -37,6 +37,8 @@ void bench_run_free(struct bench_run *r)
 {
 	free(r->s);
 	free(r->console);
+	free(r->scrape_ms);
+	free(r->scrape_t_ms);
 	bench_run_init(r);
 }
 
