@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench_int.h"
+#include "bench_scrape.h"
 #include "cli.h"
 #include "clock.h"
 #include "log.h"
@@ -340,13 +341,15 @@ static void save_console(struct bench *b, const char *tag, const struct bench_ru
 /* Run one guest; false (and a note) if it did not end well. */
 #define RUN_ICOUNT	1u	/* QEMU TCG: count guest instructions */
 #define RUN_POPULATE	2u	/* guest RAM pre-faulted: no first-touch faults in the figures */
+#define RUN_SCRAPE	4u	/* pagehint: GET /metrics from the free to @done (bench_scrape.c) */
 
 static bool run_guest_on(struct bench *b, const char *tag, const char *what, const char *cmdline,
 			 double timeout_s, unsigned flags, struct bench_run *r)
 {
 	struct bench_job j = { .cmdline = cmdline, .timeout_s = timeout_s, .tag = tag,
 			       .on_line = on_line, .on_sample = on_sample, .arg = &b->pg,
-			       .icount = flags & RUN_ICOUNT, .populate = flags & RUN_POPULATE };
+			       .icount = flags & RUN_ICOUNT, .populate = flags & RUN_POPULATE,
+			       .scrape = flags & RUN_SCRAPE };
 	b->pg.step++;
 	b->pg.t_step = mono_s();
 	b->pg.rss = -1;
@@ -631,6 +634,27 @@ static unsigned bench_steps(const struct bench *b, unsigned engines)
 					     (b->res->icount ? engines : 0));
 }
 
+/* The reclaim run's /metrics scrapes: its figures, and a line saying them. */
+static void set_scrape(struct bench *b, struct bench_engine_res *e, unsigned rep,
+		       const struct bench_run *r)
+{
+	struct bench_scrape_fig sf;
+
+	bench_scrape_figures(r, &sf);
+	set_fig(e, FIG_SCRAPE_N, rep, sf.scrapes);
+	set_fig(e, FIG_SCRAPE_FAILED, rep, sf.failed);
+	set_fig(e, FIG_SCRAPE_P50, rep, sf.p50_ms);
+	set_fig(e, FIG_SCRAPE_P99, rep, sf.p99_ms);
+	set_fig(e, FIG_SCRAPE_MAX, rep, sf.max_ms);
+	if (r->scraped && r->nscrape)
+		say(&b->pg, "  %s: GET /metrics every %d ms from the free to @done: %.0f scrapes, "
+		    "%.0f failed; answer p50 %.3f ms, p99 %.3f ms, max %.3f ms", e->name,
+		    BENCH_SCRAPE_PERIOD_MS, sf.scrapes, sf.failed, sf.p50_ms, sf.p99_ms, sf.max_ms);
+	else if (r->scraped)
+		say(&b->pg, "  %s: GET /metrics from the free to @done: %.0f scrapes, none answered",
+		    e->name, sf.scrapes);
+}
+
 /* The reclaim scenario (memhog, free, idle) on engine e; args selects it. */
 static void run_reclaim(struct bench *b, unsigned rep, struct bench_engine_res *e, const char *args)
 {
@@ -646,7 +670,7 @@ static void run_reclaim(struct bench *b, unsigned rep, struct bench_engine_res *
 	snprintf(tag, sizeof(tag), "reclaim-%s-rep%u", e->name, rep + 1);
 	snprintf(what, sizeof(what), "rep %u/%u %s reclaim", rep + 1, b->o.reps, e->name);
 	double hog_s = (double)b->hog_mib / 50.0;	/* TCG writes ~300 MiB/s */
-	if (!run_guest(b, tag, what, cmd, 120 + b->o.idle_ms / 1e3 + hog_s, &r)) {
+	if (!run_guest_on(b, tag, what, cmd, 120 + b->o.idle_ms / 1e3 + hog_s, RUN_SCRAPE, &r)) {
 		if (!e->note[0])
 			note_failure(e, tag, &r);
 		bench_run_free(&r);
@@ -669,6 +693,7 @@ static void run_reclaim(struct bench *b, unsigned rep, struct bench_engine_res *
 		set_fig(e, FIG_SPEED, rep,
 			0.9 * rf.freed_mib / 1024.0 / (rf.t_ms[1] / 1e3) / res->limit_v[rep]);
 	set_xl(e, SCEN_RECLAIM, rep, &r);
+	set_scrape(b, e, rep, &r);
 	keep_curve(e, &r);
 	char t[3][16];
 	for (int k = 0; k < 3; k++)
@@ -873,6 +898,9 @@ static void setup_plan(struct bench *b)
 			 "every VM exit to userspace and every ioeventfd notify (pagehint run's exits "
 			 "plus notifications)");
 	}
+	const char *no_api = bench_vmm_no_api(&b->h, res->no_api, sizeof(res->no_api));
+	if (no_api != res->no_api)
+		snprintf(res->no_api, sizeof(res->no_api), "%s", no_api ? no_api : "");
 	res->cpus = o->cpus;
 	res->mem_mib = o->mem >> 20;
 	res->hog_mib = b->hog_mib;

@@ -208,5 +208,19 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 		true, 16, med(e, FIG_FRAG_EXITS));
 	if (x->measured == BENCH_NULL && med(e, FIG_FRAG_MIB) != BENCH_NULL)
 		snprintf(x->note, sizeof(x->note), "nothing returned: no exits per GiB to judge");
+
+	/* The control API's: answered while this engine reports (a failed
+	 * scrape is no answer in time). */
+	x = add(g, &n, "metrics_scrape_p99_ms", "api: GET /metrics p99 < 5 ms while reporting", "ms",
+		true, 5, med(e, FIG_SCRAPE_P99));
+	double failed = med(e, FIG_SCRAPE_FAILED);
+	if (x->met > 0 && x->measured == x->target)	/* the goal is strict */
+		x->met = 0, x->missed_by = 0;
+	if (failed > 0) {
+		x->met = 0;
+		snprintf(x->note, sizeof(x->note), "%.0f scrapes failed (median)", failed);
+	} else if (res->no_api[0]) {
+		snprintf(x->note, sizeof(x->note), "not run: %.80s", res->no_api);
+	}
 	return n;
 }

@@ -39,6 +39,7 @@ struct bench_job {
 	bool keep_trace;		/* pagehint: leave TMPDIR/TAG.trace.csv */
 	bool icount;			/* QEMU TCG: -icount shift=0 (a ns per instruction) */
 	bool populate;			/* guest RAM pre-faulted before boot */
+	bool scrape;			/* pagehint: --api-sock, /metrics scraped (bench_scrape.h) */
 };
 
 /* 0 when the child ran (r says how it ended), -errno if it could not be
@@ -49,12 +50,16 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 		  volatile sig_atomic_t *stop);
 /* The `pagehint run` command line bench_vmm_run runs: its argv (NULL
  * ended) and the files it names, TMPDIR/TAG.trace.csv and
- * TMPDIR/TAG.summary.json. */
+ * TMPDIR/TAG.summary.json, and for a job that scrapes (and a path that
+ * fits a Unix socket) --api-sock TMPDIR/api.sock ("" otherwise). */
 struct bench_vmm_argv {
-	char mem[32], cpus[16], timeout[32], trace[4096], summary[4096];
-	const char *argv[24];
+	char mem[32], cpus[16], timeout[32], trace[4096], summary[4096], api_sock[108];
+	const char *argv[26];
 };
 void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struct bench_vmm_argv *a);
+/* Why h's runs serve no control API to scrape (QEMU has none; a run
+ * folder too long for a socket's path), in buf; NULL when they do. */
+const char *bench_vmm_no_api(const struct bench_host *h, char *buf, size_t cap);
 /* A `pagehint run --trace` CSV into r's samples, its columns found by
  * name: resident memory, device_exits as the exits, exits + notifications
  * as exits_all (each known only if the trace has it); samples after
@@ -88,6 +93,8 @@ enum bench_fig {
 	FIG_BURST_ALLOC, FIG_BURST_RATIO, FIG_BURST_RSS, FIG_BURST_RSS_UP,
 	FIG_BURST_CPU, FIG_BURST_CPU_RATIO,
 	FIG_BURST_TAKEN,	/* burst: MiB of Reported memory allocations took (host refaults) */
+	/* GET /metrics during the reclaim run (bench_scrape_figures) */
+	FIG_SCRAPE_N, FIG_SCRAPE_FAILED, FIG_SCRAPE_P50, FIG_SCRAPE_P99, FIG_SCRAPE_MAX,
 	/* The exitless mode's costs, BENCH_XL_NFIG per scenario (bench_xl_fig) */
 	FIG_XL_FIRST,
 	FIG_XL_LAST = FIG_XL_FIRST + 4 * 6 - 1,
@@ -149,6 +156,7 @@ struct bench_results {
 	char hv_reason[320];		/* why this hypervisor */
 	char exits_source[200];
 	char exits_all_source[200];	/* "": not counted */
+	char no_api[160];		/* why no run was scraped ("": they were) */
 	unsigned cpus, reps;
 	uint64_t mem_mib, hog_mib, frag_mib;
 	unsigned idle_ms, frag_hold_ms, churn_ms, churn_mib, seed;

@@ -47,6 +47,11 @@ const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_BURST_CPU]  = { "burst", "cpu_ms_per_burst", "ms", false },
 	[FIG_BURST_CPU_RATIO] = { "burst", "cpu_ratio_vs_off", "ratio", false },
 	[FIG_BURST_TAKEN] = { "burst", "reported_taken_mib", "MiB", false },
+	[FIG_SCRAPE_N]   = { "metrics_scrape", "scrapes", "scrapes", false },
+	[FIG_SCRAPE_FAILED] = { "metrics_scrape", "failed", "scrapes", false },
+	[FIG_SCRAPE_P50] = { "metrics_scrape", "p50_ms", "ms", false },
+	[FIG_SCRAPE_P99] = { "metrics_scrape", "p99_ms", "ms", false },
+	[FIG_SCRAPE_MAX] = { "metrics_scrape", "max_ms", "ms", false },
 #define XL_FIGS(sc, name) \
 	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_CPU] = { name, "xl_scanner_cpu_ms", "ms", false }, \
 	[FIG_XL_FIRST + (sc) * BENCH_XL_NFIG + XL_DISCARDS] = { name, "xl_discard_calls", "calls", false }, \
@@ -212,6 +217,26 @@ static void xl_table(FILE *f, const struct bench_results *res)
 	}
 }
 
+/* GET /metrics during the reclaim runs, or why not. */
+static void scrape_table(FILE *f, const struct bench_results *res)
+{
+	if (res->no_api[0]) {
+		fprintf(f, "\nmetrics scrape: not run: %s\n", res->no_api);
+		return;
+	}
+	fprintf(f, "\nmetrics scrape: GET /metrics on pagehint run's control API every 100 ms "
+		"during the reclaim run, from the guest's free to its @done; answer time, connect to "
+		"last byte\n");
+	static const struct col sc[] = {
+		{ "scrapes", FIG_SCRAPE_N, 1, 0, 12, "-" },
+		{ "failed", FIG_SCRAPE_FAILED, 1, 0, 12, "-" },
+		{ "p50 ms", FIG_SCRAPE_P50, 1, 3, 12, "-" },
+		{ "p99 ms", FIG_SCRAPE_P99, 1, 3, 12, "-" },
+		{ "max ms", FIG_SCRAPE_MAX, 1, 3, 12, "-" },
+	};
+	print_block(f, res, sc, sizeof(sc) / sizeof(sc[0]));
+}
+
 void bench_report_table(FILE *f, const struct bench_results *res)
 {
 	fprintf(f, "pagehint bench  %s  %s, %s, %u host CPUs\n", res->machine.date,
@@ -322,6 +347,7 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 			"this run is on %s\n",
 			!strcmp(res->hypervisor, "qemu") ? "QEMU KVM" : "pagehint run (KVM)");
 	xl_table(f, res);
+	scrape_table(f, res);
 	for (unsigned i = 0; i < res->nengines; i++)
 		if (res->e[i].note[0])
 			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
@@ -418,6 +444,11 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 	}
 	fputs(", \"hypervisor_reason\": ", f);
 	bench_json_str(f, res->hv_reason);
+	fputs(", \"metrics_scrape_not_run\": ", f);
+	if (res->no_api[0])
+		bench_json_str(f, res->no_api);
+	else
+		fputs("null", f);
 	fputs(",\n    \"exits_source\": ", f);
 	bench_json_str(f, res->exits_source);
 	fputs(", \"all_exits_source\": ", f);
@@ -450,6 +481,8 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		json_figs(f, e, "overhead");
 		fputs(",\n      ", f);
 		json_figs(f, e, "burst");
+		fputs(",\n      ", f);
+		json_figs(f, e, "metrics_scrape");
 		if (!strcmp(e->name, BENCH_ENGINE_XL)) {
 			/* the guest ran the standard mode: the device has no map */
 			fputs(",\n      \"exitless_fallback\": ", f);

@@ -11,7 +11,10 @@
  * the device's report requests; the other figures are computed from the
  * trace the same way
  * (telemetry_reclaim) for both backends. Its CPU time leaves out its
- * telemetry sampler's (docs/bench.md).
+ * telemetry sampler's (docs/bench.md). A job that scrapes serves the
+ * control API at TMPDIR/api.sock (one run at a time), which a thread of
+ * the bench asks for /metrics during the free and the reclaim
+ * (bench_scrape.c); the API thread's CPU is left out too.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include "balloon_exitless.h"	/* XL_THREAD_NAME */
 #include "bench_child.h"
 #include "bench_int.h"
+#include "bench_scrape.h"
 
 /* The trace's columns the bench reads, looked up by name in its header. */
 enum { COL_T, COL_RSS, COL_DEVICE, COL_EXITS, COL_NOTIFY, NCOLS };
@@ -91,8 +95,23 @@ int bench_read_summary(FILE *f, struct bench_run *r)
 	return x ? 0 : -EINVAL;
 }
 
+const char *bench_vmm_no_api(const struct bench_host *h, char *buf, size_t cap)
+{
+	char sock[4096];
+
+	if (h->hv == BENCH_HV_QEMU)
+		return "QEMU has no control API (pagehint run --api-sock)";
+	snprintf(sock, sizeof(sock), "%s/api.sock", h->tmpdir);
+	if (strlen(sock) < sizeof(((struct bench_vmm_argv *)0)->api_sock))
+		return NULL;
+	snprintf(buf, cap, "the socket's path %.40s... is longer than a Unix socket's %zu bytes",
+		 sock, sizeof(((struct bench_vmm_argv *)0)->api_sock) - 1);
+	return buf;
+}
+
 void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struct bench_vmm_argv *a)
 {
+	char why[160];
 	snprintf(a->mem, sizeof(a->mem), "%lluM", (unsigned long long)h->mem_mib);
 	snprintf(a->cpus, sizeof(a->cpus), "%u", h->cpus);
 	/* The VMM's own timeout first; the bench's a little later. */
@@ -106,7 +125,7 @@ void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struc
 		"--trace", a->trace, "--summary-json", a->summary,
 		"--populate", j->populate ? "on" : "off",
 	};
-	_Static_assert(sizeof(argv) / sizeof(argv[0]) + 5 <= sizeof(a->argv) / sizeof(a->argv[0]),
+	_Static_assert(sizeof(argv) / sizeof(argv[0]) + 7 <= sizeof(a->argv) / sizeof(a->argv[0]),
 		       "bench_vmm_argv: argv");
 	size_t n = sizeof(argv) / sizeof(argv[0]);
 	memcpy(a->argv, argv, sizeof(argv));
@@ -114,9 +133,48 @@ void bench_vmm_argv(const struct bench_host *h, const struct bench_job *j, struc
 		a->argv[n++] = "--initrd";
 		a->argv[n++] = h->initrd;
 	}
+	if (j->scrape && !bench_vmm_no_api(h, why, sizeof(why))) {
+		snprintf(a->api_sock, sizeof(a->api_sock), "%s/api.sock", h->tmpdir);
+		a->argv[n++] = "--api-sock";
+		a->argv[n++] = a->api_sock;
+	}
 	a->argv[n++] = "--";
 	a->argv[n++] = j->cmdline;
 	a->argv[n] = NULL;
+}
+
+/* The child's lines and samples: to the scraper, then to the job's. */
+struct vmm_lines {
+	const struct bench_job *j;
+	struct bench_scraper *scraper;
+};
+
+static void vmm_line(void *arg, const char *line)
+{
+	struct vmm_lines *l = arg;
+	bench_scraper_line(l->scraper, line);
+	if (l->j->on_line)
+		l->j->on_line(l->j->arg, line);
+}
+
+static void vmm_sample(void *arg, double t_ms, double rss_mib)
+{
+	struct vmm_lines *l = arg;
+	if (l->j->on_sample)
+		l->j->on_sample(l->j->arg, t_ms, rss_mib);
+}
+
+/* TMPDIR/TAG.scrapes.csv: every scrape's answer time, to recompute the figure from. */
+static void save_scrapes(const struct bench_host *h, const struct bench_job *j,
+			 const struct bench_run *r)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s.scrapes.csv", h->tmpdir, j->tag);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return;
+	bench_scrape_csv(f, r);
+	fclose(f);
 }
 
 int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct bench_run *r,
@@ -125,14 +183,27 @@ int bench_vmm_run(const struct bench_host *h, const struct bench_job *j, struct 
 	struct bench_vmm_argv a = { 0 };
 	bench_vmm_argv(h, j, &a);
 
+	/* A socket left by a run that was killed would be refused. */
+	struct vmm_lines lines = { .j = j };
+	if (a.api_sock[0]) {
+		unlink(a.api_sock);
+		lines.scraper = bench_scraper_start(a.api_sock, BENCH_SCRAPE_PERIOD_MS);
+	}
 	/* Its CPU without its own sampler's (mincore every 10 ms, for the
-	 * trace): QEMU's is sampled from outside, at no cost to QEMU. */
+	 * trace), nor its API's while the bench scrapes it: QEMU's is
+	 * sampled from outside, at no cost to QEMU. */
 	struct bench_child c = {
 		.argv = a.argv, .timeout_s = j->timeout_s + 10, .prefix_times = true,
 		.exclude_thread = "ph-telemetry", .count_thread = XL_THREAD_NAME,
-		.on_line = j->on_line, .on_sample = j->on_sample, .arg = j->arg,
+		.exclude_thread2 = a.api_sock[0] ? BENCH_API_THREAD : NULL,
+		.on_line = vmm_line, .on_sample = vmm_sample, .arg = &lines,
 	};
 	int e = bench_child_run(&c, r, stop);
+	if (lines.scraper) {
+		bench_scraper_stop(lines.scraper, r);
+		unlink(a.api_sock);
+		save_scrapes(h, j, r);
+	}
 	if (e)
 		return e;
 

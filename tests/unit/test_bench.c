@@ -1025,6 +1025,9 @@ static void results_json_has_the_schema(void **state)
 		"\"resident_mean_mib\": null, \"resident_vs_upstream\": null, "
 		"\"cpu_ms_per_burst\": null, \"cpu_ratio_vs_off\": null, \"reported_taken_mib\": null, "
 		"\"xl_scanner_cpu_ms\": null,",
+		"\"metrics_scrape\": {\"scrapes\": null, \"failed\": null, \"p50_ms\": null, "
+		"\"p99_ms\": null, \"max_ms\": null}",
+		"\"metrics_scrape_not_run\": null",
 		"\"goals\": {}",
 	};
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
