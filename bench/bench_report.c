@@ -14,6 +14,7 @@
 
 #include "bench_child.h"
 #include "bench_int.h"
+#include "bench_scrape.h"
 
 const struct bench_fig_info bench_figs[FIG_COUNT] = {
 	[FIG_T50]        = { "reclaim", "t50_ms", "ms", true },
@@ -224,9 +225,9 @@ static void scrape_table(FILE *f, const struct bench_results *res)
 		fprintf(f, "\nmetrics scrape: not run: %s\n", res->no_api);
 		return;
 	}
-	fprintf(f, "\nmetrics scrape: GET /metrics on pagehint run's control API every 100 ms "
+	fprintf(f, "\nmetrics scrape: GET /metrics on pagehint run's control API every %d ms "
 		"during the reclaim run, from the guest's free to its @done; answer time, connect to "
-		"last byte\n");
+		"last byte\n", BENCH_SCRAPE_PERIOD_MS);
 	static const struct col sc[] = {
 		{ "scrapes", FIG_SCRAPE_N, 1, 0, 12, "-" },
 		{ "failed", FIG_SCRAPE_FAILED, 1, 0, 12, "-" },
