@@ -3,6 +3,8 @@
 # pagehint-exitless (on QEMU where KVM can't be used): the outputs exist,
 # results.json has its schema (docs/bench.md) with sane values (the burst scenario
 # and the goals included), and upstream gave memory back where off did not.
+# The metrics scrape: under pagehint run every reclaim run scraped with
+# answers and none failed; on QEMU (no API) the figures null and said why.
 # On QEMU the exitless engine's guest falls back to the standard mode (the
 # map needs pagehint's device): the bench says so and does not fail.
 # The figures themselves are not asserted beyond that (CI smoke test). It
@@ -25,7 +27,7 @@ else
 	[ -f "$GUEST_ELF" ] || skip_all "$GUEST_ELF not built (run make)"
 fi
 
-plan 10
+plan 11
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -34,6 +36,12 @@ rc=$?
 if [ $rc -eq 0 ]; then ok "bench --quick exits 0"; else not_ok "bench --quick exits 0 (status $rc)"; diag "$(tail -30 "$out/stderr")"; fi
 check "the table is on stdout" grep -q '^reclaim: memhog' "$out/stdout"
 check "the table has the burst scenario" grep -q '^burst: ' "$out/stdout"
+if [ -n "$(kvm_unusable)" ]; then
+	check "the metrics scrape: not run on QEMU, with the reason" \
+		grep -q '^metrics scrape: not run: QEMU has no control API' "$out/stdout"
+else
+	check "the metrics scrape of the reclaim runs" grep -q '^metrics scrape: GET /metrics' "$out/stdout"
+fi
 check "figures.csv has a row per figure" grep -q '^reclaim,upstream,t50_ms,' "$out/figures.csv"
 check "curves.csv has both engines" grep -q '^upstream,' "$out/curves.csv"
 check "a console log per run" test -s "$out/runs/reclaim-upstream-rep1.console"
@@ -92,6 +100,17 @@ assert off["t50_ms"] is None, "off returned memory"
 assert up["returned_10s"] > (off["returned_10s"] or 0), "upstream returned no more than off"
 assert r["engines"]["upstream"]["burst"]["resident_vs_upstream"] == 1
 assert set(r["goals"]) == {"pagehint-exitless"}, f"goals for {sorted(r['goals'])}"
+for name, e in r["engines"].items():
+    s = e["metrics_scrape"]
+    need(s, ["scrapes", "failed", "p50_ms", "p99_ms", "max_ms"], name + " metrics_scrape")
+    if r["machine"]["hypervisor"] == "qemu":
+        assert all(v is None for v in s.values()), f"{name}: metrics scrape figures without an API: {s}"
+    else:
+        assert s["scrapes"] >= 10 and s["failed"] == 0, f"{name}: metrics scrape {s}"
+        assert 0 <= s["p50_ms"] <= s["p99_ms"] <= s["max_ms"], f"{name}: metrics scrape {s}"
+assert (r["machine"]["metrics_scrape_not_run"] is not None) == (r["machine"]["hypervisor"] == "qemu"), \
+    f"metrics_scrape_not_run {r['machine']['metrics_scrape_not_run']}"
+assert "metrics_scrape_p99_ms" in r["goals"]["pagehint-exitless"], "no metrics scrape goal"
 xg, xe = r["goals"]["pagehint-exitless"], r["engines"]["pagehint-exitless"]
 for k in ("xl_requests_per_gib", "exits_per_gib", "xl_t99_after_free_ms", "xl_free_vs_standard"):
     assert k in xg, f"no exitless goal {k}"
