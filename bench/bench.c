@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "bench_scrape.h"
 #include "cli.h"
 #include "clock.h"
+#include "front.h"
 #include "log.h"
 
 #define EXIT_FAILED 1
@@ -38,13 +38,6 @@
 #define IDLE_MARGIN_MS 2000
 /* The job runner of the burst scenario: a burst every 500 ms. */
 #define BURST_PERIOD_MS 500
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	stop_flag = sig;
-}
 
 struct opts {
 	bool quick;
@@ -359,15 +352,15 @@ static bool run_guest_on(struct bench *b, const char *tag, const char *what, con
 	draw(&b->pg, true);
 
 	bench_run_init(r);
-	int e = b->h.hv == BENCH_HV_QEMU ? bench_qemu_run(&b->h, &j, r, &stop_flag)
-					 : bench_vmm_run(&b->h, &j, r, &stop_flag);
+	int e = b->h.hv == BENCH_HV_QEMU ? bench_qemu_run(&b->h, &j, r, &front_stop_signal)
+					 : bench_vmm_run(&b->h, &j, r, &front_stop_signal);
 	if (e) {
 		say(&b->pg, "%s: cannot start the hypervisor: %s", what, strerror(-e));
 		return false;
 	}
 	save_console(b, tag, r);
 	bool good = !strcmp(r->end, "exit") && r->guest_exit == 0 && !r->fail_lines;
-	if (stop_flag)
+	if (front_stop_signal)
 		return false;
 	if (!good) {
 		b->failures++;
@@ -506,7 +499,7 @@ static void run_paired(struct bench *b, unsigned rep, struct bench_engine_res *e
 		note_failure(e, tag, &r);
 	}
 	bench_run_free(&r);
-	if (stop_flag)
+	if (front_stop_signal)
 		return;
 
 	churn_cmdline(b, e, cmd, sizeof(cmd));
@@ -541,15 +534,15 @@ static int paired_block(struct bench *b, unsigned rep)
 	struct paired off[BENCH_MAX_ENGINES], x[BENCH_MAX_ENGINES];
 	char slot[16];
 
-	for (unsigned i = 0; i <= n && !stop_flag; i++) {
+	for (unsigned i = 0; i <= n && !front_stop_signal; i++) {
 		slot[0] = 0;
 		if (n)
 			snprintf(slot, sizeof(slot), ".%u", i + 1);
 		run_paired(b, rep, &res->e[0], slot, &off[i]);
-		if (i < n && !stop_flag)
+		if (i < n && !front_stop_signal)
 			run_paired(b, rep, &res->e[i + 1], "", &x[i + 1]);
 	}
-	if (stop_flag)
+	if (front_stop_signal)
 		return -1;
 
 	for (int k = 0; k < NPAIRED; k++) {
@@ -600,7 +593,7 @@ static int icount_block(struct bench *b, unsigned rep)
 
 	if (!res->icount)
 		return 0;
-	for (unsigned i = 0; i < res->nengines && !stop_flag; i++) {
+	for (unsigned i = 0; i < res->nengines && !front_stop_signal; i++) {
 		struct bench_engine_res *e = &res->e[i];
 		struct bench_run r;
 
@@ -622,7 +615,7 @@ static int icount_block(struct bench *b, unsigned rep)
 		}
 		bench_run_free(&r);
 	}
-	return stop_flag ? -1 : 0;
+	return front_stop_signal ? -1 : 0;
 }
 
 /* The progress line's steps: the probes, then per repetition the limit,
@@ -755,26 +748,17 @@ static int bench_rep(struct bench *b, unsigned rep)
 	say(&b->pg, "rep %u: madvise(MADV_DONTNEED) on %llu MiB of THP memory: %.1f GiB/s", rep + 1,
 	    (unsigned long long)b->hog_mib, res->limit_v[rep]);
 
-	for (unsigned i = 0; i < res->nengines && !stop_flag; i++) {
+	for (unsigned i = 0; i < res->nengines && !front_stop_signal; i++) {
 		char args[64];
 		bench_engine_args(res->e[i].name, args, sizeof(args));
 		run_reclaim(b, rep, &res->e[i], args);
-		if (stop_flag)
+		if (front_stop_signal)
 			break;
 		run_fragment(b, rep, &res->e[i], args);
 	}
-	if (stop_flag || paired_block(b, rep))
+	if (front_stop_signal || paired_block(b, rep))
 		return -1;
 	return icount_block(b, rep);
-}
-
-/* pagehint-guest.elf beside this program (self). */
-static const char *default_kernel(char *buf, size_t cap, const char *self)
-{
-	const char *slash = strrchr(self, '/');
-	int dirlen = slash ? (int)(slash - self) : 1;
-	snprintf(buf, cap, "%.*s/pagehint-guest.elf", dirlen, slash ? self : ".");
-	return buf;
 }
 
 /* The files under --out; 1 if one could not be written (the plots may
@@ -848,13 +832,11 @@ static bool choose_hypervisor(struct bench *b)
 /* This program, the guest kernel, and where runs leave their files. */
 static bool setup_files(struct bench *b)
 {
-	ssize_t sl = readlink("/proc/self/exe", b->self, sizeof(b->self) - 1);
-	if (sl <= 0) {
+	if (!front_self_path(b->self, sizeof(b->self))) {
 		b->status = bench_bad("pagehint bench", "cannot find this program (/proc/self/exe)");
 		return false;
 	}
-	b->self[sl] = 0;
-	b->kernel = b->o.kernel ? b->o.kernel : default_kernel(b->kpath, sizeof(b->kpath), b->self);
+	b->kernel = b->o.kernel ? b->o.kernel : front_guest_kernel(b->self, b->kpath, sizeof(b->kpath));
 	if (access(b->kernel, R_OK)) {
 		b->status = bench_bad("pagehint bench", "guest kernel %s: %s", b->kernel, strerror(errno));
 		return false;
@@ -925,11 +907,7 @@ static void start(struct bench *b)
 	const struct bench_results *res = b->res;
 	const struct opts *o = &b->o;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	front_catch_stop_signals(true);
 
 	b->pg.tty = isatty(STDERR_FILENO);
 	b->pg.t_start = mono_s();
@@ -951,7 +929,7 @@ static bool probe_engines(struct bench *b)
 {
 	struct bench_results *res = b->res;
 
-	for (unsigned i = 0; i < b->o.nengines && !stop_flag; i++) {
+	for (unsigned i = 0; i < b->o.nengines && !front_stop_signal; i++) {
 		int k = probe_engine(b, b->o.engines[i]);
 		if (k > 0) {
 			snprintf(res->e[res->nengines].name, sizeof(res->e[0].name), "%s", b->o.engines[i]);
@@ -961,17 +939,17 @@ static bool probe_engines(struct bench *b)
 			res->nengines++;
 		} else if (k == 0) {
 			say(&b->pg, "engine %s: this guest does not know it; left out", b->o.engines[i]);
-		} else if (!stop_flag) {
+		} else if (!front_stop_signal) {
 			say(&b->pg, "engine %s: the guest does not boot with it; left out", b->o.engines[i]);
 		}
-		if (k <= 0 && b->o.engines_given && !stop_flag)
+		if (k <= 0 && b->o.engines_given && !front_stop_signal)
 			b->failures++;
 	}
 	b->pg.nsteps = bench_steps(b, res->nengines);
 	if (!res->nengines || strcmp(res->e[0].name, "off")) {
-		if (!stop_flag)
+		if (!front_stop_signal)
 			fprintf(stderr, "pagehint bench: the guest does not run with engine=off; giving up\n");
-		b->status = stop_flag ? EXIT_SIGNAL : EXIT_FAILED;
+		b->status = front_stop_signal ? EXIT_SIGNAL : EXIT_FAILED;
 		return false;
 	}
 	return true;
@@ -985,8 +963,8 @@ static bool run_reps(struct bench *b)
 			break;
 	if (b->pg.tty)
 		fputs("\r\033[K", stderr);
-	if (stop_flag) {
-		fprintf(stderr, "pagehint bench: stopped by signal %d\n", (int)stop_flag);
+	if (front_stop_signal) {
+		fprintf(stderr, "pagehint bench: stopped by signal %d\n", (int)front_stop_signal);
 		b->status = EXIT_SIGNAL;
 		return false;
 	}

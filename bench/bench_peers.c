@@ -39,7 +39,6 @@
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +54,7 @@
 #include "bench_peers.h"
 #include "cli.h"
 #include "clock.h"
+#include "front.h"
 #include "log.h"
 
 #define EXIT_FAILED 1
@@ -101,13 +101,6 @@ static const struct {
 /* linux/build.sh's variants the bench uses */
 enum { K_STOCK, K_PAGEHINT, K_COUNT };
 static const char *const k_names[K_COUNT] = { "stock", "pagehint" };
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	stop_flag = sig;
-}
 
 struct popts {
 	char engines[BENCH_MAX_ENGINES][24];
@@ -501,7 +494,7 @@ static int run_qemu(struct peers *p, struct row *w, const char *const *argv, con
 	};
 	double t = mono_s();
 	bench_run_init(r);
-	int e = bench_child_run(c, r, &stop_flag);
+	int e = bench_child_run(c, r, &front_stop_signal);
 	w->wall_s = mono_s() - t;
 	if (e) {
 		fail_row(p, w, NULL, "cannot start " QEMU ": %s", strerror(-e));
@@ -513,7 +506,7 @@ static int run_qemu(struct peers *p, struct row *w, const char *const *argv, con
 		fclose(f);
 	if (p->rundir_temp)
 		unlink(log);
-	if (stop_flag)
+	if (front_stop_signal)
 		return -1;
 	if (c->timed_out) {
 		fail_row(p, w, r, "timed out after %.0f s", timeout_s);
@@ -742,13 +735,13 @@ static void run_vmm_guest(struct peers *p, struct row *w)
 	peers_trace_init(&tr);
 	bench_run_init(&r);
 	double t = mono_s();
-	int e = bench_vmm_run(&h, &j, &r, &stop_flag);
+	int e = bench_vmm_run(&h, &j, &r, &front_stop_signal);
 	w->wall_s = mono_s() - t;
 	/* bench_vmm_run's name for it */
 	snprintf(trace, sizeof(trace), "%s/%s.trace.csv", p->rundir, w->tag);
 	if (e) {
 		fail_row(p, w, NULL, "cannot start pagehint run: %s", strerror(-e));
-	} else if (!stop_flag) {
+	} else if (!front_stop_signal) {
 		FILE *f = fopen(trace, "r");
 		e = f ? peers_trace_read_vmm(&tr, f) : -errno;
 		if (f)
@@ -791,11 +784,11 @@ static void run_linux_vmm(struct peers *p, struct row *w)
 	peers_trace_init(&tr);
 	bench_run_init(&r);
 	double t = mono_s();
-	int e = bench_vmm_run(&h, &j, &r, &stop_flag);
+	int e = bench_vmm_run(&h, &j, &r, &front_stop_signal);
 	w->wall_s = mono_s() - t;
 	if (e) {
 		fail_row(p, w, NULL, "cannot start pagehint run: %s", strerror(-e));
-	} else if (!stop_flag) {
+	} else if (!front_stop_signal) {
 		FILE *f = fopen(a.trace, "r");
 		double t0 = 0;
 		if (!f)
@@ -839,7 +832,7 @@ static int run_script(const char *const *argv, double timeout_s, void (*on_line)
 	struct bench_run r;
 
 	bench_run_init(&r);
-	*err = bench_child_run(&c, &r, &stop_flag);
+	*err = bench_child_run(&c, &r, &front_stop_signal);
 	bench_run_free(&r);
 	return *err || c.timed_out || !WIFEXITED(c.wstatus) ? -1 : WEXITSTATUS(c.wstatus);
 }
@@ -1362,38 +1355,33 @@ static void plan(struct peers *p)
 	}
 }
 
+/* The files beside this program unless named: a path too long is cut,
+ * and then not found. */
 static void default_paths(struct peers *p)
 {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", p->self);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = 0;
 	if (p->o.kernel)
 		snprintf(p->kernel, sizeof(p->kernel), "%s", p->o.kernel);
 	else
-		snprintf(p->kernel, sizeof(p->kernel), "%s/pagehint-guest.elf", dir);
+		front_guest_kernel(p->self, p->kernel, sizeof(p->kernel));
 	const char *env = getenv("LINUX_REF_DIR");
 	if (p->o.linux_dir)
 		snprintf(p->linux_dir, sizeof(p->linux_dir), "%s", p->o.linux_dir);
 	else if (env && *env)
 		snprintf(p->linux_dir, sizeof(p->linux_dir), "%s", env);
 	else
-		snprintf(p->linux_dir, sizeof(p->linux_dir), "%.*s/linux-ref", PATH_MAX - 16, dir);
+		front_beside(p->self, "linux-ref", p->linux_dir, sizeof(p->linux_dir));
 	/* the source tree this program was built in: build/.. */
-	snprintf(p->src, sizeof(p->src), "%.*s/..", PATH_MAX - 8, dir);
+	front_beside(p->self, "..", p->src, sizeof(p->src));
 }
 
 /* This program, the kernels named, where runs leave their files; false
  * with the status if one cannot be had. */
 static bool setup_files(struct peers *p)
 {
-	ssize_t sl = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
-	if (sl <= 0) {
+	if (!front_self_path(p->self, sizeof(p->self))) {
 		p->status = bench_bad("pagehint peers", "cannot find this program (/proc/self/exe)");
 		return false;
 	}
-	p->self[sl] = 0;
 	default_paths(p);
 	for (int k = 0; k < K_COUNT; k++)
 		if (p->o.linux_k[k] && access(p->o.linux_k[k], R_OK)) {
@@ -1418,11 +1406,7 @@ static bool setup_files(struct peers *p)
  * are planned. */
 static void setup_plan(struct peers *p)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	front_catch_stop_signals(true);
 
 	bench_machine_info(&p->machine);
 	p->nokvm = bench_kvm_unusable(p->nokvm_buf, sizeof(p->nokvm_buf));
@@ -1450,7 +1434,7 @@ static bool run_rows(struct peers *p)
 		say("%u Linux churn runs under -icount (%u threads x %u MiB, %u rounds)", churns, p->o.cpus,
 		    CHURN_MIB, p->o.churn_rounds);
 	double t_start = mono_s();
-	for (unsigned i = 0; i < p->nrows && !stop_flag; i++) {
+	for (unsigned i = 0; i < p->nrows && !front_stop_signal; i++) {
 		struct row *w = &p->rows[i];
 		if (w->st != ROW_OK) {
 			say("%s %s%s: not run: %s", where(p, w->pf), w->engine, w->churn ? " churn" : "",
@@ -1471,8 +1455,8 @@ static bool run_rows(struct peers *p)
 		else
 			run_vmm_guest(p, w);
 	}
-	if (stop_flag) {
-		fprintf(stderr, "pagehint peers: stopped by signal %d\n", (int)stop_flag);
+	if (front_stop_signal) {
+		fprintf(stderr, "pagehint peers: stopped by signal %d\n", (int)front_stop_signal);
 		p->status = EXIT_SIGNAL;
 		return false;
 	}

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
+#include "front.h"
 #include "kernel.h"
 #include "guest_mem.h"
 #include "kvm_vm.h"
@@ -27,13 +27,6 @@
 #include "telemetry.h"
 #include "virtio_mmio.h"
 #include "clock.h"
-
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
 
 /* The serial port hands us each guest line (under the serial lock). */
 struct console_sink {
@@ -73,16 +66,7 @@ static enum balloon_queue_role queue_role(void *balloon, unsigned q)
 static const char *default_kernel(char *buf, size_t cap)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return "pagehint-guest.elf";
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = 0;
-	if ((size_t)snprintf(buf, cap, "%.*s/pagehint-guest.elf", (int)(cap - 32), self) >= cap)
-		return "pagehint-guest.elf";
-	return buf;
+	return front_guest_kernel(front_self_path(self, sizeof(self)) ? self : NULL, buf, cap);
 }
 
 static FILE *open_out(const char *path, const char *flag)
@@ -287,10 +271,7 @@ static bool setup_vm(struct run *r)
 	tel->live = !o->quiet && isatty(STDOUT_FILENO);
 
 	/* 9. Ctrl-C ends the run cleanly. */
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	front_catch_stop_signals(false);
 	return true;
 }
 
@@ -331,8 +312,9 @@ static bool run_guest(struct run *r)
 		uint64_t now = mono_ns(), slice = now + 50 * 1000000ull;
 		if (vm_wait(vm, deadline && deadline < slice ? deadline : slice))
 			break;
-		if (got_signal) {
-			vm_stop(vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal %d", (int)got_signal);
+		if (front_stop_signal) {
+			vm_stop(vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal %d",
+				(int)front_stop_signal);
 			break;
 		}
 		if (deadline && mono_ns() >= deadline) {

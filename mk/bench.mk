@@ -7,10 +7,11 @@
 #   build/bench/micro/resident_bench   one resident-memory sample of the telemetry
 #   build/bench/micro/api_bench        GET /metrics while the counters move at full speed
 # The bench's objects are also built sanitized into the test library.
+# Its front ends share cmd/front.c with `pagehint run` (-Icmd).
 BENCH_SRCS      := $(wildcard bench/*.c)
 BENCH_OBJS      := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
 BENCH_HOST_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/host/%.o)
-BENCH_INC       := -Ibench $(VMM_INC)
+BENCH_INC       := -Ibench -Icmd $(VMM_INC)
 
 TEST_LIB_OBJS += $(BENCH_HOST_OBJS)
 

@@ -1,6 +1,7 @@
 # cmd/: the program's front end, build/pagehint: the command table and
-# main() (cmd/main.c) and `pagehint run` (cmd/run.c), linked with the parts
-# the commands drive, vmm/ and bench/.
+# main() (cmd/main.c), `pagehint run` (cmd/run.c) and what the front ends
+# share (cmd/front.c), linked with the parts the commands drive, vmm/ and
+# bench/.
 CMD_SRCS := $(wildcard cmd/*.c)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
 CMD_INC  := -Icmd -Ibench $(VMM_INC)
@@ -27,9 +28,10 @@ $(BUILD)/pagehint-static: $(PAGEHINT_OBJS)
 
 ALL_TARGETS += $(BUILD)/pagehint-static
 
-# `ctl watch` is also built sanitized into the test library:
-# tests/unit/test_vmm_api.c runs it against the API on a fake VM.
-CMD_HOST_OBJS := $(BUILD)/host/cmd/ctl_watch.o
+# Also built sanitized into the test library: `ctl watch`
+# (tests/unit/test_vmm_api.c runs it against the API on a fake VM) and
+# the front ends' shared pieces, which the bench's objects there use.
+CMD_HOST_OBJS := $(BUILD)/host/cmd/ctl_watch.o $(BUILD)/host/cmd/front.o
 TEST_LIB_OBJS += $(CMD_HOST_OBJS)
 
 $(BUILD)/host/cmd/%.o: cmd/%.c

@@ -1,7 +1,7 @@
 # Tests. Every test is a TAP producer run by prove:
 #   tests/unit/test_*.c   hosted cmocka tests, one binary each, linked with
-#                         the sanitized core/, vmm/ and bench/ objects and
-#                         cmd/ctl_watch.c
+#                         the sanitized core/, vmm/ and bench/ objects,
+#                         cmd/ctl_watch.c and cmd/front.c
 #   tests/kvm/*.sh        the VMM and guest under KVM (skip without /dev/kvm)
 #   tests/qemu/*.sh       the guest under QEMU (skip without qemu-system-x86_64)
 #   tests/model/*.sh      model checks of protocols (skip without spin)
