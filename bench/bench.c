@@ -837,13 +837,10 @@ static bool setup_files(struct bench *b)
 		return false;
 	}
 	b->kernel = b->o.kernel ? b->o.kernel : front_guest_kernel(b->self, b->kpath, sizeof(b->kpath));
-	if (access(b->kernel, R_OK)) {
-		b->status = bench_bad("pagehint bench", "guest kernel %s: %s", b->kernel, strerror(errno));
-		return false;
-	}
-
-	int st = bench_run_dir("pagehint bench", b->o.out, "pagehint-bench", b->rundir,
-			       sizeof(b->rundir), &b->rundir_temp);
+	int st = bench_need_file("pagehint bench", "guest kernel", b->kernel);
+	if (!st)
+		st = bench_run_dir("pagehint bench", b->o.out, "pagehint-bench", b->rundir,
+				   sizeof(b->rundir), &b->rundir_temp);
 	if (st) {
 		b->status = st;
 		return false;

@@ -206,6 +206,9 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 
 /* "WHO: message" on stderr; returns BENCH_EXIT_USAGE. */
 int bench_bad(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 0 if the file at path can be read, else "WHO: WHAT PATH: reason" on
+ * stderr and BENCH_EXIT_USAGE. */
+int bench_need_file(const char *who, const char *what, const char *path);
 int bench_mkdir_p(const char *dir);	/* 0 or -errno */
 /* Where the runs go: OUT/runs (made if need be), or without --out a fresh
  * PREFIX.XXXXXX under $TMPDIR (*temp set: removed at the end). 0, or the

@@ -1383,18 +1383,18 @@ static bool setup_files(struct peers *p)
 		return false;
 	}
 	default_paths(p);
-	for (int k = 0; k < K_COUNT; k++)
-		if (p->o.linux_k[k] && access(p->o.linux_k[k], R_OK)) {
-			p->status = bench_bad("pagehint peers", "--linux-%s %s: %s", k_names[k],
-					      p->o.linux_k[k], strerror(errno));
-			return false;
+	int st = 0;
+	for (int k = 0; k < K_COUNT && !st; k++)
+		if (p->o.linux_k[k]) {
+			char flag[32];
+			snprintf(flag, sizeof(flag), "--linux-%s", k_names[k]);
+			st = bench_need_file("pagehint peers", flag, p->o.linux_k[k]);
 		}
-	if ((p->o.platform[PF_QEMU] || p->o.platform[PF_VMM]) && access(p->kernel, R_OK)) {
-		p->status = bench_bad("pagehint peers", "guest kernel %s: %s", p->kernel, strerror(errno));
-		return false;
-	}
-	int st = bench_run_dir("pagehint peers", p->o.out, "pagehint-peers", p->rundir,
-			       sizeof(p->rundir), &p->rundir_temp);
+	if (!st && (p->o.platform[PF_QEMU] || p->o.platform[PF_VMM]))
+		st = bench_need_file("pagehint peers", "guest kernel", p->kernel);
+	if (!st)
+		st = bench_run_dir("pagehint peers", p->o.out, "pagehint-peers", p->rundir,
+				   sizeof(p->rundir), &p->rundir_temp);
 	if (st) {
 		p->status = st;
 		return false;

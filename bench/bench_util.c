@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small pieces every bench front end needs (bench.c, bench_peers.c,
- * bench_report.c): usage errors, directories, JSON scalars, the
+ * bench_report.c): usage errors, the files they must read, directories, JSON scalars, the
  * machine's description and whether KVM can be used.
  */
 #include <errno.h>
@@ -32,6 +32,11 @@ int bench_bad(const char *who, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return BENCH_EXIT_USAGE;
+}
+
+int bench_need_file(const char *who, const char *what, const char *path)
+{
+	return access(path, R_OK) ? bench_bad(who, "%s %s: %s", what, path, strerror(errno)) : 0;
 }
 
 int bench_mkdir_p(const char *dir)

@@ -945,6 +945,15 @@ static void child_counts_the_scanner_thread(void **state)
 	rmdir(dir);
 }
 
+/* The files bench and peers must read: 0, or the usage status. */
+static void need_file_readable_or_usage(void **state)
+{
+	(void)state;
+	assert_int_equal(bench_need_file("test", "guest kernel", "/dev/null"), 0);
+	assert_int_equal(bench_need_file("test", "guest kernel", "/nonexistent/pagehint-guest.elf"),
+			 BENCH_EXIT_USAGE);
+}
+
 static void stats_over_reps(void **state)
 {
 	(void)state;
@@ -1063,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(vmm_trace_read_by_column_name),
 		cmocka_unit_test(all_exits_beside_the_device_exits),
 		cmocka_unit_test(console_lines_parsed),
+		cmocka_unit_test(need_file_readable_or_usage),
 		cmocka_unit_test(child_cpu_leaves_out_a_thread),
 		cmocka_unit_test(stats_over_reps),
 		cmocka_unit_test(results_json_has_the_schema),
