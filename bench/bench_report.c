@@ -238,7 +238,8 @@ static void scrape_table(FILE *f, const struct bench_results *res)
 	print_block(f, res, sc, sizeof(sc) / sizeof(sc[0]));
 }
 
-void bench_report_table(FILE *f, const struct bench_results *res)
+/* The machine, the hypervisor, the guest and madvise's limit. */
+static void table_header(FILE *f, const struct bench_results *res)
 {
 	fprintf(f, "pagehint bench  %s  %s, %s, %u host CPUs\n", res->machine.date,
 		res->machine.cpu_model, res->machine.kernel, res->machine.host_cpus);
@@ -254,7 +255,11 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	cell(b, sizeof(b), res->limit.med, 1, 1, "-");
 	fprintf(f, "limit: madvise(MADV_DONTNEED), %llu MiB of touched THP memory in 2 MiB "
 		"ranges: %s GiB/s\n\n", (unsigned long long)res->hog_mib, b);
+}
 
+/* The reclaim scenario's block: memory back, requests, exits, CPU. */
+static void table_reclaim(FILE *f, const struct bench_results *res)
+{
 	fprintf(f, "reclaim: memhog %llu MiB, free, %.0f s idle; seconds until 50/90/99%% of it is "
 		"back on the host, share back at 10 s / 35 s\n", (unsigned long long)res->hog_mib,
 		res->idle_ms / 1e3);
@@ -284,7 +289,11 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		"GiB returned%s. of limit: (90%% of the freed memory / t90) / madvise throughput "
 		"(- when t90 is 0).\n\n",
 		!strcmp(res->accel, "tcg") ? " (TCG: includes emulating the guest)" : "");
+}
 
+/* The fragmented scenario's block: 4 KiB free blocks. */
+static void table_fragmented(FILE *f, const struct bench_results *res)
+{
 	fprintf(f, "fragmented: %llu MiB allocated, every other page freed (4 KiB free blocks); "
 		"MiB back in the %.0f s before the rest is freed\n", (unsigned long long)res->frag_mib,
 		res->frag_hold_ms / 1e3);
@@ -295,7 +304,11 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	};
 	print_block(f, res, fc, 3);
 	fputc('\n', f);
+}
 
+/* The burst scenario's block: allocation time, resident memory, CPU. */
+static void table_burst(FILE *f, const struct bench_results *res)
+{
 	fprintf(f, "burst: %u MiB allocated, written, checked and freed every %u ms, %u times; "
 		"allocation time of a burst (guest TSC, median of bursts 2..%u), mean resident MiB, "
 		"hypervisor CPU ms per burst\n",
@@ -311,7 +324,12 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 	};
 	print_block(f, res, bc, 7);
 	fputc('\n', f);
+}
 
+/* The overhead scenario's block: the churn's pages per second, CPU
+ * second and 10^9 guest instructions. */
+static void table_overhead(FILE *f, const struct bench_results *res)
+{
 	if (res->churn_mib)
 		fprintf(f, "overhead: churn on all %u vCPUs for %.0f s, page_fault1-like: each takes "
 			"%u MiB a page at a time, writes, checks and frees it, round after round\n",
@@ -347,8 +365,11 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 		fprintf(f, "  pages/Ginsn: not counted: instruction counting is QEMU TCG's (-icount); "
 			"this run is on %s\n",
 			!strcmp(res->hypervisor, "qemu") ? "QEMU KVM" : "pagehint run (KVM)");
-	xl_table(f, res);
-	scrape_table(f, res);
+}
+
+/* The runs that failed and the exitless runs that fell back. */
+static void table_notes(FILE *f, const struct bench_results *res)
+{
 	for (unsigned i = 0; i < res->nengines; i++)
 		if (res->e[i].note[0])
 			fprintf(f, "note: %s: a run failed: %s\n", res->e[i].name, res->e[i].note);
@@ -357,6 +378,18 @@ void bench_report_table(FILE *f, const struct bench_results *res)
 			fprintf(f, "note: %s: the device has no exitless map (the guest's reason=%s): "
 				"the guest ran pagehint's standard mode, and these are its figures\n",
 				res->e[i].name, res->e[i].fallback);
+}
+
+void bench_report_table(FILE *f, const struct bench_results *res)
+{
+	table_header(f, res);
+	table_reclaim(f, res);
+	table_fragmented(f, res);
+	table_burst(f, res);
+	table_overhead(f, res);
+	xl_table(f, res);
+	scrape_table(f, res);
+	table_notes(f, res);
 	bench_report_goals(f, res);
 }
 
@@ -431,9 +464,9 @@ static void json_figs(FILE *f, const struct bench_engine_res *e, const char *sce
 	fputs("}", f);
 }
 
-int bench_report_json(FILE *f, const struct bench_results *res)
+/* "machine": the host, the hypervisor and the plan's sizes. */
+static void json_setup(FILE *f, const struct bench_results *res)
 {
-	fputs("{\n  \"machine\": ", f);
 	bench_json_machine(f, &res->machine);
 	fputs(",\n    \"hypervisor\": ", f);
 	bench_json_str(f, res->hypervisor);
@@ -467,9 +500,11 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		res->icount ? "true" : "false", res->burst_mib,
 		res->burst_period_ms, res->burst_count, res->seed, res->reps,
 		res->quick ? "true" : "false");
-	fputs("  \"limit\": {\"madvise_gib_s\": ", f);
-	bench_json_num(f, res->limit.med);
-	fputs("},\n  \"engines\": {", f);
+}
+
+/* "engines": each engine's medians, a member per scenario. */
+static void json_engines(FILE *f, const struct bench_results *res)
+{
 	for (unsigned i = 0; i < res->nengines; i++) {
 		const struct bench_engine_res *e = &res->e[i];
 		fprintf(f, "%s\n    ", i ? "," : "");
@@ -494,7 +529,11 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		}
 		fputs("}", f);
 	}
-	fputs("\n  },\n  \"goals\": {", f);
+}
+
+/* "goals": each engine's goals with their verdicts. */
+static void json_goals(FILE *f, const struct bench_results *res)
+{
 	bool first = true;
 	for (unsigned i = 0; i < res->nengines; i++) {
 		struct bench_goal g[BENCH_MAX_GOALS];
@@ -528,7 +567,20 @@ int bench_report_json(FILE *f, const struct bench_results *res)
 		fputs("}", f);
 		first = false;
 	}
-	fputs(first ? "}\n}\n" : "\n  }\n}\n", f);
+	fputs(first ? "}" : "\n  }", f);
+}
+
+int bench_report_json(FILE *f, const struct bench_results *res)
+{
+	fputs("{\n  \"machine\": ", f);
+	json_setup(f, res);
+	fputs("  \"limit\": {\"madvise_gib_s\": ", f);
+	bench_json_num(f, res->limit.med);
+	fputs("},\n  \"engines\": {", f);
+	json_engines(f, res);
+	fputs("\n  },\n  \"goals\": {", f);
+	json_goals(f, res);
+	fputs("\n}\n", f);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -542,16 +594,9 @@ static void gp_num(FILE *f, double v)
 		fprintf(f, " %.6g", v);
 }
 
-int bench_report_plots(const char *dir, const struct bench_results *res, char *why, size_t cap)
+/* plot-data.txt: blocks 0..n-1 the engines' curves, block n the bars. */
+static void plot_data(FILE *d, const struct bench_results *res)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/plot-data.txt", dir);
-	FILE *d = fopen(path, "w");
-	if (!d) {
-		snprintf(why, cap, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	/* Blocks 0..n-1: the curves; block n: the bars. */
 	for (unsigned i = 0; i < res->nengines; i++) {
 		fprintf(d, "# %s\n", res->e[i].name);
 		for (size_t k = 0; k < res->e[i].curve_n; k++)
@@ -572,14 +617,11 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 		gp_num(d, res->e[i].st[FIG_RATIO_INSN].med);
 		fputc('\n', d);
 	}
-	fclose(d);
+}
 
-	snprintf(path, sizeof(path), "%s/plots.gp", dir);
-	FILE *g = fopen(path, "w");
-	if (!g) {
-		snprintf(why, cap, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+/* plots.gp: reclaim.svg, exits.svg and overhead.svg from plot-data.txt. */
+static void plot_script(FILE *g, const struct bench_results *res)
+{
 	const char *hv = !strcmp(res->hypervisor, "qemu")
 		? (!strcmp(res->accel, "tcg") ? "QEMU TCG" : "QEMU KVM") : "pagehint run";
 	fprintf(g, "set terminal svg size 900,480 dynamic font 'sans,12' background rgb 'white'\n"
@@ -611,8 +653,11 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 		"'' index %u using 7 title 'churn pages/Ginsn (exact)', "
 		"1 with lines dt 2 lc rgb 'black' notitle\n",
 		hv, res->nengines, res->nengines, res->nengines, res->nengines);
-	fclose(g);
+}
 
+/* gnuplot over plots.gp in dir; false with why if it did not draw. */
+static bool plot_run(const char *dir, char *why, size_t cap)
+{
 	/* gnuplot runs in dir, so the script's relative names work there. */
 	char script[4096];
 	snprintf(script, sizeof(script), "cd \"$1\" && exec gnuplot plots.gp");
@@ -631,5 +676,33 @@ int bench_report_plots(const char *dir, const struct bench_results *res, char *w
 				 r.console ? r.console : c.timed_out ? "timeout" : "?");
 	}
 	bench_run_free(&r);
-	return ok ? 0 : -1;
+	return ok;
+}
+
+/* dir/name made for writing; NULL with why if it cannot be. */
+static FILE *create_in(const char *dir, const char *name, char *why, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		snprintf(why, cap, "%s: %s", path, strerror(errno));
+	return f;
+}
+
+int bench_report_plots(const char *dir, const struct bench_results *res, char *why, size_t cap)
+{
+	FILE *d = create_in(dir, "plot-data.txt", why, cap);
+	if (!d)
+		return -1;
+	plot_data(d, res);
+	fclose(d);
+
+	FILE *g = create_in(dir, "plots.gp", why, cap);
+	if (!g)
+		return -1;
+	plot_script(g, res);
+	fclose(g);
+
+	return plot_run(dir, why, cap) ? 0 : -1;
 }
