@@ -1033,7 +1033,8 @@ static void print_churn(FILE *f, const struct peers *p)
 		"host, which the instruction count leaves out).\n");
 }
 
-static void print_table(FILE *f, const struct peers *p)
+/* The machine, the scenario, and what each row's "where" stands for. */
+static void print_legend(FILE *f, const struct peers *p)
 {
 	const struct popts *o = &p->o;
 	fprintf(f, "pagehint peers  %s  %s, %s, %u host CPUs\n", p->machine.date,
@@ -1073,8 +1074,11 @@ static void print_table(FILE *f, const struct peers *p)
 	}
 	if (o->platform[PF_VMM])
 		fprintf(f, "pagehint  = our guest on the pagehint hypervisor (pagehint run, KVM)\n");
-	fputc('\n', f);
+}
 
+/* A row per reclaim run: memory back, requests, passes. */
+static void print_reclaim_rows(FILE *f, const struct peers *p)
+{
 	fprintf(f, "%-14s %-14s %6s %6s %6s %5s %5s %8s %10s %6s %6s %7s\n", "where", "engine", "t50 s",
 		"t90 s", "t99 s", "@10s", "@35s", "req/GiB", "ranges/GiB", "passes", "gap s",
 		"before");
@@ -1101,7 +1105,11 @@ static void print_table(FILE *f, const struct peers *p)
 		fprintf(f, " %6s %6s %6s %5s %5s %8s %10s %6s %6s %7s\n", b[0], b[1], b[2], b[3], b[4],
 			b[5], b[6], b[7], b[8], b[9]);
 	}
-	fputc('\n', f);
+}
+
+/* A row per reclaim run that ran: its passes and its range sizes. */
+static void print_pass_rows(FILE *f, const struct peers *p)
+{
 	fprintf(f, "%-14s %-14s %-26s %-13s %s\n", "where", "engine", "requests per pass", "gap min..max",
 		"range sizes after the free (x count)");
 	for (unsigned i = 0; i < p->nrows; i++) {
@@ -1118,6 +1126,11 @@ static void print_table(FILE *f, const struct peers *p)
 		fprintf(f, "%-14s %-14s %-26s %-13s %s%s\n", where(p, w->pf), w->engine, w->fig.per_pass,
 			gap, w->sizes_exact ? "" : "~", sizes);
 	}
+}
+
+/* What the reclaim columns mean. */
+static void print_reclaim_notes(FILE *f, const struct peers *p)
+{
 	fprintf(f, "  t50/t90/t99: seconds until QEMU's (or pagehint run's) resident memory is 50/90/99%% "
 		"of the freed MiB below its level at t = 0; @10s/@35s: share back then.\n"
 		"  req/GiB, ranges/GiB: report requests (notifies of the reporting queue) and their ranges "
@@ -1126,9 +1139,19 @@ static void print_table(FILE *f, const struct peers *p)
 		"  before: requests before t = 0 (boot-time free memory: Linux's initial flush, our "
 		"engines' first passes). A pass: requests less than %.0f s apart; gap: median time between "
 		"the starts of consecutive passes.\n", PEERS_PASS_GAP_MS / 1e3);
-	if (o->platform[PF_VMM] || o->platform[PF_LINUX_VMM])
+	if (p->o.platform[PF_VMM] || p->o.platform[PF_LINUX_VMM])
 		fprintf(f, "  pagehint run: requests and ranges from its 10 ms telemetry counters; '~': "
 			"each range given its sample's mean size.\n");
+}
+
+static void print_table(FILE *f, const struct peers *p)
+{
+	print_legend(f, p);
+	fputc('\n', f);
+	print_reclaim_rows(f, p);
+	fputc('\n', f);
+	print_pass_rows(f, p);
+	print_reclaim_notes(f, p);
 	print_churn(f, p);
 }
 
@@ -1157,11 +1180,10 @@ static void json_kernel(FILE *f, const struct peers *p, const struct row *w)
 	fprintf(f, ", \"append\": \"%s\"", w->kernel == K_PAGEHINT ? "page_reporting.engine=pagehint" : "");
 }
 
-static int write_json(const char *path, const struct peers *p)
+/* The document's start, "machine" and "scenario": the host, and the
+ * reclaim runs' sizes. */
+static void json_setup(FILE *f, const struct peers *p)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -errno;
 	fputs("{\n  \"machine\": ", f);
 	bench_json_machine(f, &p->machine);
 	fputs(", \"qemu_version\": ", f);
@@ -1174,53 +1196,55 @@ static int write_json(const char *path, const struct peers *p)
 	fputs(", \"linux_version\": ", f);
 	bench_json_str(f, p->linux_version);
 	fprintf(f, "},\n  \"scenario\": {\"guest_mem_mib\": %llu, \"guest_cpus\": %u, \"memhog_mib\": %llu, "
-		"\"hold_ms\": %ld, \"idle_ms\": %ld, \"pass_gap_ms\": %.0f},\n  \"rows\": [",
+		"\"hold_ms\": %ld, \"idle_ms\": %ld, \"pass_gap_ms\": %.0f}",
 		(unsigned long long)(p->o.mem >> 20), p->o.cpus, (unsigned long long)p->o.hog_mib,
 		p->o.hold_ms, p->o.idle_ms + IDLE_MARGIN_MS, PEERS_PASS_GAP_MS);
-	unsigned k = 0;
-	for (unsigned i = 0; i < p->nrows; i++) {
-		const struct row *w = &p->rows[i];
-		if (w->churn)
-			continue;
-		fprintf(f, "%s\n    {\"platform\": \"%s\", \"accel\": \"%s\", \"engine\": ", k++ ? "," : "",
-			pf_names[w->pf],
-			w->pf == PF_LINUX || w->pf == PF_BUILT || (w->pf == PF_QEMU && p->nokvm) ? "tcg" : "kvm");
-		bench_json_str(f, w->engine);
-		json_kernel(f, p, w);
-		fprintf(f, ", \"status\": \"%s\"", w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed"
-										     : "not run");
-		if (w->st != ROW_OK) {
-			fputs(", \"reason\": ", f);
-			bench_json_str(f, w->why);
-			fputs("}", f);
-			continue;
-		}
-		json_num(f, "t50_ms", w->rf.t_ms[0]);
-		json_num(f, "t90_ms", w->rf.t_ms[1]);
-		json_num(f, "t99_ms", w->rf.t_ms[2]);
-		json_num(f, "returned_10s", w->rf.returned_10s);
-		json_num(f, "returned_35s", w->rf.returned_35s);
-		json_num(f, "freed_mib", w->rf.freed_mib);
-		json_num(f, "requests_per_gib", w->fig.requests_per_gib);
-		json_num(f, "ranges_per_gib", w->fig.ranges_per_gib);
-		fprintf(f, ", \"requests\": %zu, \"ranges\": %zu, \"requests_before\": %zu",
-			w->fig.requests, w->fig.ranges, w->fig.requests_before);
-		json_num(f, "reported_mib", w->fig.reported_mib);
-		fprintf(f, ", \"passes\": %u", w->fig.passes);
-		json_num(f, "pass_gap_ms", w->fig.pass_gap_med_ms);
-		json_num(f, "pass_gap_min_ms", w->fig.pass_gap_min_ms);
-		json_num(f, "pass_gap_max_ms", w->fig.pass_gap_max_ms);
-		fputs(", \"requests_per_pass\": ", f);
-		bench_json_str(f, w->fig.per_pass);
-		fprintf(f, ", \"range_sizes_exact\": %s, \"range_sizes\": {",
-			w->sizes_exact ? "true" : "false");
-		for (unsigned k = 0; k < w->fig.nsizes; k++)
-			fprintf(f, "%s\"%llu\": %zu", k ? ", " : "", (unsigned long long)w->fig.size[k].bytes,
-				w->fig.size[k].count);
-		fprintf(f, "}, \"range_sizes_other\": %zu}", w->fig.other_ranges);
+}
+
+/* One reclaim run's object in "rows". */
+static void json_reclaim_row(FILE *f, const struct peers *p, const struct row *w)
+{
+	fprintf(f, "{\"platform\": \"%s\", \"accel\": \"%s\", \"engine\": ", pf_names[w->pf],
+		w->pf == PF_LINUX || w->pf == PF_BUILT || (w->pf == PF_QEMU && p->nokvm) ? "tcg" : "kvm");
+	bench_json_str(f, w->engine);
+	json_kernel(f, p, w);
+	fprintf(f, ", \"status\": \"%s\"",
+		w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed" : "not run");
+	if (w->st != ROW_OK) {
+		fputs(", \"reason\": ", f);
+		bench_json_str(f, w->why);
+		fputs("}", f);
+		return;
 	}
-	fputs("\n  ]", f);
-	k = 0;
+	json_num(f, "t50_ms", w->rf.t_ms[0]);
+	json_num(f, "t90_ms", w->rf.t_ms[1]);
+	json_num(f, "t99_ms", w->rf.t_ms[2]);
+	json_num(f, "returned_10s", w->rf.returned_10s);
+	json_num(f, "returned_35s", w->rf.returned_35s);
+	json_num(f, "freed_mib", w->rf.freed_mib);
+	json_num(f, "requests_per_gib", w->fig.requests_per_gib);
+	json_num(f, "ranges_per_gib", w->fig.ranges_per_gib);
+	fprintf(f, ", \"requests\": %zu, \"ranges\": %zu, \"requests_before\": %zu",
+		w->fig.requests, w->fig.ranges, w->fig.requests_before);
+	json_num(f, "reported_mib", w->fig.reported_mib);
+	fprintf(f, ", \"passes\": %u", w->fig.passes);
+	json_num(f, "pass_gap_ms", w->fig.pass_gap_med_ms);
+	json_num(f, "pass_gap_min_ms", w->fig.pass_gap_min_ms);
+	json_num(f, "pass_gap_max_ms", w->fig.pass_gap_max_ms);
+	fputs(", \"requests_per_pass\": ", f);
+	bench_json_str(f, w->fig.per_pass);
+	fprintf(f, ", \"range_sizes_exact\": %s, \"range_sizes\": {",
+		w->sizes_exact ? "true" : "false");
+	for (unsigned k = 0; k < w->fig.nsizes; k++)
+		fprintf(f, "%s\"%llu\": %zu", k ? ", " : "", (unsigned long long)w->fig.size[k].bytes,
+			w->fig.size[k].count);
+	fprintf(f, "}, \"range_sizes_other\": %zu}", w->fig.other_ranges);
+}
+
+/* "churn", the churn runs, if there were any. */
+static void json_churn(FILE *f, const struct peers *p)
+{
+	unsigned k = 0;
 	for (unsigned i = 0; i < p->nrows; i++) {
 		const struct row *w = &p->rows[i];
 		if (!w->churn)
@@ -1249,7 +1273,26 @@ static int write_json(const char *path, const struct peers *p)
 		json_num(f, "reported_mib", w->churn_reported_mib);
 		fputs("}", f);
 	}
-	fputs(k ? "\n  ]}\n}\n" : "\n}\n", f);
+	if (k)
+		fputs("\n  ]}", f);
+}
+
+static int write_json(const char *path, const struct peers *p)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	json_setup(f, p);
+	fputs(",\n  \"rows\": [", f);
+	unsigned k = 0;
+	for (unsigned i = 0; i < p->nrows; i++)
+		if (!p->rows[i].churn) {
+			fputs(k++ ? ",\n    " : "\n    ", f);
+			json_reclaim_row(f, p, &p->rows[i]);
+		}
+	fputs("\n  ]", f);
+	json_churn(f, p);
+	fputs("\n}\n", f);
 	return fclose(f) ? -errno : 0;
 }
 
