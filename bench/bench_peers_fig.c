@@ -77,95 +77,126 @@ struct qkey {
 	size_t discards;
 };
 
+/* The trace read so far: every queue's notifies with their discards. */
+struct qemu_scan {
+	struct group *g;
+	size_t ng, gcap;
+	uint64_t *lens;		/* every discard's length, in trace order */
+	size_t nl, lcap;
+	struct qkey keys[MAX_QUEUES];
+	int nkeys;
+};
+
+/* "vdev 0x55... n 3 vq 0x7f...": a group for this notify; 0 or -ENOMEM. */
+static int scan_notify(struct qemu_scan *s, const char *args, double t_ms)
+{
+	char vdev[24];
+	int q;
+	if (sscanf(args, "vdev %23s n %d", vdev, &q) != 2)
+		return 0;
+	int k;
+	for (k = 0; k < s->nkeys; k++)
+		/* cppcheck-suppress legacyUninitvar ; keys[0, nkeys) are set */
+		if (s->keys[k].queue == q && !strcmp(s->keys[k].vdev, vdev))
+			break;
+	if (k == s->nkeys) {
+		if (s->nkeys == MAX_QUEUES)
+			return 0;
+		snprintf(s->keys[k].vdev, sizeof(s->keys[k].vdev), "%s", vdev);
+		s->keys[k].queue = q;
+		s->keys[k].discards = 0;
+		s->nkeys++;
+	}
+	if (s->ng == s->gcap) {
+		size_t cap = s->gcap ? s->gcap * 2 : 256;
+		struct group *n = realloc(s->g, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->g = n;
+		s->gcap = cap;
+	}
+	s->g[s->ng++] = (struct group){ .t_ms = t_ms, .key = k, .first = s->nl };
+	return 0;
+}
+
+/* "pc.ram@0x7f8f08200000 + 0x400000: madvise: 1 ...": a discard of the
+ * last notify's group; 0 or -ENOMEM. */
+static int scan_discard(struct qemu_scan *s, const char *args)
+{
+	const char *plus = strstr(args, " + 0x");
+	if (!plus)
+		return 0;
+	uint64_t len = strtoull(plus + 3, NULL, 16);
+	if (s->nl == s->lcap) {
+		size_t cap = s->lcap ? s->lcap * 2 : 4096;
+		uint64_t *n = realloc(s->lens, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->lens = n;
+		s->lcap = cap;
+	}
+	s->lens[s->nl++] = len;
+	if (s->ng) {
+		struct group *last = &s->g[s->ng - 1];
+		last->n++;
+		if (last->key >= 0)
+			s->keys[last->key].discards++;
+	}
+	return 0;
+}
+
+/* The reporting queue: the one whose notifies discard the most; -1: none
+ * discards. */
+static int reporting_key(const struct qemu_scan *s)
+{
+	int best = -1;
+	for (int k = 0; k < s->nkeys; k++)
+		if (s->keys[k].discards && (best < 0 || s->keys[k].discards > s->keys[best].discards))
+			best = k;
+	return best;
+}
+
+/* The reporting queue's notifies and their discards into t. */
+static int add_queue(struct peers_trace *t, const struct qemu_scan *s, int key)
+{
+	int err = 0;
+	t->queue = s->keys[key].queue;
+	for (size_t i = 0; i < s->ng && !err; i++) {
+		if (s->g[i].key != key)
+			continue;
+		err = add_req(t, s->g[i].t_ms);
+		for (size_t k = 0; k < s->g[i].n && !err; k++)
+			err = add_range(t, s->lens[s->g[i].first + k]);
+	}
+	return err;
+}
+
 int peers_trace_read_qemu(struct peers_trace *t, FILE *f, double t0_real_s)
 {
-	struct group *g = NULL;
-	size_t ng = 0, gcap = 0;
-	uint64_t *lens = NULL;
-	size_t nl = 0, lcap = 0;
-	struct qkey keys[MAX_QUEUES];
-	int nkeys = 0, err = 0;
+	struct qemu_scan s = { 0 };
+	int err = 0;
 	char line[512];
 
-	while (fgets(line, sizeof(line), f)) {
+	while (!err && fgets(line, sizeof(line), f)) {
 		/* "PID@SEC.USEC:name args" */
 		char *at = strchr(line, '@'), *colon = at ? strchr(at, ':') : NULL;
 		if (!colon)
 			continue;
 		double t_ms = (strtod(at + 1, NULL) - t0_real_s) * 1e3;
 		const char *ev = colon + 1;
-		if (!strncmp(ev, "virtio_queue_notify ", 20)) {
-			/* "vdev 0x55... n 3 vq 0x7f..." */
-			char vdev[24];
-			int q;
-			if (sscanf(ev + 20, "vdev %23s n %d", vdev, &q) != 2)
-				continue;
-			int k;
-			for (k = 0; k < nkeys; k++)
-				/* cppcheck-suppress legacyUninitvar ; keys[0, nkeys) are set */
-				if (keys[k].queue == q && !strcmp(keys[k].vdev, vdev))
-					break;
-			if (k == nkeys) {
-				if (nkeys == MAX_QUEUES)
-					continue;
-				snprintf(keys[k].vdev, sizeof(keys[k].vdev), "%s", vdev);
-				keys[k].queue = q;
-				keys[k].discards = 0;
-				nkeys++;
-			}
-			if (ng == gcap) {
-				gcap = gcap ? gcap * 2 : 256;
-				struct group *n = realloc(g, gcap * sizeof(*n));
-				if (!n) {
-					err = -ENOMEM;
-					break;
-				}
-				g = n;
-			}
-			g[ng++] = (struct group){ .t_ms = t_ms, .key = k, .first = nl };
-		} else if (!strncmp(ev, "ram_block_discard_range ", 24)) {
-			/* "pc.ram@0x7f8f08200000 + 0x400000: madvise: 1 ..." */
-			const char *plus = strstr(ev, " + 0x");
-			if (!plus)
-				continue;
-			uint64_t len = strtoull(plus + 3, NULL, 16);
-			if (nl == lcap) {
-				lcap = lcap ? lcap * 2 : 4096;
-				uint64_t *n = realloc(lens, lcap * sizeof(*n));
-				if (!n) {
-					err = -ENOMEM;
-					break;
-				}
-				lens = n;
-			}
-			lens[nl++] = len;
-			if (ng) {
-				g[ng - 1].n++;
-				if (g[ng - 1].key >= 0)
-					keys[g[ng - 1].key].discards++;
-			}
-		}
+		if (!strncmp(ev, "virtio_queue_notify ", 20))
+			err = scan_notify(&s, ev + 20, t_ms);
+		else if (!strncmp(ev, "ram_block_discard_range ", 24))
+			err = scan_discard(&s, ev + 24);
 	}
 	if (!err && ferror(f))
 		err = -EIO;
 
-	/* The reporting queue: the one whose notifies discard the most. */
-	int best = -1;
-	for (int k = 0; k < nkeys; k++)
-		if (keys[k].discards && (best < 0 || keys[k].discards > keys[best].discards))
-			best = k;
-	if (!err && best >= 0) {
-		t->queue = keys[best].queue;
-		for (size_t i = 0; i < ng && !err; i++) {
-			if (g[i].key != best)
-				continue;
-			err = add_req(t, g[i].t_ms);
-			for (size_t k = 0; k < g[i].n && !err; k++)
-				err = add_range(t, lens[g[i].first + k]);
-		}
-	}
-	free(g);
-	free(lens);
+	int key = reporting_key(&s);
+	if (!err && key >= 0)
+		err = add_queue(t, &s, key);
+	free(s.g);
+	free(s.lens);
 	return err;
 }
 
