@@ -308,29 +308,19 @@ static void runs_str(const unsigned *v, unsigned n, char *buf, size_t cap)
 	}
 }
 
-void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
-		   struct peers_fig *f)
+/* The requests from first on: their ranges and bytes, per GiB freed,
+ * and their passes (requests less than PEERS_PASS_GAP_MS apart) with the
+ * gaps between them; -ENOMEM leaves these unknown. */
+static int pass_figures(const struct peers_trace *t, size_t first, double freed_mib,
+			struct peers_fig *f)
 {
-	memset(f, 0, sizeof(*f));
-	f->requests_per_gib = f->ranges_per_gib = BENCH_NULL;
-	f->pass_gap_med_ms = f->pass_gap_min_ms = f->pass_gap_max_ms = BENCH_NULL;
-	snprintf(f->per_pass, sizeof(f->per_pass), "-");
-
-	size_t first = 0;
-	while (first < t->nreq && t->req[first].t_ms < t0_ms)
-		first++;
-	f->requests_before = first;
-	f->requests = t->nreq - first;
-
 	unsigned *per = calloc(f->requests ? f->requests : 1, sizeof(*per));
 	double *start = calloc(f->requests ? f->requests : 1, sizeof(*start));
-	uint64_t *lens = NULL;
 	double bytes = 0, last = 0;
 	if (!per || !start) {
-		/* out of memory: the figures stay unknown */
 		free(per);
 		free(start);
-		return;
+		return -ENOMEM;
 	}
 	for (size_t i = first; i < t->nreq; i++) {
 		const struct peers_req *q = &t->req[i];
@@ -358,38 +348,64 @@ void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
 		f->pass_gap_max_ms = start[m - 1];
 		f->pass_gap_med_ms = m % 2 ? start[m / 2] : (start[m / 2 - 1] + start[m / 2]) / 2;
 	}
-
-	/* Range sizes: sort the lengths, count runs, keep the most common. */
-	if (f->ranges && (lens = malloc(f->ranges * sizeof(*lens)))) {
-		size_t n = 0;
-		for (size_t i = first; i < t->nreq; i++)
-			for (unsigned k = 0; k < t->req[i].nranges; k++)
-				lens[n++] = t->len[t->req[i].first + k];
-		qsort(lens, n, sizeof(*lens), cmp_u64);
-		struct peers_size *all = malloc((n ? n : 1) * sizeof(*all));
-		size_t na = 0;
-		for (size_t i = 0; all && i < n;) {
-			size_t j = i;
-			while (j < n && lens[j] == lens[i])
-				j++;
-			all[na++] = (struct peers_size){ .bytes = lens[i], .count = j - i };
-			i = j;
-		}
-		if (all) {
-			qsort(all, na, sizeof(*all), cmp_size);
-			f->nsizes_all = na;
-			for (size_t i = 0; i < na; i++) {
-				if (i < PEERS_SIZES)
-					f->size[f->nsizes++] = all[i];
-				else
-					f->other_ranges += all[i].count;
-			}
-		}
-		free(all);
-	}
-	free(lens);
 	free(per);
 	free(start);
+	return 0;
+}
+
+/* Range sizes of the requests from first on: sort the lengths, count
+ * runs, keep the most common (unknown when out of memory). */
+static void range_sizes(const struct peers_trace *t, size_t first, struct peers_fig *f)
+{
+	uint64_t *lens = f->ranges ? malloc(f->ranges * sizeof(*lens)) : NULL;
+	if (!lens)
+		return;
+	size_t n = 0;
+	for (size_t i = first; i < t->nreq; i++)
+		for (unsigned k = 0; k < t->req[i].nranges; k++)
+			lens[n++] = t->len[t->req[i].first + k];
+	qsort(lens, n, sizeof(*lens), cmp_u64);
+	struct peers_size *all = malloc((n ? n : 1) * sizeof(*all));
+	size_t na = 0;
+	for (size_t i = 0; all && i < n;) {
+		size_t j = i;
+		while (j < n && lens[j] == lens[i])
+			j++;
+		all[na++] = (struct peers_size){ .bytes = lens[i], .count = j - i };
+		i = j;
+	}
+	if (all) {
+		qsort(all, na, sizeof(*all), cmp_size);
+		f->nsizes_all = na;
+		for (size_t i = 0; i < na; i++) {
+			if (i < PEERS_SIZES)
+				f->size[f->nsizes++] = all[i];
+			else
+				f->other_ranges += all[i].count;
+		}
+	}
+	free(all);
+	free(lens);
+}
+
+void peers_figures(const struct peers_trace *t, double t0_ms, double freed_mib,
+		   struct peers_fig *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->requests_per_gib = f->ranges_per_gib = BENCH_NULL;
+	f->pass_gap_med_ms = f->pass_gap_min_ms = f->pass_gap_max_ms = BENCH_NULL;
+	snprintf(f->per_pass, sizeof(f->per_pass), "-");
+
+	size_t first = 0;
+	while (first < t->nreq && t->req[first].t_ms < t0_ms)
+		first++;
+	f->requests_before = first;
+	f->requests = t->nreq - first;
+
+	/* out of memory: the figures stay unknown */
+	if (pass_figures(t, first, freed_mib, f))
+		return;
+	range_sizes(t, first, f);
 }
 
 /* "4M", "512K", "6140K" */
