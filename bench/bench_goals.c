@@ -124,19 +124,17 @@ static void exitless_goals(const struct bench_results *res, const struct bench_e
 		}
 }
 
-unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_goal *g)
+/* Reclaim: how soon the memory is back, against madvise and upstream. */
+static void reclaim_goals(const struct bench_results *res, const struct bench_engine_res *e,
+			  const struct bench_engine_res *up, struct bench_goal *g, unsigned *n)
 {
-	const struct bench_engine_res *e = &res->e[ei], *up = find(res, "upstream");
-	unsigned n = 0;
-	struct bench_goal *x;
-
-	/* Reclaim: the time raw madvise needs for the memory memhog frees,
-	 * at this run's median throughput. */
+	/* The target: the time raw madvise needs for the memory memhog
+	 * frees, at this run's median throughput. */
 	double t99 = med(e, FIG_T99), lim = res->limit.med, target = BENCH_NULL;
 	if (lim > 0)
 		target = 2.0 * (double)res->hog_mib / 1024.0 / lim * 1e3 + 50.0;
-	x = add(g, &n, "reclaim_t99_ms", "reclaim: t99 <= 2 x madvise time + 50 ms", "ms", true,
-		target, t99);
+	struct bench_goal *x = add(g, n, "reclaim_t99_ms", "reclaim: t99 <= 2 x madvise time + 50 ms",
+				   "ms", true, target, t99);
 	if (t99 == BENCH_NULL) {
 		x->met = 0;
 		snprintf(x->note, sizeof(x->note), "99%% never came back");
@@ -145,7 +143,7 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 	 * and the host add to a free that takes its own time (TCG: ~0.4 s
 	 * to check and free 1.5 GiB), the same under every engine. */
 	double lag = med(e, FIG_LAG99);
-	x = add(g, &n, "reclaim_t99_after_free_ms",
+	x = add(g, n, "reclaim_t99_after_free_ms",
 		"reclaim: t99 after the free <= 2 x madvise + 50 ms", "ms", true, target, lag);
 	if (lag == BENCH_NULL && t99 == BENCH_NULL) {
 		x->met = 0;
@@ -155,7 +153,7 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 	double up99 = med(up, FIG_T99), sooner = BENCH_NULL;
 	if (up99 != BENCH_NULL && t99 > 0)
 		sooner = up99 / t99;
-	x = add(g, &n, "reclaim_vs_upstream", "reclaim: t99 >= 20 x sooner than upstream's", "x",
+	x = add(g, n, "reclaim_vs_upstream", "reclaim: t99 >= 20 x sooner than upstream's", "x",
 		false, 20, sooner);
 	if (!up)
 		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
@@ -166,54 +164,65 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 	else if (t99 == 0)
 		x->met = 1, snprintf(x->note, sizeof(x->note), "t99 is 0: back before the free started");
 
-	add(g, &n, "returned_10s", "reclaim: returned at 10 s >= 0.99", "fraction", false, 0.99,
+	add(g, n, "returned_10s", "reclaim: returned at 10 s >= 0.99", "fraction", false, 0.99,
 	    med(e, FIG_RET10));
+}
 
+/* Cost: the churn and the bursts against off, and resident against
+ * upstream. */
+static void cost_goals(const struct bench_results *res, const struct bench_engine_res *e,
+		       const struct bench_engine_res *up, struct bench_goal *g, unsigned *n)
+{
 	/* Three readings of one goal: per 10^9 guest instructions (TCG
 	 * -icount: the guest's own cost, exact, no noise; nothing of the
 	 * host's), per second of the hypervisor's CPU (the host's work too;
 	 * immune to the host descheduling the vCPUs) and per wall second
 	 * (pages/s, as the goal reads; what other tenants disturb). */
-	x = add_vs_off(g, &n, res, "churn_vs_off_insn", "cost: churn pages/Ginsn >= 0.99 x off (icount)",
-		       false, 0.99, e, FIG_RATIO_INSN);
+	struct bench_goal *x = add_vs_off(g, n, res, "churn_vs_off_insn",
+					  "cost: churn pages/Ginsn >= 0.99 x off (icount)", false, 0.99,
+					  e, FIG_RATIO_INSN);
 	if (!res->icount)
 		snprintf(x->note, sizeof(x->note), "not counted: -icount is QEMU TCG's");
-	add_vs_off(g, &n, res, "churn_vs_off_cpu", "cost: churn pages/CPU-s >= 0.99 x off", false, 0.99,
+	add_vs_off(g, n, res, "churn_vs_off_cpu", "cost: churn pages/CPU-s >= 0.99 x off", false, 0.99,
 		   e, FIG_RATIO_CPU);
-	add_vs_off(g, &n, res, "churn_vs_off", "cost: churn pages/s (wall) >= 0.99 x off", false, 0.99,
+	add_vs_off(g, n, res, "churn_vs_off", "cost: churn pages/s (wall) >= 0.99 x off", false, 0.99,
 		   e, FIG_RATIO);
-	add_vs_off(g, &n, res, "churn_vs_off_med", "cost: churn median round >= 0.99 x off", false,
+	add_vs_off(g, n, res, "churn_vs_off_med", "cost: churn median round >= 0.99 x off", false,
 		   0.99, e, FIG_RATIO_MED);
-	add_vs_off(g, &n, res, "burst_alloc_vs_off", "cost: burst alloc time <= 1.05 x off", true, 1.05,
+	add_vs_off(g, n, res, "burst_alloc_vs_off", "cost: burst alloc time <= 1.05 x off", true, 1.05,
 		   e, FIG_BURST_RATIO);
-	x = add(g, &n, "burst_resident_vs_upstream", "cost: burst mean resident <= upstream's",
+	x = add(g, n, "burst_resident_vs_upstream", "cost: burst mean resident <= upstream's",
 		"ratio", true, 1.0, med(e, FIG_BURST_RSS_UP));
 	if (!up)
 		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
+}
 
-	bool xl = !strcmp(e->name, BENCH_ENGINE_XL);
-	if (!xl)
-		add(g, &n, "exits_per_gib", "exits: <= 2 per GiB reported (standard protocol)",
-		    "exits/GiB", true, 2, med(e, FIG_EXITS));
-	else
-		exitless_goals(res, e, g, &n);
-
-	x = add(g, &n, "fragmented_vs_upstream", "fragmented: returns >= upstream", "MiB", false,
-		med(up, FIG_FRAG_MIB), med(e, FIG_FRAG_MIB));
+/* Fragmented: 4 KiB free blocks returned, and their exits. */
+static void fragmented_goals(const struct bench_engine_res *e, const struct bench_engine_res *up,
+			     struct bench_goal *g, unsigned *n)
+{
+	struct bench_goal *x = add(g, n, "fragmented_vs_upstream", "fragmented: returns >= upstream",
+				   "MiB", false, med(up, FIG_FRAG_MIB), med(e, FIG_FRAG_MIB));
 	if (!up)
 		snprintf(x->note, sizeof(x->note), "upstream was not in this run");
 	else if (x->target == 0 && x->measured == 0)	/* 0 >= 0 says nothing */
 		x->met = -1, snprintf(x->note, sizeof(x->note), "neither returned anything");
-	x = add(g, &n, "fragmented_exits_per_gib", "fragmented: <= 16 exits per GiB", "exits/GiB",
+	x = add(g, n, "fragmented_exits_per_gib", "fragmented: <= 16 exits per GiB", "exits/GiB",
 		true, 16, med(e, FIG_FRAG_EXITS));
 	if (x->measured == BENCH_NULL && med(e, FIG_FRAG_MIB) != BENCH_NULL)
 		snprintf(x->note, sizeof(x->note), "nothing returned: no exits per GiB to judge");
+}
 
-	/* The control API's: answered while this engine reports (a failed
-	 * scrape is no answer in time). */
-	x = add(g, &n, "metrics_scrape_p99_ms", "api: GET /metrics p99 < 5 ms while reporting", "ms",
-		true, 5, med(e, FIG_SCRAPE_P99));
+/* The control API's: answered while this engine reports (a failed scrape
+ * is no answer in time). */
+static void scrape_goals(const struct bench_results *res, const struct bench_engine_res *e,
+			 struct bench_goal *g, unsigned *n)
+{
+	struct bench_goal *x = add(g, n, "metrics_scrape_p99_ms",
+				   "api: GET /metrics p99 < 5 ms while reporting", "ms", true, 5,
+				   med(e, FIG_SCRAPE_P99));
 	double failed = med(e, FIG_SCRAPE_FAILED);
+
 	if (x->met > 0 && x->measured == x->target)	/* the goal is strict */
 		x->met = 0, x->missed_by = 0;
 	if (failed > 0) {
@@ -222,5 +231,23 @@ unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_
 	} else if (res->no_api[0]) {
 		snprintf(x->note, sizeof(x->note), "not run: %.80s", res->no_api);
 	}
+}
+
+unsigned bench_goals(const struct bench_results *res, unsigned ei, struct bench_goal *g)
+{
+	const struct bench_engine_res *e = &res->e[ei], *up = find(res, "upstream");
+	unsigned n = 0;
+
+	reclaim_goals(res, e, up, g, &n);
+	cost_goals(res, e, up, g, &n);
+	bool xl = !strcmp(e->name, BENCH_ENGINE_XL);
+	if (!xl)
+		add(g, &n, "exits_per_gib", "exits: <= 2 per GiB reported (standard protocol)",
+		    "exits/GiB", true, 2, med(e, FIG_EXITS));
+	else
+		exitless_goals(res, e, g, &n);
+
+	fragmented_goals(e, up, g, &n);
+	scrape_goals(res, e, g, &n);
 	return n;
 }
