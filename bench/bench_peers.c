@@ -1180,6 +1180,20 @@ static void json_kernel(FILE *f, const struct peers *p, const struct row *w)
 	fprintf(f, ", \"append\": \"%s\"", w->kernel == K_PAGEHINT ? "page_reporting.engine=pagehint" : "");
 }
 
+/* ", \"status\": ..." and, for a row that did not run, its reason and
+ * the object's end; false for such a row. */
+static bool json_status(FILE *f, const struct row *w)
+{
+	fprintf(f, ", \"status\": \"%s\"",
+		w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed" : "not run");
+	if (w->st == ROW_OK)
+		return true;
+	fputs(", \"reason\": ", f);
+	bench_json_str(f, w->why);
+	fputs("}", f);
+	return false;
+}
+
 /* The document's start, "machine" and "scenario": the host, and the
  * reclaim runs' sizes. */
 static void json_setup(FILE *f, const struct peers *p)
@@ -1208,14 +1222,8 @@ static void json_reclaim_row(FILE *f, const struct peers *p, const struct row *w
 		w->pf == PF_LINUX || w->pf == PF_BUILT || (w->pf == PF_QEMU && p->nokvm) ? "tcg" : "kvm");
 	bench_json_str(f, w->engine);
 	json_kernel(f, p, w);
-	fprintf(f, ", \"status\": \"%s\"",
-		w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed" : "not run");
-	if (w->st != ROW_OK) {
-		fputs(", \"reason\": ", f);
-		bench_json_str(f, w->why);
-		fputs("}", f);
+	if (!json_status(f, w))
 		return;
-	}
 	json_num(f, "t50_ms", w->rf.t_ms[0]);
 	json_num(f, "t90_ms", w->rf.t_ms[1]);
 	json_num(f, "t99_ms", w->rf.t_ms[2]);
@@ -1257,14 +1265,9 @@ static void json_churn(FILE *f, const struct peers *p)
 		fprintf(f, "%s\n    {\"engine\": ", k > 1 ? "," : "");
 		bench_json_str(f, w->engine);
 		json_kernel(f, p, w);
-		fprintf(f, ", \"reporting\": %s, \"status\": \"%s\"", w->reporting ? "true" : "false",
-			w->st == ROW_OK ? "ok" : w->st == ROW_FAILED ? "failed" : "not run");
-		if (w->st != ROW_OK) {
-			fputs(", \"reason\": ", f);
-			bench_json_str(f, w->why);
-			fputs("}", f);
+		fprintf(f, ", \"reporting\": %s", w->reporting ? "true" : "false");
+		if (!json_status(f, w))
 			continue;
-		}
 		json_num(f, "pages", w->pages);
 		json_num(f, "ginsn", w->ginsn);
 		json_num(f, "pages_per_ginsn", w->per_ginsn);
