@@ -26,6 +26,9 @@
  * memory in every descriptor, so its length is bounded only by the queue
  * size times 4 GiB; a longer one is refused before any byte is read. */
 #define BALLOON_MSG_MAX (1u << 20)
+/* Inflated PFNs sorted and merged at once: a whole Linux message (256),
+ * and a longer chain in batches of this many (work and memory bounded). */
+#define BALLOON_PFN_BATCH 4096
 
 static const char *const bal_err_str[BAL_ERR__COUNT] = {
 	[BAL_ERR_OUTSIDE] = "reported range is not inside guest RAM",
@@ -60,6 +63,9 @@ struct balloon_dev {
 
 	/* A run of adjacent ranges waiting for one discard call. */
 	uint64_t run_gpa, run_len;
+	/* Valid inflated PFNs of the chain in hand, not yet discarded. */
+	uint32_t *pfns;
+	unsigned npfns;
 
 	/* Faulty-device mode (fault.h), also touched only from device
 	 * callbacks. A request that is faulted has its merged runs collected
@@ -145,6 +151,11 @@ struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_co
 		free(b);
 		return NULL;
 	}
+	b->pfns = calloc(BALLOON_PFN_BATCH, sizeof(*b->pfns));
+	if (!b->pfns) {
+		balloon_destroy(b);
+		return NULL;
+	}
 	atomic_store(&b->num_pages, cfg->target_pages);
 	b->rng = cfg->fault.seed;
 	atomic_store(&b->next_due, NEVER);
@@ -184,6 +195,7 @@ void balloon_destroy(struct balloon_dev *b)
 	for (unsigned i = 0; i < b->nheld; i++)
 		free(b->held[i].r);
 	free(b->runs);
+	free(b->pfns);
 	free(b->bitmap);
 	free(b);
 }
@@ -285,6 +297,34 @@ static void run_add(struct balloon_dev *b, uint64_t gpa, uint64_t len)
 	run_flush(b);
 	b->run_gpa = gpa;
 	b->run_len = len;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Discard the gathered PFNs: sorted, each once, adjacent ones in one call
+ * (run_add keeps a call inside one RAM region). */
+static void pfns_flush(struct balloon_dev *b)
+{
+	qsort(b->pfns, b->npfns, sizeof(*b->pfns), cmp_u32);
+	for (unsigned i = 0; i < b->npfns; i++)
+		if (!i || b->pfns[i] != b->pfns[i - 1])
+			run_add(b, (uint64_t)b->pfns[i] << VIRTIO_BALLOON_PFN_SHIFT, BALLOON_PAGE);
+	run_flush(b);
+	b->npfns = 0;
+}
+
+/* A validated inflated PFN, discarded by pfns_flush (here if the batch is
+ * full, else at the end of its chain). */
+static void pfns_add(struct balloon_dev *b, uint32_t pfn)
+{
+	if (b->npfns == BALLOON_PFN_BATCH)
+		pfns_flush(b);
+	b->pfns[b->npfns++] = pfn;
 }
 
 /* Validate one reported range; false (and logged) if it must be skipped. */
@@ -651,7 +691,7 @@ static void handle_pfns(struct balloon_dev *b, struct vring_dev *vq, bool inflat
 					*w |= bit;
 					atomic_fetch_add(&b->c.balloon_pages, 1);
 				}
-				run_add(b, gpa, BALLOON_PAGE);
+				pfns_add(b, pfn);
 			} else {
 				atomic_fetch_add(&b->c.deflate_pages, 1);
 				if (*w & bit) {
@@ -660,7 +700,8 @@ static void handle_pfns(struct balloon_dev *b, struct vring_dev *vq, bool inflat
 				}
 			}
 		}
-		run_flush(b);
+		/* Discarded before the chain goes back used (see request_end). */
+		pfns_flush(b);
 		vring_dev_push(vq, c.head, 0);
 	}
 }
@@ -787,6 +828,7 @@ static void ops_reset(void *dev)
 	memset(b->bitmap, 0, ((b->bitmap_pages + 63) / 64 + 1) * sizeof(uint64_t));
 	atomic_store(&b->c.balloon_pages, 0);
 	b->run_len = 0;
+	b->npfns = 0;
 	fault_reset(b);
 }
 

@@ -13,8 +13,8 @@
  *
  * Every range a driver reports is validated (inside guest RAM, 4 KiB
  * aligned address and length, no overflow, right direction); adjacent
- * valid ranges of one request are discarded with one call; the chain goes
- * back used with length 0. Bad input is logged once per kind, not acted
+ * valid ranges of one request are discarded with one call (inflated PFNs
+ * sorted first); the chain goes back used with length 0. Bad input is logged once per kind, not acted
  * on, and sets DEVICE_NEEDS_RESET.
  */
 #ifndef VMM_BALLOON_H

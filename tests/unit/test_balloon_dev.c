@@ -728,6 +728,170 @@ static void pfns_chain_too_long_refused(void **state)
 	assert_true(t_needs_reset(d));
 }
 
+/* ---- inflate: PFNs sorted and merged per chain ------------------------------ */
+
+/* Each discard recorded, in order: [pfn, pfn + pages) as 4 KiB pages. */
+static void assert_discards(const struct t_dev *d, const uint32_t (*want)[2], unsigned n)
+{
+	assert_int_equal(d->ndiscards, n);
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(d->discards[i].gpa, (uint64_t)want[i][0] << 12);
+		assert_int_equal(d->discards[i].len, (uint64_t)want[i][1] << 12);
+	}
+}
+
+/* Linux's order within a message is often descending: one call, not 256. */
+static void inflate_descending_is_one_discard(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[256];
+	for (unsigned i = 0; i < 256; i++)
+		pfns[i] = htole32(0x8ff - i);
+	add_pfns(d, 0, pfns, 256);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 256 } }, 1);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 256);
+	assert_int_equal(balloon_counters(d->b)->discard_calls, 1);
+	assert_false(t_needs_reset(d));
+}
+
+/* Shuffled: one call per gap-free stretch, in address order. */
+static void inflate_shuffled_merges_by_address(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[160], rng = 12345;
+	for (unsigned i = 0; i < 128; i++)
+		pfns[i] = 0x800 + i;
+	for (unsigned i = 0; i < 16; i++)
+		pfns[128 + i] = 0xa00 + i;
+	for (unsigned i = 0; i < 16; i++)
+		pfns[144 + i] = 0x900 + 2 * i;	/* every other page: no merging */
+	for (unsigned i = 159; i > 0; i--) {
+		rng = rng * 1103515245u + 12345u;
+		unsigned j = (rng >> 8) % (i + 1);
+		uint32_t t = pfns[i];
+		pfns[i] = pfns[j];
+		pfns[j] = t;
+	}
+	for (unsigned i = 0; i < 160; i++)
+		pfns[i] = htole32(pfns[i]);
+	add_pfns(d, 0, pfns, 160);
+	uint32_t want[18][2] = { { 0x800, 128 } };
+	for (unsigned i = 0; i < 16; i++) {
+		want[1 + i][0] = 0x900 + 2 * i;
+		want[1 + i][1] = 1;
+	}
+	want[17][0] = 0xa00;
+	want[17][1] = 16;
+	assert_discards(d, (const uint32_t(*)[2])want, 18);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 160);
+}
+
+/* A PFN twice in a chain is discarded once and counted in the balloon
+ * once; inflate_pages counts every entry. One already in the balloon from
+ * an earlier chain is discarded again, not counted again. */
+static void inflate_duplicates_discarded_once(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { htole32(0x802), htole32(0x800), htole32(0x802), htole32(0x801),
+			    htole32(0x800) };
+	add_pfns(d, 0, pfns, 5);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 3 } }, 1);
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(c->inflate_pages, 5);
+	assert_int_equal(c->balloon_pages, 3);
+	assert_int_equal(c->discarded_bytes, 3 * 4096);
+	uint32_t again[] = { htole32(0x803), htole32(0x801) };
+	add_pfns(d, 0, again, 2);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 3 }, { 0x801, 1 }, { 0x803, 1 } }, 3);
+	assert_int_equal(c->balloon_pages, 4);
+}
+
+/* Out-of-range PFNs among valid ones: refused (logged, needs reset), the
+ * valid ones still merged around them. */
+static void inflate_bad_pfns_among_sorted(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[] = { htole32(0x802), htole32(T_MEM_SIZE >> 12), htole32(0x801),
+			    htole32(0xffffffff), htole32(0x800), htole32(0x803) };
+	add_pfns(d, 0, pfns, 6);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 4 } }, 1);
+	assert_int_equal(balloon_error_count(d->b, BAL_ERR_PFN), 2);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 4);
+	assert_true(t_needs_reset(d));
+}
+
+/* A descending array split across descriptors, inside entries too, is
+ * still one message: one call. */
+static void inflate_split_chain_is_one_discard(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t pfns[8];
+	for (unsigned i = 0; i < 8; i++)
+		pfns[i] = htole32(0x807 - i);
+	add_split(d, 0, pfns, (uint32_t[]){ 6, 10, 1, 15 }, 4, 0);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 8 } }, 1);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 8);
+}
+
+/* Chains are not merged with each other: each is discarded before it goes
+ * back used. */
+static void inflate_chains_discarded_separately(void **state)
+{
+	struct t_dev *d = *state;
+	uint32_t a[] = { htole32(0x801), htole32(0x800) }, b[] = { htole32(0x803), htole32(0x802) };
+	add_pfns(d, 0, a, 2);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 2 } }, 1);
+	add_pfns(d, 0, b, 2);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 2 }, { 0x802, 2 } }, 2);
+}
+
+/* A chain longer than a batch (4096 PFNs) is sorted a batch at a time:
+ * 2048 pages named four times, descending, are two batches, one call each. */
+static void inflate_long_chain_in_batches(void **state)
+{
+	struct t_dev *d = *state;
+	static uint32_t pfns[8192];
+	for (unsigned i = 0; i < 8192; i++)
+		pfns[i] = htole32(0xfff - i % 2048);
+	uint64_t gpa = 0x200000;
+	uint32_t len = sizeof(pfns);
+	memcpy(t_ptr(d, gpa), pfns, len);
+	t_add_ranges(d, 0, &gpa, &len, 1, false);
+	t_kick(d, 0);
+	assert_int_equal(t_used_idx(d, 0), 1);
+	assert_discards(d, (const uint32_t[][2]){ { 0x800, 2048 }, { 0x800, 2048 } }, 2);
+	const struct balloon_counters *c = balloon_counters(d->b);
+	assert_int_equal(c->inflate_pages, 8192);
+	assert_int_equal(c->balloon_pages, 2048);
+}
+
+/* Adjacent PFNs in two RAM regions that touch: one call per region. */
+static void inflate_merge_stops_at_region_end(void **state)
+{
+	(void)state;
+	struct t_dev *d = t_dev_new(NULL);
+	uint8_t *hi = calloc(1, MiB);
+	assert_true(gm_add_region(&d->gm, hi, T_MEM_SIZE, MiB));
+	/* the device again, over both regions */
+	virtio_mmio_destroy(d->t);
+	balloon_destroy(d->b);
+	d->b = balloon_create(&d->gm, &(struct balloon_config){ .discard = t_discard, .discard_opaque = d });
+	d->t = virtio_mmio_create(&d->gm, &balloon_ops, d->b, 0xd0000000);
+	virtio_mmio_set_irq(d->t, t_irq, d);
+	t_bringup(d, T_FEAT_DEFAULT, 32);
+	const uint32_t top = T_MEM_SIZE >> 12;
+	uint32_t pfns[] = { htole32(top + 1), htole32(top - 1), htole32(top), htole32(top - 2) };
+	add_pfns(d, 0, pfns, 4);
+	assert_discards(d, (const uint32_t[][2]){ { top - 2, 2 }, { top, 2 } }, 2);
+	assert_int_equal(balloon_counters(d->b)->balloon_pages, 4);
+	assert_false(t_needs_reset(d));
+	t_dev_free(d);
+	free(hi);
+}
+
 static void stats_split_inside_entries(void **state)
 {
 	struct t_dev *d = *state;
@@ -901,6 +1065,14 @@ int main(void)
 		TS(seed_hint_buffer_partial_entry),
 		T(inflate_then_deflate),
 		T(inflate_bad_pfn),
+		T(inflate_descending_is_one_discard),
+		T(inflate_shuffled_merges_by_address),
+		T(inflate_duplicates_discarded_once),
+		T(inflate_bad_pfns_among_sorted),
+		T(inflate_split_chain_is_one_discard),
+		T(inflate_chains_discarded_separately),
+		T(inflate_long_chain_in_batches),
+		cmocka_unit_test(inflate_merge_stops_at_region_end),
 		T(target_reaches_config),
 		T(stats_kept_and_buffer_returned_on_request),
 		T(pfns_split_inside_entries),
