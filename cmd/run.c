@@ -133,6 +133,8 @@ static void api_snapshot(void *opaque, struct api_snapshot *s)
 	s->stats_updates = atomic_load(&c->stats_updates);
 	s->xl_reclaimed_bytes = (uint64_t)atomic_load(&c->xl.reclaimed_frames) << 21;
 	lat_hist_read(&c->report_latency, &s->report_latency);
+	s->target_latencies = atomic_load(&c->target_latencies);
+	s->target_latency_ns = atomic_load(&c->target_latency_ns);
 	exit_stats_read(&r->vm.exits, &s->exits);
 	s->have_resident = telemetry_last(&r->tel, &last);
 	s->resident_bytes = s->have_resident ? last.resident : 0;

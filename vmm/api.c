@@ -463,6 +463,11 @@ static void get_statistics(struct api_session *s, const struct api_snapshot *v)
 	if (host)
 		json_object_set_new(host, "report_latency", latency_object(&v->report_latency));
 	if (host)
+		json_object_set_new(host, "target_latency",
+				    json_pack("{s:I, s:o}", "count", jint(v->target_latencies), "last_s",
+					      v->target_latencies ? json_real(v->target_latency_ns / 1e9)
+								  : json_null()));
+	if (host)
 		json_object_set_new(host, "resident_mib",
 				    v->have_resident ? json_real(v->resident_bytes / (double)MiB) : json_null());
 	if (j && host)

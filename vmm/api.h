@@ -58,6 +58,7 @@ struct api_snapshot {
 	uint64_t discard_calls, inflate_pages, deflate_pages, bad_inputs, stats_updates;
 	uint64_t xl_reclaimed_bytes;
 	struct lat_hist_snap report_latency;	/* balloon_counters' report_latency */
+	uint64_t target_latencies, target_latency_ns;	/* balloon_counters' too */
 	struct exit_counts exits;
 	bool have_resident;
 	uint64_t resident_bytes;	/* guest RAM resident on the host now */

@@ -51,6 +51,9 @@ struct balloon_dev {
 	/* Config space: num_pages is the host's, actual the driver's. */
 	atomic_uint num_pages;
 	atomic_uint actual;
+	/* When the host last changed num_pages, plus 1, until a PFN answers
+	 * it; 0: none waiting. Set on the API's thread, taken on the device's. */
+	_Atomic uint64_t target_changed;
 
 	/* Below: touched only from device callbacks, which the transport
 	 * serialises. */
@@ -214,6 +217,11 @@ bool balloon_stat(const struct balloon_dev *b, unsigned tag, uint64_t *val)
 		return false;
 	*val = atomic_load(&b->stats[tag]);
 	return true;
+}
+
+static uint64_t now_ns(const struct balloon_dev *b)
+{
+	return b->cfg.clock_ns ? b->cfg.clock_ns() : mono_ns();
 }
 
 /* --- queue roles ------------------------------------------------------ */
@@ -668,11 +676,25 @@ static void handle_seed_hints(struct balloon_dev *b, struct vring_dev *vq)
 	}
 }
 
+/* A chain taken off at `popped` has a valid PFN: the answer to a target
+ * change made before it, if one waits. */
+static void target_answered(struct balloon_dev *b, uint64_t popped)
+{
+	uint64_t t = atomic_load(&b->target_changed);
+
+	if (!t || popped < t - 1 || !atomic_compare_exchange_strong(&b->target_changed, &t, 0))
+		return;
+	atomic_store(&b->c.target_latency_ns, popped - (t - 1));
+	atomic_fetch_add(&b->c.target_latencies, 1);
+}
+
 static void handle_pfns(struct balloon_dev *b, struct vring_dev *vq, bool inflate)
 {
 	struct vring_chain c;
 
 	while (vring_dev_pop(vq, &c) > 0) {
+		uint64_t popped = now_ns(b);
+		bool answered = false;
 		struct msg m;
 		uint32_t pfn;
 
@@ -683,6 +705,10 @@ static void handle_pfns(struct balloon_dev *b, struct vring_dev *vq, bool inflat
 			if (pfn >= b->bitmap_pages || !gm_translate(b->gm, gpa, BALLOON_PAGE)) {
 				bad_input(b, BAL_ERR_PFN, gpa, BALLOON_PAGE);
 				continue;
+			}
+			if (!answered) {
+				target_answered(b, popped);
+				answered = true;
 			}
 			uint64_t bit = 1ULL << (pfn % 64), *w = &b->bitmap[pfn / 64];
 			if (inflate) {
@@ -865,6 +891,10 @@ const struct virtio_dev_ops balloon_ops = {
 
 void balloon_set_target(struct balloon_dev *b, uint32_t pages)
 {
+	/* Stamped before the driver can see the value; the same value again
+	 * is no change (the driver has nothing to do). */
+	if (atomic_load(&b->num_pages) != pages)
+		atomic_store(&b->target_changed, now_ns(b) + 1);
 	atomic_store(&b->num_pages, pages);
 	if (b->hooks.config_changed)
 		b->hooks.config_changed(b->hooks.opaque);

@@ -75,6 +75,9 @@ struct balloon_config {
 	void *discard_opaque;
 	/* Faulty-device mode for report requests (fault.h); modes 0: none. */
 	struct fault_config fault;
+	/* The clock target_latency is timed with, in ns; NULL: mono_ns()
+	 * (tests give a fake one). */
+	uint64_t (*clock_ns)(void);
 };
 
 struct balloon_counters {
@@ -103,6 +106,12 @@ struct balloon_counters {
 	 * used ring; a delayed one includes its delay, a dropped or reset one
 	 * never returns and is not counted. */
 	struct lat_hist report_latency;
+	/* From the host's target change (balloon_set_target to a new value)
+	 * to the device taking off a queue the first inflate or deflate chain
+	 * with a valid PFN after it: the last such delay, and how many
+	 * changes were so answered. */
+	atomic_ulong target_latency_ns;
+	atomic_ulong target_latencies;
 };
 
 struct balloon_dev;
@@ -111,7 +120,8 @@ struct balloon_dev *balloon_create(struct guest_mem *gm, const struct balloon_co
 void balloon_destroy(struct balloon_dev *b);
 extern const struct virtio_dev_ops balloon_ops;
 
-/* New target (pages of 4 KiB): config num_pages changes, config interrupt.
+/* New target (pages of 4 KiB): config num_pages changes, config interrupt;
+ * a new value starts a target_latency. 
  * Callable from any thread, outside device callbacks too (an atomic store
  * and the transport's config_changed hook): the control API's thread
  * calls it while the guest runs. */

@@ -452,6 +452,7 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 	fprintf(f, "  \"resident_end_mib\": %.1f,\n", s->resident_end_mib);
 	fprintf(f, "  \"reported_mib\": %.1f,\n", s->reported_mib);
 	fprintf(f, "  \"discarded_mib\": %.1f,\n", s->discarded_mib);
+	fprintf(f, "  \"discard_calls\": %llu,\n", (unsigned long long)s->discard_calls);
 	fprintf(f, "  \"report_requests\": %llu,\n", (unsigned long long)s->report_requests);
 	fprintf(f, "  \"report_ranges\": %llu,\n", (unsigned long long)s->report_ranges);
 	fprintf(f, "  \"device_errors\": %llu,\n", (unsigned long long)s->device_errors);
@@ -459,6 +460,11 @@ void telemetry_write_summary(FILE *f, const struct summary *s)
 		"\"target_pages\": %llu, \"actual_pages\": %llu},\n",
 		s->balloon_target_pages / 256.0, s->balloon_actual_pages / 256.0,
 		(unsigned long long)s->balloon_target_pages, (unsigned long long)s->balloon_actual_pages);
+	if (s->target_latencies)
+		fprintf(f, "  \"target_latency\": {\"count\": %llu, \"last_s\": %.9g},\n",
+			(unsigned long long)s->target_latencies, s->target_latency_ns / 1e9);
+	else
+		fprintf(f, "  \"target_latency\": {\"count\": 0, \"last_s\": null},\n");
 	json_latency(f, &s->report_latency);
 	if (s->fault_modes)
 		fprintf(f, "  \"faults\": {\"modes\": \"%s\", \"delayed\": %llu, \"dropped\": %llu, "
@@ -510,6 +516,9 @@ struct device_counter {
 static const struct device_counter device_counters[] = {
 	BYTES(reported_mib, reported_bytes),
 	BYTES(discarded_mib, discarded_bytes),
+	COUNT(discard_calls, discard_calls),
+	COUNT(target_latencies, target_latencies),
+	COUNT(target_latency_ns, target_latency_ns),
 	COUNT(report_requests, report_requests),
 	COUNT(report_ranges, report_ranges),
 	COUNT(xl.attaches, xl.attaches),

@@ -102,6 +102,7 @@ struct summary {
 	uint64_t mem_mib;
 	double resident_peak_mib, resident_end_mib;
 	double reported_mib, discarded_mib;
+	uint64_t discard_calls;		/* the device's: reports, inflates, exitless */
 	uint64_t report_requests;
 	uint64_t report_ranges;
 	struct exit_counts exits;	/* "exits_total" is their sum */
@@ -118,6 +119,9 @@ struct summary {
 	 * guest said it holds (4 KiB pages); written as "balloon". */
 	uint64_t balloon_target_pages, balloon_actual_pages;
 	struct lat_hist_snap report_latency;	/* written as "report_latency" */
+	/* balloon_counters' target_latencies and target_latency_ns: written
+	 * as "target_latency" {"count", "last_s"}. */
+	uint64_t target_latencies, target_latency_ns;
 	/* The exitless map (docs/exitless.md): written as "exitless". */
 	struct {
 		bool offered;

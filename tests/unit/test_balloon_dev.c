@@ -610,6 +610,65 @@ static void target_reaches_config(void **state)
 	assert_int_equal(t_rd(d, VIRTIO_MMIO_CONFIG), 256);
 }
 
+/* ---- target change to the first PFN after it (fake clock) -------------------- */
+
+static uint64_t fake_ns;
+static uint64_t fake_clock(void) { return fake_ns; }
+
+static int setup_clock(void **state)
+{
+	struct balloon_config cfg = { .clock_ns = fake_clock, .target_pages = 16 };
+	struct t_dev *d = t_dev_new(&cfg);
+	t_bringup(d, T_FEAT_DEFAULT, 32);
+	fake_ns = 1000000;
+	*state = d;
+	return 0;
+}
+
+static void target_latency_from_change_to_first_pfn(void **state)
+{
+	struct t_dev *d = *state;
+	const struct balloon_counters *c = balloon_counters(d->b);
+	uint32_t p1[] = { htole32(0x800) }, p2[] = { htole32(0x801) };
+
+	/* the start target is no change: a PFN answers nothing */
+	add_pfns(d, 0, p1, 1);
+	assert_int_equal(c->target_latencies, 0);
+	balloon_set_target(d->b, 256);
+	fake_ns += 7000000;
+	add_pfns(d, 0, p2, 1);
+	assert_int_equal(c->target_latencies, 1);
+	assert_int_equal(c->target_latency_ns, 7000000);
+	/* later chains of the same change are not first: no new figure */
+	fake_ns += 50000000;
+	add_pfns(d, 0, p1, 1);
+	assert_int_equal(c->target_latencies, 1);
+	assert_int_equal(c->target_latency_ns, 7000000);
+	/* the same target again is no change */
+	balloon_set_target(d->b, 256);
+	fake_ns += 1000;
+	add_pfns(d, 0, p2, 1);
+	assert_int_equal(c->target_latencies, 1);
+	/* a deflate answers too; only its first valid PFN counts */
+	balloon_set_target(d->b, 0);
+	fake_ns += 300000;
+	uint32_t bad[] = { htole32(T_MEM_SIZE >> 12) };
+	add_pfns(d, 1, bad, 1);
+	assert_int_equal(c->target_latencies, 1);
+	t_bringup(d, T_FEAT_DEFAULT, 32);	/* the bad PFN asked for a reset */
+	fake_ns += 200000;
+	add_pfns(d, 1, p1, 1);
+	assert_int_equal(c->target_latencies, 2);
+	assert_int_equal(c->target_latency_ns, 500000);
+	/* a reset leaves a change waiting: the driver after it answers it */
+	balloon_set_target(d->b, 128);
+	t_bringup(d, T_FEAT_DEFAULT, 32);
+	fake_ns += 40000;
+	add_pfns(d, 0, p1, 1);
+	assert_int_equal(c->target_latencies, 3);
+	assert_int_equal(c->target_latency_ns, 40000);
+}
+
 /* ---- stats ----------------------------------------------------------------- */
 
 static void stats_kept_and_buffer_returned_on_request(void **state)
@@ -1074,6 +1133,8 @@ int main(void)
 		T(inflate_long_chain_in_batches),
 		cmocka_unit_test(inflate_merge_stops_at_region_end),
 		T(target_reaches_config),
+		cmocka_unit_test_setup_teardown(target_latency_from_change_to_first_pfn, setup_clock,
+						teardown),
 		T(stats_kept_and_buffer_returned_on_request),
 		T(pfns_split_inside_entries),
 		T(pfns_split_total_not_whole_entries),

@@ -45,6 +45,7 @@ struct fake {
 	 * per snapshot; else actual stays 1024. */
 	atomic_bool follows;
 	atomic_ullong actual_pages;
+	atomic_ullong target_latencies;	/* 0 at first: none measured yet */
 };
 
 static void fake_snapshot(void *opaque, struct api_snapshot *s)
@@ -75,6 +76,8 @@ static void fake_snapshot(void *opaque, struct api_snapshot *s)
 	s->report_requests = 7;
 	s->report_ranges = 11;
 	s->discard_calls = 9;
+	s->target_latencies = atomic_load(&f->target_latencies);
+	s->target_latency_ns = s->target_latencies ? 12500000 : 0;
 	s->exits.cause[EXIT_HLT] = 42;
 	s->exits.notify[BQ_REPORT] = 6;
 	s->have_resident = true;
@@ -439,6 +442,16 @@ static void statistics(void **state)
 	assert_true(json_real_value(json_object_get(lat, "p90_s")) == 3.0);
 	assert_true(json_real_value(json_object_get(lat, "p99_s")) == 3.0);
 	assert_true(json_real_value(json_object_get(lat, "max_s")) == 3.0);
+	/* no target change answered yet: last_s null, not 0 */
+	json_t *tl = json_object_get(h, "target_latency");
+	assert_int_equal(json_integer_value(json_object_get(tl, "count")), 0);
+	assert_true(json_is_null(json_object_get(tl, "last_s")));
+	json_decref(j);
+	atomic_store(&e->f.target_latencies, 2);
+	j = ask_json(e, "GET", "/balloon/statistics", NULL, 200);
+	tl = json_object_get(json_object_get(j, "host"), "target_latency");
+	assert_int_equal(json_integer_value(json_object_get(tl, "count")), 2);
+	assert_true(json_real_value(json_object_get(tl, "last_s")) == 0.0125);
 	json_decref(j);
 
 	assert_null(ask_json(e, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", 204));

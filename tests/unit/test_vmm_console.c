@@ -202,6 +202,7 @@ static void summary_json(void **state)
 		.report_requests = 47, .data_errors = 0,
 		.end_reason = "exit", .nreclaim = 2, .reclaim = r,
 		.balloon_target_pages = 16384, .balloon_actual_pages = 16128,
+		.discard_calls = 61, .target_latencies = 3, .target_latency_ns = 4500000,
 	};
 	s.exits.cause[EXIT_IO_SERIAL] = 1200;
 	s.exits.cause[EXIT_BALLOON_IRQ] = 34;
@@ -216,6 +217,7 @@ static void summary_json(void **state)
 		"\"guest_exit\": 0,", "\"cpus\": 2,", "\"mem_mib\": 2048,",
 		"\"resident_peak_mib\": 1800.2", "\"resident_end_mib\": 300.0,",
 		"\"reported_mib\": 1500.0,", "\"discarded_mib\": 1490.0,", "\"report_requests\": 47,",
+		"\"discard_calls\": 61,", "\"target_latency\": {\"count\": 3, \"last_s\": 0.0045},",
 		"\"exits_total\": 1234,", "\"data_errors\": 0,", "\"reclaim\": [",
 		("\"balloon\": {\"target_mib\": 64.0, \"actual_mib\": 63.0, \"target_pages\": 16384, "
 		 "\"actual_pages\": 16128},"),
@@ -243,6 +245,14 @@ static void summary_json(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "\"guest_exit\": null,"));
 	assert_non_null(strstr(buf, "\"reclaim\": []"));
+	free(buf);
+
+	/* No target change answered: last_s null, not 0. */
+	f = open_memstream(&buf, &len);
+	s.target_latencies = 0;
+	telemetry_write_summary(f, &s);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"target_latency\": {\"count\": 0, \"last_s\": null},"));
 	free(buf);
 
 	/* No report yet: the quantiles and max are null, not 0. */
