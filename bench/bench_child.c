@@ -199,14 +199,55 @@ static void thread_cpu(pid_t pid, const char *name, pid_t *tid, double *ms)
 		*ms = e;
 }
 
-int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop)
+/* The watched child and what the watch has found so far. */
+struct watch {
+	pid_t pid;
+	int fd;				/* the console pipe's read end */
+	struct reader *rd;		/* NULL: the console is not read */
+	bool open_pipe, reaped;
+	double t0;			/* mono_ms() at the start */
+	double next;			/* the next sample's time */
+	double deadline;		/* the timeout: then SIGTERM */
+	double kill_at;			/* 0, or when SIGTERM turns to SIGKILL */
+	double cpu;			/* the child's CPU ms less the excluded threads' */
+	double excl, excl2;		/* exclude_thread's and exclude_thread2's CPU ms */
+	double counted;			/* count_thread's CPU ms, or -1 */
+	pid_t excl_tid, excl2_tid, count_tid;
+	int wstatus;
+	struct rusage ru;
+};
+
+/* In the forked child: its own process group, killed should the bench
+ * die, stdin from /dev/null, stdout and stderr to out_fd, then c->argv. */
+__attribute__((noreturn)) static void exec_child(const struct bench_child *c, int out_fd,
+						  pid_t parent)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0)
+		dup2(devnull, STDIN_FILENO);
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(out_fd, STDERR_FILENO);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	execvp(c->argv[0], (char *const *)c->argv);	/* exec takes no const */
+	dprintf(STDERR_FILENO, "bench: cannot run %s: %s\n", c->argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Fork the child with its console on a non-blocking pipe: 0 with w->pid,
+ * w->fd, w->t0 and c->t0_real_s set, or -errno. */
+static int start_child(struct bench_child *c, struct watch *w)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
 
 	pid_t parent = getpid();
-	double t0 = mono_ms();
+	w->t0 = mono_ms();
 	c->t0_real_s = real_s();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -215,108 +256,129 @@ int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_ato
 		close(p[1]);
 		return -e;
 	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(p[1], STDOUT_FILENO);
-		dup2(p[1], STDERR_FILENO);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		execvp(c->argv[0], (char *const *)c->argv);	/* exec takes no const */
-		dprintf(STDERR_FILENO, "bench: cannot run %s: %s\n", c->argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);	/* also here: no race with the kill below */
+	if (pid == 0)
+		exec_child(c, p[1], parent);
+	setpgid(pid, pid);	/* also here: no race with the kill in end_when_due */
 	close(p[1]);
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	w->pid = pid;
+	w->fd = p[0];
+	return 0;
+}
 
-	struct reader *rd = calloc(1, sizeof(*rd));
-	bool open_pipe = rd != NULL, reaped = false;
-	double next = t0, deadline = t0 + c->timeout_s * 1e3, kill_at = 0, cpu = 0, excl = 0;
-	double excl2 = 0;
-	pid_t excl_tid = 0, excl2_tid = 0, count_tid = 0;
-	double counted = -1;
-	int wstatus = 0;
-	struct rusage ru = { 0 };
+/* At the deadline or on *stop, SIGTERM to the child's group; SIGKILL once
+ * the grace after it is over. */
+static void end_when_due(struct bench_child *c, struct watch *w, double now,
+			 volatile sig_atomic_t *stop)
+{
+	if (!w->kill_at && (now >= w->deadline || (stop && *stop))) {
+		if (now >= w->deadline)
+			c->timed_out = true;
+		else
+			c->stopped = true;
+		kill(-w->pid, SIGTERM);
+		w->kill_at = now + KILL_GRACE_MS;
+	}
+	if (w->kill_at && now >= w->kill_at)
+		kill(-w->pid, SIGKILL);
+}
+
+/* One sample: the threads' and the child's CPU, its resident memory (if
+ * sample_rss) into r, and on_sample; then the next sample's time. */
+static void take_sample(struct bench_child *c, struct bench_run *r, struct watch *w, double now)
+{
+	/* a thread may start late (the exitless scanner: at the map's attach) */
+	thread_cpu(w->pid, c->exclude_thread, &w->excl_tid, &w->excl);
+	thread_cpu(w->pid, c->exclude_thread2, &w->excl2_tid, &w->excl2);
+	thread_cpu(w->pid, c->count_thread, &w->count_tid, &w->counted);
+	double v = read_cpu_ms(w->pid);
+	if (v >= 0)
+		w->cpu = v > w->excl + w->excl2 ? v - w->excl - w->excl2 : 0;
+	/* After @done the child tears down: its memory goes for reasons
+	 * that are not reporting. */
+	if (c->sample_rss && !r->done) {
+		double rss = read_rss_mib(w->pid);
+		if (rss >= 0)
+			bench_run_add_sample(r, now - w->t0, rss, -1);
+	}
+	if (c->on_sample)
+		c->on_sample(c->arg, now - w->t0, r->n ? r->s[r->n - 1].rss_mib : -1);
+	while (w->next <= now)
+		w->next += PERIOD_MS;
+}
+
+/* Wait for console output until the next sample is due (10 ms at most)
+ * and take its lines; without a pipe, a 2 ms pause. */
+static void read_console(struct bench_child *c, struct bench_run *r, struct watch *w)
+{
+	if (!w->open_pipe) {
+		usleep(2000);
+		return;
+	}
+	struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+	int wait = (int)(w->next - mono_ms()) + 1;
+	if (poll(&pfd, 1, wait < 0 ? 0 : wait > 10 ? 10 : wait) > 0)
+		w->open_pipe = pump(c, r, w->fd, w->rd, w->t0, w->cpu);
+}
+
+/* Reap the child if it has exited, and kill its group: grandchildren
+ * (none expected) go too. */
+static void reap_if_exited(struct watch *w)
+{
+	if (wait4(w->pid, &w->wstatus, WNOHANG, &w->ru) == w->pid) {
+		w->reaped = true;
+		kill(-w->pid, SIGKILL);
+	}
+}
+
+/* r's wall time, CPU time (rusage less the excluded threads'), scanner
+ * CPU and end; c's exit status. */
+static void finish(struct bench_child *c, struct bench_run *r, struct watch *w)
+{
+	r->wall_ms = mono_ms() - w->t0;
+	r->cpu_ms = (w->ru.ru_utime.tv_sec + w->ru.ru_stime.tv_sec) * 1e3 +
+		    (w->ru.ru_utime.tv_usec + w->ru.ru_stime.tv_usec) / 1e3;
+	/* The child's own count covers its sampling to the end. */
+	if (c->exclude_thread && r->telemetry_cpu_ms > w->excl)
+		w->excl = r->telemetry_cpu_ms;
+	if (c->exclude_thread || c->exclude_thread2)
+		r->cpu_ms = r->cpu_ms > w->excl + w->excl2 ? r->cpu_ms - w->excl - w->excl2 : 0;
+	if (c->count_thread)
+		r->xl_cpu_ms = w->counted;
+	c->wstatus = w->wstatus;
+	r->end = c->timed_out ? "timeout" : c->stopped ? "signal" : "exit";
+}
+
+int bench_child_run(struct bench_child *c, struct bench_run *r, volatile sig_atomic_t *stop)
+{
+	struct watch w = { .counted = -1 };
+	int e = start_child(c, &w);
+	if (e)
+		return e;
+	w.rd = calloc(1, sizeof(*w.rd));
+	w.open_pipe = w.rd != NULL;
+	w.next = w.t0;
+	w.deadline = w.t0 + c->timeout_s * 1e3;
 
 	c->timed_out = c->stopped = false;
-	while (!reaped || open_pipe) {
+	while (!w.reaped || w.open_pipe) {
 		double now = mono_ms();
-		if (!reaped && !kill_at && (now >= deadline || (stop && *stop))) {
-			if (now >= deadline)
-				c->timed_out = true;
-			else
-				c->stopped = true;
-			kill(-pid, SIGTERM);
-			kill_at = now + KILL_GRACE_MS;
-		}
-		if (!reaped && kill_at && now >= kill_at)
-			kill(-pid, SIGKILL);
-
-		if (!reaped && now >= next) {
-			/* a thread may start late (the exitless scanner: at the
-			 * map's attach) */
-			thread_cpu(pid, c->exclude_thread, &excl_tid, &excl);
-			thread_cpu(pid, c->exclude_thread2, &excl2_tid, &excl2);
-			thread_cpu(pid, c->count_thread, &count_tid, &counted);
-			double v = read_cpu_ms(pid);
-			if (v >= 0)
-				cpu = v > excl + excl2 ? v - excl - excl2 : 0;
-			/* After @done the child tears down: its memory goes
-			 * for reasons that are not reporting. */
-			if (c->sample_rss && !r->done) {
-				double rss = read_rss_mib(pid);
-				if (rss >= 0)
-					bench_run_add_sample(r, now - t0, rss, -1);
-			}
-			if (c->on_sample)
-				c->on_sample(c->arg, now - t0, r->n ? r->s[r->n - 1].rss_mib : -1);
-			while (next <= now)
-				next += PERIOD_MS;
-		}
-
-		if (open_pipe) {
-			struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-			int wait = (int)(next - mono_ms()) + 1;
-			if (poll(&pfd, 1, wait < 0 ? 0 : wait > 10 ? 10 : wait) > 0)
-				open_pipe = pump(c, r, p[0], rd, t0, cpu);
-		} else {
-			usleep(2000);
-		}
-
-		if (!reaped) {
-			pid_t w = wait4(pid, &wstatus, WNOHANG, &ru);
-			if (w == pid) {
-				reaped = true;
-				/* Grandchildren (none expected) go too. */
-				kill(-pid, SIGKILL);
-			}
-		}
+		if (!w.reaped)
+			end_when_due(c, &w, now, stop);
+		if (!w.reaped && now >= w.next)
+			take_sample(c, r, &w, now);
+		read_console(c, r, &w);
+		if (!w.reaped)
+			reap_if_exited(&w);
 		/* A child that closed its output but lives on is still
 		 * bounded by the deadline; one that exited but whose pipe is
 		 * held open by a grandchild is killed with its group above. */
-		if (reaped && open_pipe && mono_ms() > (kill_at ? kill_at : deadline) + KILL_GRACE_MS)
+		if (w.reaped && w.open_pipe &&
+		    mono_ms() > (w.kill_at ? w.kill_at : w.deadline) + KILL_GRACE_MS)
 			break;
 	}
-	close(p[0]);
-	free(rd);
-
-	r->wall_ms = mono_ms() - t0;
-	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-	/* The child's own count covers its sampling to the end. */
-	if (c->exclude_thread && r->telemetry_cpu_ms > excl)
-		excl = r->telemetry_cpu_ms;
-	if (c->exclude_thread || c->exclude_thread2)
-		r->cpu_ms = r->cpu_ms > excl + excl2 ? r->cpu_ms - excl - excl2 : 0;
-	if (c->count_thread)
-		r->xl_cpu_ms = counted;
-	c->wstatus = wstatus;
-	r->end = c->timed_out ? "timeout" : c->stopped ? "signal" : "exit";
+	close(w.fd);
+	free(w.rd);
+	finish(c, r, &w);
 	return 0;
 }
