@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "bench.h"
 #include "bench_child.h"
@@ -945,6 +946,36 @@ static void child_counts_the_scanner_thread(void **state)
 	rmdir(dir);
 }
 
+/* A child still running at its timeout, or when the bench is told to
+ * stop, is ended by SIGTERM and its end says which. */
+static void child_ended_by_timeout_or_stop(void **state)
+{
+	(void)state;
+	const char *argv[] = { "/bin/sh", "-c", "echo up; exec sleep 30", NULL };
+	struct bench_child c = { .argv = argv, .timeout_s = 0.2 };
+	struct bench_run r;
+	bench_run_init(&r);
+	assert_int_equal(bench_child_run(&c, &r, NULL), 0);
+	assert_true(c.timed_out);
+	assert_false(c.stopped);
+	assert_string_equal(r.end, "timeout");
+	assert_true(WIFSIGNALED(c.wstatus) && WTERMSIG(c.wstatus) == SIGTERM);
+	assert_true(r.wall_ms >= 200 && r.wall_ms < 10000);
+	assert_non_null(strstr(r.console, "up"));
+	bench_run_free(&r);
+
+	volatile sig_atomic_t stop = 1;
+	c.timeout_s = 120;
+	bench_run_init(&r);
+	assert_int_equal(bench_child_run(&c, &r, &stop), 0);
+	assert_false(c.timed_out);
+	assert_true(c.stopped);
+	assert_string_equal(r.end, "signal");
+	assert_true(WIFSIGNALED(c.wstatus) && WTERMSIG(c.wstatus) == SIGTERM);
+	assert_true(r.wall_ms < 10000);
+	bench_run_free(&r);
+}
+
 /* The files bench and peers must read: 0, or the usage status. */
 static void need_file_readable_or_usage(void **state)
 {
@@ -1080,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(exitless_lines_and_figures),
 		cmocka_unit_test(exitless_goals),
 		cmocka_unit_test(child_counts_the_scanner_thread),
+		cmocka_unit_test(child_ended_by_timeout_or_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
