@@ -718,9 +718,61 @@ static void run_qemu_guest(struct peers *p, struct row *w)
 	bench_run_free(&r);
 }
 
+/* What a row makes of a finished pagehint run, given its --trace CSV open
+ * (path: its name): the row's figures, or fail_row. */
+typedef void (*vmm_result_fn)(struct peers *p, struct row *w, struct bench_run *r,
+			      struct peers_trace *tr, FILE *trace, const char *path);
+
+/* One row on pagehint run: job j on host h (its command line into
+ * runs/TAG.cmd if save_cmdline), the row's wall time, then result. The row
+ * fails if pagehint run cannot start or its trace cannot be opened; a
+ * stopped bench takes nothing from the run. A temporary run folder loses
+ * the trace. */
+static void run_on_vmm(struct peers *p, struct row *w, const struct bench_host *h,
+		       const struct bench_job *j, bool save_cmdline, vmm_result_fn result)
+{
+	struct bench_vmm_argv a = { 0 };
+	bench_vmm_argv(h, j, &a);
+	if (save_cmdline)
+		save_cmd(p, w, a.argv);
+	struct bench_run r;
+	struct peers_trace tr;
+	peers_trace_init(&tr);
+	bench_run_init(&r);
+	double t = mono_s();
+	int e = bench_vmm_run(h, j, &r, &front_stop_signal);
+	w->wall_s = mono_s() - t;
+	if (e) {
+		fail_row(p, w, NULL, "cannot start pagehint run: %s", strerror(-e));
+	} else if (!front_stop_signal) {
+		FILE *f = fopen(a.trace, "r");
+		if (!f) {
+			fail_row(p, w, &r, "pagehint run's trace %s: %s", a.trace, strerror(errno));
+		} else {
+			result(p, w, &r, &tr, f, a.trace);
+			fclose(f);
+		}
+	}
+	if (p->rundir_temp)
+		unlink(a.trace);
+	peers_trace_free(&tr);
+	bench_run_free(&r);
+}
+
+/* Our guest on pagehint run: requests from the trace, then its verdict. */
+static void vmm_guest_result(struct peers *p, struct row *w, struct bench_run *r,
+			     struct peers_trace *tr, FILE *trace, const char *path)
+{
+	int e = peers_trace_read_vmm(tr, trace);
+	if (e)
+		fail_row(p, w, r, "pagehint run's trace %s: %s", path, strerror(-e));
+	else
+		finish_ours(p, w, r, tr);
+}
+
 static void run_vmm_guest(struct peers *p, struct row *w)
 {
-	char cmd[256], trace[PATH_MAX + 96];
+	char cmd[256];
 	guest_cmdline(p, w, cmd, sizeof(cmd));
 	struct bench_host h = {
 		.hv = BENCH_HV_PAGEHINT, .kvm = true, .guest_elf = p->kernel, .self_exe = p->self,
@@ -730,31 +782,20 @@ static void run_vmm_guest(struct peers *p, struct row *w)
 		.cmdline = cmd, .tag = w->tag, .on_line = on_line, .keep_trace = true,
 		.timeout_s = 120 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3,
 	};
-	struct bench_run r;
-	struct peers_trace tr;
-	peers_trace_init(&tr);
-	bench_run_init(&r);
-	double t = mono_s();
-	int e = bench_vmm_run(&h, &j, &r, &front_stop_signal);
-	w->wall_s = mono_s() - t;
-	/* bench_vmm_run's name for it */
-	snprintf(trace, sizeof(trace), "%s/%s.trace.csv", p->rundir, w->tag);
-	if (e) {
-		fail_row(p, w, NULL, "cannot start pagehint run: %s", strerror(-e));
-	} else if (!front_stop_signal) {
-		FILE *f = fopen(trace, "r");
-		e = f ? peers_trace_read_vmm(&tr, f) : -errno;
-		if (f)
-			fclose(f);
-		if (e)
-			fail_row(p, w, &r, "pagehint run's trace %s: %s", trace, strerror(-e));
-		else
-			finish_ours(p, w, &r, &tr);
-	}
-	if (p->rundir_temp)
-		unlink(trace);
-	peers_trace_free(&tr);
-	bench_run_free(&r);
+	run_on_vmm(p, w, &h, &j, false, vmm_guest_result);
+}
+
+/* Linux on pagehint run: its verdict, requests and t0 from the trace. */
+static void linux_vmm_result(struct peers *p, struct row *w, struct bench_run *r,
+			     struct peers_trace *tr, FILE *trace, const char *path)
+{
+	(void)path;
+	char why[WHY_LEN];
+	double t0 = 0;
+	if (peers_linux_vmm_result(r, trace, tr, &t0, why, sizeof(why)))
+		fail_row(p, w, r, "%s", why);
+	else
+		figures(p, w, r, tr, t0);
 }
 
 /* Debian's Linux on pagehint run: the kernel, initramfs and memhog of the
@@ -762,7 +803,7 @@ static void run_vmm_guest(struct peers *p, struct row *w)
  * as for our guest's pagehint rows. */
 static void run_linux_vmm(struct peers *p, struct row *w)
 {
-	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 32], cmd[256], why[WHY_LEN];
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 32], cmd[256];
 	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", p->linux_dir);
 	snprintf(initrd, sizeof(initrd), "%s/initramfs.cpio.gz", p->linux_dir);
 	peers_linux_vmm_cmdline(cmd, sizeof(cmd), p->o.hog_mib, p->o.hold_ms,
@@ -776,34 +817,7 @@ static void run_linux_vmm(struct peers *p, struct row *w)
 		.cmdline = cmd, .tag = w->tag, .on_line = on_line, .keep_trace = true,
 		.timeout_s = 180 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3,
 	};
-	struct bench_vmm_argv a = { 0 };
-	bench_vmm_argv(&h, &j, &a);
-	save_cmd(p, w, a.argv);
-	struct bench_run r;
-	struct peers_trace tr;
-	peers_trace_init(&tr);
-	bench_run_init(&r);
-	double t = mono_s();
-	int e = bench_vmm_run(&h, &j, &r, &front_stop_signal);
-	w->wall_s = mono_s() - t;
-	if (e) {
-		fail_row(p, w, NULL, "cannot start pagehint run: %s", strerror(-e));
-	} else if (!front_stop_signal) {
-		FILE *f = fopen(a.trace, "r");
-		double t0 = 0;
-		if (!f)
-			fail_row(p, w, &r, "pagehint run's trace %s: %s", a.trace, strerror(errno));
-		else if (peers_linux_vmm_result(&r, f, &tr, &t0, why, sizeof(why)))
-			fail_row(p, w, &r, "%s", why);
-		else
-			figures(p, w, &r, &tr, t0);
-		if (f)
-			fclose(f);
-	}
-	if (p->rundir_temp)
-		unlink(a.trace);
-	peers_trace_free(&tr);
-	bench_run_free(&r);
+	run_on_vmm(p, w, &h, &j, true, linux_vmm_result);
 }
 
 /* ---- preparing: the Linux guest, QEMU, KVM ---- */
