@@ -724,17 +724,16 @@ typedef void (*vmm_result_fn)(struct peers *p, struct row *w, struct bench_run *
 			      struct peers_trace *tr, FILE *trace, const char *path);
 
 /* One row on pagehint run: job j on host h (its command line into
- * runs/TAG.cmd if save_cmdline), the row's wall time, then result. The row
+ * runs/TAG.cmd, as every row's), the row's wall time, then result. The row
  * fails if pagehint run cannot start or its trace cannot be opened; a
  * stopped bench takes nothing from the run. A temporary run folder loses
  * the trace. */
 static void run_on_vmm(struct peers *p, struct row *w, const struct bench_host *h,
-		       const struct bench_job *j, bool save_cmdline, vmm_result_fn result)
+		       const struct bench_job *j, vmm_result_fn result)
 {
 	struct bench_vmm_argv a = { 0 };
 	bench_vmm_argv(h, j, &a);
-	if (save_cmdline)
-		save_cmd(p, w, a.argv);
+	save_cmd(p, w, a.argv);
 	struct bench_run r;
 	struct peers_trace tr;
 	peers_trace_init(&tr);
@@ -782,7 +781,7 @@ static void run_vmm_guest(struct peers *p, struct row *w)
 		.cmdline = cmd, .tag = w->tag, .on_line = on_line, .keep_trace = true,
 		.timeout_s = 120 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3,
 	};
-	run_on_vmm(p, w, &h, &j, false, vmm_guest_result);
+	run_on_vmm(p, w, &h, &j, vmm_guest_result);
 }
 
 /* Linux on pagehint run: its verdict, requests and t0 from the trace. */
@@ -817,7 +816,7 @@ static void run_linux_vmm(struct peers *p, struct row *w)
 		.cmdline = cmd, .tag = w->tag, .on_line = on_line, .keep_trace = true,
 		.timeout_s = 180 + hog_s(p) + (p->o.hold_ms + p->o.idle_ms) / 1e3,
 	};
-	run_on_vmm(p, w, &h, &j, true, linux_vmm_result);
+	run_on_vmm(p, w, &h, &j, linux_vmm_result);
 }
 
 /* ---- preparing: the Linux guest, QEMU, KVM ---- */
