@@ -6,6 +6,9 @@
 #   build/bench/micro/exitless_bench   memory back through the exitless map's scanner
 #   build/bench/micro/resident_bench   one resident-memory sample of the telemetry
 #   build/bench/micro/api_bench        GET /metrics while the counters move at full speed
+# and the figures' tools (bench/tools/):
+#   build/bench/marks                  reclaim_marks() over a samples CSV (make demo's
+#                                      QEMU path, tests/figures/analyze_py.sh)
 # The bench's objects are also built sanitized into the test library.
 # Its front ends share cmd/front.c with `pagehint run` (-Icmd).
 BENCH_SRCS      := $(wildcard bench/*.c)
@@ -54,5 +57,12 @@ $(MICRO_VMM): $(BUILD)/bench/micro/%: bench/micro/%.c $(VMM_OBJS) $(VMM_CORE_OBJ
 	$(Q)$(CC) $(HOST_CFLAGS) $(VMM_INC) $(filter %.c %.o,$^) -o $@ $(VMM_LIBS)
 
 ALL_TARGETS += $(MICRO_BENCHES)
+
+$(BUILD)/bench/marks: bench/tools/marks.c $(BUILD)/vmm/reclaim_marks.o
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -O2 $(VMM_INC) $^ -o $@ -lm
+
+ALL_TARGETS += $(BUILD)/bench/marks
 
 bench: $(MICRO_BENCHES)

@@ -36,15 +36,6 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB)
 
 ALL_TARGETS += $(UNIT_TESTS)
 
-# reclaim_marks() over a samples CSV: what tests/figures/analyze_py.sh
-# holds scripts/linux-ref/analyze.py against.
-$(BUILD)/tests/marks: tests/figures/marks.c $(TEST_LIB)
-	$(call say,CCLD,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -Ivmm $< $(TEST_LIB) $(VMM_LIBS) -o $@
-
-ALL_TARGETS += $(BUILD)/tests/marks
-
 # A preload library for QEMU that slows its balloon device's answers
 # (tests/linux/slow_device.sh).
 $(BUILD)/tests/slow_discard.so: tests/linux/slow_discard.c

@@ -12,7 +12,7 @@
 # that is itself a nested PVM guest, like our CI), the same guest runs on
 # QEMU's virtio-balloon (TCG: slower, but the same protocol); this script
 # samples QEMU's resident memory every 0.1 s and computes the same figures
-# from those samples, with the same code (build/tests/marks runs
+# from those samples, with the same code (build/bench/marks runs
 # vmm/reclaim_marks.c): baseline at the free's start.
 #
 # The guest idles after its free, then exits: 4 s for pagehint, which has
@@ -133,7 +133,7 @@ run_qemu() {
 	local free_us=$((${end_ms/./} - ${start_ms/./}))
 	printf "== the guest's own free took %d.%02d s (its freeing to its free line; TCG emulates it)\n" \
 		$((free_us / 1000000)) $((free_us % 1000000 / 10000))
-	"$PH_BUILD/tests/marks" "$samples" "$start_ms" "$end_ms" "$freed" inf 100 | python3 -c '
+	"$PH_BUILD/bench/marks" "$samples" "$start_ms" "$end_ms" "$freed" inf 100 | python3 -c '
 import json, sys
 m = json.load(sys.stdin)
 ms = lambda k: "-" if m[k] is None else "%.0f" % m[k]

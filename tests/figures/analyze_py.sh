@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/linux-ref/analyze.py against vmm/reclaim_marks.c (through
-# build/tests/marks) on the same recordings: two kept in docs/results
+# build/bench/marks) on the same recordings: two kept in docs/results
 # (Linux 6.1 timed from its free line; our guest's second round, timed
 # from its alloc line + the 20 s hold) and a generated one of two rounds:
 # RSS rises again mid-way and 99% never comes back in the first, more
@@ -12,7 +12,7 @@
 # rss_raw.csv is rebuilt; both sides then read the same samples.
 . "$(dirname "$0")/../lib.sh"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
-MARKS=$PH_BUILD/tests/marks
+MARKS=$PH_BUILD/bench/marks
 [ -x "$MARKS" ] || skip_all "$MARKS not built (run make)"
 plan 3
 tmp=$(mktemp -d)

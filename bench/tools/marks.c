@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reclaim_marks() over a samples CSV, for tests/figures/analyze_py.sh,
- * which holds scripts/linux-ref/analyze.py against it:
+ * reclaim_marks() over a samples CSV, for what computes reclaim figures
+ * outside a pagehint process: make demo's QEMU path (scripts/demo.sh) and
+ * tests/figures/analyze_py.sh, which holds scripts/linux-ref/analyze.py
+ * against it:
  *
  *   marks SAMPLES.csv START_MS END_MS FREED_MIB [UNTIL_MS [PERIOD_MS [AT_MS...]]]
  *
