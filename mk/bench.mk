@@ -61,7 +61,7 @@ ALL_TARGETS += $(MICRO_BENCHES)
 $(BUILD)/bench/marks: bench/tools/marks.c $(BUILD)/vmm/reclaim_marks.o
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -O2 $(VMM_INC) $^ -o $@ -lm
+	$(Q)$(CC) $(HOST_CFLAGS) -O2 $(VMM_INC) $(filter %.c %.o,$^) -o $@ -lm
 
 ALL_TARGETS += $(BUILD)/bench/marks
 
