@@ -171,7 +171,7 @@ static int setup_bsp(struct vcpu *v, const struct vm_entry *e, char *err, size_t
 
 /* --- VM creation ----------------------------------------------------------- */
 
-static void vm_zero(struct vm *vm)
+void vm_init(struct vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->irq_efd = vm->stop_efd = -1;
@@ -192,7 +192,7 @@ int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, const struct 
 	struct kvm_cpuid2 *cpuid = NULL;
 	int r;
 
-	vm_zero(vm);
+	vm_init(vm);
 	vm->gm = gm;
 	vm->ncpus = ncpus;
 

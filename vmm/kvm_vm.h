@@ -112,6 +112,9 @@ struct vm_entry {
 	uint64_t rip;
 	uint64_t arg;		/* PVH: EBX = hvm_start_info; 64-bit: RSI = zero page */
 };
+/* Every field empty (no fds, no vCPUs), the end's lock and condition
+ * ready: how vm_create starts, and all a VM without KVM needs to end. */
+void vm_init(struct vm *vm);
 int vm_create(struct vm *vm, struct guest_mem *gm, unsigned ncpus, const struct vm_entry *entry,
 	      char *err, size_t errlen);
 /* Wire a virtio-mmio device: ioeventfds, irqfd, MMIO window. */

@@ -13,20 +13,8 @@
 #include "clock.h"
 #include "kvm_vm.h"
 
-/* What vm_create sets up before it opens /dev/kvm: no vCPUs to kick. */
-static void vm_bare(struct vm *vm)
-{
-	memset(vm, 0, sizeof(*vm));
-	vm->guest_exit = -1;
-	pthread_mutex_init(&vm->end_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->end_cond, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static void vm_bare_fini(struct vm *vm)
+/* What vm_init set up for the end. */
+static void vm_end_fini(struct vm *vm)
 {
 	pthread_mutex_destroy(&vm->end_lock);
 	pthread_cond_destroy(&vm->end_cond);
@@ -54,7 +42,7 @@ static void shutdown_has_its_own_end_and_status(void **state)
 	(void)state;
 	struct vm vm;
 
-	vm_bare(&vm);
+	vm_init(&vm);
 	vm_shutdown(&vm);
 	assert_int_equal(vm.end, VM_END_SHUTDOWN);
 	assert_int_equal(vm.status, VMM_EXIT_SHUTDOWN);
@@ -62,7 +50,7 @@ static void shutdown_has_its_own_end_and_status(void **state)
 	assert_true(atomic_load(&vm.stopping));
 	assert_non_null(strstr(vm.end_msg, "control API"));
 	assert_true(vm_wait(&vm, 0));
-	vm_bare_fini(&vm);
+	vm_end_fini(&vm);
 }
 
 static void first_stop_wins(void **state)
@@ -70,21 +58,21 @@ static void first_stop_wins(void **state)
 	(void)state;
 	struct vm vm;
 
-	vm_bare(&vm);
+	vm_init(&vm);
 	vm_stop(&vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal 15");
 	vm_shutdown(&vm);
 	assert_int_equal(vm.end, VM_END_SIGNAL);
 	assert_int_equal(vm.status, VMM_EXIT_SIGNAL);
-	vm_bare_fini(&vm);
+	vm_end_fini(&vm);
 
-	vm_bare(&vm);
+	vm_init(&vm);
 	vm_shutdown(&vm);
 	vm_stop(&vm, VM_END_SIGNAL, VMM_EXIT_SIGNAL, "stopped by signal 15");
 	vm_stop(&vm, VM_END_TIMEOUT, VMM_EXIT_TIMEOUT, "timeout");
 	assert_int_equal(vm.end, VM_END_SHUTDOWN);
 	assert_int_equal(vm.status, 0);
 	assert_non_null(strstr(vm.end_msg, "Shutdown"));
-	vm_bare_fini(&vm);
+	vm_end_fini(&vm);
 }
 
 static void *shut(void *vm)
@@ -100,7 +88,7 @@ static void shutdown_from_another_thread(void **state)
 	struct vm vm;
 	pthread_t t;
 
-	vm_bare(&vm);
+	vm_init(&vm);
 	assert_false(vm_wait(&vm, mono_ns() + 1000000));
 	assert_int_equal(pthread_create(&t, NULL, shut, &vm), 0);
 	/* a deadline far off (a wait may wake early: again until it) */
@@ -109,7 +97,7 @@ static void shutdown_from_another_thread(void **state)
 		;
 	pthread_join(t, NULL);
 	assert_int_equal(vm.end, VM_END_SHUTDOWN);
-	vm_bare_fini(&vm);
+	vm_end_fini(&vm);
 }
 
 int main(void)
