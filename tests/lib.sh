@@ -23,6 +23,18 @@ diag()     { if [ $_ph_last_failed = 1 ]; then sed 's/^/# /' <<<"$*" | tee /dev/
 # check DESCRIPTION COMMAND...: ok if COMMAND succeeds.
 check()    { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 done_testing() { exit $((_ph_failed > 0)); }
+# checks_from: TAP results written by a checker as "ok|TEXT", "not ok|TEXT"
+# or "diag|TEXT" lines on stdin (a Python judge of a run's logs).
+checks_from() {
+	local kind text
+	while IFS='|' read -r kind text; do
+		case $kind in
+		ok) ok "$text" ;;
+		"not ok") not_ok "$text" ;;
+		diag) diag "$text" ;;
+		esac
+	done
+}
 
 # Why KVM can't be used here, or nothing if it can. Opening /dev/kvm and
 # asking its API version is the real test: the node may exist without a

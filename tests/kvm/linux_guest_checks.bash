@@ -45,14 +45,7 @@ linux_guest_live_nchecks() { echo 3; }
 
 # linux_guest_live_checks LOG: the ctl steps' answers in the console.
 linux_guest_live_checks() {
-	local kind text
-	while IFS='|' read -r kind text; do
-		case $kind in
-		ok) ok "$text" ;;
-		"not ok") not_ok "$text" ;;
-		diag) diag "$text" ;;
-		esac
-	done < <(python3 - "$1" <<'PY'
+	checks_from < <(python3 - "$1" <<'PY'
 import json, re, sys
 log = open(sys.argv[1], errors='replace').read().replace('\r', '')
 # the background run's part of the console: its start to its end
@@ -104,25 +97,29 @@ linux_guest_fetch() {
 	[ $rc -eq 0 ] || { plan 1; not_ok "scripts/linux-ref/build.sh"; diag "$(tail -5 "$PH_BUILD/linux-ref.log")"; done_testing; }
 }
 
+# summary_field FILE KEY[.KEY...]: one value of a --summary-json file
+# (nothing if it or the key is missing).
+summary_field() {
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): d = d[k]
+print(d)' "$1" "$2" 2>/dev/null
+}
+
 # linux_guest_checks LOG SUMMARY STATUS: the guest's console (as pagehint
 # printed it), the --summary-json file, pagehint's exit status.
 linux_guest_checks() {
 	local L=$1 S=$2 st=$3 bal req peak end inflate deflate stats before atend after
-	field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): d = d[k]
-print(d)' "$S" "$1" 2>/dev/null; }
-
-	if [ "$st" = 0 ] && [ "$(field end)" = poweroff ]; then ok "Linux powered off through ACPI: status 0"
-	else not_ok "Linux powered off through ACPI: status 0 (status ${st:-none}, end $(field end))"; diag "$(tail -30 "$L")"; fi
+	if [ "$st" = 0 ] && [ "$(summary_field "$S" end)" = poweroff ]; then ok "Linux powered off through ACPI: status 0"
+	else not_ok "Linux powered off through ACPI: status 0 (status ${st:-none}, end $(summary_field "$S" end))"; diag "$(tail -30 "$L")"; fi
 	bal=$(grep -a '@balloon driver=virtio_balloon' "$L" | tail -1)
 	if [[ $bal == *reporting=1* ]]; then ok "virtio_balloon bound the device (ACPI, virtio-mmio), free page reporting negotiated"
 	else not_ok "virtio_balloon bound the device, free page reporting negotiated"; diag "${bal:-no @balloon line}"; diag "$(grep -a 'virtio\|@fail\|@warn' "$L" | head)"; fi
 	check "memhog verified its 192 MiB and exited 0" grep -a -q '@exit status=0' "$L"
-	req=$(field report_requests) peak=$(field resident_peak_mib) end=$(field resident_end_mib)
+	req=$(summary_field "$S" report_requests) peak=$(summary_field "$S" resident_peak_mib) end=$(summary_field "$S" resident_end_mib)
 	if [ "${req:-0}" -gt 0 ] && python3 -c "import sys; sys.exit(not ($end < $peak - 96))"; then
 		ok "Linux reported free memory and the host took it back ($req requests, resident $peak -> $end MiB)"
 	else not_ok "Linux reported free memory and the host took it back"; diag "requests ${req:-?}, resident $peak -> $end MiB"; fi
-	inflate=$(field ioeventfd_notifies.inflate) deflate=$(field ioeventfd_notifies.deflate) stats=$(field ioeventfd_notifies.stats)
+	inflate=$(summary_field "$S" ioeventfd_notifies.inflate) deflate=$(summary_field "$S" ioeventfd_notifies.deflate) stats=$(summary_field "$S" ioeventfd_notifies.stats)
 	before=$(sed -n 's/.*@boot .*mem_kib=\([0-9]*\).*/\1/p' "$L" | tail -1)
 	atend=$(sed -n 's/.*@info memtotal_kib=\([0-9]*\) when=end.*/\1/p' "$L" | tail -1)
 	after=$(sed -n 's/.*@info memtotal_kib=\([0-9]*\) when=deflated.*/\1/p' "$L" | tail -1)
@@ -133,7 +130,7 @@ print(d)' "$S" "$1" 2>/dev/null; }
 		ok "deflated when the driver was unloaded: MemTotal $atend -> $after KiB ($deflate deflate notifies)"
 	else not_ok "deflated when the driver was unloaded"; diag "MemTotal ${atend:-?} -> ${after:-?} KiB, ${deflate:-?} deflate notifies"; fi
 	check "the stats queue delivered Linux's stats (${stats:-0} buffers)" test "${stats:-0}" -gt 0
-	check "no device errors" test "$(field device_errors)" = 0
+	check "no device errors" test "$(summary_field "$S" device_errors)" = 0
 	check "exits_total is the sum of the causes" python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d["exits_total"] != sum(d["exits"].values()))' "$S"
 	echo "# the Linux guest's run: $(grep -a 'guest powered off' "$L" | head -1)"
 }
@@ -142,12 +139,8 @@ print(d)' "$S" "$1" 2>/dev/null; }
 # --summary-json file and exit status (linux_guest_pvh_args).
 linux_guest_pvh_checks() {
 	local L=$1 S=$2 st=$3 ver bal req
-	field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): d = d[k]
-print(d)' "$S" "$1" 2>/dev/null; }
-
-	if [ "$st" = 0 ] && [ "$(field end)" = poweroff ]; then ok "PVH: Linux's vmlinux powered off through ACPI: status 0"
-	else not_ok "PVH: Linux's vmlinux powered off through ACPI: status 0 (status ${st:-none}, end $(field end))"; diag "$(tail -30 "$L")"; fi
+	if [ "$st" = 0 ] && [ "$(summary_field "$S" end)" = poweroff ]; then ok "PVH: Linux's vmlinux powered off through ACPI: status 0"
+	else not_ok "PVH: Linux's vmlinux powered off through ACPI: status 0 (status ${st:-none}, end $(summary_field "$S" end))"; diag "$(tail -30 "$L")"; fi
 	# Linux's PVH entry code fills boot_params itself, as protocol 2.12;
 	# a bzImage's carries its own header's version (2.15 for 6.1)
 	ver=$(sed -n 's/.*@info boot_params_version=\([0-9a-fx]*\).*/\1/p' "$L" | tail -1)
@@ -158,7 +151,7 @@ print(d)' "$S" "$1" 2>/dev/null; }
 	if [[ $bal == *reporting=1* ]]; then ok "PVH: virtio_balloon bound the device from the initrd's modules, free page reporting negotiated"
 	else not_ok "PVH: virtio_balloon bound the device, free page reporting negotiated"; diag "${bal:-no @balloon line}"; diag "$(grep -a 'virtio\|@fail\|@warn\|initrd\|Unpacking' "$L" | head)"; fi
 	check "PVH: memhog verified its 64 MiB and exited 0" grep -a -q '@exit status=0' "$L"
-	req=$(field report_requests)
+	req=$(summary_field "$S" report_requests)
 	check "PVH: Linux reported free pages (${req:-0} requests)" test "${req:-0}" -gt 0
 	echo "# the PVH run: $(grep -a 'guest powered off' "$L" | head -1)"
 }

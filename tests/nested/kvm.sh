@@ -578,13 +578,7 @@ for n in fr:
          f.get('reset'), f.get('canceled'), f.get('canceled_mib'), s.get('data_errors')))
 print('\n'.join(out))
 PY
-while IFS='|' read -r kind text; do
-	case $kind in
-	ok) ok "$text" ;;
-	"not ok") not_ok "$text" ;;
-	diag) diag "$text" ;;
-	esac
-done <"$W/checks.txt"
+checks_from <"$W/checks.txt"
 mkdir -p "$W/hostile" && touch "$W/hostile/console" "$W/hostile/log"
 hostile_check "$(cat "$W/hostile/status" 2>/dev/null)" "$W/hostile/console" "$W/hostile/log" \
 	"$(cat "$W/hostile/discarded_mib" 2>/dev/null)"
