@@ -425,11 +425,9 @@ static json_t *exits_object(const struct exit_counts *x)
 static json_t *latency_object(const struct lat_hist_snap *h)
 {
 	json_t *o = json_pack("{s:I, s:f}", "count", jint(h->count), "sum_s", h->sum_ns / 1e9);
-	static const struct { const char *name; double q; } qs[] = {
-		{ "p50_s", 0.5 }, { "p90_s", 0.9 }, { "p99_s", 0.99 },
-	};
+	const struct lat_hist_quantile *qs = lat_hist_quantiles;
 
-	for (size_t i = 0; o && i < sizeof(qs) / sizeof(qs[0]); i++)
+	for (unsigned i = 0; o && i < LAT_HIST_QUANTILES; i++)
 		json_object_set_new(o, qs[i].name, h->count ? json_real(lat_hist_quantile_ns(h, qs[i].q) / 1e9)
 							    : json_null());
 	if (o)

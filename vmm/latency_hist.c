@@ -11,6 +11,10 @@ const uint64_t lat_hist_bound_ns[LAT_HIST_BOUNDS] = {
 	1 * S, 2500 * MS,
 };
 
+const struct lat_hist_quantile lat_hist_quantiles[LAT_HIST_QUANTILES] = {
+	{ "p50_s", 0.5 }, { "p90_s", 0.9 }, { "p99_s", 0.99 },
+};
+
 unsigned lat_hist_bucket(uint64_t ns)
 {
 	unsigned i = 0;

@@ -40,6 +40,15 @@ struct lat_hist_snap {
 unsigned lat_hist_bucket(uint64_t ns);
 void lat_hist_add(struct lat_hist *h, uint64_t ns);
 void lat_hist_read(const struct lat_hist *h, struct lat_hist_snap *s);
+/* The quantiles shown in brief (the control API, the run's summary),
+ * with their JSON names. */
+struct lat_hist_quantile {
+	const char *name;
+	double q;
+};
+#define LAT_HIST_QUANTILES 3
+extern const struct lat_hist_quantile lat_hist_quantiles[LAT_HIST_QUANTILES];
+
 /* An upper estimate of quantile q (0 < q <= 1): the bound of the bucket
  * the q-th latency falls in, no more than the largest seen; 0 when empty. */
 uint64_t lat_hist_quantile_ns(const struct lat_hist_snap *s, double q);

@@ -414,13 +414,11 @@ static void json_exits(FILE *f, const struct exit_counts *x)
  * counts one more (the last above the largest bound), not cumulative. */
 static void json_latency(FILE *f, const struct lat_hist_snap *h)
 {
-	static const struct { const char *name; double q; } qs[] = {
-		{ "p50_s", 0.5 }, { "p90_s", 0.9 }, { "p99_s", 0.99 },
-	};
+	const struct lat_hist_quantile *qs = lat_hist_quantiles;
 
 	fprintf(f, "  \"report_latency\": {\"count\": %llu, \"sum_s\": %.9g",
 		(unsigned long long)h->count, h->sum_ns / 1e9);
-	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+	for (unsigned i = 0; i < LAT_HIST_QUANTILES; i++)
 		if (h->count)
 			fprintf(f, ", \"%s\": %.9g", qs[i].name, lat_hist_quantile_ns(h, qs[i].q) / 1e9);
 		else
